@@ -1,0 +1,350 @@
+/*
+ * clipdb.h — the public C API of clipdb: OpenAI CLIP image and text encoders, the CLIP
+ * tokenizer, the official image preprocessing, and an exact cosine top-k vector index.
+ *
+ * Everything here works on memory buffers; the library never opens files, never blocks,
+ * never prints. It is the same API in the native build and in the WebAssembly build.
+ *
+ * Usage (error handling shortened):
+ *
+ *     clipdb_model_t *model = NULL;
+ *     clipdb_file files[] = {{"model.safetensors", bytes, n_bytes}};
+ *     clipdb_model_params mp = clipdb_model_default_params();
+ *     if (clipdb_model_init_from_files(files, 1, &mp, &model) != CLIPDB_STATUS_SUCCESS)
+ *       fprintf(stderr, "%s\n", clipdb_last_error());
+ *     clipdb_session_t *s = NULL;
+ *     clipdb_session_init(model, &s);
+ *     float emb[1024];                             // >= config.embed_dim
+ *     clipdb_image_embed(s, pixels_chw, 1, emb);   // pixels: float32 [3,R,R], preprocessed
+ *     clipdb_session_free(s);
+ *     clipdb_model_free(model);
+ *
+ * Threading: a model is immutable after init and may be shared by any number of threads;
+ * a session, a tokenizer under construction and an index must be used by one thread at a
+ * time. Error messages are kept per handle and per thread (clipdb_last_error()).
+ *
+ * Ownership: the caller owns every buffer it passes in; the library keeps no pointer to it
+ * after returning (weights are copied and packed at load). What the library allocates and
+ * returns, its matching *_free releases.
+ *
+ * Reference: "Learning Transferable Visual Models From Natural Language Supervision"
+ * (Radford et al., 2021) and the official implementation github.com/openai/CLIP at commit
+ * d05afc4 (clip/model.py, clip/simple_tokenizer.py, clip/clip.py `_transform`).
+ */
+#ifndef CLIPDB_H
+#define CLIPDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__EMSCRIPTEN__)
+#define CLIPDB_API __attribute__((used, visibility("default")))
+#elif defined(__GNUC__)
+#define CLIPDB_API __attribute__((visibility("default")))
+#else
+#define CLIPDB_API
+#endif
+
+#define CLIPDB_VERSION_MAJOR 0
+#define CLIPDB_VERSION_MINOR 1
+#define CLIPDB_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------------------------
+ * Status codes and errors
+ * ---------------------------------------------------------------------------------------- */
+
+/** Every fallible function returns one of these. Values are stable; new ones go at the end. */
+typedef enum clipdb_status {
+  CLIPDB_STATUS_SUCCESS = 0,
+  CLIPDB_STATUS_INVALID_ARGUMENT = 1, /**< NULL pointer, bad size, out-of-range option */
+  CLIPDB_STATUS_INVALID_STATE = 2,    /**< e.g. the model has no text tower */
+  CLIPDB_STATUS_OUT_OF_MEMORY = 3,    /**< an allocation failed; message names the byte count */
+  CLIPDB_STATUS_BAD_MODEL = 4,        /**< malformed safetensors/config, missing or misshapen tensor */
+  CLIPDB_STATUS_BAD_IMAGE = 5,        /**< corrupt, truncated or empty image file */
+  CLIPDB_STATUS_UNSUPPORTED = 6,      /**< valid input that clipdb does not handle (e.g. WebP) */
+  CLIPDB_STATUS_IO = 7,               /**< only returned by the CLI and JS layers */
+  CLIPDB_STATUS_ABORTED = 8,          /**< cancelled by the caller */
+  CLIPDB_STATUS_TEXT_TOO_LONG = 9,    /**< more tokens than the context length, truncation off */
+  CLIPDB_STATUS_BAD_VOCAB = 10,       /**< malformed tokenizer files */
+  CLIPDB_STATUS_DIMENSION_MISMATCH = 11, /**< vector length differs from the index dimension */
+  CLIPDB_STATUS_NOT_FOUND = 12,       /**< unknown key */
+  CLIPDB_STATUS_IMAGE_TOO_LARGE = 13, /**< width*height above the configured pixel limit */
+  CLIPDB_STATUS_BAD_VECTOR = 14,      /**< NaN, Inf or all-zero vector */
+} clipdb_status;
+
+/** Static English name of a status, e.g. "BAD_MODEL". Never NULL. */
+CLIPDB_API const char *clipdb_status_string(clipdb_status status);
+
+/**
+ * The message of the most recent failure on the calling thread, shaped like
+ * "failed to <verb> <object>: <reason>", or "" if none. Valid until the next failing call on
+ * this thread. Functions that take a handle also keep the message on that handle.
+ */
+CLIPDB_API const char *clipdb_last_error(void);
+
+/** Log levels for clipdb_log_set. */
+typedef enum clipdb_log_level {
+  CLIPDB_LOG_LEVEL_ERROR = 0,
+  CLIPDB_LOG_LEVEL_WARN = 1,
+  CLIPDB_LOG_LEVEL_INFO = 2,
+  CLIPDB_LOG_LEVEL_DEBUG = 3,
+} clipdb_log_level;
+
+typedef void (*clipdb_log_callback)(clipdb_log_level level, const char *message, void *user_data);
+
+/** Route library log messages to `callback` (NULL: discard, the default). Process-wide. */
+CLIPDB_API void clipdb_log_set(clipdb_log_callback callback, void *user_data);
+
+/** Bytes currently allocated by the library (all handles, all threads). For leak checks. */
+CLIPDB_API size_t clipdb_allocated_bytes(void);
+
+/** Name of the compute backend compiled in: "scalar", "simd" (wasm SIMD128) or "xnnpack". */
+CLIPDB_API const char *clipdb_backend_name(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Models
+ * ---------------------------------------------------------------------------------------- */
+
+/** A named input buffer: `name` is the file's base name as published (see model init). */
+typedef struct clipdb_file {
+  const char *name; /**< e.g. "model.safetensors", "config.json", "open_clip_model.safetensors" */
+  const void *data; /**< borrowed; not kept after the call returns */
+  size_t size;      /**< bytes */
+} clipdb_file;
+
+typedef enum clipdb_vision_type {
+  CLIPDB_VISION_NONE = 0,   /**< text tower only */
+  CLIPDB_VISION_VIT = 1,    /**< VisionTransformer (ViT-B/32, B/16, L/14, ...) */
+  CLIPDB_VISION_RESNET = 2, /**< ModifiedResNet with attention pooling (RN50, RN101, ...) */
+} clipdb_vision_type;
+
+/**
+ * The resolved architecture. Field names follow the official CLIP constructor
+ * (clip/model.py `CLIP.__init__`), plus the values it derives.
+ */
+typedef struct clipdb_model_config {
+  int32_t embed_dim;            /**< joint embedding size E */
+  int32_t image_resolution;     /**< input side R in pixels (0 without a vision tower) */
+  int32_t vision_type;          /**< clipdb_vision_type */
+  int32_t vision_layers[4];     /**< ViT: [layers,0,0,0]; ResNet: blocks per stage */
+  int32_t vision_width;         /**< ViT width, or ResNet stem width */
+  int32_t vision_patch_size;    /**< ViT only, else 0 */
+  int32_t vision_heads;         /**< ViT: width/64; ResNet: width*32/64, unless config says */
+  int32_t context_length;       /**< text positions (77 for OpenAI), 0 without a text tower */
+  int32_t vocab_size;
+  int32_t transformer_width;
+  int32_t transformer_heads;
+  int32_t transformer_layers;
+  float logit_scale;            /**< stored value; logits use exp(logit_scale) */
+  float image_mean[3];          /**< per-channel normalisation, RGB order */
+  float image_std[3];
+} clipdb_model_config;
+
+typedef struct clipdb_model_params {
+  int32_t n_threads; /**< compute threads; 0 = backend default (1 in wasm) */
+  /* booleans last */
+  uint8_t load_vision; /**< 1 (default): load the image tower if present */
+  uint8_t load_text;   /**< 1 (default): load the text tower if present */
+} clipdb_model_params;
+
+CLIPDB_API clipdb_model_params clipdb_model_default_params(void);
+
+typedef struct clipdb_model clipdb_model_t;
+
+/**
+ * Load a CLIP model from safetensors as published.
+ *
+ * `files`: one of
+ *   - an OpenAI/open_clip state dict: one `*.safetensors` (names `visual.*`,
+ *     `transformer.resblocks.*`, `token_embedding.weight`, ...); config from the
+ *     `clip_config` JSON in `__metadata__`, else inferred from tensor shapes as
+ *     clip/model.py `build_model` does;
+ *   - a Hugging Face `CLIPModel` directory's `model.safetensors` plus its `config.json`.
+ * Tensors may be F32, F16 or BF16; they are converted to float32 and packed at load.
+ *
+ * Errors: INVALID_ARGUMENT (NULL/empty), BAD_MODEL (bad header, truncated data, unknown
+ * dtype, missing tensor, wrong shape — the message names the tensor), OUT_OF_MEMORY.
+ * On success `*out` owns a model to release with clipdb_model_free.
+ */
+CLIPDB_API clipdb_status clipdb_model_init_from_files(const clipdb_file *files, size_t n_files,
+                                                      const clipdb_model_params *params,
+                                                      clipdb_model_t **out);
+
+/** Release a model (NULL is allowed). Sessions using it must be freed first. */
+CLIPDB_API void clipdb_model_free(clipdb_model_t *model);
+
+/** Copy the resolved configuration into `*out`. */
+CLIPDB_API clipdb_status clipdb_model_get_config(const clipdb_model_t *model,
+                                                 clipdb_model_config *out);
+
+/**
+ * Write the resolved configuration as a JSON object (UTF-8, NUL-terminated) into `buf`.
+ * Returns the length without the NUL; if it is >= `size`, the output was truncated.
+ */
+CLIPDB_API int32_t clipdb_model_config_json(const clipdb_model_t *model, char *buf, size_t size);
+
+/** Last error message recorded on this model, or "". */
+CLIPDB_API const char *clipdb_model_last_error(const clipdb_model_t *model);
+
+/* ------------------------------------------------------------------------------------------
+ * Sessions: scratch buffers for running a model
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct clipdb_session clipdb_session_t;
+
+/** Create a session (scratch memory) for `model`, which must outlive it. */
+CLIPDB_API clipdb_status clipdb_session_init(const clipdb_model_t *model, clipdb_session_t **out);
+CLIPDB_API void clipdb_session_free(clipdb_session_t *session);
+CLIPDB_API const char *clipdb_session_last_error(const clipdb_session_t *session);
+
+/**
+ * Image encoder: `model.encode_image` of the official code.
+ * `pixels`: float32, `n` images of shape [3, R, R] (NCHW, RGB), already preprocessed
+ * (clipdb_image_preprocess). `out`: float32 [n, embed_dim], NOT L2-normalised.
+ * Errors: INVALID_ARGUMENT, INVALID_STATE (no vision tower), OUT_OF_MEMORY.
+ */
+CLIPDB_API clipdb_status clipdb_image_embed(clipdb_session_t *session, const float *pixels,
+                                            size_t n, float *out);
+
+/**
+ * Text encoder: `model.encode_text` of the official code.
+ * `tokens`: int32 ids, `n_tokens` <= context_length, as clip.tokenize returns them: starting
+ * with the start-of-text id, containing an end-of-text id (the largest id, pooled at its
+ * first occurrence, as `argmax`); zero padding after it is optional and ignored. Only
+ * positions up to the first end-of-text are computed (the causal mask makes the rest
+ * irrelevant to the output). `out`: float32 [embed_dim], NOT L2-normalised.
+ * Errors: INVALID_ARGUMENT (empty, too long, id >= vocab_size, negative id), INVALID_STATE.
+ */
+CLIPDB_API clipdb_status clipdb_text_embed(clipdb_session_t *session, const int32_t *tokens,
+                                           size_t n_tokens, float *out);
+
+/** Scale `v` [n] in place to unit L2 norm. BAD_VECTOR if its norm is 0 or not finite. */
+CLIPDB_API clipdb_status clipdb_embedding_normalize(float *v, size_t n);
+
+/* ------------------------------------------------------------------------------------------
+ * Tokenizer: clip.tokenize
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct clipdb_tokenizer clipdb_tokenizer_t;
+
+/**
+ * Create a tokenizer from OpenAI's `bpe_simple_vocab_16e6.txt.gz` format (gzip-compressed
+ * or plain text: a header line, then merges in rank order), or from Hugging Face files
+ * ("vocab.json" + "merges.txt"). `files` are recognised by `name`: "*.gz" or "*.txt" other
+ * than merges.txt = OpenAI format; "vocab.json" and "merges.txt" = HF format.
+ * Errors: INVALID_ARGUMENT, BAD_VOCAB (message names the file and line), OUT_OF_MEMORY.
+ */
+CLIPDB_API clipdb_status clipdb_tokenizer_init_from_files(const clipdb_file *files,
+                                                          size_t n_files,
+                                                          clipdb_tokenizer_t **out);
+CLIPDB_API void clipdb_tokenizer_free(clipdb_tokenizer_t *tokenizer);
+CLIPDB_API const char *clipdb_tokenizer_last_error(const clipdb_tokenizer_t *tokenizer);
+
+/**
+ * clip.tokenize(text, context_length, truncate) for one UTF-8 string (invalid UTF-8 is
+ * decoded with U+FFFD replacement, as Python's errors='replace').
+ * `out`: int32 [context_length], written fully: [SOT, ids..., EOT, 0, 0, ...].
+ * `out_n` (optional): number of non-padding ids written (SOT and EOT included).
+ * Errors: TEXT_TOO_LONG when ids+2 > context_length and `truncate` is 0 (nothing useful in
+ * `out`); with `truncate` = 1 the first context_length ids are kept and the last one is
+ * replaced by EOT, as the official code does.
+ */
+CLIPDB_API clipdb_status clipdb_tokenize(clipdb_tokenizer_t *tokenizer, const char *text,
+                                         size_t text_bytes, int32_t context_length,
+                                         int32_t truncate, int32_t *out, int32_t *out_n);
+
+/* ------------------------------------------------------------------------------------------
+ * Images: decode + the official preprocessing (clip/clip.py `_transform`)
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum clipdb_exif_mode {
+  CLIPDB_EXIF_IGNORE = 0, /**< as PIL.Image.open + the official transform (reference parity) */
+  CLIPDB_EXIF_APPLY = 1,  /**< as ImageOps.exif_transpose first (what photo users expect) */
+} clipdb_exif_mode;
+
+typedef struct clipdb_image_params {
+  int32_t resolution;   /**< output side R (the model's image_resolution), default 224 */
+  float mean[3];        /**< default: OpenAI CLIP mean */
+  float std[3];         /**< default: OpenAI CLIP std */
+  uint64_t max_pixels;  /**< decoded width*height limit, default 178956970 (Pillow's) */
+  int32_t exif;         /**< clipdb_exif_mode, default IGNORE */
+} clipdb_image_params;
+
+CLIPDB_API clipdb_image_params clipdb_image_default_params(void);
+
+/** What was decoded, for diagnostics. */
+typedef struct clipdb_image_info {
+  int32_t width, height;   /**< as decoded, before EXIF orientation */
+  int32_t orientation;     /**< EXIF orientation 1..8 (1 if absent) */
+  char format[8];          /**< "PNG", "JPEG", "BMP", "GIF", "RAW" */
+  char mode[8];            /**< the PIL mode the official pipeline would see: "RGB", "L", ... */
+} clipdb_image_info;
+
+/**
+ * Decode an encoded image (JPEG, PNG, BMP, GIF first frame) and preprocess it exactly as the
+ * official pipeline does. `out`: float32 [3, R, R] (CHW, RGB). `info` is optional.
+ * Errors: INVALID_ARGUMENT, BAD_IMAGE (corrupt/truncated/empty), UNSUPPORTED (e.g. WebP,
+ * 12-bit JPEG), IMAGE_TOO_LARGE, OUT_OF_MEMORY.
+ */
+CLIPDB_API clipdb_status clipdb_image_preprocess(const void *data, size_t size,
+                                                 const clipdb_image_params *params, float *out,
+                                                 clipdb_image_info *info);
+
+/**
+ * Preprocess already-decoded 8-bit pixels (e.g. a browser ImageData): `channels` 3 (RGB) or
+ * 4 (RGBA, treated as PIL mode RGBA), rows of `stride` bytes. Output as above.
+ */
+CLIPDB_API clipdb_status clipdb_image_preprocess_pixels(const uint8_t *pixels, int32_t width,
+                                                        int32_t height, int32_t channels,
+                                                        int32_t stride,
+                                                        const clipdb_image_params *params,
+                                                        float *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Vector index: exact cosine top-k over L2-normalised float32 vectors
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct clipdb_index clipdb_index_t;
+
+/** Create an empty index of `dim`-dimensional vectors. */
+CLIPDB_API clipdb_status clipdb_index_init(int32_t dim, clipdb_index_t **out);
+CLIPDB_API void clipdb_index_free(clipdb_index_t *index);
+CLIPDB_API const char *clipdb_index_last_error(const clipdb_index_t *index);
+
+/**
+ * Add `n` vectors (float32 [n, dim]) under `keys` [n]. An existing key is replaced in place
+ * (upsert; it keeps its original insertion position for tie-breaking). Vectors are
+ * L2-normalised on the way in. Errors: BAD_VECTOR (NaN/Inf/zero; nothing of the batch is
+ * added), INVALID_ARGUMENT.
+ */
+CLIPDB_API clipdb_status clipdb_index_add(clipdb_index_t *index, const uint32_t *keys,
+                                          const float *vectors, size_t n);
+
+/** Remove `key`. NOT_FOUND if absent. */
+CLIPDB_API clipdb_status clipdb_index_remove(clipdb_index_t *index, uint32_t key);
+
+/** Number of vectors held. */
+CLIPDB_API size_t clipdb_index_count(const clipdb_index_t *index);
+
+/**
+ * Exact top-k by cosine similarity for `n_queries` queries (float32 [n_queries, dim], need
+ * not be normalised). Optional `candidates` [n_candidates] restricts the search to those
+ * keys (pre-filtering: exactly min(k, matching) results). Results per query: `out_keys` and
+ * `out_scores` [n_queries, k], scores descending, ties by insertion order; `out_counts`
+ * [n_queries] the number written (min(k, searched)). Allocation does not depend on k.
+ */
+CLIPDB_API clipdb_status clipdb_index_search(const clipdb_index_t *index, const float *queries,
+                                             size_t n_queries, size_t k,
+                                             const uint32_t *candidates, size_t n_candidates,
+                                             uint32_t *out_keys, float *out_scores,
+                                             size_t *out_counts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLIPDB_H */
