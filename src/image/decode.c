@@ -97,6 +97,8 @@ typedef struct jpeg_header {
   int precision; /* bits per sample */
   int components;
   int orientation; /* EXIF, 1 if absent */
+  int width, height;
+  size_t sos;      /* offset of the first start-of-scan marker, 0 if none */
 } jpeg_header;
 
 /* Orientation from an APP1 payload ("Exif\0\0" + TIFF). 1 when absent or malformed. */
@@ -146,6 +148,7 @@ static void jpeg_scan(const uint8_t *d, size_t n, jpeg_header *h) {
       at += 2;
       continue;
     }
+    if (marker == 0xda) h->sos = at;
     if (marker == 0xd9 || marker == 0xda) return; /* EOI / start of scan: headers done */
     const size_t len = be16(d + at + 2);
     if (len < 2 || at + 2 + len > n) return;
@@ -158,6 +161,8 @@ static void jpeg_scan(const uint8_t *d, size_t n, jpeg_header *h) {
                marker != 0xcc && h->sof == 0 && pn >= 6) {
       h->sof = marker;
       h->precision = p[0];
+      h->height = be16(p + 1);
+      h->width = be16(p + 3);
       h->components = p[5];
     }
     at += 2 + len;
@@ -205,9 +210,11 @@ static int palette_needed(const uint8_t *p, size_t entries) {
  * first frame's Graphic Control Extension so its transparency flag can be cleared.
  * `gce_flags_at` gets the offset of the GCE packed byte (0 if none).
  */
-static void gif_scan(const uint8_t *d, size_t n, int32_t *mode, size_t *gce_flags_at) {
+static void gif_scan(const uint8_t *d, size_t n, int32_t *mode, size_t *gce_flags_at,
+                     int *truncated) {
   *mode = CLIPDB__MODE_P;
   *gce_flags_at = 0;
+  *truncated = 0;
   if (n < 13) return;
   int has_palette = 0;
   size_t at = 13;
@@ -230,12 +237,19 @@ static void gif_scan(const uint8_t *d, size_t n, int32_t *mode, size_t *gce_flag
     } else if (block == 0x2c) { /* image descriptor */
       if (at + 10 > n) return;
       const int iflags = d[at + 9];
+      size_t q = at + 10;
       if (iflags & 0x80) {
         const size_t entries = (size_t)1 << ((iflags & 7) + 1);
         if (at + 10 + 3 * entries > n) return;
         has_palette = palette_needed(d + at + 10, entries);
+        q += 3 * entries;
       }
       *mode = has_palette ? CLIPDB__MODE_P : CLIPDB__MODE_L;
+      /* stb decodes a first frame cut short without complaint: its LZW data sub-blocks
+       * (after the code size byte) must end with a zero-length block inside the file. */
+      q += 1;
+      while (q < n && d[q] != 0) q += 1 + (size_t)d[q];
+      *truncated = q >= n;
       return;
     } else {
       return;
@@ -280,6 +294,35 @@ static void bmp_mode(const uint8_t *d, size_t n, int32_t *mode) {
   }
   if (colors == 2 && gray) *mode = CLIPDB__MODE_1;
   else *mode = gray ? CLIPDB__MODE_L : CLIPDB__MODE_P;
+}
+
+/* stb reads past the end of an uncompressed BMP as zeros; Pillow and we refuse it. */
+static clipdb_status bmp_check_size(const uint8_t *d, size_t n) {
+  if (n < 14 + 16) return CLIPDB_STATUS_SUCCESS; /* stb reports it */
+  const uint32_t header = le32(d + 14);
+  int64_t w, h;
+  int bits, compression = 0;
+  if (header == 12) {
+    w = le16(d + 18);
+    h = le16(d + 20);
+    bits = le16(d + 24);
+  } else {
+    if (n < 14 + 20) return CLIPDB_STATUS_SUCCESS;
+    w = (int32_t)le32(d + 18);
+    h = (int32_t)le32(d + 22);
+    bits = le16(d + 28);
+    compression = (int)le32(d + 30);
+  }
+  if (h < 0) h = -h;
+  if (w <= 0 || h <= 0 || bits <= 0 || (compression != 0 && compression != 3))
+    return CLIPDB_STATUS_SUCCESS; /* RLE or odd headers: left to stb */
+  const uint64_t row = (((uint64_t)w * (uint64_t)bits + 31) / 32) * 4;
+  const uint64_t need = (uint64_t)le32(d + 10) + row * (uint64_t)h;
+  if (need > n)
+    return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                         "failed to decode BMP: truncated file (%zu bytes, the pixel rows need "
+                         "%llu)", n, (unsigned long long)need);
+  return CLIPDB_STATUS_SUCCESS;
 }
 
 /* ---- decode ---------------------------------------------------------------------------- */
@@ -359,15 +402,67 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
         return clipdb__error(NULL, CLIPDB_STATUS_UNSUPPORTED,
                              "failed to decode JPEG: %d colour components are not supported",
                              jh.components);
+      /* stb decodes a JPEG cut short as if the rest were flat; Pillow (and we) refuse it.
+       * After the first scan 0xFF 0xD9 can only be the end-of-image marker (entropy-coded
+       * 0xFF bytes are stuffed), so its absence means the file was truncated. */
+      if (jh.sof != 0 && jh.sos != 0) {
+        int eoi = 0;
+        for (size_t i = size - 1; i > jh.sos && !eoi; i--) eoi = data[i - 1] == 0xff && data[i] == 0xd9;
+        if (!eoi)
+          return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                               "failed to decode JPEG: truncated file (no end-of-image marker "
+                               "after the image data, %zu bytes)", size);
+      }
       mode = jh.components == 1 ? CLIPDB__MODE_L
              : jh.components == 4 ? CLIPDB__MODE_CMYK : CLIPDB__MODE_RGB;
       break;
-    case FMT_GIF: gif_scan(data, size, &mode, &gce_flags_at); break;
-    case FMT_BMP: bmp_mode(data, size, &mode); break;
+    case FMT_GIF: {
+      int truncated = 0;
+      gif_scan(data, size, &mode, &gce_flags_at, &truncated);
+      if (truncated)
+        return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                             "failed to decode GIF: truncated file (the first frame's data runs "
+                             "past the end of the %zu bytes)", size);
+      break;
+    }
+    case FMT_BMP:
+      bmp_mode(data, size, &mode);
+      status = bmp_check_size(data, size);
+      if (status != CLIPDB_STATUS_SUCCESS) return status;
+      break;
     default: break;
   }
 
-  /* Decompression-bomb guard: the header's size, before any pixel is decoded. */
+  /* Decompression-bomb guard: the header's size, before any pixel is decoded (our own
+   * reading first: stb refuses some large headers with a generic message). */
+  int64_t hw = 0, hh = 0;
+  switch (fmt) {
+    case FMT_PNG: hw = be32(data + 16); hh = be32(data + 20); break;
+    case FMT_JPEG: hw = jh.width; hh = jh.height; break;
+    case FMT_GIF:
+      if (size >= 10) {
+        hw = le16(data + 6);
+        hh = le16(data + 8);
+      }
+      break;
+    case FMT_BMP:
+      if (size >= 26 && le32(data + 14) == 12) {
+        hw = le16(data + 18);
+        hh = le16(data + 20);
+      } else if (size >= 26) {
+        hw = (int32_t)le32(data + 18);
+        hh = (int32_t)le32(data + 22);
+        if (hh < 0) hh = -hh; /* top-down rows */
+      }
+      break;
+    default: break;
+  }
+  if (hw > 0 && hh > 0 && ((uint64_t)hw * (uint64_t)hh > max_pixels || hw > MAX_SIDE || hh > MAX_SIDE))
+    return clipdb__error(NULL, CLIPDB_STATUS_IMAGE_TOO_LARGE,
+                         "failed to decode %s: %lld x %lld = %llu pixels is over the limit of %llu "
+                         "pixels (and %d per side)", name, (long long)hw, (long long)hh,
+                         (unsigned long long)hw * (unsigned long long)hh,
+                         (unsigned long long)max_pixels, MAX_SIDE);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp)) return stb_failure(name);
   if (w <= 0 || h <= 0)
