@@ -276,7 +276,11 @@ export class Database {
   }
 
   async _write(ops) {
-    await this.adapter.write(ops);
+    try {
+      await this.adapter.write(ops);
+    } catch (e) {
+      throw storageError(e, `write to ${this.adapter.kind} storage`);
+    }
     if (!this._persistAsked && this.adapter.persist) {
       this._persistAsked = true;
       this.persisted = await this.adapter.persist();
