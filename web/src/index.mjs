@@ -5,3 +5,8 @@ export { createModule, getModule } from './module.mjs';
 export { preprocess, defaultImageOptions } from './image.mjs';
 // The CLIP tokenizer (clip.tokenize)
 export { Tokenizer, createTokenizer, setDefaultTokenizer, tokenize } from './text.mjs';
+// Document store: collections, listeners, vector indexes, like().find()
+export {
+  openDatabase, Database, Collection, LikeQuery, Model, Listener, VectorIndex,
+  memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex,
+} from './db/index.mjs';
