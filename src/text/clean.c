@@ -536,6 +536,15 @@ static void fix_segment(const uint32_t *in, size_t n, int unescape, clipdb__u32b
 }
 
 void clipdb__ftfy_fix_text(const uint32_t *in, size_t n, clipdb__u32buf *out) {
+  /* Fast path: printable ASCII, tab and \n without '&' is left unchanged by every fixer
+   * (nothing to unescape, decode, fold, uncurl, break, strip or compose). */
+  int plain = 1;
+  for (size_t i = 0; i < n && plain; i++)
+    plain = ((in[i] >= 0x20 && in[i] < 0x7F) || in[i] == '\t' || in[i] == '\n') && in[i] != '&';
+  if (plain) {
+    clipdb__u32buf_append(out, in, n);
+    return;
+  }
   /* unescape_html="auto": off for the whole text when it contains '<' (it may be HTML) */
   int unescape = 1;
   for (size_t i = 0; i < n; i++)
