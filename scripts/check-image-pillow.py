@@ -7,11 +7,17 @@ JPEG with each EXIF orientation 1..8) and runs the official transform on them wi
 (torchvision's Resize/CenterCrop arithmetic written out; exif_transpose for --exif apply).
 Lossless files must match exactly; JPEG within 4/255 (different decoders).
 Needs Debian python3-pil and python3-numpy; Pillow 9.4 is what the golden data used.
-Usage: scripts/check-image-pillow.py [build/native/clipdb]
+Usage: scripts/check-image-pillow.py [build/native/clipdb]   (ctest runs it as image-vs-pillow)
 """
 import os, subprocess, sys, tempfile
-import numpy as np
-from PIL import Image, ImageOps
+
+SKIP = 77  # ctest's skip code
+try:
+    import numpy as np
+    from PIL import Image, ImageOps
+except ImportError as err:
+    print(f'SKIP: {err} (needs Debian python3-pil and python3-numpy)')
+    sys.exit(SKIP)
 
 R = 224
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
@@ -43,6 +49,9 @@ def ours(path, exif, out):
 
 
 def main():
+    if not os.path.exists(os.path.join(GOLDEN, 'images', 'chelsea.png')):
+        print('SKIP: golden images not found (../shared/golden or $CLIPDB_GOLDEN)')
+        return SKIP
     src = Image.open(os.path.join(GOLDEN, 'images', 'chelsea.png')).convert('RGB')
     rgba = Image.open(os.path.join(GOLDEN, 'images', 'rgba_transparent.png'))
     gray = src.convert('L')
@@ -60,6 +69,18 @@ def main():
         for name, im, kw in cases:
             p = os.path.join(tmp, name)
             im.save(p, **kw)
+            runs.append((name, p, False))
+        # GIFs whose first frame covers only part of the canvas (patched logical screen and
+        # frame position): outside it Pillow shows palette index 0 / the transparency index.
+        for name, kw in (('small_frame.gif', {}), ('small_frame_trns.gif', {'transparency': 2})):
+            p = os.path.join(tmp, name)
+            small = src.resize((40, 30)).quantize(16)
+            small.save(p, **kw)
+            b = bytearray(open(p, 'rb').read())
+            b[6:10] = (97).to_bytes(2, 'little') + (61).to_bytes(2, 'little')
+            at = b.index(b'\x2c', 13 + 3 * (2 << (b[10] & 7)))
+            b[at + 1:at + 5] = (11).to_bytes(2, 'little') + (7).to_bytes(2, 'little')
+            open(p, 'wb').write(bytes(b))
             runs.append((name, p, False))
         for o in range(1, 9):
             p = os.path.join(tmp, f'orientation{o}.jpg')
