@@ -6,5 +6,5 @@ export { preprocess, defaultImageOptions } from './image.mjs';
 // Document store: collections, listeners, vector indexes, like().find()
 export {
   openDatabase, Database, Collection, LikeQuery, Model, Listener, VectorIndex,
-  memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex,
+  memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex, clipModels,
 } from './db/index.mjs';
