@@ -3,6 +3,8 @@ export { ClipdbError } from './errors.mjs';
 export { createModule, getModule } from './module.mjs';
 // Image preprocessing: decode + the official CLIP transform
 export { preprocess, defaultImageOptions } from './image.mjs';
+// The CLIP tokenizer (clip.tokenize)
+export { Tokenizer, createTokenizer, setDefaultTokenizer, tokenize } from './text.mjs';
 // Document store: collections, listeners, vector indexes, like().find()
 export {
   openDatabase, Database, Collection, LikeQuery, Model, Listener, VectorIndex,
