@@ -10,3 +10,6 @@ export {
   openDatabase, Database, Collection, LikeQuery, Model, Listener, VectorIndex,
   memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex, clipModels,
 } from './db/index.mjs';
+// Model files cached in IndexedDB by URL; the engine + store in a Web Worker
+export { openModelCache, getModelFiles, fetchWithProgress, sha256Hex } from './model-cache.mjs';
+export { ClipdbWorkerClient } from './client.mjs';

@@ -141,9 +141,11 @@ export async function fsStorage({ dir, name = 'clipdb' }) {
  * open failed), 'BLOCKED' (another tab holds an older version open), 'QUOTA_EXCEEDED' on
  * writes (the transaction is aborted, so nothing of that write is stored).
  */
-export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory = globalThis.indexedDB, blockedTimeoutMs = 3000 } = {}) {
+export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory = globalThis.indexedDB, blockedTimeoutMs = 3000, idb } = {}) {
   if (idbFactory == null) throw new ClipdbError('STORAGE_UNAVAILABLE', 'IndexedDB is not available in this environment (private mode, worker or edge runtime)');
-  const { openDB } = await import('idb');
+  // `idb`: the idb module itself, for module Workers, which see no import map (the Worker
+  // client resolves it on the page and the Worker imports it by URL).
+  const { openDB } = idb ?? await import('idb');
   let db;
   try {
     db = await new Promise((resolve, reject) => {
@@ -226,7 +228,7 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
  * to memory unless `fallback` is false, and returns the reason (B21).
  * @returns {Promise<{adapter, persistent: boolean, reason?: string, error?: ClipdbError}>}
  */
-export async function openStorage({ storage = 'auto', name = 'clipdb', dir, fallback = true, indexedDB } = {}) {
+export async function openStorage({ storage = 'auto', name = 'clipdb', dir, fallback = true, indexedDB, idb } = {}) {
   if (storage != null && typeof storage === 'object') return { adapter: storage, persistent: Boolean(storage.persistent) };
   let kind = storage;
   if (kind === 'auto') kind = (indexedDB || globalThis.indexedDB) ? 'indexeddb' : (isNode && dir ? 'fs' : 'memory');
@@ -234,7 +236,7 @@ export async function openStorage({ storage = 'auto', name = 'clipdb', dir, fall
   if (kind === 'fs') return { adapter: await fsStorage({ dir, name }), persistent: true };
   if (kind === 'indexeddb') {
     try {
-      const adapter = await indexedDBStorage({ name, indexedDB: indexedDB || globalThis.indexedDB });
+      const adapter = await indexedDBStorage({ name, indexedDB: indexedDB || globalThis.indexedDB, idb });
       return { adapter, persistent: true };
     } catch (e) {
       if (!fallback || e.code === 'BLOCKED') throw e;

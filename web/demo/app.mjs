@@ -1,0 +1,294 @@
+// The clipdb photo-search demo. Uses only clipdb's public JS API (ClipdbWorkerClient): the
+// engine and the store run in a Web Worker, so this page only draws.
+import { ClipdbWorkerClient } from '../src/index.mjs';
+
+const $ = (id) => document.getElementById(id);
+const DEFAULT_MODEL = {
+  label: 'clipdb-shapes',
+  urls: [
+    { name: 'model.safetensors', url: new URL('../../models/clipdb-shapes/model.safetensors', location.href).href },
+    { name: 'vocab.txt.gz', url: new URL('../../models/clipdb-shapes/vocab.txt.gz', location.href).href },
+  ],
+};
+// Files a published CLIP folder may hold (OpenAI/open_clip or Hugging Face CLIPModel layout).
+const CANDIDATES = ['model.safetensors', 'open_clip_model.safetensors', 'config.json', 'vocab.json', 'merges.txt', 'bpe_simple_vocab_16e6.txt.gz', 'vocab.txt.gz'];
+const IMAGE_TYPES = /\.(png|jpe?g|gif|bmp)$/i;
+
+const client = new ClipdbWorkerClient();
+client.addEventListener('log', (e) => console.info('[clipdb worker]', e.message));
+let modelReady = false;
+let busy = null; // AbortController of the running insert
+let lastQuery = null; // {text} | {id, name} for re-running after changes
+const urls = new Set(); // object URLs of the thumbnails on screen
+
+const setState = (s) => { document.body.dataset.state = s; };
+
+function fmtBytes(n) { return n > 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`; }
+function fmtTime(s) { return !Number.isFinite(s) ? '…' : s < 60 ? `${Math.ceil(s)} s` : `${Math.floor(s / 60)} min ${Math.ceil(s % 60)} s`; }
+
+function showStorage(info) {
+  const el = $('storage');
+  if (!info.persistent) {
+    el.textContent = `Not saved: photos stay only until this tab closes (${info.reason || 'no IndexedDB'}).`;
+    el.className = 'note warn';
+  } else if (info.persisted === false) {
+    el.textContent = 'Saved in this browser, but the browser may evict it when space runs low (persistent storage was not granted).';
+    el.className = 'note';
+  } else {
+    el.textContent = info.persisted ? 'Saved in this browser (persistent storage granted).' : 'Saved in this browser.';
+    el.className = 'note';
+  }
+  document.body.dataset.persistent = String(info.persistent);
+}
+
+async function updateCount() {
+  const n = await client.count();
+  $('count').textContent = `${n} photo${n === 1 ? '' : 's'} stored.`;
+  document.body.dataset.count = String(n);
+  return n;
+}
+
+function modelSource() {
+  const choice = $('model-choice').value;
+  if (choice === 'default') return DEFAULT_MODEL;
+  if (choice === 'url') {
+    let base = $('model-url').value.trim();
+    if (!base) throw new Error('enter the URL of a model folder');
+    if (base.endsWith('.safetensors')) {
+      const u = new URL(base, location.href);
+      const dir = new URL('.', u).href;
+      return { label: u.pathname.split('/').slice(-2).join('/'), urls: [{ name: u.pathname.split('/').pop(), url: u.href }, ...CANDIDATES.filter((c) => !c.endsWith('.safetensors')).map((name) => ({ name, url: dir + name, optional: true }))] };
+    }
+    if (!base.endsWith('/')) base += '/';
+    const dir = new URL(base, location.href).href;
+    return { label: dir.split('/').slice(-2, -1)[0] || dir, urls: CANDIDATES.map((name) => ({ name, url: dir + name, optional: true })) };
+  }
+  const files = [...$('model-folder').files].filter((f) => /\.(safetensors|json|txt|gz)$/i.test(f.name));
+  if (!files.length) throw new Error('pick a folder with model.safetensors and its vocabulary');
+  return { label: files[0].webkitRelativePath.split('/')[0] || 'local model', files: files.map((f) => ({ name: f.name, data: f })) };
+}
+
+async function loadModel() {
+  const status = $('model-status');
+  let source;
+  try { source = modelSource(); } catch (e) { status.textContent = e.message; return; }
+  setState('loading-model');
+  modelReady = false;
+  status.textContent = `Loading ${source.label}…`;
+  try {
+    const r = await client.loadModel(source, {
+      transfer: false,
+      onProgress: (p) => {
+        if (p.phase === 'download') status.textContent = `${p.source === 'cache' ? 'Reading' : 'Downloading'} ${p.file}: ${fmtBytes(p.loaded)}${p.total ? ` of ${fmtBytes(p.total)}` : ''}`;
+        else if (p.phase === 'load') status.textContent = `Loading ${source.label} into WebAssembly…`;
+        else if (p.phase === 'index') status.textContent = `Indexing stored photos with ${source.label}: ${p.done} of ${p.total}`;
+      },
+    });
+    modelReady = true;
+    const c = r.config;
+    status.textContent = `${r.label}: ${c.vision_layers ?? '?'}-layer ${c.vision_patch_size ? 'ViT' : 'ResNet'} image encoder, ${c.embed_dim}-d embeddings, ${fmtBytes(r.bytes)} ` +
+      `(from ${r.source === 'cache' ? 'this browser\'s model cache' : r.source === 'files' ? 'local files' : 'the network, now cached'}); ` +
+      `${r.loaded} stored photo${r.loaded === 1 ? '' : 's'} loaded, ${r.embedded} embedded.`;
+    document.body.dataset.modelSource = r.source;
+    document.body.dataset.loaded = String(r.loaded);
+    document.body.dataset.embedded = String(r.embedded);
+    showStorage(r.info);
+    setState('ready');
+    if (lastQuery) await runQuery(lastQuery); else await showAll();
+  } catch (e) {
+    status.textContent = `Could not load the model: ${e.message}`;
+    setState('error');
+  }
+}
+
+async function addFiles(fileList) {
+  const files = [...fileList].filter((f) => IMAGE_TYPES.test(f.name));
+  const status = $('add-status');
+  if (!files.length) { status.textContent = 'No PNG, JPEG, GIF or BMP files among those.'; return; }
+  if (!modelReady) { status.textContent = 'Load a model first.'; return; }
+  if (busy) { status.textContent = 'Still adding the previous photos.'; return; }
+  busy = new AbortController();
+  setState('indexing');
+  $('progress-box').hidden = false;
+  const bar = $('progress'), text = $('progress-text');
+  bar.value = 0;
+  const t0 = performance.now();
+  status.textContent = '';
+  let last = 0;
+  try {
+    const r = await client.insert(files, {
+      signal: busy.signal,
+      onProgress: (p) => {
+        if (p.phase !== 'insert') return;
+        bar.max = Math.max(1, p.total); bar.value = p.done;
+        const now = performance.now();
+        if (p.done !== p.total && now - last < 100) return; // repaint the text at most 10 times a second
+        last = now;
+        const rate = p.done / ((now - t0) / 1000);
+        text.textContent = `${p.done} of ${p.total} · ${p.done ? rate.toFixed(1) : '…'} photos/s · ${p.done ? fmtTime((p.total - p.done) / rate) : '…'} left`;
+      },
+    });
+    const secs = (performance.now() - t0) / 1000;
+    status.textContent = `Added ${r.inserted} photo${r.inserted === 1 ? '' : 's'} in ${secs.toFixed(1)} s` +
+      (r.skipped ? `; ${r.skipped} already stored` : '') + (r.failed.length ? `; ${r.failed.length} could not be read (${r.failed[0].id}: ${r.failed[0].message})` : '') + '.';
+    document.body.dataset.lastInsert = JSON.stringify({ inserted: r.inserted, skipped: r.skipped, failed: r.failed.length });
+  } catch (e) {
+    status.textContent = e.code === 'ABORTED' ? `Cancelled: ${e.message}.` : `Adding failed: ${e.message}`;
+  } finally {
+    busy = null;
+    $('progress-box').hidden = true;
+    setState('ready');
+    await updateCount();
+    if (lastQuery) await runQuery(lastQuery); else await showAll();
+  }
+}
+
+function render(items, { scores }) {
+  const grid = $('results');
+  for (const u of urls) URL.revokeObjectURL(u);
+  urls.clear();
+  const frag = document.createDocumentFragment();
+  for (const it of items) {
+    const fig = document.createElement('figure');
+    fig.dataset.id = it._id;
+    if (scores) fig.dataset.score = String(it.score);
+    const img = document.createElement('img');
+    const u = URL.createObjectURL(it.image);
+    urls.add(u);
+    img.src = u;
+    img.alt = it.name;
+    img.loading = 'lazy';
+    img.decoding = 'async';
+    img.title = 'More like this';
+    img.addEventListener('click', () => runQuery({ id: it._id, name: it.name }));
+    const cap = document.createElement('figcaption');
+    cap.textContent = scores ? `${it.score.toFixed(3)} · ${it.name}` : it.name;
+    const del = document.createElement('button');
+    del.type = 'button';
+    del.className = 'delete';
+    del.textContent = '×';
+    del.setAttribute('aria-label', `Delete ${it.name}`);
+    del.addEventListener('click', async (ev) => {
+      ev.stopPropagation();
+      await client.delete(it._id);
+      fig.remove();
+      await updateCount();
+    });
+    fig.append(img, cap, del);
+    frag.append(fig);
+  }
+  grid.replaceChildren(frag);
+}
+
+async function runQuery(q) {
+  if (!modelReady) { $('results-status').textContent = 'Load a model first.'; return; }
+  lastQuery = q;
+  const t0 = performance.now();
+  try {
+    const hits = await client.search(q.text !== undefined ? { text: q.text } : { id: q.id }, { n: 24 });
+    render(hits, { scores: true });
+    $('results-status').textContent = `${hits.length} result${hits.length === 1 ? '' : 's'} ${q.text !== undefined ? `for “${q.text}”` : `like ${q.name}`} in ${Math.round(performance.now() - t0)} ms.`;
+    document.body.dataset.query = q.text !== undefined ? `text:${q.text}` : `id:${q.id}`;
+  } catch (e) {
+    $('results-status').textContent = `Search failed: ${e.message}`;
+    if (e.code === 'NOT_FOUND') { lastQuery = null; await showAll(); }
+  }
+}
+
+async function showAll() {
+  lastQuery = null;
+  const docs = await client.list({ limit: 200 });
+  render(docs, { scores: false });
+  const n = await updateCount();
+  $('results-status').textContent = n ? `Showing ${docs.length} of ${n} photos; search to rank them.` : 'No photos yet: add some above.';
+  document.body.dataset.query = '';
+}
+
+function wire() {
+  $('model-choice').addEventListener('change', () => {
+    $('model-url').hidden = $('model-choice').value !== 'url';
+    $('model-folder').hidden = $('model-choice').value !== 'folder';
+  });
+  $('model-load').addEventListener('click', loadModel);
+  for (const id of ['pick-folder', 'pick-files']) {
+    $(id).addEventListener('change', (e) => { const files = [...e.target.files]; e.target.value = ''; addFiles(files); });
+  }
+  $('cancel').addEventListener('click', () => busy?.abort());
+  const drop = $('drop');
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    addFiles(await droppedFiles(e.dataTransfer));
+  });
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = $('query').value.trim();
+    if (text) runQuery({ text }); else showAll();
+  });
+  $('show-all').addEventListener('click', () => { $('query').value = ''; showAll(); });
+  $('clear').addEventListener('click', async () => {
+    if (!confirm('Delete every stored photo from this browser?')) return;
+    const info = await client.clear();
+    showStorage(info);
+    await showAll();
+  });
+}
+
+/** Files of a drop, walking dropped folders (webkitGetAsEntry). */
+async function droppedFiles(dt) {
+  const entries = [...dt.items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.length) return [...dt.files];
+  const out = [];
+  const walk = async (entry) => {
+    if (entry.isFile) { out.push(await new Promise((res, rej) => entry.file(res, rej))); return; }
+    const reader = entry.createReader();
+    for (;;) {
+      const batch = await new Promise((res, rej) => reader.readEntries(res, rej));
+      if (!batch.length) break;
+      for (const e of batch) await walk(e);
+    }
+  };
+  for (const e of entries) await walk(e);
+  return out;
+}
+
+async function main() {
+  setState('starting');
+  wire();
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('sw.js').catch((e) => console.warn('service worker not registered:', e));
+  }
+  try {
+    const info = await client.init();
+    showStorage(info);
+    await updateCount();
+  } catch (e) {
+    $('storage').textContent = `clipdb could not start: ${e.message}`;
+    setState('error');
+    return;
+  }
+  await loadModel();
+  if ('serviceWorker' in navigator) cacheAppShell().catch((e) => console.warn('app shell not cached:', e));
+}
+
+/**
+ * Ask the service worker to keep every file this page and its Worker loaded (the page, the
+ * library's modules, the wasm), so the next visit works offline. Model weights are not in
+ * this list: the Worker keeps them in IndexedDB.
+ */
+async function cacheAppShell() {
+  const reg = await navigator.serviceWorker.ready;
+  const resources = performance.getEntriesByType('resource').map((e) => e.name);
+  let workerResources = [];
+  try { workerResources = (await client.call('resources')).urls; } catch { /* older worker */ }
+  const all = [location.href, ...resources, ...workerResources].filter((u) => u.startsWith(location.origin) && !/\.safetensors$/.test(u));
+  await new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = (e) => { document.body.dataset.cached = String(e.data.cached); resolve(); };
+    reg.active.postMessage({ type: 'cache', urls: [...new Set(all)] }, [ch.port2]);
+  });
+}
+
+main();

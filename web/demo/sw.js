@@ -1,0 +1,55 @@
+// Service worker of the clipdb demo: the app shell (this page, clipdb's JS modules and wasm,
+// the idb module) is served from the Cache API when the network is unreachable, so the demo
+// opens offline. Network first while online (so updates show up), cache as the fallback.
+// Model weights are not cached here: the clipdb Worker keeps them in IndexedDB
+// (web/src/model-cache.mjs), and CASES.md B20 warns against large files in the Cache API.
+const CACHE = 'clipdb-demo-v1';
+const SHELL = ['./', './index.html', './app.mjs', './style.css', './manifest.webmanifest', './icon.svg'];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    await Promise.all(SHELL.map((u) => cache.add(u).catch(() => {})));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const k of await caches.keys()) if (k !== CACHE) await caches.delete(k);
+    await self.clients.claim();
+  })());
+});
+
+// The page sends the URLs it and its Worker loaded ({type: 'cache', urls}); reply: how many are cached.
+self.addEventListener('message', (event) => {
+  if (event.data?.type !== 'cache') return;
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    const urls = event.data.urls.filter((u) => new URL(u).origin === self.location.origin && !u.endsWith('.safetensors'));
+    const results = await Promise.allSettled(urls.map(async (u) => {
+      const res = await fetch(u, { cache: 'no-cache' });
+      if (!res.ok) throw new Error(`${u}: HTTP ${res.status}`);
+      await cache.put(u, res);
+    }));
+    event.ports[0]?.postMessage({ cached: results.filter((r) => r.status === 'fulfilled').length, failed: results.filter((r) => r.status === 'rejected').map((r) => String(r.reason)) });
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  const url = new URL(req.url);
+  if (req.method !== 'GET' || url.origin !== self.location.origin || url.pathname.endsWith('.safetensors') || req.headers.has('range')) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    try {
+      const res = await fetch(req);
+      if (res.ok) await cache.put(req, res.clone());
+      return res;
+    } catch (e) {
+      const hit = await cache.match(req, { ignoreSearch: true }) ?? (req.mode === 'navigate' ? await cache.match('./index.html') : undefined);
+      if (hit) return hit;
+      throw e;
+    }
+  })());
+});

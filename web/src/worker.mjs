@@ -1,0 +1,243 @@
+// clipdb in a Web Worker: the CLIP engine and the document store run here, off the page's main
+// thread (FIELD.md (c)6: UI freezes). Pages talk to it through ClipdbWorkerClient
+// (client.mjs); this file is the other end of that protocol and holds no page logic.
+//
+// Protocol (structured-clone messages):
+//   page → worker  {type: 'call', id, op, args}      run op(args); ids are the caller's
+//                  {type: 'abort', id, reason}       abort call `id` (its AbortSignal fires)
+//   worker → page  {type: 'progress', id, progress}  zero or more per call
+//                  {type: 'result', id, result}      exactly one of result / error per call
+//                  {type: 'error', id, error: {name, code, message, details?}}
+//                  {type: 'log', message}            diagnostics (model cache fallbacks, ...)
+// The ops are the methods of `ops` below; their arguments and results are documented on
+// ClipdbWorkerClient in index.d.ts.
+import { ClipdbError } from './errors.mjs';
+import { openModelCache, getModelFiles, sha256Hex } from './model-cache.mjs';
+import * as lib from './index.mjs';
+
+const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib;
+
+const state = {
+  idb: null, dbName: 'clipdb', collection: 'photos', index: 'images',
+  db: null, cache: null, clip: null, tokenizer: null, models: null, model: null,
+};
+const running = new Map(); // call id → AbortController
+
+const log = (message) => postMessage({ type: 'log', message });
+
+function toWire(e) {
+  const err = { name: e?.name || 'Error', code: e?.code || (e?.name === 'AbortError' ? 'ABORTED' : 'INTERNAL'), message: e?.message || String(e) };
+  if (e?.details !== undefined) { try { structuredClone(e.details); err.details = e.details; } catch { /* not cloneable: dropped */ } }
+  return err;
+}
+
+function isVocab(name) {
+  const n = name.toLowerCase();
+  return n.endsWith('.txt.gz') || n === 'vocab.json' || n === 'merges.txt' || (n.endsWith('.txt') && !n.includes('license'));
+}
+
+function needDb() {
+  if (!state.db) throw new ClipdbError('INVALID_STATE', 'call init() first');
+  return state.db;
+}
+
+function needModel() {
+  if (!state.models) throw new ClipdbError('INVALID_STATE', 'no model is loaded: call loadModel() first');
+}
+
+async function openDb() {
+  state.db = await openDatabase({ storage: 'indexeddb', name: state.dbName, idb: state.idb ?? undefined });
+}
+
+async function addIndex({ signal, progress } = {}) {
+  const { visual, text } = state.models;
+  const vi = new VectorIndex(state.index, {
+    indexingListener: new Listener({ model: visual, key: 'image', select: { collection: state.collection } }),
+    compatibleListener: text ? new Listener({ model: text, key: 'text', select: { collection: state.collection } }) : undefined,
+  });
+  // A different model than the one the stored vectors came from: re-embed every photo.
+  return state.db.add(vi, { reindex: true, signal, onProgress: (p) => progress({ phase: 'index', done: p.done, total: p.total, id: p.id }) });
+}
+
+function dbInfo() {
+  const db = needDb();
+  return { ...db.info, model: state.model, modelCache: state.cache != null };
+}
+
+const ops = {
+  /**
+   * Open the store (IndexedDB, else memory with {persistent: false, reason}) and the model
+   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?}.
+   */
+  async init({ idbURL, dbName, modelCacheName, collection } = {}) {
+    if (idbURL) state.idb = await import(idbURL);
+    if (dbName) state.dbName = dbName;
+    if (collection) state.collection = collection;
+    if (state.db) await state.db.close();
+    await openDb();
+    state.cache = await openModelCache({ name: modelCacheName, idb: state.idb ?? undefined, log });
+    return dbInfo();
+  },
+
+  /**
+   * Load a CLIP model (weights + tokenizer) and (re)build the vector index with it.
+   * args: {files?: [{name, data: ArrayBuffer|Blob}], urls?: [{name, url, optional?}], label?}.
+   */
+  async loadModel({ files, urls, label, cache = true } = {}, { signal, progress }) {
+    needDb();
+    if (typeof lib.loadModel !== 'function') throw new ClipdbError('UNSUPPORTED', 'this clipdb build has no CLIP engine (web/src/engine.mjs)');
+    let list;
+    if (urls && urls.length) {
+      list = await getModelFiles(urls, { cache: cache ? state.cache : null, signal, onProgress: (p) => progress({ phase: 'download', ...p }) });
+    } else if (files && files.length) {
+      list = [];
+      for (const f of files) list.push({ name: f.name, data: f.data instanceof Blob ? await f.data.arrayBuffer() : f.data, source: 'files' });
+    } else {
+      throw new ClipdbError('INVALID_ARGUMENT', 'loadModel needs files or urls');
+    }
+    const weights = list.filter((f) => !isVocab(f.name));
+    const vocab = list.filter((f) => isVocab(f.name));
+    const st = weights.find((f) => f.name.toLowerCase().endsWith('.safetensors'));
+    if (!st) throw new ClipdbError('INVALID_ARGUMENT', `no .safetensors file among ${list.map((f) => f.name).join(', ') || 'the files given'}`);
+    if (!vocab.length) throw new ClipdbError('INVALID_ARGUMENT', 'no tokenizer vocabulary (a *.txt.gz BPE file, or vocab.json + merges.txt) among the model files');
+    progress({ phase: 'load' });
+    const clip = await lib.loadModel(weights.map((f) => ({ name: f.name, data: f.data })));
+    let tokenizer;
+    try {
+      tokenizer = await createTokenizer(vocab.map((f) => ({ name: f.name, data: f.data })));
+    } catch (e) { clip.free(); throw e; }
+    const hash = st.sha256 ?? await sha256Hex(st.data);
+    const identifier = `${label || st.name}@sha256:${hash.slice(0, 16)}`;
+    // Switch: the store is reopened so the new vector index replaces the old one.
+    if (state.models) { await state.db.close(); await openDb(); }
+    state.clip?.free(); state.tokenizer?.free();
+    state.clip = clip; state.tokenizer = tokenizer;
+    state.models = clipModels({ clip, tokenizer, identifier });
+    state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + f.data.byteLength, 0) };
+    const added = await addIndex({ signal, progress });
+    return { ...state.model, ...added, info: dbInfo() };
+  },
+
+  /**
+   * Store and index photos. args: {files: [File | {name, type?, data: ArrayBuffer|Blob, path?}]}.
+   * Ids are the files' relative paths (folder picks) or names; ids already stored are skipped.
+   */
+  async insert({ files } = {}, { signal, progress }) {
+    const db = needDb(); needModel();
+    if (!Array.isArray(files)) throw new ClipdbError('INVALID_ARGUMENT', 'insert needs {files: [...]}');
+    const col = db.collection(state.collection);
+    const docs = [];
+    const seen = new Set();
+    for (const f of files) {
+      const id = f.webkitRelativePath || f.path || f.name;
+      if (typeof id !== 'string' || id === '') throw new ClipdbError('INVALID_ARGUMENT', 'every file needs a name');
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const image = f instanceof Blob ? f : new Blob([f.data], { type: f.type || '' });
+      docs.push({ _id: id, name: f.name, type: f.type || image.type || '', size: image.size, image });
+    }
+    const existing = new Set((await col.find({ _id: { $in: docs.map((d) => d._id) } })).map((d) => d._id));
+    const todo = docs.filter((d) => !existing.has(d._id));
+    const failed = [];
+    let done = 0;
+    progress({ phase: 'insert', done: 0, total: todo.length });
+    // One insertOne per photo: a photo that cannot be decoded is reported and skipped instead
+    // of failing the batch. Abort stops between photos.
+    const insertedIds = [];
+    for (const d of todo) {
+      if (signal.aborted) throw new ClipdbError('ABORTED', `cancelled after ${insertedIds.length} of ${todo.length} photos`, { details: { insertedIds } });
+      try {
+        await col.insertOne(d, { signal });
+        insertedIds.push(d._id);
+      } catch (e) {
+        if (e?.code === 'ABORTED') throw new ClipdbError('ABORTED', `cancelled after ${insertedIds.length} of ${todo.length} photos`, { details: { insertedIds } });
+        failed.push({ id: d._id, code: e?.code || 'ERROR', message: e?.message || String(e) });
+      }
+      done++;
+      progress({ phase: 'insert', done, total: todo.length, id: d._id });
+    }
+    return { inserted: insertedIds.length, skipped: docs.length - todo.length, failed, count: await col.count() };
+  },
+
+  /**
+   * Search. args: {text} | {id} (more like this stored photo) | {image: Blob|ArrayBuffer}, plus
+   * n (default 24) and filter. Results: [{_id, name, type, size, image: Blob, score}] best first.
+   */
+  async search({ text, id, image, n = 24, filter = {} } = {}) {
+    const db = needDb(); needModel();
+    const col = db.collection(state.collection);
+    let query;
+    if (typeof text === 'string') query = { text };
+    else if (id !== undefined) {
+      const doc = await col.findOne({ _id: id });
+      if (!doc) throw new ClipdbError('NOT_FOUND', `no photo with id '${id}'`);
+      query = { image: doc.image };
+    } else if (image != null) query = { image };
+    else throw new ClipdbError('INVALID_ARGUMENT', 'search needs {text}, {id} or {image}');
+    const hits = await col.like(query, { vectorIndex: state.index, n }).find(filter);
+    return hits.map((h) => ({ _id: h._id, name: h.name, type: h.type, size: h.size, image: h.image, score: h.score }));
+  },
+
+  /** Stored photos in insertion order: args {limit?, skip?} → [{_id, name, type, size, image}]. */
+  async list({ limit = 200, skip = 0 } = {}) {
+    const docs = await needDb().collection(state.collection).find({}, { limit, skip });
+    return docs.map((d) => ({ _id: d._id, name: d.name, type: d.type, size: d.size, image: d.image }));
+  },
+
+  async count() { return needDb().collection(state.collection).count(); },
+
+  /** Delete one photo and its vector: args {id} → {deletedCount}. */
+  async delete({ id } = {}) {
+    return needDb().collection(state.collection).deleteOne({ _id: id });
+  },
+
+  /** Delete every photo and vector (the IndexedDB database is deleted); the model stays loaded. */
+  async clear({ modelCache = false } = {}, { progress }) {
+    needDb();
+    await state.db.close();
+    if (state.db.info.storage === 'indexeddb') {
+      await new Promise((resolve, reject) => {
+        const r = indexedDB.deleteDatabase(state.dbName);
+        r.onsuccess = () => resolve();
+        r.onerror = () => reject(new ClipdbError('IO', `failed to delete IndexedDB database '${state.dbName}': ${r.error?.message}`));
+        r.onblocked = () => log(`deleting '${state.dbName}' is blocked by another tab`);
+      });
+    }
+    if (modelCache && state.cache) await state.cache.clear();
+    await openDb();
+    if (state.models) await addIndex({ progress });
+    return dbInfo();
+  },
+
+  /** URLs this Worker loaded (its modules, the wasm, model files), e.g. for a service worker to cache. */
+  async resources() {
+    return { urls: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)] };
+  },
+
+  async info() {
+    const info = dbInfo();
+    try { info.estimate = globalThis.navigator?.storage?.estimate ? await navigator.storage.estimate() : null; } catch { info.estimate = null; }
+    return info;
+  },
+};
+
+self.onmessage = async (event) => {
+  const msg = event.data;
+  if (msg?.type === 'abort') { running.get(msg.id)?.abort(msg.reason); return; }
+  if (msg?.type !== 'call') return;
+  const { id, op, args } = msg;
+  const ac = new AbortController();
+  running.set(id, ac);
+  const progress = (p) => postMessage({ type: 'progress', id, progress: p });
+  try {
+    const fn = Object.hasOwn(ops, op) ? ops[op] : null;
+    if (!fn) throw new ClipdbError('INVALID_ARGUMENT', `unknown worker op '${op}' (known: ${Object.keys(ops).join(', ')})`);
+    const result = await fn(args ?? {}, { signal: ac.signal, progress });
+    postMessage({ type: 'result', id, result });
+  } catch (e) {
+    postMessage({ type: 'error', id, error: toWire(e) });
+  } finally {
+    running.delete(id);
+  }
+};
+postMessage({ type: 'ready' });
