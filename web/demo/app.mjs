@@ -14,7 +14,8 @@ const DEFAULT_MODEL = {
 const CANDIDATES = ['model.safetensors', 'open_clip_model.safetensors', 'config.json', 'vocab.json', 'merges.txt', 'bpe_simple_vocab_16e6.txt.gz', 'vocab.txt.gz'];
 const IMAGE_TYPES = /\.(png|jpe?g|gif|bmp)$/i;
 
-const client = new ClipdbWorkerClient();
+// The Worker script lives next to this page, inside the service worker's scope (see worker.mjs).
+const client = new ClipdbWorkerClient({ workerURL: new URL('./worker.mjs', import.meta.url) });
 client.addEventListener('log', (e) => console.info('[clipdb worker]', e.message));
 let modelReady = false;
 let busy = null; // AbortController of the running insert

@@ -4,7 +4,7 @@
 // Model weights are not cached here: the clipdb Worker keeps them in IndexedDB
 // (web/src/model-cache.mjs), and CASES.md B20 warns against large files in the Cache API.
 const CACHE = 'clipdb-demo-v1';
-const SHELL = ['./', './index.html', './app.mjs', './style.css', './manifest.webmanifest', './icon.svg'];
+const SHELL = ['./', './index.html', './app.mjs', './worker.mjs', './style.css', './manifest.webmanifest', './icon.svg'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
