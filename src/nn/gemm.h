@@ -31,8 +31,16 @@ size_t clipdb__gemm_packed_floats(size_t n, size_t k);
  * stride_n = 1, stride_k = n). `bias` [n] may be NULL (zeros). `packed` holds
  * clipdb__gemm_packed_floats(n, k) floats (clipdb__malloc alignment).
  */
-void clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n, size_t stride_k,
-                       const float *bias, float *packed);
+int clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n, size_t stride_k,
+                      const float *bias, float *packed);
+
+/*
+ * Returns 0 on success; nonzero when the backend could not prepare the layer (the xnnpack
+ * backend: XNNPACK failed to create its operator, i.e. out of memory). Release what pack
+ * attached to `packed` with clipdb__gemm_release before freeing it (the xnnpack backend keeps
+ * its operator there; the others attach nothing). NULL is allowed.
+ */
+void clipdb__gemm_release(float *packed);
 
 /*
  * C = epilogue(A · Wᵀ + bias). A: [m, k] rows `lda` apart; C: [m, n] rows `ldc` apart.

@@ -15,12 +15,19 @@ clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, 
     return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
                          "failed to allocate %zu bytes for packed weights of %s",
                          floats * sizeof(float), what);
-  clipdb__gemm_pack(n_out, n_in, w, stride_n, stride_k, bias, l->packed);
+  if (clipdb__gemm_pack(n_out, n_in, w, stride_n, stride_k, bias, l->packed) != 0) {
+    clipdb__free(l->packed);
+    l->packed = NULL;
+    return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "the %s backend could not prepare %s (%zu x %zu)", CLIPDB_BACKEND_NAME,
+                         what, n_out, n_in);
+  }
   return CLIPDB_STATUS_SUCCESS;
 }
 
 void clipdb__linear_free(clipdb__linear *l) {
   if (l == NULL) return;
+  clipdb__gemm_release(l->packed);
   clipdb__free(l->packed);
   l->packed = NULL;
 }
