@@ -233,16 +233,29 @@ typedef struct clipdb_tokenizer clipdb_tokenizer_t;
 
 /**
  * Create a tokenizer from OpenAI's `bpe_simple_vocab_16e6.txt.gz` format (gzip-compressed
- * or plain text: a header line, then merges in rank order), or from Hugging Face files
- * ("vocab.json" + "merges.txt"). `files` are recognised by `name`: "*.gz" or "*.txt" other
- * than merges.txt = OpenAI format; "vocab.json" and "merges.txt" = HF format.
+ * or plain text: a header line, then merges in rank order; as clip/simple_tokenizer.py, at
+ * most the first 48894 merges are used, and the vocabulary size follows from the merge
+ * count, so smaller vocabularies in the same format work), or from Hugging Face files
+ * ("vocab.json" + "merges.txt"). `files` are recognised by the base name of `name`: "*.gz"
+ * or "*.txt" other than merges.txt = OpenAI format; "vocab.json" and "merges.txt" = HF
+ * format. The data is copied; the buffers may be freed after the call.
  * Errors: INVALID_ARGUMENT, BAD_VOCAB (message names the file and line), OUT_OF_MEMORY.
+ * A tokenizer keeps a cache of BPE results: use it from one thread at a time.
  */
 CLIPDB_API clipdb_status clipdb_tokenizer_init_from_files(const clipdb_file *files,
                                                           size_t n_files,
                                                           clipdb_tokenizer_t **out);
 CLIPDB_API void clipdb_tokenizer_free(clipdb_tokenizer_t *tokenizer);
 CLIPDB_API const char *clipdb_tokenizer_last_error(const clipdb_tokenizer_t *tokenizer);
+
+/**
+ * Vocabulary size (largest id + 1) and the start/end-of-text ids. OpenAI format: 512 + number
+ * of merges + 2, with <|startoftext|> and <|endoftext|> the last two ids (49406, 49407 for
+ * bpe_simple_vocab_16e6.txt.gz); HF format: taken from vocab.json. 0 / -1 for NULL.
+ */
+CLIPDB_API int32_t clipdb_tokenizer_vocab_size(const clipdb_tokenizer_t *tokenizer);
+CLIPDB_API int32_t clipdb_tokenizer_sot(const clipdb_tokenizer_t *tokenizer);
+CLIPDB_API int32_t clipdb_tokenizer_eot(const clipdb_tokenizer_t *tokenizer);
 
 /**
  * clip.tokenize(text, context_length, truncate) for one UTF-8 string (invalid UTF-8 is

@@ -174,6 +174,63 @@ export function defaultImageOptions(options?: { module?: object }): Promise<{
   resolution: number; mean: number[]; std: number[]; maxPixels: number; exif: 'ignore' | 'apply';
 }>;
 
+// ---- tokenizer ---------------------------------------------------------------------------
+
+/** Vocabulary file bytes; strings are UTF-8 encoded. */
+export type VocabData = ArrayBuffer | ArrayBufferView | string;
+
+/**
+ * A CLIP BPE tokenizer held in wasm memory (clip/simple_tokenizer.py + clip.tokenize of
+ * github.com/openai/CLIP at d05afc4). Create with createTokenizer(); release with free().
+ */
+export class Tokenizer {
+  /** Largest id + 1 (49408 for OpenAI's vocabulary; smaller for a model's own). */
+  readonly vocabSize: number;
+  /** <|startoftext|> id (49406 for OpenAI's vocabulary). */
+  readonly sot: number;
+  /** <|endoftext|> id (49407 for OpenAI's vocabulary). */
+  readonly eot: number;
+  /**
+   * Token ids of one text: Int32Array(contextLength) = [sot, ids..., eot, 0, ...] (int32).
+   * Throws ClipdbError TEXT_TOO_LONG (the message names the token count) when the text needs
+   * more than contextLength (default 77) tokens and `truncate` is false; with `truncate` the
+   * first contextLength ids are kept and the last becomes eot, as the official code does.
+   * @example
+   *   tok.tokenize("it's a cat");   // Int32Array(77) [49406, 585, 568, 320, 2368, 49407, 0, ...]
+   */
+  tokenize(text: string, options?: { truncate?: boolean; contextLength?: number }): Int32Array;
+  /** Release the wasm memory. */
+  free(): void;
+}
+
+/**
+ * Create a tokenizer from OpenAI's `bpe_simple_vocab_16e6.txt.gz` format (any `*.txt.gz` or
+ * `*.txt`: a header line, then merges in rank order) or Hugging Face's `vocab.json` +
+ * `merges.txt`, given as `{name: bytes}` or `[{name, data}]`. The bytes are copied.
+ * `default: true` also makes it the tokenizer tokenize() uses.
+ * Throws ClipdbError BAD_VOCAB (names the file and line), INVALID_ARGUMENT, OUT_OF_MEMORY.
+ * @example
+ *   const tok = await createTokenizer({ 'bpe_simple_vocab_16e6.txt.gz': await (await fetch(url)).arrayBuffer() });
+ */
+export function createTokenizer(
+  files: Record<string, VocabData> | Array<{ name: string; data: VocabData }>,
+  options?: { module?: object; default?: boolean },
+): Promise<Tokenizer>;
+
+/** Make `tokenizer` the one tokenize() uses when none is passed. */
+export function setDefaultTokenizer(tokenizer: Tokenizer): void;
+
+/**
+ * clip.tokenize for one string with `options.tokenizer` or the default tokenizer:
+ * Int32Array(77) [49406, ids..., 49407, 0, ...]. Throws ClipdbError TEXT_TOO_LONG (without
+ * `truncate`), INVALID_STATE (no tokenizer yet).
+ * @example
+ *   tokenize('a photo of a cat', { truncate: true });
+ */
+export function tokenize(
+  text: string,
+  options?: { truncate?: boolean; contextLength?: number; tokenizer?: Tokenizer },
+): Int32Array;
 // ---- document store (web/src/db/) ----------------------------------------------------------
 
 /**
