@@ -118,6 +118,7 @@ int cli_embed(int argc, char **argv) {
   int rc = 0;
   clipdb_model_t *model = NULL;
   clipdb_session_t *session = NULL;
+  clipdb_tokenizer_t *tokenizer = NULL;
   float *emb = NULL, *pixels = NULL;
   int32_t *ids = NULL;
   if (inputs == NULL) return cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -205,10 +206,8 @@ int cli_embed(int argc, char **argv) {
           rc = cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory");
           goto done;
         }
-        st = cli_load_pixels(value, &cfg, exif, pixels);
-        if (st != CLIPDB_STATUS_SUCCESS) {
-          rc = cli_fail(st, "failed to load image %s: %s", value,
-                        clipdb_last_error()[0] ? clipdb_last_error() : clipdb_status_string(st));
+        if (cli_load_pixels(value, &cfg, exif, pixels) != CLIPDB_STATUS_SUCCESS) {
+          rc = 1; /* cli_load_pixels reported it */
           goto done;
         }
       }
@@ -237,10 +236,17 @@ int cli_embed(int argc, char **argv) {
         }
         n_ids = (size_t)n;
       } else {
-        /* TODO(engine): clipdb_tokenize once the tokenizer lands on main */
-        (void)vocab;
-        rc = cli_fail(CLIPDB_STATUS_UNSUPPORTED, "failed to embed --text: the tokenizer is not built yet");
-        goto done;
+        if (tokenizer == NULL &&
+            cli_load_tokenizer(vocab, model_path, &tokenizer) != CLIPDB_STATUS_SUCCESS) {
+          rc = 1; /* cli_load_tokenizer reported it */
+          goto done;
+        }
+        int32_t n_out = 0;
+        st = clipdb_tokenize(tokenizer, value, strlen(value), (int32_t)ctx, 1, ids, &n_out);
+        if (st != CLIPDB_STATUS_SUCCESS) {
+          rc = cli_fail(st, "%s", clipdb_last_error());
+          goto done;
+        }
         n_ids = ctx;
       }
       st = clipdb_text_embed(session, ids, n_ids, emb);
@@ -257,6 +263,7 @@ done:
   free(emb);
   free(ids);
   free(pixels);
+  clipdb_tokenizer_free(tokenizer);
   clipdb_session_free(session);
   clipdb_model_free(model);
   return rc;

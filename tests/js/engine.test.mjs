@@ -179,7 +179,7 @@ describe('wasm CLI matches the native CLI', { skip: goldenSkip || (!existsSync(p
   before(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'clipdb-cli-')); });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('embed --tokens / --pixels, info, errors', () => {
+  it('embed --tokens / --pixels / --text / --image, info, errors', () => {
     const ref = SafeTensors.fromFile(goldenPath('tiny-rn', 'reference.safetensors'));
     const px = path.join(tmp, 'pixels.f32');
     const a = ref.f32('image/chelsea/pixels'), b2 = ref.f32('image/rocket/pixels');
@@ -191,6 +191,8 @@ describe('wasm CLI matches the native CLI', { skip: goldenSkip || (!existsSync(p
     for (const [model, args] of [
       [goldenPath('tiny-rn', 'model.safetensors'), ['--pixels', px, '--tokens', tokens]],
       [goldenPath('tiny-vit', 'hf'), ['--tokens', '49406,320,1125,539,320,1929,49407']],
+      // end to end: tokenizer (hf/vocab.json + merges.txt beside the model) and image pipeline
+      [goldenPath('tiny-vit', 'hf'), ['--text', 'a photo of a cat', '--image', goldenPath('images', 'chelsea.png')]],
     ]) {
       const n = cli('native', ['embed', '--model', model, ...args]);
       const w = cli('wasm', ['embed', '--model', model, ...args]);
@@ -200,6 +202,11 @@ describe('wasm CLI matches the native CLI', { skip: goldenSkip || (!existsSync(p
       const wl = w.out.trim().split('\n').map((l) => JSON.parse(l));
       assert.equal(wl.length, nl.length);
       for (let i = 0; i < nl.length; i++) assert.ok(relErr(wl[i], nl[i]) <= 1e-5, `line ${i}: ${relErr(wl[i], nl[i])}`);
+      if (args[0] === '--text') {
+        const vref = SafeTensors.fromFile(goldenPath('tiny-vit', 'reference.safetensors'));
+        assert.ok(relErr(nl[0], vref.f32('text/0/embedding')) <= 1e-4, 'text 0 end to end');
+        assert.ok(relErr(nl[1], vref.f32('image/chelsea/embedding')) <= 1e-4, 'chelsea end to end');
+      }
       if (model.endsWith('.safetensors')) {
         // and they are the golden embeddings
         assert.ok(relErr(nl[0], ref.f32('image/chelsea/embedding')) <= 1e-4);
