@@ -84,6 +84,17 @@ test('reload and browser restart: identical results without re-embedding', { ski
   ({ context, page } = await launch());
   await load(page);
   await check('browser restart');
+
+  // B25: the browser evicts the site's storage (Safari's 7-day rule, "clear site data").
+  // Reopening must report an empty store and serve no stale results.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Storage.clearDataForOrigin', { origin: server.url.replace(/\/$/, ''), storageTypes: 'all' });
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const wiped = await page.evaluate(() => window.openStore('reopen'));
+  assert.deepEqual(wiped.added, { loaded: 0, embedded: 0 });
+  assert.equal(wiped.info.documents, 0);
+  assert.deepEqual(await page.evaluate(() => window.query(3, 5)), []);
   await context.close();
 });
 

@@ -364,6 +364,26 @@ describe('storage failures', () => {
     await db.close();
   });
 
+  test('IndexedDB open throws InvalidStateError (private window, B21): memory fallback, no unhandled rejection', async () => {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'indexedDB');
+    globalThis.indexedDB = {
+      open() { throw new DOMException('A mutation operation was attempted on a database that did not allow mutations.', 'InvalidStateError'); },
+    };
+    try {
+      const db = await openDatabase({ storage: 'auto', name: 'private' });
+      assert.equal(db.persistent, false);
+      assert.equal(db.info.storage, 'memory');
+      assert.match(db.reason, /InvalidStateError/);
+      await db.add(vectorIndex(vectorModel({ dim: DIM })));
+      await db.collection('docs').insertOne({ _id: 'p', vec: randomVectors(1, DIM, 2)[0] });
+      assert.equal((await db.collection('docs').like({ vector: Float32Array.from(randomVectors(1, DIM, 2)[0]) }, { vectorIndex: 'vi', n: 3 }).find())[0]._id, 'p');
+      await db.close();
+      await assert.rejects(openDatabase({ storage: 'indexeddb', fallback: false }), (e) => e.code === 'STORAGE_UNAVAILABLE' && e.cause?.name === 'InvalidStateError');
+    } finally {
+      if (saved) Object.defineProperty(globalThis, 'indexedDB', saved); else delete globalThis.indexedDB;
+    }
+  });
+
   test('QuotaExceededError (B23): QUOTA_EXCEEDED with the cause, nothing half-written, index consistent', async () => {
     const inner = memoryStorage();
     let failAt = Infinity, writes = 0;

@@ -8,5 +8,5 @@ export { Tokenizer, createTokenizer, setDefaultTokenizer, tokenize } from './tex
 // Document store: collections, listeners, vector indexes, like().find()
 export {
   openDatabase, Database, Collection, LikeQuery, Model, Listener, VectorIndex,
-  memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex,
+  memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex, clipModels,
 } from './db/index.mjs';
