@@ -12,6 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
+import { goldenDir, repoRoot } from '../js/golden.mjs';
+import { loadGolden, referenceOrder } from '../js/store-helpers.mjs';
 
 const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
 let chromium = null;
@@ -23,7 +25,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 let server, profile;
 before(async () => {
   if (skip) return;
-  server = await serve({});
+  server = await serve(goldenDir ? { mounts: { '/golden/': goldenDir } } : {});
   profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-'));
 });
 after(async () => {
@@ -132,5 +134,50 @@ test('browser killed in the middle of insertMany: nothing resolved is lost, pend
     assert.equal(top[0][0], id, `${id} is searchable`);
   }
   console.log(`# killed after ${resolvedBeforeKill.length} resolved inserts; ${state.info.documents} documents present, ${state.info.pending} pending re-embedded`);
+  await context.close();
+});
+
+test('slow embedder between read and write (B22): no TransactionInactiveError in real IndexedDB', { skip, timeout: 60000 }, async () => {
+  const { context, page } = await launch();
+  await load(page);
+  const r = await page.evaluate(() => window.slowUpdate());
+  assert.equal(r[0][0], 'a');
+  assert.ok(Math.abs(r[0][1] - 1) < 1e-6, 'the updated image is the one indexed');
+  await context.close();
+});
+
+const haveEngine = existsSync(path.join(repoRoot, 'web', 'src', 'engine.mjs')) && existsSync(path.join(repoRoot, 'web', 'src', 'text.mjs'));
+const clipSkip = skip || (!goldenDir ? 'golden data not found (../shared/golden)' : !haveEngine ? 'the CLIP engine JS API (web/src/engine.mjs) is not on this branch yet' : false);
+
+test('real wasm CLIP in the page: text queries rank golden images as the reference does, also after a restart', { skip: clipSkip, timeout: 180000 }, async () => {
+  const g = loadGolden();
+  const pick = ['astronaut', 'chelsea', 'coffee', 'camera', 'coins', 'rocket', 'hubble_deep_field', 'palette_P'];
+  const images = g.images.filter((im) => pick.includes(im.name));
+  const files = images.map((im) => [im.name, im.file]);
+  const textIdx = [0, 2, 3, 4, 11];
+  const texts = textIdx.map((i) => g.texts[i]);
+  let { context, page } = await launch();
+  await load(page);
+  const first = await page.evaluate(([f, t]) => window.clipStore('clip', f, t), [files, texts]);
+  assert.equal(first.embedded, images.length);
+  assert.ok(first.blob, 'findOne returns the Blob');
+  // JPEG files (rocket, hubble) are decoded by stb_image: allow near-ties of 2e-3 to swap.
+  textIdx.forEach((ti, q) => {
+    const ref = referenceOrder(images, g.textEmb[ti]);
+    const got = first.results[q];
+    assert.equal(got.length, images.length);
+    for (let i = 0; i < got.length; i++) {
+      const ri = ref.find((h) => h.id === got[i][0]).score;
+      assert.ok(Math.abs(got[i][1] - ri) < 2e-3, `text ${ti}: score of ${got[i][0]}`);
+      for (let j = i + 1; j < got.length; j++) assert.ok(ref.find((h) => h.id === got[j][0]).score <= ri + 2e-3, `text ${ti}: ${got[j][0]} ranked below ${got[i][0]}`);
+    }
+  });
+  await context.close();
+  ({ context, page } = await launch());
+  await load(page);
+  const again = await page.evaluate(([f, t]) => window.clipStore('clip', f, t), [files, texts]);
+  assert.deepEqual(again.added, { loaded: images.length, embedded: 0 });
+  assert.equal(again.embedded, 0, 'no image re-embedded after the restart');
+  assert.deepEqual(again.results, first.results);
   await context.close();
 });
