@@ -146,6 +146,43 @@ test('slow embedder between read and write (B22): no TransactionInactiveError in
   await context.close();
 });
 
+// B23 as the field reproduces it: the browser profile on a 60 MB tmpfs, 1 MB incompressible
+// images until the disk fills. Needs root (mount); skipped otherwise.
+function mountTmpfs(dir) {
+  try { execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=60m', 'tmpfs', dir], { stdio: 'pipe' }); return true; } catch { return false; }
+}
+
+test('QuotaExceededError (B23): a named error, nothing half-written, index and storage agree after reload', { skip, timeout: 180000 }, async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'clipdb-quota-'));
+  if (!mountTmpfs(dir)) { await rm(dir, { recursive: true, force: true }); t.skip('cannot mount a tmpfs for the small-disk profile (needs root)'); return; }
+  try {
+    const small = path.join(dir, 'profile');
+    let context = await chromium.launchPersistentContext(small, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    let page = context.pages()[0] ?? await context.newPage();
+    await load(page);
+    const r = await page.evaluate(() => window.fillQuota('quota'));
+    assert.ok(r.error, 'the disk filled up');
+    assert.equal(r.error.code, 'QUOTA_EXCEEDED', JSON.stringify(r.error));
+    assert.equal(r.error.cause, 'QuotaExceededError', 'the original error is kept as the cause');
+    assert.ok(r.ok >= 5 && r.ok < 60, `inserted ${r.ok} x 1 MB before the quota`);
+    assert.equal(r.count, r.ok, 'the failed insert left no document');
+    assert.equal(r.info.pending, 0);
+    assert.equal(r.hits, r.ok, 'the index holds exactly the stored documents');
+    await context.close();
+    context = await chromium.launchPersistentContext(small, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    page = context.pages()[0] ?? await context.newPage();
+    await load(page);
+    const again = await page.evaluate(() => window.openStore('quota'));
+    assert.deepEqual(again.added, { loaded: r.ok, embedded: 0 }, 'after a restart: every earlier document with its vector');
+    assert.equal(again.info.documents, r.ok);
+    console.log(`# quota hit after ${r.ok} x 1 MB documents: ${r.error.message}`);
+    await context.close();
+  } finally {
+    try { execFileSync('umount', [dir]); } catch { /* already gone */ }
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 const haveEngine = existsSync(path.join(repoRoot, 'web', 'src', 'engine.mjs')) && existsSync(path.join(repoRoot, 'web', 'src', 'text.mjs'));
 const clipSkip = skip || (!goldenDir ? 'golden data not found (../shared/golden)' : !haveEngine ? 'the CLIP engine JS API (web/src/engine.mjs) is not on this branch yet' : false);
 
