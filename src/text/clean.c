@@ -635,15 +635,16 @@ void clipdb__ftfy_fix_text(const uint32_t *in, size_t n, clipdb__u32buf *out) {
     clipdb__u32buf_append(out, in, n);
     return;
   }
-  /* unescape_html="auto": off for the whole text when it contains '<' (it may be HTML) */
+  /* unescape_html="auto": switched off from the first line holding '<' on (it may be HTML);
+   * lines before it are still unescaped, as ftfy's fix_text does */
   int unescape = 1;
-  for (size_t i = 0; i < n; i++)
-    if (in[i] == '<') unescape = 0;
   size_t pos = 0;
   while (pos < n) {
     size_t end = pos;
     while (end < n && in[end] != '\n') end++;
     if (end < n) end++; /* the segment keeps its \n */
+    for (size_t i = pos; i < end && unescape; i++)
+      if (in[i] == '<') unescape = 0;
     fix_segment(in + pos, end - pos, unescape, out);
     pos = end;
   }

@@ -169,6 +169,10 @@ int main(void) {
              "multiple spaces and newlines x");
   check_step("whitespace_clean", clipdb__whitespace_clean, "zero\xe2\x80\x8bwidth", "zero\xe2\x80\x8bwidth");
 
+  /* ftfy.fix_text: line by line; HTML unescaping stops at the first line with '<' */
+  check_step("ftfy_fix_text", clipdb__ftfy_fix_text, "&NTILDE;\n<b>&NTILDE;\n&NTILDE;", "\xc3\x91\n<b>&NTILDE;\n&NTILDE;");
+  check_step("ftfy_fix_text", clipdb__ftfy_fix_text, "&amp;rsquo;s \xef\xac\x81ne", "'s fine");
+
   /* the whole chain */
   check_step("clip_clean", clip_clean_fn, "  &lt;b&gt; \xef\xac\x81ne  \xe2\x80\x9cQuotes\xe2\x80\x9d &amp;amp; \xc3\x89" "COLE\n",
              "<b> fine \"quotes\" & \xc3\xa9" "cole");

@@ -404,11 +404,20 @@ describe('storage failures', () => {
     await assert.rejects(c.insertOne({ _id: 'q2', vec: vecs[2] }), (e) => e.code === 'QUOTA_EXCEEDED' && e.cause?.name === 'QuotaExceededError');
     assert.equal(await c.count(), 2);
     assert.equal((await c.like({ vector: Float32Array.from(vecs[2]) }, { vectorIndex: 'vi', n: 10 }).find()).length, 2);
-    failAt = writes + 2; // the vector write fails: the insert rejects, the pending doc stays for re-queue
+    // the vector write (2nd transaction) fails: the insert rejects and the document is taken out again
+    const plan = ['ok', 'quota'];
+    const write = adapter.write;
+    adapter.write = async (ops) => {
+      if (plan.shift() === 'quota') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      return inner.write(ops);
+    };
     await assert.rejects(c.insertOne({ _id: 'q3', vec: vecs[3] }), (e) => e.code === 'QUOTA_EXCEEDED');
+    adapter.write = write;
     assert.equal((await c.like({ vector: Float32Array.from(vecs[3]) }, { vectorIndex: 'vi', n: 10 }).find()).length, 2);
-    const stored = new Map(await inner.getAll('vectors'));
-    assert.equal(stored.size, 2);
+    assert.equal(await c.count(), 2);
+    assert.equal(db.info.pending, 0);
+    assert.equal((await inner.getAll('vectors')).length, 2);
+    assert.equal((await inner.getAll('docs')).length, 2);
     failAt = Infinity;
     await db.close();
   });
