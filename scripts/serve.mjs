@@ -4,7 +4,7 @@
 // localhost with the right MIME types (application/wasm included, which streaming
 // compilation requires). No network access, no directory listings, no paths outside root.
 //
-//   node scripts/serve.mjs [--root DIR] [--port N]      (port 0 = any free port)
+//   node scripts/serve.mjs [--root DIR] [--port N]      (port 0 = any free port; `npm run serve`)
 //   import { serve } from './scripts/serve.mjs'; const s = await serve({ root, port: 0 }); s.url; await s.close();
 import http from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -84,4 +84,5 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
   const s = await serve({ root: opt('--root', repoRoot), port: Number(opt('--port', 8080)), log: true });
   console.log(`serving ${path.resolve(opt('--root', repoRoot))} at ${s.url}`);
+  console.log(`photo-search demo: ${s.url}web/demo/`);
 }

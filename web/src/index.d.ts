@@ -258,7 +258,11 @@ export function fsStorage(options: { dir: string; name?: string }): Promise<Stor
  * Browsers: IndexedDB via the `idb` package. Throws ClipdbError 'STORAGE_UNAVAILABLE' (no
  * IndexedDB, private mode) or 'BLOCKED' (another tab holds an older version open).
  */
-export function indexedDBStorage(options?: { name?: string; indexedDB?: IDBFactory; blockedTimeoutMs?: number }): Promise<StorageAdapter>;
+export function indexedDBStorage(options?: {
+  name?: string; indexedDB?: IDBFactory; blockedTimeoutMs?: number;
+  /** The `idb` module itself, where `import('idb')` cannot resolve (module Workers see no import map). */
+  idb?: object;
+}): Promise<StorageAdapter>;
 
 export interface OpenDatabaseOptions {
   /** 'auto' (default): IndexedDB in browsers, the file system in Node when `dir` is given, else memory. */
@@ -271,6 +275,8 @@ export interface OpenDatabaseOptions {
   fallback?: boolean;
   /** The wasm module holding the C vector index (default: the shared one). */
   module?: object;
+  /** The `idb` module itself, for IndexedDB where `import('idb')` cannot resolve (module Workers). */
+  idb?: object;
 }
 
 /**
@@ -436,3 +442,154 @@ export function clipModels(options: {
   truncate?: boolean;
   exif?: 'ignore' | 'apply';
 }): { visual: Model | null; text: Model | null };
+
+// ---- model files cached in IndexedDB (web/src/model-cache.mjs) ---------------------------------
+
+/**
+ * Model files kept in IndexedDB (database 'clipdb-models', object store 'files', keyed by the
+ * URL they were fetched from), so reloads and offline use need no network. A record is used
+ * only if its size and SHA-256 match those recorded when it was written (CASES.md B20).
+ */
+export interface ModelCache {
+  /** The bytes cached for `url`, or null (absent, failed its size/SHA-256 check (then deleted), or unreadable within readTimeoutMs). */
+  get(url: string): Promise<{ data: ArrayBuffer; sha256: string; name: string } | null>;
+  /** Store a file (copied into a Blob); resolves true once committed, false if the write failed (logged, never thrown). */
+  put(url: string, name: string, data: ArrayBuffer, sha256?: string): Promise<boolean>;
+  list(): Promise<Array<{ url: string; name: string; size: number; storedAt: number }>>;
+  delete(url: string): Promise<void>;
+  clear(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Open the model cache; resolves to null where IndexedDB cannot be opened (private mode, edge
+ * runtimes), in which case callers fetch every time. `readTimeoutMs` (default 15000): a cached
+ * read making no progress that long is abandoned and the file fetched again. `log` receives
+ * why a cached file was not used.
+ * @example
+ *   const cache = await openModelCache();
+ *   const files = await getModelFiles([{ name: 'model.safetensors', url }], { cache });
+ */
+export function openModelCache(options?: { name?: string; idb?: object; indexedDB?: IDBFactory; readTimeoutMs?: number; log?: (message: string) => void }): Promise<ModelCache | null>;
+
+/** Progress of a model download or cached read, in bytes. */
+export interface ModelFileProgress { file: string; loaded: number; total: number; source: 'cache' | 'network' }
+
+/**
+ * Get model files: each from `cache` when present and intact, else fetched (with byte progress)
+ * and then stored in `cache`. Files marked `optional` that are missing (HTTP 404) or unreachable
+ * are left out of the result. Throws ClipdbError 'IO' (network failure, HTTP error, short
+ * body), 'ABORTED' (`signal`).
+ * @example
+ *   const files = await getModelFiles([
+ *     { name: 'model.safetensors', url: '/models/clipdb-shapes/model.safetensors' },
+ *     { name: 'vocab.txt.gz', url: '/models/clipdb-shapes/vocab.txt.gz' },
+ *   ], { cache: await openModelCache(), onProgress: (p) => console.log(p.file, p.loaded, p.total) });
+ *   const clip = await loadModel(files.filter((f) => f.name.endsWith('.safetensors')));
+ */
+export function getModelFiles(
+  files: Array<{ name: string; url: string | URL; optional?: boolean }>,
+  options?: { cache?: ModelCache | null; signal?: AbortSignal; onProgress?: (p: ModelFileProgress) => void; fetch?: typeof fetch },
+): Promise<Array<{ name: string; url: string; data: ArrayBuffer; sha256: string; source: 'cache' | 'network' }>>;
+
+/** Fetch one URL into an ArrayBuffer with byte progress; null for a missing/unreachable `optional` file. Errors: 'IO', 'ABORTED'. */
+export function fetchWithProgress(url: string | URL, options?: { signal?: AbortSignal; onProgress?: (p: { loaded: number; total: number }) => void; optional?: boolean; fetch?: typeof fetch }): Promise<ArrayBuffer | null>;
+
+/** Lower-case hex SHA-256 (Web Crypto) of the bytes. */
+export function sha256Hex(bytes: ArrayBuffer | ArrayBufferView): Promise<string>;
+
+// ---- clipdb in a Web Worker (web/src/worker.mjs + web/src/client.mjs) ---------------------------
+
+/** A stored photo as the Worker returns it; `image` is the Blob stored (cloned by handle, not copied). */
+export interface WorkerPhoto { _id: string; name: string; type: string; size: number; image: Blob }
+
+/** What the Worker's store and model are. */
+export interface WorkerInfo {
+  persistent: boolean; reason?: string; storage: string; documents: number; pending: number; persisted: boolean | null;
+  /** The loaded model, or null. `identifier` = label + '@sha256:' + the first 16 hex digits of the weights' SHA-256. */
+  model: { identifier: string; label: string; config: Record<string, unknown>; source: 'cache' | 'network' | 'files'; bytes: number } | null;
+  /** Whether the IndexedDB model cache could be opened. */
+  modelCache: boolean;
+  estimate?: { usage?: number; quota?: number } | null;
+}
+
+/** Progress messages of Worker calls. */
+export type WorkerProgress =
+  | ({ phase: 'download' } & ModelFileProgress)
+  | { phase: 'load' }
+  | { phase: 'index'; done: number; total: number; id: string }
+  | { phase: 'insert'; done: number; total: number; id?: string };
+
+/**
+ * The page side of clipdb's Web Worker (web/src/worker.mjs), which runs the CLIP engine and the
+ * document store (IndexedDB, collection 'photos', vector index 'images') off the main thread.
+ * Each call is a message with an id and returns a Promise; progress arrives through the call's
+ * `onProgress` and as 'progress' events ({op, callId, progress}); an AbortSignal aborts the call
+ * inside the Worker (ClipdbError 'ABORTED'); terminate() stops the Worker and rejects every
+ * pending call with 'TERMINATED'. ArrayBuffers in the arguments are transferred (the caller's
+ * copies become detached) unless `transfer: false`; Files and Blobs are cloned by handle.
+ * Errors from the Worker arrive as ClipdbError with the Worker-side `code` and message.
+ * Also emits 'log' events ({message}: e.g. why a cached model file was not used) and 'error'.
+ *
+ * For offline pages, start the Worker from a URL inside the service worker's scope (a one-line
+ * module `import 'clipdb/worker';` next to the page, passed as `workerURL`): a dedicated Worker
+ * is matched to a service worker by its own URL. Module Workers see no import map, so
+ * init() passes the page's resolution of 'idb' (import.meta.resolve) to the Worker.
+ * @example
+ *   const client = new ClipdbWorkerClient();
+ *   await client.init();
+ *   await client.loadModel({ urls: [
+ *     { name: 'model.safetensors', url: '/models/clipdb-shapes/model.safetensors' },
+ *     { name: 'vocab.txt.gz', url: '/models/clipdb-shapes/vocab.txt.gz' } ] });
+ *   const ac = new AbortController();
+ *   await client.insert(input.files, { signal: ac.signal, onProgress: (p) => bar.value = p.done / p.total });
+ *   const hits = await client.search({ text: 'a red circle' }, { n: 10 });
+ */
+export class ClipdbWorkerClient extends EventTarget {
+  /** `worker`: an existing Worker running worker.mjs; `workerURL`: its URL (default worker.mjs next to client.mjs), started as a module Worker. */
+  constructor(options?: { worker?: Worker; workerURL?: string | URL });
+  /**
+   * Open the store (IndexedDB; memory with `persistent: false` and a `reason` where IndexedDB
+   * is unavailable, CASES.md B21) and the model cache. `dbName` default 'clipdb'.
+   */
+  init(options?: { dbName?: string; modelCacheName?: string; collection?: string; idbURL?: string }): Promise<WorkerInfo>;
+  /**
+   * Load a CLIP model (safetensors, OpenAI or Hugging Face layout, plus its tokenizer: a *.txt.gz
+   * BPE file or vocab.json + merges.txt) from URLs (through the IndexedDB model cache) or from
+   * files, then (re)build the vector index: photos embedded with other weights are re-embedded
+   * ('index' progress). `loaded`: vectors read from storage; `embedded`: photos embedded now.
+   * Errors: 'INVALID_ARGUMENT' (no .safetensors / no vocabulary), 'IO', 'BAD_MODEL', 'BAD_VOCAB', 'ABORTED'.
+   */
+  loadModel(
+    source: { urls: Array<{ name: string; url: string; optional?: boolean }>; label?: string; cache?: boolean } | { files: Array<{ name: string; data: ArrayBuffer | Blob }>; label?: string },
+    options?: { signal?: AbortSignal; onProgress?: (p: WorkerProgress) => void; transfer?: boolean },
+  ): Promise<WorkerInfo['model'] & { loaded: number; embedded: number; info: WorkerInfo }>;
+  /**
+   * Store and index photos. Ids are the files' `webkitRelativePath` (folder picks) or names;
+   * ids already stored are skipped; files that cannot be decoded are reported in `failed` and
+   * not stored. Aborting stops between photos: ClipdbError 'ABORTED' with details.insertedIds.
+   */
+  insert(
+    files: Iterable<File | Blob | { name: string; type?: string; data: ArrayBuffer | Blob; path?: string }>,
+    options?: { signal?: AbortSignal; onProgress?: (p: WorkerProgress) => void; transfer?: boolean },
+  ): Promise<{ inserted: number; skipped: number; failed: Array<{ id: string; code: string; message: string }>; count: number }>;
+  /**
+   * Search by text, by a stored photo ("more like this": `{id}`) or by an image. Results best
+   * first with `score` = cosine similarity, at most `n` (default 24), pre-filtered by `filter`
+   * over the photo documents ({_id, name, type, size}). Errors: 'INVALID_STATE' (no model),
+   * 'NOT_FOUND' (unknown id), 'BAD_IMAGE'.
+   */
+  search(query: { text: string } | { id: string } | { image: Blob | ArrayBuffer }, options?: { n?: number; filter?: Filter; signal?: AbortSignal }): Promise<Array<WorkerPhoto & { score: number }>>;
+  /** Stored photos in insertion order (default limit 200). */
+  list(options?: { limit?: number; skip?: number }): Promise<WorkerPhoto[]>;
+  count(): Promise<number>;
+  /** Delete one photo and its vector. */
+  delete(id: string): Promise<{ deletedCount: number }>;
+  /** Delete every photo and vector (the store's IndexedDB database); `modelCache: true` also empties the model cache. */
+  clear(options?: { modelCache?: boolean }): Promise<WorkerInfo>;
+  info(): Promise<WorkerInfo>;
+  /** Run any Worker op by name (the methods above are shorthands), e.g. call('resources') → {urls}: what the Worker loaded. */
+  call(op: string, args?: object, options?: { signal?: AbortSignal; onProgress?: (p: WorkerProgress) => void; transfer?: boolean | Transferable[] }): Promise<any>;
+  /** Stop the Worker now; pending calls reject with ClipdbError 'TERMINATED'. Idempotent. */
+  terminate(): void;
+}
