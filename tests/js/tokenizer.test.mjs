@@ -4,7 +4,8 @@
 // for the texts the manifest marks truncated; no leak; the wasm (and native) CLI's `tokenize`.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { goldenSkip, goldenPath, repoRoot } from './golden.mjs';
@@ -118,6 +119,15 @@ describe('clipdb tokenize (CLI)', { skip }, () => {
         const lines = out.trim().split('\n');
         assert.equal(lines.length, pick.length);
         pick.forEach((i, k) => assert.deepEqual(JSON.parse(lines[k]), Array.from(ref.i32(`text/${i}/tokens`)), `text ${i} via ${vocab}`));
+      }
+      // a directory holding some other *.txt.gz (a model's own vocabulary) is found too
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'clipdb-vocab-'));
+      try {
+        copyFileSync(goldenPath('bpe_simple_vocab_16e6.txt.gz'), path.join(dir, 'own-vocab.txt.gz'));
+        const out = execFileSync(exe, [...pre, 'tokenize', '--vocab', dir, texts[0]], { encoding: 'utf8' });
+        assert.deepEqual(JSON.parse(out), Array.from(ref.i32('text/0/tokens')));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
       const r = spawnSync(exe, [...pre, 'tokenize', '--vocab', goldenPath('bpe_simple_vocab_16e6.txt.gz'), texts[41]], { encoding: 'utf8' });
       assert.equal(r.status, 1);
