@@ -1,0 +1,76 @@
+/*
+ * f32 GEMM: weight packing, the kernel table, the one-time kernel choice and the driver loop.
+ * See f32-gemm.h for the contract; XNNPACK's src/packing.c (xnn_pack_f32_gemm_goi_w) and
+ * src/configs/gemm-config.c are the model for the layout and the selection.
+ */
+#include <string.h>
+
+#include "f32-gemm.h"
+
+#define NR CLIPDB_F32_GEMM_NR
+
+const clipdb_f32_gemm_kernel clipdb__f32_gemm_kernels[] = {
+    {"f32_gemm_1x8__scalar", clipdb_f32_gemm_ukernel_1x8__scalar, 1, NR, 0},
+    {"f32_gemm_4x8__scalar", clipdb_f32_gemm_ukernel_4x8__scalar, 4, NR, 1},
+    {"f32_gemm_5x8__scalar", clipdb_f32_gemm_ukernel_5x8__scalar, 5, NR, 2},
+    {"f32_gemm_6x8__scalar", clipdb_f32_gemm_ukernel_6x8__scalar, 6, NR, 3},
+#if defined(CLIPDB_WASM_SIMD)
+    {"f32_gemm_1x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_1x8__wasmsimd_loadsplat, 1, NR, 0},
+    {"f32_gemm_4x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_4x8__wasmsimd_loadsplat, 4, NR, 1},
+    {"f32_gemm_5x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat, 5, NR, 2},
+    {"f32_gemm_6x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat, 6, NR, 3},
+    {"f32_gemm_4x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_4x8__wasmsimd_splat, 4, NR, 1},
+    {"f32_gemm_5x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_5x8__wasmsimd_splat, 5, NR, 2},
+    {"f32_gemm_6x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_6x8__wasmsimd_splat, 6, NR, 3},
+#endif
+};
+const size_t clipdb__f32_gemm_kernel_count =
+    sizeof clipdb__f32_gemm_kernels / sizeof clipdb__f32_gemm_kernels[0];
+
+/* The default, per ISA, from bench/gemm.mjs on the ViT-B/32 shapes (see README Performance). */
+#if defined(CLIPDB_WASM_SIMD)
+#define DEFAULT_KERNEL 6 /* 5x8 wasmsimd_loadsplat: 24 GFLOP/s vs 23 (4x8), 22 (6x8), <= 21 (splat) */
+#else
+#define DEFAULT_KERNEL 1 /* 4x8 scalar */
+#endif
+
+const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void) {
+  return &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
+}
+
+size_t clipdb__f32_gemm_packed_size(size_t n, size_t k) {
+  return (n + NR - 1) / NR * NR * (k + 1);
+}
+
+void clipdb__f32_gemm_pack(size_t n, size_t k, const float *weight, size_t n_stride,
+                           size_t k_stride, const float *bias, float *packed) {
+  for (size_t n0 = 0; n0 < n; n0 += NR) {
+    const size_t cols = n - n0 < NR ? n - n0 : NR;
+    for (size_t j = 0; j < NR; j++) *packed++ = (j < cols && bias != NULL) ? bias[n0 + j] : 0.0f;
+    for (size_t kk = 0; kk < k; kk++) {
+      const float *src = weight + n0 * n_stride + kk * k_stride;
+      if (n_stride == 1 && cols == NR) {
+        memcpy(packed, src, NR * sizeof(float));
+      } else {
+        for (size_t j = 0; j < NR; j++) packed[j] = j < cols ? src[j * n_stride] : 0.0f;
+      }
+      packed += NR;
+    }
+  }
+}
+
+void clipdb__f32_gemm(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
+                      const float *a, size_t lda, const float *packed, float *c, size_t ldc,
+                      const float *r, size_t ldr, clipdb_f32_act act) {
+  const size_t mr = kern->mr;
+  const size_t panel = NR * (k + 1);
+  for (size_t n0 = 0; n0 < n; n0 += NR) {
+    const size_t nc = n - n0 < NR ? n - n0 : NR;
+    const float *w = packed + n0 / NR * panel;
+    for (size_t m0 = 0; m0 < m; m0 += mr) {
+      const size_t rows = m - m0 < mr ? m - m0 : mr;
+      kern->ukernel(rows, nc, k, a + m0 * lda, lda, w, c + m0 * ldc + n0, ldc,
+                    r != NULL ? r + m0 * ldr + n0 : NULL, ldr, act);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/*
+ * f32 GEMM: C = act(A · W + bias [+ R]) with W packed once into NR-wide panels.
+ *
+ * The method is XNNPACK's (src/f32-gemm/, src/packing.c, src/configs/gemm-config.c):
+ *   - at model load, pack W (K×N, any strides) into ceil(N/NR) panels; each panel holds NR
+ *     bias values followed by K rows of NR weights (row k contiguous), zero-padded past N;
+ *   - a microkernel computes an MR×NR register tile for up to MR rows of A and walks nc
+ *     columns panel by panel; rows past `mr` reuse the last row's pointer so the tile code
+ *     never branches on mr inside the K loop;
+ *   - one kernel is selected once (the config table in config.c), operators never name one.
+ *
+ * Epilogue, fused in the microkernel, in this order:
+ *   y = A·W + bias;  if R: y += R;  y = act(y).
+ * CLIP's attention/MLP residual adds use R with act = NONE; its c_fc uses act = QUICK_GELU
+ * (y·sigmoid(1.702·y), OpenAI clip/model.py QuickGELU); the ResNet's bottleneck output uses
+ * R plus RELU (torchvision-style `relu(bn3(conv3(x)) + identity)` in clip/model.py Bottleneck).
+ * R may alias C (in-place residual add); A must not alias C.
+ *
+ * All strides and sizes are in elements (floats), not bytes.
+ */
+#ifndef CLIPDB_KERNELS_F32_GEMM_H
+#define CLIPDB_KERNELS_F32_GEMM_H
+
+#include <stddef.h>
+
+/* Panel width shared by every f32 GEMM microkernel (two 128-bit vectors). */
+#define CLIPDB_F32_GEMM_NR 8
+
+typedef enum clipdb_f32_act {
+  CLIPDB_F32_ACT_NONE = 0,
+  CLIPDB_F32_ACT_RELU = 1,       /* max(y, 0) */
+  CLIPDB_F32_ACT_QUICK_GELU = 2, /* y * sigmoid(1.702 * y) */
+} clipdb_f32_act;
+
+/*
+ * Microkernel. Computes rows 0..mr-1 (1 <= mr <= the kernel's MR) and columns 0..nc-1 (nc >= 1):
+ *   a   mr rows of kc floats, row i at a + i*a_stride
+ *   w   packed panels (see clipdb__f32_gemm_pack); the kernel reads ceil(nc/NR) panels
+ *   c   output, row i at c + i*c_stride
+ *   r   residual (NULL: none), row i at r + i*r_stride
+ * The summation order is fixed (bias, then k = 0, 1, ... with a separate multiply and add), so
+ * a SIMD kernel and its scalar twin agree bit for bit before the activation.
+ */
+typedef void (*clipdb_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a,
+                                           size_t a_stride, const float *w, float *c,
+                                           size_t c_stride, const float *r, size_t r_stride,
+                                           clipdb_f32_act act);
+
+#define CLIPDB__DECLARE_F32_GEMM_UKERNEL(name)                                                   \
+  void name(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *w,   \
+            float *c, size_t c_stride, const float *r, size_t r_stride, clipdb_f32_act act)
+
+/* scalar.c: portable twins (also the native `simd` backend's kernels). */
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_1x8__scalar);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x8__scalar);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x8__scalar);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__scalar);
+
+#if defined(CLIPDB_WASM_SIMD)
+/* wasmsimd.c: "loadsplat" broadcasts one A element per k with v128.load32_splat; "splat"
+ * loads four consecutive A elements of a row and broadcasts each lane with a shuffle. */
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_1x8__wasmsimd_loadsplat);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x8__wasmsimd_loadsplat);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x8__wasmsimd_splat);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x8__wasmsimd_splat);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__wasmsimd_splat);
+#endif
+
+/* One entry of the kernel table. */
+typedef struct clipdb_f32_gemm_kernel {
+  const char *name;
+  clipdb_f32_gemm_ukernel_fn ukernel;
+  unsigned mr;       /* rows per tile */
+  unsigned nr;       /* columns per panel (CLIPDB_F32_GEMM_NR) */
+  int twin;          /* index of the scalar twin in the table (itself for scalar kernels) */
+} clipdb_f32_gemm_kernel;
+
+/* Every kernel compiled into this build (tests and bench/gemm.mjs walk it). */
+extern const clipdb_f32_gemm_kernel clipdb__f32_gemm_kernels[];
+extern const size_t clipdb__f32_gemm_kernel_count;
+
+/* The kernel operators use (chosen once: the fastest measured for this ISA, see config.c). */
+const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void);
+
+/* Floats needed for the packed form of an N-column, K-deep weight: ceil(N/NR)*NR*(K+1). */
+size_t clipdb__f32_gemm_packed_size(size_t n, size_t k);
+
+/*
+ * Pack W into panels. Element (k, n) of W is weight[n*n_stride + k*k_stride]: a PyTorch
+ * Linear weight [N][K] has n_stride = K, k_stride = 1; a K×N row-major matrix has
+ * n_stride = 1, k_stride = N. bias may be NULL (zeros). `packed` holds
+ * clipdb__f32_gemm_packed_size(n, k) floats.
+ */
+void clipdb__f32_gemm_pack(size_t n, size_t k, const float *weight, size_t n_stride,
+                           size_t k_stride, const float *bias, float *packed);
+
+/*
+ * The full GEMM with `kern`: C[m×n] = act(A[m×k] · W + bias [+ R]). Walks N panel by panel
+ * (outer) and M in MR-row tiles (inner), so each weight panel is read from memory once and
+ * stays in cache while all of A's tiles pass over it. lda/ldc/ldr are row strides (elements).
+ */
+void clipdb__f32_gemm(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
+                      const float *a, size_t lda, const float *packed, float *c, size_t ldc,
+                      const float *r, size_t ldr, clipdb_f32_act act);
+
+#endif /* CLIPDB_KERNELS_F32_GEMM_H */

@@ -1,0 +1,161 @@
+/*
+ * f32 GEMM microkernels in wasm SIMD128 (contract: f32-gemm.h; twins: scalar.c).
+ *
+ * Each tile keeps MR×2 v128 accumulators (8 columns per row). Wasm SIMD128 has no fused
+ * multiply-add, so every step is f32x4.mul then f32x4.add (the same rounding as the scalar twin).
+ *   loadsplat: per k, v128.load32_splat one A element per row, 2 loads of B.
+ *   splat:     per 4 k, one v128.load of 4 A elements per row, then i32x4.shuffle broadcasts
+ *              lane l for k+l (fewer memory operations; the K remainder uses loadsplat).
+ * Names and the two variants follow XNNPACK's src/f32-gemm/gen/ wasmsimd loadsplat/splat files.
+ */
+#include <string.h>
+#include <wasm_simd128.h>
+
+#include "f32-gemm.h"
+
+#define NR CLIPDB_F32_GEMM_NR
+
+/* exp(t) for t <= 0 (t clamped to >= -87): 2^n · p(r), n = round(t/ln2), r = t - n·ln2 split in
+ * two constants (Cody–Waite), p = degree-6 Taylor polynomial (|r| <= ln2/2: rel. error ~1e-7). */
+static inline v128_t exp_nonpositive(v128_t t) {
+  t = wasm_f32x4_max(t, wasm_f32x4_splat(-87.0f));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(t, wasm_f32x4_splat(1.44269504f)));
+  v128_t rr = wasm_f32x4_sub(t, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693145752f)));
+  rr = wasm_f32x4_sub(rr, wasm_f32x4_mul(n, wasm_f32x4_splat(1.42860677e-6f)));
+  v128_t p = wasm_f32x4_splat(1.0f / 720.0f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f / 120.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f / 24.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f / 6.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f));
+  const v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
+  const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(ni, wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, scale);
+}
+
+/* y · sigmoid(1.702·y), computed from e = exp(-|z|) so it never overflows. */
+static inline v128_t quick_gelu(v128_t y) {
+  const v128_t z = wasm_f32x4_mul(y, wasm_f32x4_splat(1.702f));
+  const v128_t e = exp_nonpositive(wasm_f32x4_neg(wasm_f32x4_abs(z)));
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  const v128_t num = wasm_v128_bitselect(e, one, wasm_f32x4_lt(z, wasm_f32x4_splat(0.0f)));
+  return wasm_f32x4_mul(y, wasm_f32x4_div(num, wasm_f32x4_add(one, e)));
+}
+
+static inline v128_t activate(v128_t y, clipdb_f32_act act) {
+  switch (act) {
+  case CLIPDB_F32_ACT_RELU: return wasm_f32x4_pmax(y, wasm_f32x4_splat(0.0f));
+  case CLIPDB_F32_ACT_QUICK_GELU: return quick_gelu(y);
+  default: return y;
+  }
+}
+
+/* Epilogue for one row of the tile: residual, activation, store (partial when ncols < NR). */
+static inline void store_row(float *c, const float *r, v128_t v0, v128_t v1, size_t ncols,
+                             clipdb_f32_act act) {
+  if (ncols == NR) {
+    if (r != NULL) {
+      v0 = wasm_f32x4_add(v0, wasm_v128_load(r));
+      v1 = wasm_f32x4_add(v1, wasm_v128_load(r + 4));
+    }
+    wasm_v128_store(c, activate(v0, act));
+    wasm_v128_store(c + 4, activate(v1, act));
+    return;
+  }
+  float t[NR] = {0};
+  if (r != NULL) {
+    memcpy(t, r, ncols * sizeof(float));
+    v0 = wasm_f32x4_add(v0, wasm_v128_load(t));
+    v1 = wasm_f32x4_add(v1, wasm_v128_load(t + 4));
+  }
+  wasm_v128_store(t, activate(v0, act));
+  wasm_v128_store(t + 4, activate(v1, act));
+  memcpy(c, t, ncols * sizeof(float));
+}
+
+#define TILE_PROLOGUE(MR)                                                                       \
+  const float *ap[MR];                                                                         \
+  for (size_t i = 0; i < MR; i++) ap[i] = a + (i < mr ? i : mr - 1) * a_stride;
+
+#define TILE_INIT(MR)                                                                           \
+  v128_t acc0[MR], acc1[MR];                                                                   \
+  {                                                                                            \
+    const v128_t b0 = wasm_v128_load(w), b1 = wasm_v128_load(w + 4);                           \
+    for (size_t i = 0; i < MR; i++) {                                                          \
+      acc0[i] = b0;                                                                            \
+      acc1[i] = b1;                                                                            \
+    }                                                                                          \
+    w += NR;                                                                                   \
+  }
+
+#define TILE_STORE(MR)                                                                          \
+  {                                                                                            \
+    const size_t ncols = nc - n0 < NR ? nc - n0 : NR;                                          \
+    for (size_t i = 0; i < mr; i++)                                                            \
+      store_row(c + i * c_stride + n0, r != NULL ? r + i * r_stride + n0 : NULL, acc0[i],      \
+                acc1[i], ncols, act);                                                          \
+  }
+
+#define LOADSPLAT_STEP(MR, kk)                                                                  \
+  {                                                                                            \
+    const v128_t b0 = wasm_v128_load(w), b1 = wasm_v128_load(w + 4);                           \
+    w += NR;                                                                                   \
+    for (size_t i = 0; i < MR; i++) {                                                          \
+      const v128_t av = wasm_v128_load32_splat(ap[i] + (kk));                                  \
+      acc0[i] = wasm_f32x4_add(acc0[i], wasm_f32x4_mul(av, b0));                               \
+      acc1[i] = wasm_f32x4_add(acc1[i], wasm_f32x4_mul(av, b1));                               \
+    }                                                                                          \
+  }
+
+#define DEFINE_LOADSPLAT(MR)                                                                    \
+  void clipdb_f32_gemm_ukernel_##MR##x8__wasmsimd_loadsplat(                                   \
+      size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *w,        \
+      float *c, size_t c_stride, const float *r, size_t r_stride, clipdb_f32_act act) {        \
+    TILE_PROLOGUE(MR)                                                                          \
+    for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                   \
+      TILE_INIT(MR)                                                                            \
+      for (size_t k = 0; k < kc; k++) LOADSPLAT_STEP(MR, k)                                    \
+      TILE_STORE(MR)                                                                           \
+    }                                                                                          \
+  }
+
+#define SPLAT_LANE(MR, l)                                                                       \
+  {                                                                                            \
+    const v128_t b0 = wasm_v128_load(w), b1 = wasm_v128_load(w + 4);                           \
+    w += NR;                                                                                   \
+    for (size_t i = 0; i < MR; i++) {                                                          \
+      const v128_t av = wasm_i32x4_shuffle(a4[i], a4[i], l, l, l, l);                          \
+      acc0[i] = wasm_f32x4_add(acc0[i], wasm_f32x4_mul(av, b0));                               \
+      acc1[i] = wasm_f32x4_add(acc1[i], wasm_f32x4_mul(av, b1));                               \
+    }                                                                                          \
+  }
+
+#define DEFINE_SPLAT(MR)                                                                        \
+  void clipdb_f32_gemm_ukernel_##MR##x8__wasmsimd_splat(                                       \
+      size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *w,        \
+      float *c, size_t c_stride, const float *r, size_t r_stride, clipdb_f32_act act) {        \
+    TILE_PROLOGUE(MR)                                                                          \
+    for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                   \
+      TILE_INIT(MR)                                                                            \
+      size_t k = 0;                                                                            \
+      for (; k + 4 <= kc; k += 4) {                                                            \
+        v128_t a4[MR];                                                                         \
+        for (size_t i = 0; i < MR; i++) a4[i] = wasm_v128_load(ap[i] + k);                     \
+        SPLAT_LANE(MR, 0)                                                                      \
+        SPLAT_LANE(MR, 1)                                                                      \
+        SPLAT_LANE(MR, 2)                                                                      \
+        SPLAT_LANE(MR, 3)                                                                      \
+      }                                                                                        \
+      for (; k < kc; k++) LOADSPLAT_STEP(MR, k)                                                \
+      TILE_STORE(MR)                                                                           \
+    }                                                                                          \
+  }
+
+DEFINE_LOADSPLAT(1)
+DEFINE_LOADSPLAT(4)
+DEFINE_LOADSPLAT(5)
+DEFINE_LOADSPLAT(6)
+DEFINE_SPLAT(4)
+DEFINE_SPLAT(5)
+DEFINE_SPLAT(6)

@@ -1,0 +1,601 @@
+/* safetensors reader: see safetensors.h. JSON is tokenised with Debian's jsmn (libjsmn-dev). */
+#include "safetensors.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+/* The safetensors project caps the header at 100 MB; so do we. */
+#define MAX_HEADER_BYTES ((uint64_t)100 * 1000 * 1000)
+
+static const struct {
+  const char *name;
+  size_t size;
+} dtype_table[] = {
+    [CLIPDB__DTYPE_F32] = {"F32", 4}, [CLIPDB__DTYPE_F16] = {"F16", 2},
+    [CLIPDB__DTYPE_BF16] = {"BF16", 2}, [CLIPDB__DTYPE_F64] = {"F64", 8},
+    [CLIPDB__DTYPE_I64] = {"I64", 8},  [CLIPDB__DTYPE_I32] = {"I32", 4},
+    [CLIPDB__DTYPE_I16] = {"I16", 2},  [CLIPDB__DTYPE_I8] = {"I8", 1},
+    [CLIPDB__DTYPE_U8] = {"U8", 1},    [CLIPDB__DTYPE_BOOL] = {"BOOL", 1},
+};
+#define N_DTYPES (sizeof dtype_table / sizeof dtype_table[0])
+
+const char *clipdb__dtype_name(clipdb__dtype dtype) {
+  return (unsigned)dtype < N_DTYPES ? dtype_table[dtype].name : NULL;
+}
+
+size_t clipdb__dtype_size(clipdb__dtype dtype) {
+  return (unsigned)dtype < N_DTYPES ? dtype_table[dtype].size : 0;
+}
+
+/* ---- half / bfloat16 ---------------------------------------------------------------------- */
+
+static float bits_to_f32(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+float clipdb__f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t man = h & 0x3ffu;
+  if (exp == 0x1f) return bits_to_f32(sign | 0x7f800000u | (man << 13)); /* inf / nan */
+  if (exp == 0) {
+    /* zero or subnormal: man * 2^-24, exact in float32 */
+    float v = (float)man * 5.9604644775390625e-8f;
+    return sign ? -v : v;
+  }
+  return bits_to_f32(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+float clipdb__bf16_to_f32(uint16_t b) { return bits_to_f32((uint32_t)b << 16); }
+
+uint16_t clipdb__f32_to_f16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+  uint32_t abs = u & 0x7fffffffu;
+  if (abs >= 0x7f800000u) return (uint16_t)(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+  if (abs >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to >= 65520: inf */
+  if (abs < 0x38800000u) {
+    /* subnormal half (or zero): value / 2^-24 rounded to nearest even */
+    float a = bits_to_f32(abs);
+    float q = a * 16777216.0f; /* exact */
+    float r = nearbyintf(q);   /* default rounding mode: nearest even */
+    return (uint16_t)(sign | (uint16_t)r);
+  }
+  uint32_t mant = abs & 0x7fffffu;
+  uint32_t exp = (abs >> 23) - 112u;
+  uint32_t h = (exp << 10) | (mant >> 13);
+  uint32_t rest = mant & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
+  return (uint16_t)(sign | h);
+}
+
+/* ---- little-endian loads (data may be unaligned; hosts are little-endian: x86, wasm) ----- */
+
+static uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t ld32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t ld64(const uint8_t *p) { return (uint64_t)ld32(p) | ((uint64_t)ld32(p + 4) << 32); }
+
+void clipdb__st_tensor_to_f32(const clipdb__st_tensor *t, float *out) {
+  const uint8_t *p = t->data;
+  size_t n = t->numel;
+  switch (t->dtype) {
+    case CLIPDB__DTYPE_F32:
+      memcpy(out, p, n * 4);
+      break;
+    case CLIPDB__DTYPE_F16:
+      for (size_t i = 0; i < n; i++) out[i] = clipdb__f16_to_f32(ld16(p + 2 * i));
+      break;
+    case CLIPDB__DTYPE_BF16:
+      for (size_t i = 0; i < n; i++) out[i] = clipdb__bf16_to_f32(ld16(p + 2 * i));
+      break;
+    case CLIPDB__DTYPE_F64:
+      for (size_t i = 0; i < n; i++) {
+        uint64_t u = ld64(p + 8 * i);
+        double d;
+        memcpy(&d, &u, 8);
+        out[i] = (float)d;
+      }
+      break;
+    case CLIPDB__DTYPE_I64:
+      for (size_t i = 0; i < n; i++) out[i] = (float)(int64_t)ld64(p + 8 * i);
+      break;
+    case CLIPDB__DTYPE_I32:
+      for (size_t i = 0; i < n; i++) out[i] = (float)(int32_t)ld32(p + 4 * i);
+      break;
+    case CLIPDB__DTYPE_I16:
+      for (size_t i = 0; i < n; i++) out[i] = (float)(int16_t)ld16(p + 2 * i);
+      break;
+    case CLIPDB__DTYPE_I8:
+      for (size_t i = 0; i < n; i++) out[i] = (float)(int8_t)p[i];
+      break;
+    case CLIPDB__DTYPE_U8:
+    case CLIPDB__DTYPE_BOOL:
+      for (size_t i = 0; i < n; i++) out[i] = (float)p[i];
+      break;
+  }
+}
+
+clipdb_status clipdb__st_tensor_to_i32(const clipdb__st_tensor *t, int32_t *out, char *errbuf) {
+  const uint8_t *p = t->data;
+  size_t n = t->numel;
+  switch (t->dtype) {
+    case CLIPDB__DTYPE_I64:
+      for (size_t i = 0; i < n; i++) {
+        int64_t v = (int64_t)ld64(p + 8 * i);
+        if (v < INT32_MIN || v > INT32_MAX)
+          return clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL,
+                               "failed to read tensor %s: element %zu = %lld is outside int32",
+                               t->name, i, (long long)v);
+        out[i] = (int32_t)v;
+      }
+      return CLIPDB_STATUS_SUCCESS;
+    case CLIPDB__DTYPE_I32:
+      for (size_t i = 0; i < n; i++) out[i] = (int32_t)ld32(p + 4 * i);
+      return CLIPDB_STATUS_SUCCESS;
+    case CLIPDB__DTYPE_I16:
+      for (size_t i = 0; i < n; i++) out[i] = (int16_t)ld16(p + 2 * i);
+      return CLIPDB_STATUS_SUCCESS;
+    case CLIPDB__DTYPE_I8:
+      for (size_t i = 0; i < n; i++) out[i] = (int8_t)p[i];
+      return CLIPDB_STATUS_SUCCESS;
+    case CLIPDB__DTYPE_U8:
+    case CLIPDB__DTYPE_BOOL:
+      for (size_t i = 0; i < n; i++) out[i] = p[i];
+      return CLIPDB_STATUS_SUCCESS;
+    default:
+      return clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL,
+                           "failed to read tensor %s: dtype %s is not an integer type", t->name,
+                           clipdb__dtype_name(t->dtype));
+  }
+}
+
+/* ---- JSON helpers ------------------------------------------------------------------------- */
+
+/* Index just past the subtree rooted at token i (iterative: nesting depth cannot blow the
+ * stack). jsmn gives objects size = number of keys, keys size 1, arrays size = elements. */
+static int json_skip(const jsmntok_t *tok, int n_tok, int i) {
+  int pending = 1;
+  while (pending > 0 && i < n_tok) {
+    pending += tok[i].size - 1;
+    i++;
+  }
+  return i;
+}
+
+static int json_eq(const char *js, const jsmntok_t *t, const char *s) {
+  size_t n = strlen(s);
+  return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
+         memcmp(js + t->start, s, n) == 0;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static int read_hex4(const char *s, const char *end, uint32_t *out) {
+  if (end - s < 4) return 0;
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval(s[i]);
+    if (h < 0) return 0;
+    v = (v << 4) | (uint32_t)h;
+  }
+  *out = v;
+  return 1;
+}
+
+/* Decode the JSON string token `t` into `dst` (room for t->end - t->start + 1 bytes: decoding
+ * never lengthens a string). Returns the decoded length, or -1 on a malformed escape or an
+ * embedded NUL. */
+static long json_unescape(const char *js, const jsmntok_t *t, char *dst) {
+  const char *s = js + t->start, *end = js + t->end;
+  char *d = dst;
+  while (s < end) {
+    char c = *s++;
+    if (c != '\\') {
+      if (c == '\0') return -1;
+      *d++ = c;
+      continue;
+    }
+    if (s >= end) return -1;
+    c = *s++;
+    switch (c) {
+      case '"': *d++ = '"'; break;
+      case '\\': *d++ = '\\'; break;
+      case '/': *d++ = '/'; break;
+      case 'b': *d++ = '\b'; break;
+      case 'f': *d++ = '\f'; break;
+      case 'n': *d++ = '\n'; break;
+      case 'r': *d++ = '\r'; break;
+      case 't': *d++ = '\t'; break;
+      case 'u': {
+        uint32_t cp;
+        if (!read_hex4(s, end, &cp)) return -1;
+        s += 4;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          uint32_t lo;
+          if (end - s < 6 || s[0] != '\\' || s[1] != 'u' || !read_hex4(s + 2, end, &lo) ||
+              lo < 0xdc00 || lo > 0xdfff)
+            return -1;
+          s += 6;
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+          return -1;
+        }
+        if (cp == 0) return -1;
+        /* \uXXXX is 6 bytes of input; UTF-8 needs at most 4 (a pair: 12 in, 4 out) */
+        if (cp < 0x80) {
+          *d++ = (char)cp;
+        } else if (cp < 0x800) {
+          *d++ = (char)(0xc0 | (cp >> 6));
+          *d++ = (char)(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+          *d++ = (char)(0xe0 | (cp >> 12));
+          *d++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+          *d++ = (char)(0x80 | (cp & 0x3f));
+        } else {
+          *d++ = (char)(0xf0 | (cp >> 18));
+          *d++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+          *d++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+          *d++ = (char)(0x80 | (cp & 0x3f));
+        }
+        break;
+      }
+      default:
+        return -1;
+    }
+  }
+  *d = '\0';
+  return (long)(d - dst);
+}
+
+/* A non-negative JSON integer primitive (no sign, fraction or exponent), at most 2^53. */
+static int json_uint(const char *js, const jsmntok_t *t, uint64_t *out) {
+  if (t->type != JSMN_PRIMITIVE || t->end <= t->start || t->end - t->start > 16) return 0;
+  uint64_t v = 0;
+  for (int i = t->start; i < t->end; i++) {
+    char c = js[i];
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + (uint64_t)(c - '0');
+  }
+  *out = v;
+  return 1;
+}
+
+static int cmp_tensor_name(const void *a, const void *b) {
+  return strcmp(((const clipdb__st_tensor *)a)->name, ((const clipdb__st_tensor *)b)->name);
+}
+
+typedef struct span {
+  uint64_t begin, end;
+  const char *name;
+} span;
+
+static int cmp_span(const void *a, const void *b) {
+  const span *x = a, *y = b;
+  return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : 0;
+}
+
+/* ---- open ----------------------------------------------------------------------------------- */
+
+#define FAIL(...)                                                                 \
+  do {                                                                            \
+    status = clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL, __VA_ARGS__);         \
+    goto error;                                                                   \
+  } while (0)
+
+clipdb_status clipdb__safetensors_open(const void *data, size_t size, char *errbuf,
+                                       clipdb__safetensors **out) {
+  clipdb_status status = CLIPDB_STATUS_SUCCESS;
+  clipdb__safetensors *st = NULL;
+  jsmntok_t *tok = NULL;
+  span *spans = NULL;
+  const uint8_t *bytes = data;
+
+  if (out == NULL || (data == NULL && size != 0))
+    return clipdb__error(errbuf, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to read safetensors: NULL argument");
+  *out = NULL;
+  if (size < 8)
+    FAIL("failed to read safetensors: file is truncated (%zu bytes, the 8-byte header length "
+         "is missing)", size);
+  uint64_t header_len = ld64(bytes);
+  if (header_len < 2 || header_len > MAX_HEADER_BYTES)
+    FAIL("failed to read safetensors: header length %llu is not plausible (garbage or not a "
+         "safetensors file)", (unsigned long long)header_len);
+  if (header_len > size - 8)
+    FAIL("failed to read safetensors: file is truncated (header needs %llu bytes, %zu present)",
+         (unsigned long long)header_len, size - 8);
+  const char *js = (const char *)bytes + 8;
+  size_t js_len = (size_t)header_len;
+  /* the JSON object may be followed by padding spaces */
+  if (js[0] != '{')
+    FAIL("failed to read safetensors: header does not start with a JSON object");
+  const uint8_t *payload = bytes + 8 + js_len;
+  uint64_t payload_size = size - 8 - js_len;
+
+  jsmn_parser parser;
+  jsmn_init(&parser);
+  int n_tok = jsmn_parse(&parser, js, js_len, NULL, 0);
+  if (n_tok < 1)
+    FAIL("failed to parse safetensors header: %s",
+         n_tok == JSMN_ERROR_PART ? "JSON is incomplete" : "invalid JSON");
+  tok = clipdb__malloc(sizeof *tok * (size_t)n_tok);
+  if (tok == NULL) {
+    status = clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                           "failed to allocate %zu bytes for the safetensors header",
+                           sizeof *tok * (size_t)n_tok);
+    goto error;
+  }
+  jsmn_init(&parser);
+  if (jsmn_parse(&parser, js, js_len, tok, (unsigned)n_tok) != n_tok)
+    FAIL("failed to parse safetensors header: invalid JSON");
+  if (tok[0].type != JSMN_OBJECT)
+    FAIL("failed to parse safetensors header: top level is not a JSON object");
+  for (size_t i = (size_t)tok[0].end; i < js_len; i++)
+    if (js[i] != ' ' && js[i] != '\t' && js[i] != '\n' && js[i] != '\r' && js[i] != '\0')
+      FAIL("failed to parse safetensors header: unexpected bytes after the JSON object");
+
+  st = clipdb__calloc(1, sizeof *st);
+  size_t n_entries = (size_t)tok[0].size;
+  if (st != NULL) {
+    st->tensors = clipdb__calloc(n_entries + 1, sizeof *st->tensors);
+    st->strings = clipdb__malloc(js_len + 1);
+  }
+  if (st == NULL || st->tensors == NULL || st->strings == NULL) {
+    status = clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                           "failed to allocate the safetensors index (%zu entries)", n_entries);
+    goto error;
+  }
+  char *pool = st->strings;
+
+  int i = 1;
+  for (size_t e = 0; e < n_entries; e++) {
+    if (i >= n_tok || tok[i].type != JSMN_STRING)
+      FAIL("failed to parse safetensors header: entry %zu has no string key", e);
+    const jsmntok_t *key = &tok[i];
+    int val = i + 1;
+    if (val >= n_tok) FAIL("failed to parse safetensors header: entry %zu has no value", e);
+    int next = json_skip(tok, n_tok, val);
+    char *name = pool;
+    long name_len = json_unescape(js, key, name);
+    if (name_len < 0)
+      FAIL("failed to parse safetensors header: bad string escape in key of entry %zu", e);
+    pool += name_len + 1;
+
+    if (strcmp(name, "__metadata__") == 0) {
+      if (tok[val].type != JSMN_OBJECT)
+        FAIL("failed to parse safetensors header: __metadata__ is not an object");
+      if (st->metadata_keys != NULL)
+        FAIL("failed to parse safetensors header: __metadata__ appears twice");
+      size_t n_meta = (size_t)tok[val].size;
+      st->metadata_keys = clipdb__calloc(n_meta + 1, sizeof(char *));
+      st->metadata_values = clipdb__calloc(n_meta + 1, sizeof(char *));
+      if (st->metadata_keys == NULL || st->metadata_values == NULL) {
+        status = clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                               "failed to allocate the safetensors metadata (%zu entries)", n_meta);
+        goto error;
+      }
+      int m = val + 1;
+      for (size_t k = 0; k < n_meta; k++) {
+        if (m + 1 >= n_tok || tok[m].type != JSMN_STRING || tok[m + 1].type != JSMN_STRING)
+          FAIL("failed to parse safetensors header: __metadata__ values must be strings");
+        char *mk = pool;
+        long lk = json_unescape(js, &tok[m], mk);
+        if (lk < 0) FAIL("failed to parse safetensors header: bad escape in __metadata__ key");
+        pool += lk + 1;
+        char *mv = pool;
+        long lv = json_unescape(js, &tok[m + 1], mv);
+        if (lv < 0)
+          FAIL("failed to parse safetensors header: bad escape in __metadata__ value of %s", mk);
+        pool += lv + 1;
+        st->metadata_keys[st->n_metadata] = mk;
+        st->metadata_values[st->n_metadata] = mv;
+        st->n_metadata++;
+        m += 2;
+      }
+      i = next;
+      continue;
+    }
+
+    if (tok[val].type != JSMN_OBJECT)
+      FAIL("failed to read safetensors: entry for tensor %s is not an object", name);
+    clipdb__st_tensor *t = &st->tensors[st->n_tensors];
+    t->name = name;
+    int have_dtype = 0, have_shape = 0, have_offsets = 0;
+    uint64_t begin = 0, end = 0;
+    int f = val + 1;
+    for (int k = 0; k < tok[val].size; k++) {
+      if (f + 1 >= n_tok || tok[f].type != JSMN_STRING)
+        FAIL("failed to read safetensors: malformed entry for tensor %s", name);
+      const jsmntok_t *fk = &tok[f], *fv = &tok[f + 1];
+      if (json_eq(js, fk, "dtype")) {
+        if (fv->type != JSMN_STRING)
+          FAIL("failed to read safetensors: dtype of tensor %s is not a string", name);
+        int found = 0;
+        for (size_t d = 0; d < N_DTYPES; d++)
+          if (json_eq(js, fv, dtype_table[d].name)) {
+            t->dtype = (clipdb__dtype)d;
+            found = 1;
+          }
+        if (!found)
+          FAIL("failed to read safetensors: tensor %s has unknown dtype \"%.*s\"", name,
+               fv->end - fv->start > 32 ? 32 : fv->end - fv->start, js + fv->start);
+        have_dtype = 1;
+      } else if (json_eq(js, fk, "shape")) {
+        if (fv->type != JSMN_ARRAY)
+          FAIL("failed to read safetensors: shape of tensor %s is not an array", name);
+        if (fv->size > CLIPDB__ST_MAX_DIMS)
+          FAIL("failed to read safetensors: tensor %s has %d dimensions (at most %d)", name,
+               fv->size, CLIPDB__ST_MAX_DIMS);
+        t->n_dims = fv->size;
+        for (int d = 0; d < fv->size; d++) {
+          uint64_t dim;
+          if (f + 2 + d >= n_tok || !json_uint(js, &tok[f + 2 + d], &dim) ||
+              dim > (uint64_t)INT64_MAX)
+            FAIL("failed to read safetensors: shape of tensor %s has a bad dimension %d", name, d);
+          t->shape[d] = (int64_t)dim;
+        }
+        have_shape = 1;
+      } else if (json_eq(js, fk, "data_offsets")) {
+        if (fv->type != JSMN_ARRAY || fv->size != 2 || f + 3 >= n_tok ||
+            !json_uint(js, &tok[f + 2], &begin) || !json_uint(js, &tok[f + 3], &end))
+          FAIL("failed to read safetensors: data_offsets of tensor %s are not two integers", name);
+        have_offsets = 1;
+      }
+      f = json_skip(tok, n_tok, f + 1);
+    }
+    if (!have_dtype || !have_shape || !have_offsets)
+      FAIL("failed to read safetensors: tensor %s lacks %s", name,
+           !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
+    /* numel with overflow checks */
+    uint64_t numel = 1;
+    for (int d = 0; d < t->n_dims; d++) {
+      uint64_t dim = (uint64_t)t->shape[d];
+      if (dim != 0 && numel > UINT64_MAX / dim)
+        FAIL("failed to read safetensors: shape of tensor %s overflows", name);
+      numel *= dim;
+    }
+    uint64_t esize = dtype_table[t->dtype].size;
+    if (numel > (uint64_t)SIZE_MAX / esize / 2)
+      FAIL("failed to read safetensors: tensor %s is too large", name);
+    uint64_t nbytes = numel * esize;
+    if (begin > end || end > payload_size)
+      FAIL("failed to read safetensors: tensor %s data [%llu, %llu) lies outside the data "
+           "section of %llu bytes (file truncated?)",
+           name, (unsigned long long)begin, (unsigned long long)end,
+           (unsigned long long)payload_size);
+    if (end - begin != nbytes)
+      FAIL("failed to read safetensors: tensor %s has %llu data bytes, its dtype %s and shape "
+           "need %llu",
+           name, (unsigned long long)(end - begin), dtype_table[t->dtype].name,
+           (unsigned long long)nbytes);
+    t->numel = (size_t)numel;
+    t->nbytes = (size_t)nbytes;
+    t->data = payload + begin;
+    st->n_tensors++;
+    i = next;
+  }
+
+  /* duplicate names, overlapping data */
+  qsort(st->tensors, st->n_tensors, sizeof *st->tensors, cmp_tensor_name);
+  for (size_t k = 1; k < st->n_tensors; k++)
+    if (strcmp(st->tensors[k - 1].name, st->tensors[k].name) == 0)
+      FAIL("failed to read safetensors: tensor %s appears twice", st->tensors[k].name);
+  if (st->n_tensors > 1) {
+    spans = clipdb__malloc(sizeof *spans * st->n_tensors);
+    if (spans == NULL) {
+      status = clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                             "failed to allocate %zu bytes", sizeof *spans * st->n_tensors);
+      goto error;
+    }
+    size_t n_spans = 0;
+    for (size_t k = 0; k < st->n_tensors; k++) {
+      if (st->tensors[k].nbytes == 0) continue; /* empty tensors occupy nothing */
+      spans[n_spans].begin = (uint64_t)(st->tensors[k].data - payload);
+      spans[n_spans].end = spans[n_spans].begin + st->tensors[k].nbytes;
+      spans[n_spans].name = st->tensors[k].name;
+      n_spans++;
+    }
+    qsort(spans, n_spans, sizeof *spans, cmp_span);
+    for (size_t k = 1; k < n_spans; k++)
+      if (spans[k].begin < spans[k - 1].end)
+        FAIL("failed to read safetensors: data of tensors %s and %s overlap", spans[k - 1].name,
+             spans[k].name);
+  }
+
+  clipdb__free(spans);
+  clipdb__free(tok);
+  *out = st;
+  return CLIPDB_STATUS_SUCCESS;
+
+error:
+  clipdb__free(spans);
+  clipdb__free(tok);
+  clipdb__safetensors_free(st);
+  return status;
+}
+
+void clipdb__safetensors_free(clipdb__safetensors *st) {
+  if (st == NULL) return;
+  clipdb__free(st->tensors);
+  clipdb__free((void *)st->metadata_keys);
+  clipdb__free((void *)st->metadata_values);
+  clipdb__free(st->strings);
+  clipdb__free(st);
+}
+
+const clipdb__st_tensor *clipdb__safetensors_find(const clipdb__safetensors *st,
+                                                  const char *name) {
+  if (st == NULL || name == NULL) return NULL;
+  size_t lo = 0, hi = st->n_tensors;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(st->tensors[mid].name, name);
+    if (c == 0) return &st->tensors[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return NULL;
+}
+
+const char *clipdb__safetensors_metadata(const clipdb__safetensors *st, const char *key) {
+  if (st == NULL || key == NULL) return NULL;
+  for (size_t i = 0; i < st->n_metadata; i++)
+    if (strcmp(st->metadata_keys[i], key) == 0) return st->metadata_values[i];
+  return NULL;
+}
+
+float *clipdb__safetensors_read_f32(const clipdb__safetensors *st, const char *name,
+                                    char *errbuf, size_t *numel) {
+  const clipdb__st_tensor *t = clipdb__safetensors_find(st, name);
+  if (t == NULL) {
+    clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL, "failed to find tensor %s: not in the file",
+                  name ? name : "(null)");
+    return NULL;
+  }
+  float *v = clipdb__malloc(t->numel * sizeof(float) + 1);
+  if (v == NULL) {
+    clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to allocate %zu bytes for %s",
+                  t->numel * sizeof(float), name);
+    return NULL;
+  }
+  clipdb__st_tensor_to_f32(t, v);
+  if (numel) *numel = t->numel;
+  return v;
+}
+
+int32_t *clipdb__safetensors_read_i32(const clipdb__safetensors *st, const char *name,
+                                      char *errbuf, size_t *numel) {
+  const clipdb__st_tensor *t = clipdb__safetensors_find(st, name);
+  if (t == NULL) {
+    clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL, "failed to find tensor %s: not in the file",
+                  name ? name : "(null)");
+    return NULL;
+  }
+  int32_t *v = clipdb__malloc(t->numel * sizeof(int32_t) + 1);
+  if (v == NULL) {
+    clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to allocate %zu bytes for %s",
+                  t->numel * sizeof(int32_t), name);
+    return NULL;
+  }
+  if (clipdb__st_tensor_to_i32(t, v, errbuf) != CLIPDB_STATUS_SUCCESS) {
+    clipdb__free(v);
+    return NULL;
+  }
+  if (numel) *numel = t->numel;
+  return v;
+}

@@ -1,0 +1,165 @@
+/*
+ * Backend "xnnpack": the GEMM boundary (src/nn/gemm.h) on XNNPACK's fully connected operator
+ * (xnn_create_fully_connected_nc_f32; Debian libxnnpack-dev, XNNPACK ae108ef).
+ *
+ * XNNPACK's phases, as STYLE.md asks: the operator is created (and XNNPACK packs W + bias
+ * into its own panels) once, in clipdb__gemm_pack at model load; each run only sets up the
+ * batch size and pointers (xnn_setup_fully_connected_nc_f32) and runs it. The buffer the ops
+ * layer allocates for "packed" weights holds just our small handle (below); XNNPACK owns the
+ * packed weights, and clipdb__gemm_release deletes the operator.
+ *
+ * What the operator lacks is done here, on the output rows: the residual add (the operator
+ * writes into a scratch block that is then added to C), QuickGELU, and row strides other
+ * than the ones the operator was created with (A is compacted, C copied out). ReLU is applied
+ * here too, since one operator serves every call whatever its flags.
+ *
+ * An operator is not reentrant (setup writes into it), so each handle carries a mutex: two
+ * sessions may share a model across threads. Runs use no thread pool (one thread), which is
+ * what `n_threads` = 0/1 means; XNNPACK picks its own microkernels for the CPU (cpuinfo).
+ */
+#include "../gemm.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <xnnpack.h>
+
+#include "../../clipdb-impl.h"
+
+#define HANDLE_MAGIC 0x786e6e70u /* "xnnp" */
+
+typedef struct handle {
+  uint32_t magic;
+  xnn_operator_t op;
+  size_t n, k;
+  float *scratch; /* grown on demand (clipdb__malloc), freed by release */
+  size_t scratch_floats;
+  pthread_mutex_t lock;
+} handle;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static enum xnn_status init_status = xnn_status_uninitialized;
+static void init_xnnpack(void) { init_status = xnn_initialize(NULL); }
+
+size_t clipdb__gemm_packed_floats(size_t n, size_t k) {
+  (void)n, (void)k;
+  return (sizeof(handle) + sizeof(float) - 1) / sizeof(float);
+}
+
+int clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n, size_t stride_k,
+                      const float *bias, float *packed) {
+  handle *h = (handle *)packed;
+  memset(h, 0, sizeof *h);
+  pthread_once(&init_once, init_xnnpack);
+  if (init_status != xnn_status_success) {
+    clipdb__log(CLIPDB_LOG_LEVEL_ERROR, "xnn_initialize failed (status %d)", (int)init_status);
+    return -1;
+  }
+  /* XNNPACK reads W as [n][k] (output channels, then input channels): make that copy when
+   * the caller's strides differ (CLIP's x @ P projections). */
+  const float *wk = w;
+  float *copy = NULL;
+  if (stride_n != k || stride_k != 1) {
+    copy = clipdb__malloc(n * k * sizeof(float));
+    if (copy == NULL) return -1;
+    for (size_t j = 0; j < n; j++)
+      for (size_t p = 0; p < k; p++) copy[j * k + p] = w[j * stride_n + p * stride_k];
+    wk = copy;
+  }
+  enum xnn_status s = xnn_create_fully_connected_nc_f32(k, n, k, n, wk, bias, -INFINITY, INFINITY,
+                                                        0, &h->op);
+  clipdb__free(copy);
+  if (s != xnn_status_success) {
+    clipdb__log(CLIPDB_LOG_LEVEL_ERROR, "xnn_create_fully_connected_nc_f32(%zu x %zu) failed (status %d)",
+                n, k, (int)s);
+    h->op = NULL;
+    return -1;
+  }
+  h->magic = HANDLE_MAGIC;
+  h->n = n;
+  h->k = k;
+  pthread_mutex_init(&h->lock, NULL);
+  return 0;
+}
+
+void clipdb__gemm_release(float *packed) {
+  handle *h = (handle *)packed;
+  if (h == NULL || h->magic != HANDLE_MAGIC) return;
+  xnn_delete_operator(h->op);
+  clipdb__free(h->scratch);
+  pthread_mutex_destroy(&h->lock);
+  memset(h, 0, sizeof *h);
+}
+
+/* exp(t) for t <= 0, branch-free so gcc vectorises the epilogue loop: 2^n · p(r) with
+ * n = round(t / ln 2), r = t − n·ln 2 (two-constant split), p a degree-6 Taylor polynomial. */
+static inline float exp_nonpositive(float t) {
+  t = t < -87.0f ? -87.0f : t;
+  const float n = nearbyintf(t * 1.44269504f);
+  const float r = (t - n * 0.693145752f) - n * 1.42860677e-6f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  union { uint32_t u; float f; } scale = {(uint32_t)((int32_t)n + 127) << 23};
+  return p * scale.f;
+}
+
+static void epilogue_row(float *c, const float *y, size_t n, uint32_t flags) {
+  if (flags & CLIPDB__GEMM_RESIDUAL)
+    for (size_t j = 0; j < n; j++) c[j] += y[j];
+  else if (c != y)
+    memcpy(c, y, n * sizeof(float));
+  if (flags & CLIPDB__GEMM_RELU)
+    for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
+  if (flags & CLIPDB__GEMM_QUICKGELU)
+    for (size_t j = 0; j < n; j++) {
+      const float v = c[j], z = 1.702f * v;
+      const float e = exp_nonpositive(z < 0.0f ? z : -z); /* exp(-|z|) */
+      c[j] = v * ((z < 0.0f ? e : 1.0f) / (1.0f + e));
+    }
+}
+
+void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                      const float *packed, float *c, size_t ldc, uint32_t flags) {
+  handle *h = (handle *)packed; /* our handle: mutable state behind the const API */
+  pthread_mutex_lock(&h->lock);
+  const int compact_a = lda != k;
+  const int direct = !(flags & CLIPDB__GEMM_RESIDUAL) && ldc == n;
+  const size_t need = (compact_a ? m * k : 0) + (direct ? 0 : m * n);
+  if (need > h->scratch_floats) {
+    float *grown = clipdb__malloc(need * sizeof(float));
+    if (grown == NULL) { /* cannot fail silently mid-encoder: the ops layer has no status */
+      clipdb__log(CLIPDB_LOG_LEVEL_ERROR, "xnnpack gemm: out of memory for %zu scratch floats", need);
+      pthread_mutex_unlock(&h->lock);
+      for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) c[i * ldc + j] = NAN;
+      return;
+    }
+    clipdb__free(h->scratch);
+    h->scratch = grown;
+    h->scratch_floats = need;
+  }
+  const float *in = a;
+  if (compact_a) {
+    for (size_t i = 0; i < m; i++) memcpy(h->scratch + i * k, a + i * lda, k * sizeof(float));
+    in = h->scratch;
+  }
+  float *out = direct ? c : h->scratch + (compact_a ? m * k : 0);
+  enum xnn_status s = xnn_setup_fully_connected_nc_f32(h->op, m, in, out, NULL);
+  if (s == xnn_status_success) s = xnn_run_operator(h->op, NULL);
+  if (s != xnn_status_success) {
+    clipdb__log(CLIPDB_LOG_LEVEL_ERROR, "xnnpack fully connected run failed (status %d)", (int)s);
+    for (size_t i = 0; i < m; i++)
+      for (size_t j = 0; j < n; j++) c[i * ldc + j] = NAN;
+  } else if (direct) {
+    if (flags & (CLIPDB__GEMM_RELU | CLIPDB__GEMM_QUICKGELU))
+      for (size_t i = 0; i < m; i++) epilogue_row(c + i * ldc, c + i * ldc, n, flags);
+  } else {
+    for (size_t i = 0; i < m; i++) epilogue_row(c + i * ldc, out + i * n, n, flags);
+  }
+  pthread_mutex_unlock(&h->lock);
+}

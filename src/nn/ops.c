@@ -1,0 +1,195 @@
+/* Portable ops (src/nn/ops.h). Matrix products go through the GEMM boundary (gemm.h). */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, const float *w,
+                                  size_t stride_n, size_t stride_k, const float *bias,
+                                  const char *what, char *errbuf) {
+  l->n_in = n_in;
+  l->n_out = n_out;
+  size_t floats = clipdb__gemm_packed_floats(n_out, n_in);
+  l->packed = clipdb__malloc(floats * sizeof(float));
+  if (l->packed == NULL)
+    return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to allocate %zu bytes for packed weights of %s",
+                         floats * sizeof(float), what);
+  if (clipdb__gemm_pack(n_out, n_in, w, stride_n, stride_k, bias, l->packed) != 0) {
+    clipdb__free(l->packed);
+    l->packed = NULL;
+    return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "the %s backend could not prepare %s (%zu x %zu)", CLIPDB_BACKEND_NAME,
+                         what, n_out, n_in);
+  }
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+void clipdb__linear_free(clipdb__linear *l) {
+  if (l == NULL) return;
+  clipdb__gemm_release(l->packed);
+  clipdb__free(l->packed);
+  l->packed = NULL;
+}
+
+void clipdb__linear_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
+                        size_t ldy, uint32_t flags) {
+  clipdb__gemm_run(m, l->n_out, l->n_in, x, ldx, l->packed, y, ldy, flags);
+}
+
+clipdb_status clipdb__conv2d_init(clipdb__conv2d *c, size_t c_in, size_t c_out, size_t kernel,
+                                  size_t stride, size_t pad, const float *w, const float *bias,
+                                  const clipdb__batchnorm *bn, const char *what, char *errbuf) {
+  c->c_in = c_in;
+  c->c_out = c_out;
+  c->kernel = kernel;
+  c->stride = stride;
+  c->pad = pad;
+  size_t k = kernel * kernel * c_in;
+  float *wt = clipdb__malloc((c_out * k + c_out) * sizeof(float));
+  if (wt == NULL)
+    return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to allocate %zu bytes to pack %s", (c_out * k + c_out) * 4, what);
+  float *b = wt + c_out * k;
+  /* OIHW -> O(HWI), the im2col order; fold the BatchNorm scale in */
+  for (size_t o = 0; o < c_out; o++) {
+    float scale = 1.0f, shift = 0.0f;
+    if (bn != NULL) {
+      scale = bn->gamma[o] / sqrtf(bn->var[o] + bn->eps);
+      shift = bn->beta[o] - bn->mean[o] * scale;
+    }
+    b[o] = (bias ? bias[o] * scale : 0.0f) + shift;
+    for (size_t i = 0; i < c_in; i++)
+      for (size_t ky = 0; ky < kernel; ky++)
+        for (size_t kx = 0; kx < kernel; kx++)
+          wt[o * k + (ky * kernel + kx) * c_in + i] =
+              w[((o * c_in + i) * kernel + ky) * kernel + kx] * scale;
+  }
+  clipdb_status status = clipdb__linear_init(&c->gemm, c_out, k, wt, k, 1, b, what, errbuf);
+  clipdb__free(wt);
+  return status;
+}
+
+void clipdb__conv2d_free(clipdb__conv2d *c) {
+  if (c != NULL) clipdb__linear_free(&c->gemm);
+}
+
+size_t clipdb__conv2d_out_size(const clipdb__conv2d *c, size_t in) {
+  return (in + 2 * c->pad - c->kernel) / c->stride + 1;
+}
+
+size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w) {
+  if (c->kernel == 1 && c->stride == 1 && c->pad == 0) return 0;
+  return clipdb__conv2d_out_size(c, h) * clipdb__conv2d_out_size(c, w) * c->kernel * c->kernel *
+         c->c_in;
+}
+
+void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
+                        float *scratch, uint32_t flags) {
+  size_t oh = clipdb__conv2d_out_size(c, h), ow = clipdb__conv2d_out_size(c, w);
+  size_t kk = c->kernel, ci = c->c_in, k = kk * kk * ci;
+  if (kk == 1 && c->stride == 1 && c->pad == 0) {
+    clipdb__linear_run(&c->gemm, h * w, x, ci, y, c->c_out, flags);
+    return;
+  }
+  /* im2col: one row per output pixel, (ky, kx, ci) order, zeros outside the image */
+  for (size_t oy = 0; oy < oh; oy++)
+    for (size_t ox = 0; ox < ow; ox++) {
+      float *row = scratch + (oy * ow + ox) * k;
+      for (size_t ky = 0; ky < kk; ky++) {
+        ptrdiff_t iy = (ptrdiff_t)(oy * c->stride + ky) - (ptrdiff_t)c->pad;
+        for (size_t kx = 0; kx < kk; kx++) {
+          ptrdiff_t ix = (ptrdiff_t)(ox * c->stride + kx) - (ptrdiff_t)c->pad;
+          float *dst = row + (ky * kk + kx) * ci;
+          if (iy < 0 || ix < 0 || iy >= (ptrdiff_t)h || ix >= (ptrdiff_t)w)
+            memset(dst, 0, ci * sizeof(float));
+          else
+            memcpy(dst, x + ((size_t)iy * w + (size_t)ix) * ci, ci * sizeof(float));
+        }
+      }
+    }
+  clipdb__linear_run(&c->gemm, oh * ow, scratch, k, y, c->c_out, flags);
+}
+
+void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const float *gamma,
+                        const float *beta, float eps, float *y, size_t ldy) {
+  for (size_t i = 0; i < m; i++) {
+    const float *xi = x + i * ldx;
+    float *yi = y + i * ldy;
+    float mean = 0.0f;
+    for (size_t j = 0; j < n; j++) mean += xi[j];
+    mean /= (float)n;
+    float var = 0.0f;
+    for (size_t j = 0; j < n; j++) {
+      float d = xi[j] - mean;
+      var += d * d;
+    }
+    var /= (float)n;
+    float inv = 1.0f / sqrtf(var + eps);
+    for (size_t j = 0; j < n; j++) yi[j] = (xi[j] - mean) * inv * gamma[j] + beta[j];
+  }
+}
+
+void clipdb__softmax(float *x, size_t n) {
+  float mx = -INFINITY;
+  for (size_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; i++) {
+    x[i] = expf(x[i] - mx);
+    sum += x[i];
+  }
+  float inv = 1.0f / sum;
+  for (size_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void clipdb__attention(size_t n_q, size_t n_kv, size_t heads, size_t head_dim, const float *q,
+                       size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
+                       int causal, float *out, size_t ldo, float *scratch) {
+  float scale = 1.0f / sqrtf((float)head_dim);
+  float *p = scratch, *qs = scratch + n_kv;
+  for (size_t h = 0; h < heads; h++) {
+    size_t off = h * head_dim;
+    for (size_t i = 0; i < n_q; i++) {
+      size_t n = causal ? (i + 1 < n_kv ? i + 1 : n_kv) : n_kv;
+      const float *qi = q + i * ldq + off;
+      for (size_t d = 0; d < head_dim; d++) qs[d] = qi[d] * scale;
+      for (size_t j = 0; j < n; j++) {
+        const float *kj = k + j * ldk + off;
+        float s = 0.0f;
+        for (size_t d = 0; d < head_dim; d++) s += qs[d] * kj[d];
+        p[j] = s;
+      }
+      clipdb__softmax(p, n);
+      float *oi = out + i * ldo + off;
+      for (size_t d = 0; d < head_dim; d++) oi[d] = 0.0f;
+      for (size_t j = 0; j < n; j++) {
+        const float *vj = v + j * ldv + off;
+        float pj = p[j];
+        for (size_t d = 0; d < head_dim; d++) oi[d] += pj * vj[d];
+      }
+    }
+  }
+}
+
+void clipdb__avg_pool2d(size_t h, size_t w, size_t c, size_t s, const float *x, float *y) {
+  size_t oh = h / s, ow = w / s;
+  float inv = 1.0f / (float)(s * s);
+  for (size_t oy = 0; oy < oh; oy++)
+    for (size_t ox = 0; ox < ow; ox++) {
+      float *dst = y + (oy * ow + ox) * c;
+      for (size_t ch = 0; ch < c; ch++) dst[ch] = 0.0f;
+      for (size_t ky = 0; ky < s; ky++)
+        for (size_t kx = 0; kx < s; kx++) {
+          const float *src = x + ((oy * s + ky) * w + (ox * s + kx)) * c;
+          for (size_t ch = 0; ch < c; ch++) dst[ch] += src[ch];
+        }
+      for (size_t ch = 0; ch < c; ch++) dst[ch] *= inv;
+    }
+}
+
+void clipdb__mean_rows(size_t m, size_t n, const float *x, size_t ldx, float *y) {
+  for (size_t j = 0; j < n; j++) y[j] = 0.0f;
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) y[j] += x[i * ldx + j];
+  for (size_t j = 0; j < n; j++) y[j] /= (float)m;
+}

@@ -1,0 +1,92 @@
+/*
+ * The internal ops interface every encoder is written against (see src/nn/README.md).
+ *
+ * Layout conventions: activations are float32, row-major; a sequence is [tokens, channels]
+ * (one row per token), an image feature map is NHWC without N ([H, W, C]). Weights are
+ * packed once at model load (clipdb__linear_init, clipdb__conv2d_init) and never per call;
+ * scratch memory is passed in by the caller (the session owns it).
+ *
+ * Sources of the semantics: torch.nn.Linear, torch.nn.Conv2d (+ BatchNorm2d in eval mode,
+ * folded), torch.nn.LayerNorm, torch.nn.MultiheadAttention (q scaled by head_dim^-0.5,
+ * heads = contiguous column groups), CLIP's QuickGELU (clip/model.py).
+ */
+#ifndef CLIPDB_NN_OPS_H
+#define CLIPDB_NN_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../clipdb-impl.h"
+#include "gemm.h"
+
+/* A fully connected layer y = x · Wᵀ + b with W [n_out, n_in] packed for clipdb__gemm_run. */
+typedef struct clipdb__linear {
+  size_t n_in, n_out;
+  float *packed; /* clipdb__gemm_packed_floats(n_out, n_in), owned */
+} clipdb__linear;
+
+/*
+ * Pack W (element (j, p) at w[j*stride_n + p*stride_k], see gemm.h) and `bias` [n_out]
+ * (NULL: zeros). `what` names the layer for the OUT_OF_MEMORY message.
+ */
+clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, const float *w,
+                                  size_t stride_n, size_t stride_k, const float *bias,
+                                  const char *what, char *errbuf);
+void clipdb__linear_free(clipdb__linear *l);
+
+/* y[m, n_out] = epilogue(x[m, n_in] · Wᵀ + b); rows ldx / ldy apart; flags: gemm.h. */
+void clipdb__linear_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
+                        size_t ldy, uint32_t flags);
+
+/* 2-D convolution on NHWC maps (square kernel, symmetric zero padding), optional
+ * BatchNorm folded at init: w' = w·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε) (+ b·γ/√(σ²+ε)). */
+typedef struct clipdb__conv2d {
+  size_t c_in, c_out, kernel, stride, pad;
+  clipdb__linear gemm; /* W [c_out, kernel*kernel*c_in], k index (ky, kx, ci) */
+} clipdb__conv2d;
+
+typedef struct clipdb__batchnorm {
+  const float *gamma, *beta, *mean, *var; /* [c_out] each */
+  float eps;
+} clipdb__batchnorm;
+
+/* `w` is torch's OIHW [c_out, c_in, kernel, kernel]; `bias` [c_out] or NULL; `bn` or NULL. */
+clipdb_status clipdb__conv2d_init(clipdb__conv2d *c, size_t c_in, size_t c_out, size_t kernel,
+                                  size_t stride, size_t pad, const float *w, const float *bias,
+                                  const clipdb__batchnorm *bn, const char *what, char *errbuf);
+void clipdb__conv2d_free(clipdb__conv2d *c);
+
+/* Output side for an input side `in`. */
+size_t clipdb__conv2d_out_size(const clipdb__conv2d *c, size_t in);
+
+/* Scratch floats clipdb__conv2d_run needs for an h×w input (0 for 1×1, stride 1). */
+size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w);
+
+/* y [oh, ow, c_out] = epilogue(conv(x [h, w, c_in])). RESIDUAL adds y's old contents. */
+void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
+                        float *scratch, uint32_t flags);
+
+/* LayerNorm over the last dimension: y = (x − mean)/√(var + eps)·γ + β, per row of n. */
+void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const float *gamma,
+                        const float *beta, float eps, float *y, size_t ldy);
+
+/* Numerically stable softmax of x[n] in place. */
+void clipdb__softmax(float *x, size_t n);
+
+/*
+ * Multi-head scaled dot-product attention (torch.nn.MultiheadAttention core, after the input
+ * projections, before out_proj). q [n_q, heads*head_dim], k and v [n_kv, heads*head_dim],
+ * rows ldq/ldk/ldv apart; out [n_q, heads*head_dim] rows ldo apart. `causal`: query i sees
+ * keys j <= i only (the text transformer's mask). `scratch`: n_kv + head_dim floats.
+ */
+void clipdb__attention(size_t n_q, size_t n_kv, size_t heads, size_t head_dim, const float *q,
+                       size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
+                       int causal, float *out, size_t ldo, float *scratch);
+
+/* Average pooling, kernel = stride = s, no padding, NHWC: [h, w, c] -> [h/s, w/s, c]. */
+void clipdb__avg_pool2d(size_t h, size_t w, size_t c, size_t s, const float *x, float *y);
+
+/* Mean over rows: y[n] = mean of x[m, n]. */
+void clipdb__mean_rows(size_t m, size_t n, const float *x, size_t ldx, float *y);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * f32 GEMM kernels (src/kernels/f32-gemm) against a naive double-precision reference:
+ * every kernel in the table, random M, N, K in 1..65 (odd sizes and tails), padded row
+ * strides, both weight layouts, bias, residual (also in place) and each activation; then the
+ * ViT-B/32 shapes (M = 50; K, N in {768, 3072}) with the default kernel.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clipdb-impl.h"
+#include "kernels/f32-gemm/f32-gemm.h"
+
+static unsigned long long rng = 0x9E3779B97F4A7C15ull;
+static float frand(void) { /* uniform in [-1, 1) */
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (float)((rng >> 40) * (1.0 / 8388608.0) - 1.0);
+}
+static size_t irand(size_t lo, size_t hi) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return lo + (size_t)(rng % (hi - lo + 1));
+}
+
+static int failures;
+
+static double act_ref(double y, clipdb_f32_act act) {
+  if (act == CLIPDB_F32_ACT_RELU) return y > 0 ? y : 0;
+  if (act == CLIPDB_F32_ACT_QUICK_GELU) return y / (1.0 + exp(-1.702 * y));
+  return y;
+}
+
+/* One case: returns the worst error relative to the reference's scale. */
+static void check(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
+                  int transposed, int use_bias, int residual_mode, clipdb_f32_act act) {
+  const size_t lda = k + (irand(0, 1) ? 3 : 0), ldc = n + (irand(0, 1) ? 5 : 0);
+  float *a = malloc(sizeof(float) * m * lda);
+  float *wt = malloc(sizeof(float) * n * k); /* [N][K] or [K][N] */
+  float *bias = malloc(sizeof(float) * n);
+  float *res = malloc(sizeof(float) * m * ldc);
+  float *c = malloc(sizeof(float) * m * ldc);
+  float *packed = clipdb__malloc(sizeof(float) * clipdb__f32_gemm_packed_size(n, k));
+  double *ref = malloc(sizeof(double) * m * n);
+  for (size_t i = 0; i < m * lda; i++) a[i] = frand();
+  for (size_t i = 0; i < n * k; i++) wt[i] = frand();
+  for (size_t i = 0; i < n; i++) bias[i] = frand();
+  for (size_t i = 0; i < m * ldc; i++) res[i] = c[i] = frand();
+  const size_t ns = transposed ? 1 : k, ks = transposed ? n : 1;
+  clipdb__f32_gemm_pack(n, k, wt, ns, ks, use_bias ? bias : NULL, packed);
+  double scale = 1.0;
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      double y = use_bias ? bias[j] : 0.0, mag = 0.0;
+      for (size_t kk = 0; kk < k; kk++) {
+        y += (double)a[i * lda + kk] * wt[j * ns + kk * ks];
+        mag += fabs((double)a[i * lda + kk] * wt[j * ns + kk * ks]);
+      }
+      if (residual_mode) y += (residual_mode == 2 ? c : res)[i * ldc + j];
+      ref[i * n + j] = act_ref(y, act);
+      if (mag > scale) scale = mag;
+    }
+  /* residual_mode: 0 none, 1 separate buffer, 2 in place (R aliases C) */
+  const float *r = residual_mode == 1 ? res : residual_mode == 2 ? c : NULL;
+  clipdb__f32_gemm(kern, m, n, k, a, lda, packed, c, ldc, r, ldc, act);
+  double worst = 0.0;
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      const double e = fabs(c[i * ldc + j] - ref[i * n + j]);
+      if (!(e <= worst)) worst = e;
+    }
+  /* f32 accumulation of k products: error grows ~ k * eps * sum|products|; 1e-6 * scale * 4 */
+  if (!(worst <= 4e-7 * scale * sqrt((double)k + 1.0) + 1e-6)) {
+    fprintf(stderr, "FAIL %s m=%zu n=%zu k=%zu t=%d bias=%d res=%d act=%d: max error %g (scale %g)\n",
+            kern->name, m, n, k, transposed, use_bias, residual_mode, (int)act, worst, scale);
+    failures++;
+  }
+  free(a), free(wt), free(bias), free(res), free(c), free(ref);
+  clipdb__free(packed);
+}
+
+int main(void) {
+  int cases = 0;
+  for (size_t ki = 0; ki < clipdb__f32_gemm_kernel_count; ki++) {
+    const clipdb_f32_gemm_kernel *kern = &clipdb__f32_gemm_kernels[ki];
+    /* every M in 1..2*MR+1 and N around the panel width, with small K */
+    for (size_t m = 1; m <= 2 * kern->mr + 1; m++)
+      for (size_t n = 1; n <= 17; n++) {
+        check(kern, m, n, irand(1, 9), (int)(n & 1), 1, 0, CLIPDB_F32_ACT_NONE);
+        cases++;
+      }
+    for (int t = 0; t < 200; t++) {
+      check(kern, irand(1, 65), irand(1, 65), irand(1, 65), (int)irand(0, 1), (int)irand(0, 1),
+            (int)irand(0, 2), (clipdb_f32_act)irand(0, 2));
+      cases++;
+    }
+  }
+  const clipdb_f32_gemm_kernel *def = clipdb__f32_gemm_default();
+  static const size_t vit[][3] = {{50, 768, 768}, {50, 3072, 768}, {50, 768, 3072}, {7, 512, 2048}};
+  for (size_t i = 0; i < sizeof vit / sizeof vit[0]; i++) {
+    check(def, vit[i][0], vit[i][1], vit[i][2], 0, 1, i == 2 ? 2 : 0,
+          i == 1 ? CLIPDB_F32_ACT_QUICK_GELU : CLIPDB_F32_ACT_NONE);
+    cases++;
+  }
+  if (clipdb_allocated_bytes() != 0) {
+    fprintf(stderr, "FAIL: %zu bytes still allocated\n", (size_t)clipdb_allocated_bytes());
+    failures++;
+  }
+  printf("%d cases over %zu kernels (default %s), %d failures\n", cases,
+         clipdb__f32_gemm_kernel_count, def->name, failures);
+  return failures ? 1 : 0;
+}
