@@ -178,9 +178,9 @@ def render(scene, rng, width=None, height=None):
     ox, oy = (width - s) / 2.0, (height - s) / 2.0
     for o, fill in zip(objs, rgb):
         if len(objs) == 1:
-            r = s * (rng.uniform(0.11, 0.15) if o["size"] == "small" else rng.uniform(0.24, 0.32))
+            r = s * (rng.uniform(0.15, 0.19) if o["size"] == "small" else rng.uniform(0.27, 0.34))
         else:
-            r = s * rng.uniform(0.12, 0.17)
+            r = s * rng.uniform(0.14, 0.18)
         margin = r * 1.15 + 1
         lo, hi = margin, s - margin
         third = s / 3.0
@@ -227,6 +227,8 @@ def caption(scene, rng):
     prefix = rng.choice(["", "", "", "a photo of ", "a picture of ", "an image of ", "a drawing of "])
     if len(objs) == 1:
         o = objs[0]
+        if rng.random() < 0.15:  # shape only: a direct signal for shape, whatever the colour
+            return prefix + "a " + o["shape"], [{"shape": o["shape"]}]
         size = rng.random() < 0.35
         pos = rng.random() < 0.35
         np_ = _np(o, size, pos)
@@ -297,7 +299,7 @@ def jpeg_roundtrip(img, rng):
     return Image.open(buf).convert("RGB")
 
 
-def training_batch(rng, n, resolution, two_prob=0.3, jpeg_prob=0.5):
+def training_batch(rng, n, resolution, two_prob=0.25, jpeg_prob=0.5):
     """n samples: (pixels float32 [n,3,R,R], captions list[str], facts, scenes)."""
     pix = np.empty((n, 3, resolution, resolution), dtype=np.float32)
     caps, facts, scenes = [], [], []
