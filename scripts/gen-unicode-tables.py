@@ -262,6 +262,31 @@ def main():
          list(range(0x2550, 0x256C + 1)) + [0x2580, 0x2584, 0x2588, 0x258C, 0x2590, 0x2591,
                                             0x2592, 0x2593]),
     ]
+    # ftfy chardata.UTF8_CLUES: characters that the Latin-1-like code pages (Latin-1 and
+    # Windows-1250/1251/1252/1253/1254/1257) decode lead bytes C2-DF / E0-EF / F0,F3 and
+    # continuation bytes 80-BF to; "continuation" also takes a space (for a lost A0), the
+    # strict variant leaves out spaces, dashes, quotation marks, the bullet and the ellipsis.
+    clue_encodings = ["latin-1", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1257"]
+
+    def decoded(byte_values):
+        out = set()
+        for enc in clue_encodings:
+            for b in byte_values:
+                try:
+                    out.add(ord(bytes([b]).decode(enc)))
+                except UnicodeDecodeError:
+                    pass
+        return sorted(out)
+    continuation = sorted(set(range(0x80, 0xC0)) | {0x20} | set(decoded(range(0x80, 0xC0))))
+    not_strict = {0x20, 0x2013, 0x2014, 0x2015, 0x2018, 0x2019, 0x201A, 0x201C, 0x201D, 0x201E,
+                  0x2022, 0x2026}
+    bad_classes += [
+        ("UTF8_FIRST_OF_2", decoded(range(0xC2, 0xE0))),
+        ("UTF8_FIRST_OF_3", decoded(range(0xE0, 0xF0))),
+        ("UTF8_FIRST_OF_4", decoded([0xF0, 0xF3])),
+        ("UTF8_CONTINUATION", continuation),
+        ("UTF8_CONTINUATION_STRICT", [c for c in continuation if c not in not_strict]),
+    ]
     bad_mask = {}
     for bit, (_, cps) in enumerate(bad_classes):
         for cp in cps:

@@ -190,7 +190,7 @@ void clipdb__ftfy_unescape_html(const uint32_t *in, size_t n, clipdb__u32buf *ou
 /* ---- mojibake: ftfy badness.py and fix_encoding ------------------------------------------- */
 
 static unsigned bad_class(uint32_t c) {
-  if (c < 0xA0 || c > 0xFB02) return 0;
+  if (c < 0x20 || (c > 0x20 && c < 0x80) || c > 0xFFFD) return 0;
   long v = map_lookup(clipdb__bad_classes, CLIPDB__BAD_CLASS_COUNT, c);
   return v < 0 ? 0 : (unsigned)v;
 }
@@ -355,12 +355,90 @@ static void restore_byte_a0(uint8_t *s, size_t n) {
   }
 }
 
+/* LOSSY_UTF8_RE + replace_lossy_sequences: UTF-8 sequences with bytes lost to U+FFFD (0x1A
+ * in the sloppy code pages) or '?' become EF BF BD. Rewrites s[0..*n) in place (never longer
+ * per match than the match: a match is at least 1 byte for 3 output bytes, so it writes
+ * into `out`, capacity 3 * *n). */
+static int lossy_lost(uint8_t b) { return b == 0x1A || b == '?'; }
+static int lossy_any(uint8_t b) { return b == 0x1A || (b >= 0x80 && b <= 0xBF); }
+static int lossy_any_q(uint8_t b) { return b == 0x1A || b == '?' || (b >= 0x80 && b <= 0xBF); }
+static size_t lossy_match(const uint8_t *s, size_t n) {
+  uint8_t c = s[0];
+  if (c == 0x1A) return 1;
+  if (c >= 0xC2 && c <= 0xDF && n >= 2 && s[1] == 0x1A) return 2;
+  if ((c == 0xC2 || c == 0xC3) && n >= 2 && s[1] == '?') return 2;
+  if (c == 0xED && n >= 6 && s[1] >= 0xA0 && s[1] <= 0xAF && s[3] == 0xED && s[4] >= 0xB0 && s[4] <= 0xBF) {
+    if (lossy_lost(s[2]) && lossy_any_q(s[5])) return 6;
+    if (lossy_any_q(s[2]) && lossy_lost(s[5])) return 6;
+  }
+  if (c >= 0xE0 && c <= 0xEF && n >= 3) {
+    if (lossy_lost(s[1]) && lossy_any(s[2])) return 3;
+    if (lossy_any(s[1]) && lossy_lost(s[2])) return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4 && n >= 4) {
+    if (lossy_lost(s[1]) && lossy_any(s[2]) && lossy_any(s[3])) return 4;
+    if (lossy_any(s[1]) && lossy_lost(s[2]) && lossy_any(s[3])) return 4;
+    if (lossy_any(s[1]) && lossy_any(s[2]) && lossy_lost(s[3])) return 4;
+  }
+  return 0;
+}
+
+static size_t replace_lossy_sequences(const uint8_t *s, size_t n, uint8_t *out) {
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    size_t k = lossy_match(s + i, n - i);
+    if (k) {
+      out[o++] = 0xEF;
+      out[o++] = 0xBF;
+      out[o++] = 0xBD;
+      i += k;
+    } else {
+      out[o++] = s[i++];
+    }
+  }
+  return o;
+}
+
+/* chardata.UTF8_DETECTOR_RE: runs of what look like UTF-8 sequences decoded one byte per
+ * character, not preceded by a strict continuation character. */
+static int clue_cont(uint32_t c) { return (bad_class(c) & CLIPDB__BAD_UTF8_CONTINUATION) != 0; }
+static size_t utf8_clue_unit(const uint32_t *t, size_t n, size_t i) {
+  unsigned m = bad_class(t[i]);
+  if ((m & CLIPDB__BAD_UTF8_FIRST_OF_2) && i + 1 < n && clue_cont(t[i + 1])) return 2;
+  if ((m & CLIPDB__BAD_UTF8_FIRST_OF_3) && i + 2 < n && clue_cont(t[i + 1]) && clue_cont(t[i + 2])) return 3;
+  if ((m & CLIPDB__BAD_UTF8_FIRST_OF_4) && i + 3 < n && clue_cont(t[i + 1]) && clue_cont(t[i + 2]) &&
+      clue_cont(t[i + 3]))
+    return 4;
+  return 0;
+}
+static size_t utf8_clue_match(const uint32_t *t, size_t n, size_t i) {
+  if (i > 0 && (bad_class(t[i - 1]) & CLIPDB__BAD_UTF8_CONTINUATION_STRICT)) return 0;
+  size_t j = i, u;
+  while (j < n && (u = utf8_clue_unit(t, n, j)) > 0) j += u;
+  return j - i;
+}
+
+/* fixes.decode_inconsistent_utf8: fix each detected run on its own when it is shorter than
+ * the whole text and looks bad. */
+static void decode_inconsistent_utf8(const uint32_t *in, size_t n, clipdb__u32buf *out) {
+  for (size_t i = 0; i < n;) {
+    size_t len = utf8_clue_match(in, n, i);
+    if (len == 0) {
+      clipdb__u32buf_push(out, in[i++]);
+      continue;
+    }
+    if (len < n && clipdb__ftfy_is_bad(in + i, len)) clipdb__ftfy_fix_encoding(in + i, len, out);
+    else clipdb__u32buf_append(out, in + i, len);
+    i += len;
+  }
+}
+
 /* One step of ftfy's fix_encoding; returns 1 and fills `out` if it changed something. */
 static int fix_encoding_step(const uint32_t *in, size_t n, clipdb__u32buf *out) {
   int ascii = 1;
   for (size_t i = 0; i < n && ascii; i++) ascii = in[i] < 0x80;
   if (n == 0 || ascii || !clipdb__ftfy_is_bad(in, n)) return 0;
-  uint8_t *bytes = clipdb__malloc(n + 1);
+  uint8_t *bytes = clipdb__malloc(4 * n + 4); /* n encoded bytes, then 3n for replace_lossy */
   if (bytes == NULL) {
     out->oom = 1;
     return 0;
@@ -374,17 +452,29 @@ static int fix_encoding_step(const uint32_t *in, size_t n, clipdb__u32buf *out) 
     if (i < n) continue;
     possible[k] = 1;
     restore_byte_a0(bytes, n);
-    /* (replace_lossy_sequences for the sloppy code pages is not implemented: it only matters
-     * for text that already holds U+FFFD or '?' inside a mis-decoded sequence) */
-    int variants = memchr(bytes, 0xED, n) != NULL || memchr(bytes, 0xC0, n) != NULL;
+    const uint8_t *enc = bytes;
+    size_t m = n;
+    if (clipdb__charmap_sloppy[k]) {
+      m = replace_lossy_sequences(bytes, n, bytes + n);
+      enc = bytes + n;
+    }
+    int variants = memchr(enc, 0xED, m) != NULL || memchr(enc, 0xC0, m) != NULL;
     size_t mark = out->n;
-    if (clipdb__utf8_decode_strict(bytes, n, variants, out)) changed = 1;
+    if (clipdb__utf8_decode_strict(enc, m, variants, out)) changed = 1;
     else out->n = mark;
   }
   clipdb__free(bytes);
   if (changed) return 1;
-  /* (decode_inconsistent_utf8, for text that mixes mojibake and correct UTF-8 so that no
-   * single code page re-encodes all of it, is not implemented) */
+  /* mojibake next to correct text: fix the UTF-8-looking runs one by one */
+  int detected = 0;
+  for (size_t i = 0; i < n && !detected; i++) detected = utf8_clue_match(in, n, i) > 0;
+  if (detected) {
+    size_t mark = out->n;
+    decode_inconsistent_utf8(in, n, out);
+    if (out->oom) return 0;
+    if (out->n - mark != n || memcmp(out->v + mark, in, n * sizeof *in) != 0) return 1;
+    out->n = mark;
+  }
   if (possible[CLIPDB__CHARMAP_LATIN_1]) {
     if (possible[CLIPDB__CHARMAP_SLOPPY_WINDOWS_1252]) return 0;
     /* Latin-1 with C1 controls that Windows-1252 lacks: encode Latin-1, decode Windows-1252
@@ -536,15 +626,25 @@ static void fix_segment(const uint32_t *in, size_t n, int unescape, clipdb__u32b
 }
 
 void clipdb__ftfy_fix_text(const uint32_t *in, size_t n, clipdb__u32buf *out) {
-  /* unescape_html="auto": off for the whole text when it contains '<' (it may be HTML) */
+  /* Fast path: printable ASCII, tab and \n without '&' is left unchanged by every fixer
+   * (nothing to unescape, decode, fold, uncurl, break, strip or compose). */
+  int plain = 1;
+  for (size_t i = 0; i < n && plain; i++)
+    plain = ((in[i] >= 0x20 && in[i] < 0x7F) || in[i] == '\t' || in[i] == '\n') && in[i] != '&';
+  if (plain) {
+    clipdb__u32buf_append(out, in, n);
+    return;
+  }
+  /* unescape_html="auto": switched off from the first line holding '<' on (it may be HTML);
+   * lines before it are still unescaped, as ftfy's fix_text does */
   int unescape = 1;
-  for (size_t i = 0; i < n; i++)
-    if (in[i] == '<') unescape = 0;
   size_t pos = 0;
   while (pos < n) {
     size_t end = pos;
     while (end < n && in[end] != '\n') end++;
     if (end < n) end++; /* the segment keeps its \n */
+    for (size_t i = pos; i < end && unescape; i++)
+      if (in[i] == '<') unescape = 0;
     fix_segment(in + pos, end - pos, unescape, out);
     pos = end;
   }

@@ -24,8 +24,12 @@
 void clipdb__ftfy_unescape_html(const uint32_t *in, size_t n, clipdb__u32buf *out);
 /* ftfy.badness.is_bad: does the text contain a sequence typical of mojibake? */
 int clipdb__ftfy_is_bad(const uint32_t *in, size_t n);
-/* fix_encoding: repeatedly re-decode text that looks like UTF-8 mis-decoded as a
- * single-byte code page (Latin-1, Windows-125x, ISO-8859-2, MacRoman, cp437). */
+/* fix_encoding: while the text looks bad, re-decode text that looks like UTF-8 mis-decoded
+ * as a single-byte code page (Latin-1, Windows-125x, ISO-8859-2, MacRoman, cp437; with
+ * restore_byte_a0 and, for the sloppy code pages, replace_lossy_sequences, and the
+ * utf-8-variants decoder for CESU-8 / C0 80); failing that, decode_inconsistent_utf8 (fix
+ * UTF-8-looking runs inside otherwise correct text one by one), the Latin-1 -> Windows-1252
+ * reading of C1 controls, or fix_c1_controls. */
 void clipdb__ftfy_fix_encoding(const uint32_t *in, size_t n, clipdb__u32buf *out);
 /* fix_c1_controls: U+0080..U+009F -> the Windows-1252 character of that byte. */
 void clipdb__ftfy_fix_c1_controls(const uint32_t *in, size_t n, clipdb__u32buf *out);

@@ -578,6 +578,12 @@ static clipdb_status load_hf(clipdb_tokenizer_t *t, const clipdb_file *vocab, co
     st = clipdb__error(t->error, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to load tokenizer %s: out of memory", vocab->name);
     goto done;
   }
+  for (int k = 0; k < n_tok; k++) {
+    if (tok[k].end < 0) { /* jsmn's non-strict mode leaves unclosed tokens open */
+      st = clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: invalid JSON (unterminated)", vocab->name);
+      goto done;
+    }
+  }
   if (tok[0].type != JSMN_OBJECT) {
     st = clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: expected a JSON object of token: id", vocab->name);
     goto done;

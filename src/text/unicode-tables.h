@@ -73,8 +73,13 @@ extern const uint8_t clipdb__charmap_sloppy[10]; /* 1: byte 0x1A stands for U+FF
 #define CLIPDB__BAD_UPPER_COMMON 0x400
 #define CLIPDB__BAD_LOWER_COMMON 0x800
 #define CLIPDB__BAD_BOX 0x1000
-#define CLIPDB__BAD_CLASS_COUNT 417
-extern const uint32_t clipdb__bad_classes[417][2];
+#define CLIPDB__BAD_UTF8_FIRST_OF_2 0x2000
+#define CLIPDB__BAD_UTF8_FIRST_OF_3 0x4000
+#define CLIPDB__BAD_UTF8_FIRST_OF_4 0x8000
+#define CLIPDB__BAD_UTF8_CONTINUATION 0x10000
+#define CLIPDB__BAD_UTF8_CONTINUATION_STRICT 0x20000
+#define CLIPDB__BAD_CLASS_COUNT 452
+extern const uint32_t clipdb__bad_classes[452][2];
 /* HTML5 named character references (Python html.entities.html5), sorted by name bytes;
  * name i and value i start at the offsets given in the blobs (NUL-terminated). */
 #define CLIPDB__HTML_ENTITY_COUNT 2231

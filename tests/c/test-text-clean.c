@@ -110,6 +110,13 @@ int main(void) {
              "not such a fan of Charlotte Bront\xc3\xab\xe2\x80\xa6\xe2\x80\x9d");
   /* Latin-1 C1 controls meant as Windows-1252 */
   check_step("fix_encoding", clipdb__ftfy_fix_encoding, "never UTF-8 at all\xc2\x85", "never UTF-8 at all\xe2\x80\xa6");
+  /* mojibake inside correct text (decode_inconsistent_utf8): only the bad runs change */
+  check_step("fix_encoding", clipdb__ftfy_fix_encoding, "na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 caf\xc3\x83\xc2\xa9 cr\xc3\x83\xc2\xa8me",
+             "na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 caf\xc3\xa9 cr\xc3\xa8me");
+  /* a byte lost to U+FFFD inside a sequence (replace_lossy_sequences) */
+  check_step("fix_encoding", clipdb__ftfy_fix_encoding, "caf\xc3\x83\xef\xbf\xbd", "caf\xef\xbf\xbd");
+  /* a space where a UTF-8 A0 byte was (restore_byte_a0): "Ã " is the mojibake of "à" */
+  check_step("fix_encoding", clipdb__ftfy_fix_encoding, "voil\xc3\x83 tout", "voil\xc3\xa0tout");
   check_bad("caf\xc3\x83\xc2\xa9", 1);
   check_bad("caf\xc3\xa9 na\xc3\xafve", 0);
   check_bad("\xc3\xa2\xe2\x82\xac\xe2\x80\x9d", 1);
@@ -161,6 +168,10 @@ int main(void) {
   check_step("whitespace_clean", clipdb__whitespace_clean, "  multiple   spaces\tand\n\r\nnewlines \xc2\xa0\xe2\x80\x83x  ",
              "multiple spaces and newlines x");
   check_step("whitespace_clean", clipdb__whitespace_clean, "zero\xe2\x80\x8bwidth", "zero\xe2\x80\x8bwidth");
+
+  /* ftfy.fix_text: line by line; HTML unescaping stops at the first line with '<' */
+  check_step("ftfy_fix_text", clipdb__ftfy_fix_text, "&NTILDE;\n<b>&NTILDE;\n&NTILDE;", "\xc3\x91\n<b>&NTILDE;\n&NTILDE;");
+  check_step("ftfy_fix_text", clipdb__ftfy_fix_text, "&amp;rsquo;s \xef\xac\x81ne", "'s fine");
 
   /* the whole chain */
   check_step("clip_clean", clip_clean_fn, "  &lt;b&gt; \xef\xac\x81ne  \xe2\x80\x9cQuotes\xe2\x80\x9d &amp;amp; \xc3\x89" "COLE\n",
