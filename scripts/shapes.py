@@ -160,10 +160,11 @@ def _draw_shape(draw, shape, cx, cy, r, fill):
         raise ValueError("unknown shape %r" % shape)
 
 
-def render(scene, rng, width=None, height=None):
-    """Render `scene` into a PIL RGB image of a random (or the given) size."""
+def render(scene, rng, width=None, height=None, short_range=(72, 200)):
+    """Render `scene` into a PIL RGB image of a random (or the given) size; the short side is
+    drawn from `short_range`, the long one up to 1.6 times that."""
     if width is None:
-        short = rng.randint(72, 200)
+        short = rng.randint(*short_range)
         aspect = rng.uniform(1.0, 1.6)
         long_ = int(short * aspect)
         width, height = (long_, short) if rng.random() < 0.5 else (short, long_)
@@ -178,9 +179,9 @@ def render(scene, rng, width=None, height=None):
     ox, oy = (width - s) / 2.0, (height - s) / 2.0
     for o, fill in zip(objs, rgb):
         if len(objs) == 1:
-            r = s * (rng.uniform(0.15, 0.19) if o["size"] == "small" else rng.uniform(0.27, 0.34))
+            r = s * (rng.uniform(0.19, 0.23) if o["size"] == "small" else rng.uniform(0.3, 0.37))
         else:
-            r = s * rng.uniform(0.14, 0.18)
+            r = s * rng.uniform(0.16, 0.2)
         margin = r * 1.15 + 1
         lo, hi = margin, s - margin
         third = s / 3.0
@@ -227,7 +228,7 @@ def caption(scene, rng):
     prefix = rng.choice(["", "", "", "a photo of ", "a picture of ", "an image of ", "a drawing of "])
     if len(objs) == 1:
         o = objs[0]
-        if rng.random() < 0.15:  # shape only: a direct signal for shape, whatever the colour
+        if rng.random() < 0.3:  # shape only: a direct signal for shape, whatever the colour
             return prefix + "a " + o["shape"], [{"shape": o["shape"]}]
         size = rng.random() < 0.35
         pos = rng.random() < 0.35
@@ -305,7 +306,7 @@ def training_batch(rng, n, resolution, two_prob=0.25, jpeg_prob=0.5):
     caps, facts, scenes = [], [], []
     for i in range(n):
         sc = random_scene(rng, two_prob)
-        img = render(sc, rng)
+        img = render(sc, rng, short_range=(64, 128))  # smaller than files: cheaper to draw
         if rng.random() < jpeg_prob:
             img = jpeg_roundtrip(img, rng)
         pix[i] = clip_preprocess(img, resolution)

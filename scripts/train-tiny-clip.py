@@ -181,8 +181,10 @@ class Tokenizer:
         text = "#version: 0.2 - clipdb-shapes BPE, trained by scripts/train-tiny-clip.py\n"
         text += "".join("%s %s\n" % m for m in self.merges)
         with open(path, "wb") as f:
-            # mtime=0 and no file name: the output is byte-identical across runs.
-            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
+            # mtime=0 and no file name: the output is byte-identical across runs. Stored blocks
+            # (level 0): ~2 KB either way, and every inflater reads them (stb_image's zlib, which
+            # the C tokenizer uses, rejected this file's level-6/9 stream although it is valid).
+            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=0) as gz:
                 gz.write(text.encode("utf-8"))
 
 
@@ -395,26 +397,29 @@ def main():
     ap.add_argument("--fixture", default="tests/data/clipdb-shapes-fixture.safetensors")
     ap.add_argument("--seed", type=int, default=20261130)
     ap.add_argument("--eval-seed", type=int, default=777)
-    ap.add_argument("--steps", type=int, default=900)
-    ap.add_argument("--batch", type=int, default=96)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--resolution", type=int, default=48)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--resolution", type=int, default=64)
     ap.add_argument("--patch", type=int, default=8)
-    ap.add_argument("--vision-width", type=int, default=128)
+    ap.add_argument("--vision-width", type=int, default=64)
     ap.add_argument("--vision-layers", type=int, default=3)
-    ap.add_argument("--text-width", type=int, default=128)
+    ap.add_argument("--text-width", type=int, default=64)
     ap.add_argument("--text-layers", type=int, default=2)
-    ap.add_argument("--embed-dim", type=int, default=128)
-    ap.add_argument("--eval-every", type=int, default=150)
+    ap.add_argument("--embed-dim", type=int, default=64)
+    ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
+    ap.add_argument("--init-from", help="start from this checkpoint.pt's weights (a second stage: fresh "
+                                        "optimizer and schedule, a different data stream)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
-    logf = open(os.path.join(a.out, "train.log"), "w") if not a.bench else sys.stderr
+    resuming = os.path.exists(os.path.join(a.out, "checkpoint.pt")) or a.init_from  # keep the log
+    logf = open(os.path.join(a.out, "train.log"), "a" if resuming else "w") if not a.bench else sys.stderr
 
     def log(msg):
         line = "[%7.1fs] %s" % (time.time() - t0, msg)
@@ -460,7 +465,11 @@ def main():
     drng = random.Random(a.seed + 2)
     ckpt = os.path.join(a.out, "checkpoint.pt")
     step0 = 0
-    if os.path.exists(ckpt) and not a.bench:
+    if a.init_from:
+        model.load_state_dict(torch.load(a.init_from)["model"])
+        drng = random.Random(a.seed + 3)
+        log("initialised from %s (stage 2: new optimizer, schedule and data stream)" % a.init_from)
+    elif os.path.exists(ckpt) and not a.bench:
         st = torch.load(ckpt)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
