@@ -8,7 +8,9 @@
 //   * `clipdb search --text "a {colour} {shape}"` for the whole grid: text->image top-1 (the
 //     best hit shows that colour and shape) >= 0.9 and recall@5 (one of the best five does)
 //     >= 0.97, the figures models/README.md quotes;
-//   * `clipdb search --image` finds the query image itself first.
+//   * `clipdb search --image` finds the query image itself first;
+//   * a deleted image leaves the store on re-index; a truncated store file and a model file changed
+//     since indexing are refused with a clear error.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -112,6 +114,38 @@ describe('clipdb index/search with the shipped model (held-out generated images)
       assert.equal(hits.length, 3);
       assert.equal(path.basename(hits[0].file), q);
       assert.ok(Math.abs(hits[0].score - 1) < 1e-4, `self-similarity ${hits[0].score}`);
+    });
+
+    it(`${name}: a deleted image leaves the store; a damaged store or a changed model is refused`, () => {
+      const dir = path.join(tmp, `small-${name}`), store = path.join(tmp, `store-small-${name}`);
+      mkdirSync(dir);
+      for (const m of manifest.images.slice(0, 3)) writeFileSync(path.join(dir, m.file), readFileSync(path.join(images, m.file)));
+      const copy = path.join(tmp, `model-${name}.safetensors`);
+      writeFileSync(copy, readFileSync(model));
+      let r = run(cli, ['index', '--model', copy, '--store', store, dir]);
+      assert.equal(r.status, 0, r.stderr);
+      rmSync(path.join(dir, manifest.images[1].file));
+      r = run(cli, ['index', '--model', copy, '--store', store, dir]);
+      const sum = jsonLines(r.stdout).at(-1);
+      assert.deepEqual([sum.images, sum.unchanged, sum.removed], [2, 2, 1]);
+      r = run(cli, ['search', '--store', store, '--text', 'a red circle', '-n', '10']);
+      assert.deepEqual(jsonLines(r.stdout).map((h) => path.basename(h.file)).sort(),
+        [manifest.images[0].file, manifest.images[2].file].sort());
+      // A truncated store file (as a crash mid-write would leave, were it not renamed into place).
+      const bin = path.join(store, 'clipdb-store.bin');
+      const good = readFileSync(bin);
+      writeFileSync(bin, good.subarray(0, good.length - 20));
+      r = run(cli, ['search', '--store', store, '--text', 'a red circle']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /checksum mismatch/);
+      writeFileSync(bin, good);
+      // The model file changed after indexing: search refuses rather than mixing embeddings.
+      const bytes = readFileSync(copy);
+      bytes[bytes.length - 1] ^= 1;
+      writeFileSync(copy, bytes);
+      r = run(cli, ['search', '--store', store, '--text', 'a red circle']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /changed since/);
     });
   }
 });
