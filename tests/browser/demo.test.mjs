@@ -92,6 +92,7 @@ const waitState = (page, states, timeout = 120000) =>
   page.waitForFunction((s) => s.includes(document.body.dataset.state), states, { timeout });
 
 async function search(page, text) {
+  await page.evaluate(() => { document.body.dataset.query = ''; }); // wait for this search, not an earlier one
   await page.fill('#query', text);
   await page.click('#search-form button[type=submit]');
   await page.waitForFunction((t) => document.body.dataset.query === `text:${t}`, text);
