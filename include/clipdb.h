@@ -310,32 +310,80 @@ CLIPDB_API clipdb_status clipdb_image_preprocess_pixels(const uint8_t *pixels, i
 
 typedef struct clipdb_index clipdb_index_t;
 
-/** Create an empty index of `dim`-dimensional vectors. */
-CLIPDB_API clipdb_status clipdb_index_init(int32_t dim, clipdb_index_t **out);
-CLIPDB_API void clipdb_index_free(clipdb_index_t *index);
-CLIPDB_API const char *clipdb_index_last_error(const clipdb_index_t *index);
+/*
+ * An exact (brute-force) cosine-similarity index held in memory: no approximation, every
+ * stored vector is scored. Keys are caller-chosen uint32 ids (the JS store maps document ids
+ * to them). Scores are cosine similarities in [-1, 1] (Radford et al. 2021: CLIP ranks by
+ * the cosine of L2-normalised image and text embeddings); vectors are normalised on the way
+ * in, so the score of a query q against a stored v is dot(q/|q|, v/|v|), computed in float32
+ * by the SIMD f32-dot kernel selected at init (src/index/index-config.c).
+ * Memory: about dim*4 + 16 bytes per vector, plus 8 bytes per vector of key table.
+ */
 
 /**
- * Add `n` vectors (float32 [n, dim]) under `keys` [n]. An existing key is replaced in place
- * (upsert; it keeps its original insertion position for tie-breaking). Vectors are
- * L2-normalised on the way in. Errors: BAD_VECTOR (NaN/Inf/zero; nothing of the batch is
- * added), INVALID_ARGUMENT.
+ * Create an empty index of `dim`-dimensional float32 vectors (dim in [1, 2^20]).
+ * On success `*out` owns the index; release it with clipdb_index_free.
+ * Errors: INVALID_ARGUMENT (out NULL, dim out of range), OUT_OF_MEMORY.
+ */
+CLIPDB_API clipdb_status clipdb_index_init(int32_t dim, clipdb_index_t **out);
+
+/** Release an index and every vector it holds (NULL is allowed). */
+CLIPDB_API void clipdb_index_free(clipdb_index_t *index);
+
+/** Last error message recorded on this index, or "". Owned by the index. */
+CLIPDB_API const char *clipdb_index_last_error(const clipdb_index_t *index);
+
+/** The vector dimension given at init (0 for NULL). */
+CLIPDB_API int32_t clipdb_index_dim(const clipdb_index_t *index);
+
+/**
+ * Add `n` vectors (float32 [n, dim], row-major, copied) under `keys` (uint32 [n]).
+ * An existing key is replaced in place (upsert: it keeps its original insertion position for
+ * tie-breaking); a key repeated inside the batch ends with its last vector. Vectors are
+ * L2-normalised on the way in (norm computed in double).
+ * Errors: BAD_VECTOR (a NaN/Inf or all-zero vector; the message names its batch position and
+ * key; nothing of the batch is added), INVALID_ARGUMENT (NULL with n > 0, more than 2^32-2
+ * vectors), OUT_OF_MEMORY (nothing of the batch is added). The caller guarantees each row
+ * has `dim` floats: the C API cannot see lengths, so dimension checks are the binding's job
+ * (the JS layer rejects with DIMENSION_MISMATCH naming both sizes).
  */
 CLIPDB_API clipdb_status clipdb_index_add(clipdb_index_t *index, const uint32_t *keys,
                                           const float *vectors, size_t n);
 
-/** Remove `key`. NOT_FOUND if absent. */
+/** Remove `key` and its vector. Errors: NOT_FOUND if absent (the index is unchanged). */
 CLIPDB_API clipdb_status clipdb_index_remove(clipdb_index_t *index, uint32_t key);
 
-/** Number of vectors held. */
+/** Number of vectors held (0 for NULL). */
 CLIPDB_API size_t clipdb_index_count(const clipdb_index_t *index);
 
 /**
+ * Copy the stored (normalised) vector of `key` into `out` (float32 [dim]).
+ * Errors: INVALID_ARGUMENT (NULL), NOT_FOUND.
+ */
+CLIPDB_API clipdb_status clipdb_index_get(const clipdb_index_t *index, uint32_t key, float *out);
+
+/** Name of the dot-product kernel this build selected, e.g. "clipdb_f32_dot_ukernel__scalar". */
+CLIPDB_API const char *clipdb_index_kernel_name(void);
+
+/**
  * Exact top-k by cosine similarity for `n_queries` queries (float32 [n_queries, dim], need
- * not be normalised). Optional `candidates` [n_candidates] restricts the search to those
- * keys (pre-filtering: exactly min(k, matching) results). Results per query: `out_keys` and
- * `out_scores` [n_queries, k], scores descending, ties by insertion order; `out_counts`
- * [n_queries] the number written (min(k, searched)). Allocation does not depend on k.
+ * not be normalised; each must be finite and non-zero).
+ *
+ * `candidates`: NULL searches every stored vector. Otherwise only the keys listed
+ * (uint32 [n_candidates]) are searched: pre-filtering, so a query returns exactly
+ * min(k, matching) results; keys not in the index are skipped and duplicates count once
+ * (candidates non-NULL with n_candidates = 0 searches nothing).
+ *
+ * Results for query q are written at row q of `out_keys` (uint32) and `out_scores`
+ * (float32), both [n_queries, k] row-major: scores descending, equal scores in insertion
+ * order (first inserted first; an upsert keeps its position). `out_counts[q]` (size_t
+ * [n_queries]) is the number written, min(k, searched); entries after it are left untouched.
+ * k = 0 writes nothing and succeeds. The top-k heap lives in the output rows, so internal
+ * allocation never depends on k (only dim floats, plus one bit per stored vector and
+ * n_candidates slots when filtering); callers that pass a huge k should clamp it to
+ * clipdb_index_count() to keep their own output buffers small.
+ * Errors: BAD_VECTOR (a query is NaN/Inf/zero; the message names it; nothing written),
+ * INVALID_ARGUMENT (NULL buffers), OUT_OF_MEMORY.
  */
 CLIPDB_API clipdb_status clipdb_index_search(const clipdb_index_t *index, const float *queries,
                                              size_t n_queries, size_t k,

@@ -53,9 +53,14 @@ clipdb_status cli_load_model(const char *path, clipdb_model_t **out);
 clipdb_status cli_load_tokenizer(const char *vocab_path, const char *model_path,
                                  clipdb_tokenizer_t **out);
 
-/* Decode + preprocess an image file for a model with config `cfg` into `out` [3,R,R].
- * `exif` is a clipdb_exif_mode. cmd-preprocess.c. */
+/* Decode + preprocess an image file for a model with config `cfg` into `out` [3,R,R]
+ * (R = cfg->image_resolution, mean/std from cfg; cfg NULL = 224 and OpenAI's mean/std).
+ * `exif` is a clipdb_exif_mode. On failure the JSON error has already been printed.
+ * cmd-preprocess.c. */
 clipdb_status cli_load_pixels(const char *image_path, const clipdb_model_config *cfg, int exif,
                               float *out);
+/* "ignore" -> CLIPDB_EXIF_IGNORE, "apply" -> CLIPDB_EXIF_APPLY, anything else -> -1.
+ * cmd-preprocess.c. */
+int cli_parse_exif(const char *s);
 
 #endif

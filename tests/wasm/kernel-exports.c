@@ -38,3 +38,13 @@ CLIPDB_API void clipdb__wasm_test_gemm_run(int i, size_t m, size_t n, size_t k, 
     clipdb__f32_gemm(&clipdb__f32_gemm_kernels[i], m, n, k, a, lda, packed, c, ldc, r, ldr,
                      (clipdb_f32_act)act);
 }
+
+/* f32-dot (vector index scoring): isa 0 = scalar, 1 = wasmsimd_u16. */
+#include "kernels/f32-dot/f32-dot.h"
+CLIPDB_API void clipdb__wasm_test_f32_dot(int isa, size_t rows, size_t dim, const float *q,
+                                          const float *m, size_t stride, float *out) {
+  if (isa == 1)
+    clipdb_f32_dot_ukernel__wasmsimd_u16(rows, dim, q, m, stride, out);
+  else
+    clipdb_f32_dot_ukernel__scalar(rows, dim, q, m, stride, out);
+}

@@ -43,6 +43,15 @@ export async function createModule(options = {}) {
   } else {
     config.wasmBinary = await readDefaultWasm();
   }
+  if (isNode && typeof globalThis.__dirname === 'undefined') {
+    // Emscripten 3.1.6's ES6 glue reads `__dirname` (and `require` for its file helpers) when
+    // it runs in Node, which an ES module does not have. The wasm bytes are passed in above,
+    // so these only have to exist; point them at dist/.
+    const { fileURLToPath } = await import('node:url');
+    const { createRequire } = await import('node:module');
+    globalThis.__dirname = fileURLToPath(new URL('../dist/', import.meta.url));
+    if (typeof globalThis.require === 'undefined') globalThis.require = createRequire(import.meta.url);
+  }
   return createClipdbModule(config);
 }
 

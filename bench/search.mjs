@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Brute-force top-10 cosine search over N random D-dimensional vectors (default 100,000 x 512):
+// the C index in the wasm build (single thread, the f32-dot kernel the build selected), and in
+// the same run a peer: a plain-JS loop over one Float32Array with the same top-10 selection.
+// Reports per-query milliseconds (median of Q queries) and the ratio. Appends one JSON line to
+// bench/results.jsonl.
+//   node bench/search.mjs [--n 100000] [--dim 512] [--k 10] [--queries 20]
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getModule, WasmVectorIndex } from '../web/src/index.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, d) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d; };
+const N = opt('n', 100000), DIM = opt('dim', 512), K = opt('k', 10), Q = opt('queries', 20);
+
+let s = 2463534242;
+const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296 - 0.5; };
+
+// Data: unit vectors (both sides get the same normalised data; normalising is not timed).
+const data = new Float32Array(N * DIM);
+for (let i = 0; i < N; i++) {
+  let ss = 0;
+  for (let j = 0; j < DIM; j++) { const x = rand(); data[i * DIM + j] = x; ss += x * x; }
+  const inv = 1 / Math.sqrt(ss);
+  for (let j = 0; j < DIM; j++) data[i * DIM + j] *= inv;
+}
+const queries = Array.from({ length: Q }, () => Float32Array.from({ length: DIM }, rand));
+
+const mod = await getModule();
+const kernel = mod.UTF8ToString(mod._clipdb_index_kernel_name());
+const index = new WasmVectorIndex(mod, DIM);
+const CH = 10000;
+for (let i = 0; i < N; i += CH) {
+  const n = Math.min(CH, N - i);
+  index.add(Uint32Array.from({ length: n }, (_, j) => i + j), data.subarray(i * DIM, (i + n) * DIM));
+}
+
+// Peer: plain JS, Float32Array rows, dot products in float64 JS numbers, top-k kept in a small
+// sorted array (insertion), the usual hand-written brute force.
+function jsSearch(q, k) {
+  let qn = 0;
+  for (let j = 0; j < DIM; j++) qn += q[j] * q[j];
+  qn = 1 / Math.sqrt(qn);
+  const topS = new Float64Array(k).fill(-Infinity), topI = new Int32Array(k).fill(-1);
+  for (let i = 0; i < N; i++) {
+    let d = 0;
+    const o = i * DIM;
+    for (let j = 0; j < DIM; j++) d += q[j] * data[o + j];
+    d *= qn;
+    if (d > topS[k - 1]) {
+      let p = k - 1;
+      while (p > 0 && topS[p - 1] < d) { topS[p] = topS[p - 1]; topI[p] = topI[p - 1]; p--; }
+      topS[p] = d; topI[p] = i;
+    }
+  }
+  return topI;
+}
+
+const median = (xs) => { const a = [...xs].sort((x, y) => x - y); return a[a.length >> 1]; };
+function time(fn) {
+  fn(queries[0]); // warm-up (JIT, page-in)
+  const ts = [];
+  for (const q of queries) { const t0 = performance.now(); fn(q); ts.push(performance.now() - t0); }
+  return median(ts);
+}
+
+let agree = 0;
+for (const q of queries.slice(0, 5)) {
+  const a = index.search(q, K)[0].keys, b = jsSearch(q, K);
+  agree += Number(a[0] === b[0]);
+}
+const wasmMs = time((q) => index.search(q, K));
+const jsMs = time((q) => jsSearch(q, K));
+const result = {
+  bench: 'search', date: new Date().toISOString(), n: N, dim: DIM, k: K, queries: Q, kernel,
+  wasm_ms_per_query: +wasmMs.toFixed(2), js_ms_per_query: +jsMs.toFixed(2),
+  speedup_vs_js: +(jsMs / wasmMs).toFixed(2), top1_agree_of_5: agree, node: process.version,
+};
+console.log(JSON.stringify(result));
+console.log(`top-${K} of ${N} x ${DIM}: wasm (${kernel}) ${wasmMs.toFixed(1)} ms/query, plain JS ${jsMs.toFixed(1)} ms/query, ratio ${(jsMs / wasmMs).toFixed(2)}x`);
+index.free();
+appendFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.jsonl'), JSON.stringify(result) + '\n');

@@ -1,0 +1,393 @@
+/*
+ * Exact cosine top-k over L2-normalised float32 vectors (clipdb_index_* in clipdb.h).
+ *
+ * Layout: vectors are stored densely, one row of `dim` floats per slot, in slots [0, count).
+ * Each slot also holds its key and an insertion sequence number; removal moves the last slot
+ * into the hole, so slot order is not insertion order and ties are broken by the sequence
+ * number instead. A linear-probing hash table (backward-shift deletion, no tombstones) maps
+ * keys to slots.
+ *
+ * Search: scores are computed block by block with the f32-dot kernel from the config table,
+ * and the best min(k, searched) are kept in a bounded heap that lives directly in the
+ * caller's output arrays, so search allocates nothing that depends on k (only the normalised
+ * query, and for candidate sets one bit per stored vector). Cosine similarity of unit vectors
+ * is their dot product (Radford et al. 2021, CLIP: logits = scale * cos).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "../clipdb-impl.h"
+#include "index-config.h"
+
+#define SCORE_BLOCK 256
+
+struct clipdb_index {
+  int32_t dim;
+  size_t count;
+  size_t capacity;
+  float *vectors;     /* [capacity, dim] */
+  uint32_t *keys;     /* [capacity] */
+  uint64_t *seqs;     /* [capacity] insertion order, for tie-breaking */
+  uint64_t next_seq;
+  uint32_t *table;    /* [table_size]: slot + 1, 0 = empty */
+  size_t table_size;  /* power of two, >= 2 * count */
+  const clipdb__index_config *config;
+  char error[CLIPDB__ERROR_SIZE];
+};
+
+/* ---- key -> slot map ------------------------------------------------------------------ */
+
+static size_t hash_key(uint32_t key, size_t mask) {
+  return (size_t)((key * 2654435761u) ^ (key >> 16)) & mask;
+}
+
+/* Position of `key` in the table, or of the empty cell where it would go. */
+static size_t table_find(const clipdb_index_t *ix, uint32_t key) {
+  size_t mask = ix->table_size - 1;
+  size_t i = hash_key(key, mask);
+  while (ix->table[i] != 0 && ix->keys[ix->table[i] - 1] != key) i = (i + 1) & mask;
+  return i;
+}
+
+static int64_t slot_of(const clipdb_index_t *ix, uint32_t key) {
+  if (ix->table_size == 0) return -1;
+  size_t i = table_find(ix, key);
+  return ix->table[i] == 0 ? -1 : (int64_t)ix->table[i] - 1;
+}
+
+static void table_erase(clipdb_index_t *ix, size_t i) {
+  size_t mask = ix->table_size - 1;
+  size_t j = i;
+  for (;;) {
+    j = (j + 1) & mask;
+    if (ix->table[j] == 0) break;
+    size_t home = hash_key(ix->keys[ix->table[j] - 1], mask);
+    /* Move entry j back into the hole at i unless its home lies cyclically in (i, j]. */
+    int in_between = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+    if (!in_between) {
+      ix->table[i] = ix->table[j];
+      i = j;
+    }
+  }
+  ix->table[i] = 0;
+}
+
+static clipdb_status rehash(clipdb_index_t *ix, size_t size) {
+  uint32_t *table = clipdb__calloc(size, sizeof *table);
+  if (table == NULL)
+    return clipdb__error(ix->error, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to grow index key table to %zu entries: out of memory", size);
+  clipdb__free(ix->table);
+  ix->table = table;
+  ix->table_size = size;
+  for (size_t s = 0; s < ix->count; s++) ix->table[table_find(ix, ix->keys[s])] = (uint32_t)(s + 1);
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+/* Make room for `extra` more vectors; on failure nothing is changed. */
+static clipdb_status reserve(clipdb_index_t *ix, size_t extra) {
+  if (extra > (size_t)UINT32_MAX - 1 - ix->count)
+    return clipdb__error(ix->error, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to add %zu vectors to index: more than 2^32-2 in total", extra);
+  size_t need = ix->count + extra;
+  if (need > ix->capacity) {
+    size_t cap = ix->capacity ? ix->capacity : 64;
+    while (cap < need) cap *= 2;
+    size_t dim = (size_t)ix->dim;
+    if (cap > SIZE_MAX / sizeof(float) / dim)
+      return clipdb__error(ix->error, CLIPDB_STATUS_OUT_OF_MEMORY,
+                           "failed to grow index to %zu vectors: size overflow", cap);
+    float *v = clipdb__realloc(ix->vectors, cap * dim * sizeof(float));
+    if (v == NULL) goto oom;
+    ix->vectors = v;
+    uint32_t *k = clipdb__realloc(ix->keys, cap * sizeof(uint32_t));
+    if (k == NULL) goto oom;
+    ix->keys = k;
+    uint64_t *s = clipdb__realloc(ix->seqs, cap * sizeof(uint64_t));
+    if (s == NULL) goto oom;
+    ix->seqs = s;
+    ix->capacity = cap;
+  }
+  if (ix->table_size < 2 * need) {
+    size_t size = ix->table_size ? ix->table_size : 128;
+    while (size < 2 * need) size *= 2;
+    clipdb_status st = rehash(ix, size);
+    if (st != CLIPDB_STATUS_SUCCESS) return st;
+  }
+  return CLIPDB_STATUS_SUCCESS;
+oom:
+  /* Arrays that were grown keep their contents; capacity is unchanged, so the state is valid. */
+  return clipdb__error(ix->error, CLIPDB_STATUS_OUT_OF_MEMORY,
+                       "failed to grow index to %zu vectors of dim %d: out of memory", need,
+                       ix->dim);
+}
+
+/* 0 if v is finite with a non-zero norm (then *inv_norm = 1/||v||), else 1 = NaN/Inf, 2 = zero. */
+static int vector_check(const float *v, size_t dim, double *inv_norm) {
+  double ss = 0.0;
+  for (size_t i = 0; i < dim; i++) {
+    if (!isfinite(v[i])) return 1;
+    ss += (double)v[i] * (double)v[i];
+  }
+  if (!(ss > 0.0)) return 2;
+  *inv_norm = 1.0 / sqrt(ss);
+  return 0;
+}
+
+/* ---- public API --------------------------------------------------------------------------- */
+
+clipdb_status clipdb_index_init(int32_t dim, clipdb_index_t **out) {
+  if (out == NULL)
+    return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to create index: out is NULL");
+  *out = NULL;
+  if (dim <= 0 || dim > (1 << 20))
+    return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to create index with dim %d: dim must be in [1, 1048576]", (int)dim);
+  clipdb_index_t *ix = clipdb__calloc(1, sizeof *ix);
+  if (ix == NULL)
+    return clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to create index: out of memory");
+  ix->dim = dim;
+  ix->config = clipdb__index_get_config();
+  *out = ix;
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+void clipdb_index_free(clipdb_index_t *ix) {
+  if (ix == NULL) return;
+  clipdb__free(ix->vectors);
+  clipdb__free(ix->keys);
+  clipdb__free(ix->seqs);
+  clipdb__free(ix->table);
+  clipdb__free(ix);
+}
+
+const char *clipdb_index_last_error(const clipdb_index_t *ix) { return ix ? ix->error : ""; }
+
+int32_t clipdb_index_dim(const clipdb_index_t *ix) { return ix ? ix->dim : 0; }
+
+size_t clipdb_index_count(const clipdb_index_t *ix) { return ix ? ix->count : 0; }
+
+const char *clipdb_index_kernel_name(void) { return clipdb__index_get_config()->dot_name; }
+
+clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const float *vectors,
+                               size_t n) {
+  if (ix == NULL)
+    return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to add to index: index is NULL");
+  if (n == 0) return CLIPDB_STATUS_SUCCESS;
+  if (keys == NULL || vectors == NULL)
+    return clipdb__error(ix->error, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to add %zu vectors to index: keys or vectors is NULL", n);
+  const size_t dim = (size_t)ix->dim;
+  /* Validate the whole batch before changing anything. */
+  for (size_t j = 0; j < n; j++) {
+    double inv = 1.0;
+    int bad = vector_check(vectors + j * dim, dim, &inv);
+    if (bad)
+      return clipdb__error(ix->error, CLIPDB_STATUS_BAD_VECTOR,
+                           "failed to add vector %zu (key %u) to index: %s; nothing of the batch "
+                           "was added", j, (unsigned)keys[j],
+                           bad == 1 ? "it contains NaN or Inf" : "it is all zeros (no direction)");
+  }
+  clipdb_status st = reserve(ix, n);
+  if (st != CLIPDB_STATUS_SUCCESS) return st;
+  for (size_t j = 0; j < n; j++) {
+    const float *src = vectors + j * dim;
+    double inv = 1.0;
+    vector_check(src, dim, &inv);
+    size_t pos = table_find(ix, keys[j]);
+    size_t slot;
+    if (ix->table[pos] != 0) {
+      slot = ix->table[pos] - 1; /* upsert: keeps its insertion sequence number */
+    } else {
+      slot = ix->count++;
+      ix->keys[slot] = keys[j];
+      ix->seqs[slot] = ix->next_seq++;
+      ix->table[pos] = (uint32_t)(slot + 1);
+    }
+    float *dst = ix->vectors + slot * dim;
+    for (size_t i = 0; i < dim; i++) dst[i] = (float)(src[i] * inv);
+  }
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+clipdb_status clipdb_index_remove(clipdb_index_t *ix, uint32_t key) {
+  if (ix == NULL)
+    return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to remove from index: index is NULL");
+  int64_t s = slot_of(ix, key);
+  if (s < 0)
+    return clipdb__error(ix->error, CLIPDB_STATUS_NOT_FOUND,
+                         "failed to remove key %u from index: no such key", (unsigned)key);
+  table_erase(ix, table_find(ix, key));
+  size_t slot = (size_t)s, last = ix->count - 1;
+  if (slot != last) {
+    const size_t dim = (size_t)ix->dim;
+    memcpy(ix->vectors + slot * dim, ix->vectors + last * dim, dim * sizeof(float));
+    ix->keys[slot] = ix->keys[last];
+    ix->seqs[slot] = ix->seqs[last];
+    ix->table[table_find(ix, ix->keys[slot])] = (uint32_t)(slot + 1);
+  }
+  ix->count--;
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+clipdb_status clipdb_index_get(const clipdb_index_t *ix, uint32_t key, float *out) {
+  if (ix == NULL || out == NULL)
+    return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to get vector: NULL argument");
+  int64_t s = slot_of(ix, key);
+  if (s < 0)
+    return clipdb__error((char *)ix->error, CLIPDB_STATUS_NOT_FOUND,
+                         "failed to get vector of key %u: no such key", (unsigned)key);
+  memcpy(out, ix->vectors + (size_t)s * (size_t)ix->dim, (size_t)ix->dim * sizeof(float));
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+/* ---- bounded heap of the best results, worst at the root ---------------------------------- */
+
+typedef struct heap {
+  float *scores;   /* caller's out_scores row */
+  uint32_t *slots; /* caller's out_keys row, holding slots until the end */
+  const uint64_t *seqs;
+  size_t size, cap;
+} heap;
+
+/* a ranks below b: lower score, or equal score and inserted later. */
+static int ranks_below(const heap *h, float sa, uint32_t a, float sb, uint32_t b) {
+  return sa < sb || (sa == sb && h->seqs[a] > h->seqs[b]);
+}
+
+static void sift_down(heap *h, size_t i, size_t size) {
+  float s = h->scores[i];
+  uint32_t v = h->slots[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= size) break;
+    if (c + 1 < size && ranks_below(h, h->scores[c + 1], h->slots[c + 1], h->scores[c], h->slots[c])) c++;
+    if (!ranks_below(h, h->scores[c], h->slots[c], s, v)) break;
+    h->scores[i] = h->scores[c];
+    h->slots[i] = h->slots[c];
+    i = c;
+  }
+  h->scores[i] = s;
+  h->slots[i] = v;
+}
+
+static void heap_offer(heap *h, float s, uint32_t slot) {
+  if (h->size < h->cap) {
+    size_t i = h->size++;
+    while (i > 0) { /* sift up */
+      size_t p = (i - 1) / 2;
+      if (!ranks_below(h, s, slot, h->scores[p], h->slots[p])) break;
+      h->scores[i] = h->scores[p];
+      h->slots[i] = h->slots[p];
+      i = p;
+    }
+    h->scores[i] = s;
+    h->slots[i] = slot;
+  } else if (ranks_below(h, h->scores[0], h->slots[0], s, slot)) {
+    h->scores[0] = s;
+    h->slots[0] = slot;
+    sift_down(h, 0, h->size);
+  }
+}
+
+/* Sort in place, best first (repeatedly move the worst to the end). */
+static void heap_sort(heap *h) {
+  for (size_t end = h->size; end > 1; end--) {
+    float s = h->scores[0];
+    uint32_t v = h->slots[0];
+    h->scores[0] = h->scores[end - 1];
+    h->slots[0] = h->slots[end - 1];
+    h->scores[end - 1] = s;
+    h->slots[end - 1] = v;
+    sift_down(h, 0, end - 1);
+  }
+}
+
+clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries,
+                                  size_t n_queries, size_t k, const uint32_t *candidates,
+                                  size_t n_candidates, uint32_t *out_keys, float *out_scores,
+                                  size_t *out_counts) {
+  if (ix == NULL)
+    return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to search index: index is NULL");
+  char *err = (char *)ix->error;
+  if (n_queries == 0) return CLIPDB_STATUS_SUCCESS;
+  if (queries == NULL || out_counts == NULL || (k > 0 && (out_keys == NULL || out_scores == NULL)))
+    return clipdb__error(err, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to search index: queries, out_keys, out_scores or out_counts is NULL");
+  if (candidates == NULL && n_candidates > 0)
+    return clipdb__error(err, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to search index: %zu candidates but candidates is NULL", n_candidates);
+  const size_t dim = (size_t)ix->dim;
+  for (size_t q = 0; q < n_queries; q++) {
+    double inv = 1.0;
+    int bad = vector_check(queries + q * dim, dim, &inv);
+    if (bad)
+      return clipdb__error(err, CLIPDB_STATUS_BAD_VECTOR, "failed to search index: query %zu %s", q,
+                           bad == 1 ? "contains NaN or Inf" : "is all zeros (no direction)");
+  }
+  for (size_t q = 0; q < n_queries; q++) out_counts[q] = 0;
+  if (k == 0 || ix->count == 0) return CLIPDB_STATUS_SUCCESS;
+
+  clipdb_status status = CLIPDB_STATUS_SUCCESS;
+  float *qn = clipdb__malloc(dim * sizeof(float));
+  uint32_t *cand_slots = NULL;
+  uint64_t *seen = NULL;
+  size_t n_cand_slots = 0;
+  if (qn == NULL) {
+    status = clipdb__error(err, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to search index: out of memory");
+    goto cleanup;
+  }
+  if (candidates != NULL) {
+    /* Resolve candidate keys to slots once; unknown keys are skipped, duplicates count once.
+     * Sized by the candidate count and the index size, never by k. */
+    size_t words = (ix->count + 63) / 64;
+    seen = clipdb__calloc(words, sizeof *seen);
+    cand_slots = clipdb__malloc((n_candidates ? n_candidates : 1) * sizeof *cand_slots);
+    if (seen == NULL || cand_slots == NULL) {
+      status = clipdb__error(err, CLIPDB_STATUS_OUT_OF_MEMORY,
+                             "failed to search index with %zu candidates: out of memory", n_candidates);
+      goto cleanup;
+    }
+    for (size_t c = 0; c < n_candidates; c++) {
+      int64_t s = slot_of(ix, candidates[c]);
+      if (s < 0) continue;
+      if (seen[s / 64] & ((uint64_t)1 << (s % 64))) continue;
+      seen[s / 64] |= (uint64_t)1 << (s % 64);
+      cand_slots[n_cand_slots++] = (uint32_t)s;
+    }
+  }
+  const clipdb_f32_dot_ukernel_fn dot = ix->config->dot;
+  const size_t searched = candidates != NULL ? n_cand_slots : ix->count;
+  const size_t kk = k < searched ? k : searched;
+  float block[SCORE_BLOCK];
+  for (size_t q = 0; q < n_queries; q++) {
+    const float *src = queries + q * dim;
+    double inv = 1.0;
+    vector_check(src, dim, &inv);
+    for (size_t i = 0; i < dim; i++) qn[i] = (float)(src[i] * inv);
+    heap h = {out_scores + q * k, out_keys + q * k, ix->seqs, 0, kk};
+    if (kk > 0) {
+      if (candidates == NULL) {
+        for (size_t b = 0; b < ix->count; b += SCORE_BLOCK) {
+          size_t rows = ix->count - b < SCORE_BLOCK ? ix->count - b : SCORE_BLOCK;
+          dot(rows, dim, qn, ix->vectors + b * dim, dim, block);
+          for (size_t r = 0; r < rows; r++) heap_offer(&h, block[r], (uint32_t)(b + r));
+        }
+      } else {
+        for (size_t c = 0; c < n_cand_slots; c++) {
+          float s;
+          dot(1, dim, qn, ix->vectors + (size_t)cand_slots[c] * dim, dim, &s);
+          heap_offer(&h, s, cand_slots[c]);
+        }
+      }
+      heap_sort(&h);
+      for (size_t r = 0; r < h.size; r++) h.slots[r] = ix->keys[h.slots[r]];
+    }
+    out_counts[q] = h.size;
+  }
+cleanup:
+  clipdb__free(qn);
+  clipdb__free(seen);
+  clipdb__free(cand_slots);
+  return status;
+}

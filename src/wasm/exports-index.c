@@ -1,0 +1,9 @@
+/*
+ * Flat wasm exports for the vector index that are not in include/clipdb.h.
+ */
+#include "clipdb-impl.h"
+
+/* The library is a static archive: reference the index object so the linker pulls it into
+ * the module, where its CLIPDB_API ("used") functions become exports. */
+__attribute__((used)) static const void *const clipdb__wasm_keep_index[] = {
+    (const void *)clipdb_index_init, (const void *)clipdb_index_search};

@@ -1,0 +1,125 @@
+// The store in real Chromium (Debian /usr/bin/chromium via playwright-core) with real
+// IndexedDB: results identical after a page reload and after a browser restart, without
+// re-embedding; a browser killed (SIGKILL) in the middle of insertMany loses nothing whose
+// insert had resolved, and every document present after restart is searchable once its
+// pending embedding is redone. The image encoder here is a deterministic stand-in (the page's
+// hashEmbed); the golden CLIP model runs in tests/js/store-golden.test.mjs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { serve } from '../../scripts/serve.mjs';
+
+const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
+let chromium = null;
+try { ({ chromium } = await import('playwright-core')); } catch { /* reported by skip */ }
+const skip = !existsSync(CHROMIUM) ? `chromium not found at ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm ci)' : false;
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let server, profile;
+before(async () => {
+  if (skip) return;
+  server = await serve({});
+  profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-'));
+});
+after(async () => {
+  await server?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+async function launch() {
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  const page = context.pages()[0] ?? await context.newPage();
+  page.on('pageerror', (e) => console.error('pageerror:', e));
+  return { context, page };
+}
+
+async function load(page) {
+  await page.goto(`${server.url}tests/browser/store.html`);
+  await page.waitForFunction(() => window.ready === true);
+}
+
+/** SIGKILL the browser process of our profile (found by its --user-data-dir), not a graceful close. */
+function killBrowser() {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  const pids = out.split('\n').filter((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type=')).map((l) => Number(l.trim().split(/\s+/)[0]));
+  assert.ok(pids.length >= 1, 'found the browser process');
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+}
+
+test('reload and browser restart: identical results without re-embedding', { skip, timeout: 120000 }, async () => {
+  let { context, page } = await launch();
+  await load(page);
+  let r = await page.evaluate(() => window.openStore('reopen'));
+  assert.deepEqual(r.added, { loaded: 0, embedded: 0 });
+  const ins = await page.evaluate(() => window.insert(0, 30));
+  assert.equal(ins.ids.length, 30);
+  assert.equal(typeof ins.persisted, 'boolean', 'navigator.storage.persist() was asked on first write (B25)');
+  const before = [];
+  for (const [i, n, f] of [[3, 5, {}], [17, 4, { n: { $gte: 10 } }], [29, 40, {}]]) before.push(await page.evaluate(([i, n, f]) => window.query(i, n, f), [i, n, f]));
+  assert.equal(before[0][0][0], 'img003');
+  assert.ok(Math.abs(before[0][0][1] - 1) < 1e-6);
+  assert.equal(before[2].length, 30);
+  assert.deepEqual(await page.evaluate(() => window.roundTrip('img004')), { isBlob: true, type: 'image/png', bytes: Array.from((await page.evaluate(() => Array.from(window.imageBytes(4).slice(0, 8))))) });
+
+  const check = async (what) => {
+    const r2 = await page.evaluate(() => window.openStore('reopen'));
+    assert.deepEqual(r2.added, { loaded: 30, embedded: 0 }, `${what}: rebuilt from IndexedDB`);
+    assert.equal(r2.info.documents, 30);
+    const calls = await page.evaluate(() => window.embedCalls);
+    const afterRes = [];
+    for (const [i, n, f] of [[3, 5, {}], [17, 4, { n: { $gte: 10 } }], [29, 40, {}]]) afterRes.push(await page.evaluate(([i, n, f]) => window.query(i, n, f), [i, n, f]));
+    assert.deepEqual(afterRes, before, `${what}: identical results`);
+    // only the 3 queries were embedded, no document
+    assert.equal(await page.evaluate(() => window.embedCalls), calls + 3, `${what}: no re-embedding`);
+  };
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  await check('page reload');
+  await context.close();
+  ({ context, page } = await launch());
+  await load(page);
+  await check('browser restart');
+  await context.close();
+});
+
+test('browser killed in the middle of insertMany: nothing resolved is lost, pending documents are re-embedded', { skip, timeout: 120000 }, async () => {
+  let { context, page } = await launch();
+  await load(page);
+  const resolved = [];
+  await page.exposeFunction('reportResolved', (id) => { resolved.push(id); });
+  await page.evaluate(() => window.openStore('crash', { delayMs: 60 }));
+  page.evaluate(() => window.insert(0, 60, { batchSize: 8 })).catch(() => {});
+  while (resolved.length < 13) await new Promise((r) => setTimeout(r, 10));
+  killBrowser();
+  await new Promise((r) => context.once('close', r));
+  const resolvedBeforeKill = [...resolved];
+
+  ({ context, page } = await launch());
+  await load(page);
+  const state = await page.evaluate(async () => {
+    const { openDatabase } = await import('/web/src/index.mjs');
+    const db = await openDatabase({ storage: 'indexeddb', name: 'crash', fallback: false });
+    const info = db.info;
+    const ids = (await db.collection('photos').find()).map((d) => d._id);
+    await db.close();
+    return { info, ids };
+  });
+  for (const id of resolvedBeforeKill) assert.ok(state.ids.includes(id), `${id} resolved before the kill and is present`);
+  assert.ok(state.info.documents >= resolvedBeforeKill.length && state.info.documents < 60, `documents: ${state.info.documents}`);
+  const r = await page.evaluate(() => window.openStore('crash'));
+  assert.equal(r.added.loaded + r.added.embedded, state.info.documents, 'every present document is indexed');
+  assert.equal(r.added.embedded, state.info.pending, 're-embedded exactly the pending ones');
+  assert.equal(r.info.pending, 0);
+  for (const id of state.ids) {
+    const i = Number(id.slice(3));
+    const top = await page.evaluate((i) => window.query(i, 1), i);
+    assert.equal(top[0][0], id, `${id} is searchable`);
+  }
+  console.log(`# killed after ${resolvedBeforeKill.length} resolved inserts; ${state.info.documents} documents present, ${state.info.pending} pending re-embedded`);
+  await context.close();
+});

@@ -1,0 +1,312 @@
+/*
+ * Vector index (clipdb_index_*) against a brute-force reference on random data: odd
+ * dimensions, duplicate vectors (tied scores), upserts, removals, candidate sets, batched
+ * queries, k edge cases, and the named errors. Also the f32-dot scalar kernel against a
+ * double-precision loop on sizes 1..65 with strides. The wasm SIMD kernel is checked against
+ * its scalar twin in tests/js/index.test.mjs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clipdb.h"
+#include "kernels/f32-dot/f32-dot.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                   \
+  do {                                                     \
+    if (!(cond)) {                                         \
+      failures++;                                          \
+      fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);      \
+      fprintf(stderr, __VA_ARGS__);                        \
+      fputc('\n', stderr);                                 \
+      if (failures > 20) exit(1);                          \
+    }                                                      \
+  } while (0)
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (uint32_t)(rng >> 16);
+}
+static float rndf(void) { return (float)((double)rnd() / 4294967296.0 * 2.0 - 1.0); }
+
+/* ---- reference model: live entries in insertion order ---------------------------------- */
+typedef struct entry {
+  uint32_t key;
+  float *vec; /* normalised like the index does (double norm) */
+  int live;
+} entry;
+
+static entry ref[4096];
+static int n_ref = 0;
+
+static void normalise(const float *src, float *dst, int dim) {
+  double ss = 0;
+  for (int i = 0; i < dim; i++) ss += (double)src[i] * src[i];
+  double inv = 1.0 / sqrt(ss);
+  for (int i = 0; i < dim; i++) dst[i] = (float)(src[i] * inv);
+}
+
+static void ref_add(uint32_t key, const float *v, int dim) {
+  for (int i = 0; i < n_ref; i++)
+    if (ref[i].live && ref[i].key == key) {
+      normalise(v, ref[i].vec, dim); /* upsert keeps the position */
+      return;
+    }
+  ref[n_ref].key = key;
+  ref[n_ref].vec = malloc(sizeof(float) * dim);
+  normalise(v, ref[n_ref].vec, dim);
+  ref[n_ref].live = 1;
+  n_ref++;
+}
+
+static void ref_remove(uint32_t key) {
+  for (int i = 0; i < n_ref; i++)
+    if (ref[i].live && ref[i].key == key) ref[i].live = 0;
+}
+
+static void ref_clear(void) {
+  for (int i = 0; i < n_ref; i++) free(ref[i].vec);
+  n_ref = 0;
+}
+
+typedef struct hit {
+  uint32_t key;
+  float score;
+  int pos;
+} hit;
+
+static int hit_cmp(const void *a, const void *b) {
+  const hit *x = a, *y = b;
+  if (x->score != y->score) return x->score > y->score ? -1 : 1;
+  return x->pos - y->pos;
+}
+
+/* Brute force: score every live (candidate) entry with the scalar kernel, sort, cut at k. */
+static int ref_search(const float *query, int dim, size_t k, const uint32_t *cand, size_t n_cand,
+                      hit *out) {
+  float *qn = malloc(sizeof(float) * dim);
+  normalise(query, qn, dim);
+  int n = 0;
+  for (int i = 0; i < n_ref; i++) {
+    if (!ref[i].live) continue;
+    if (cand != NULL) {
+      int found = 0;
+      for (size_t c = 0; c < n_cand; c++) found |= cand[c] == ref[i].key;
+      if (!found) continue;
+    }
+    float s;
+    clipdb_f32_dot_ukernel__scalar(1, dim, qn, ref[i].vec, dim, &s);
+    out[n].key = ref[i].key;
+    out[n].score = s;
+    out[n].pos = i;
+    n++;
+  }
+  free(qn);
+  qsort(out, n, sizeof *out, hit_cmp);
+  return (size_t)n < k ? n : (int)k;
+}
+
+static void compare(clipdb_index_t *ix, int dim, const float *queries, size_t nq, size_t k,
+                    const uint32_t *cand, size_t n_cand, const char *what) {
+  uint32_t *keys = malloc(sizeof(uint32_t) * (nq * k + 1));
+  float *scores = malloc(sizeof(float) * (nq * k + 1));
+  size_t *counts = malloc(sizeof(size_t) * nq);
+  hit *h = malloc(sizeof(hit) * (n_ref + 1));
+  clipdb_status st = clipdb_index_search(ix, queries, nq, k, cand, n_cand, keys, scores, counts);
+  CHECK(st == CLIPDB_STATUS_SUCCESS, "%s: search failed: %s", what, clipdb_index_last_error(ix));
+  for (size_t q = 0; q < nq && st == CLIPDB_STATUS_SUCCESS; q++) {
+    int n = ref_search(queries + q * dim, dim, k, cand, n_cand, h);
+    CHECK(counts[q] == (size_t)n, "%s: dim %d k %zu query %zu: count %zu, expected %d", what, dim, k,
+          q, counts[q], n);
+    for (int r = 0; r < n && r < (int)counts[q]; r++) {
+      CHECK(keys[q * k + r] == h[r].key && scores[q * k + r] == h[r].score,
+            "%s: dim %d k %zu query %zu rank %d: got key %u score %.9g, expected key %u score %.9g",
+            what, dim, k, q, r, keys[q * k + r], scores[q * k + r], h[r].key, h[r].score);
+    }
+    for (int r = 1; r < (int)counts[q]; r++)
+      CHECK(scores[q * k + r - 1] >= scores[q * k + r], "%s: scores not descending", what);
+  }
+  free(keys);
+  free(scores);
+  free(counts);
+  free(h);
+}
+
+static void test_kernel(void) {
+  for (size_t dim = 1; dim <= 65; dim++)
+    for (size_t extra = 0; extra <= 3; extra += 3) {
+      size_t stride = dim + extra, rows = 5;
+      float q[80], m[5 * 80], out[5];
+      for (size_t i = 0; i < dim; i++) q[i] = rndf();
+      for (size_t i = 0; i < rows * stride; i++) m[i] = rndf();
+      clipdb_f32_dot_ukernel__scalar(rows, dim, q, m, stride, out);
+      for (size_t r = 0; r < rows; r++) {
+        double d = 0;
+        for (size_t i = 0; i < dim; i++) d += (double)q[i] * m[r * stride + i];
+        CHECK(fabs(d - out[r]) <= 1e-5 * (1 + fabs(d)), "kernel dim %zu stride %zu row %zu: %g vs %g",
+              dim, stride, r, out[r], d);
+      }
+    }
+}
+
+static void test_random(int dim, int n, int with_ties) {
+  clipdb_index_t *ix = NULL;
+  CHECK(clipdb_index_init(dim, &ix) == CLIPDB_STATUS_SUCCESS, "init dim %d", dim);
+  CHECK(clipdb_index_dim(ix) == dim, "dim");
+  float *vecs = malloc(sizeof(float) * dim * (n + 1));
+  uint32_t *keys = malloc(sizeof(uint32_t) * (n + 1));
+  for (int i = 0; i < n; i++) {
+    keys[i] = (uint32_t)i * 2654435761u + 12345u; /* distinct (odd multiplier), unordered */
+    for (int d = 0; d < dim; d++) vecs[i * dim + d] = rndf();
+    if (with_ties && i >= 2 && rnd() % 3 == 0) /* copy an earlier vector: exact tie */
+      memcpy(vecs + i * dim, vecs + (rnd() % i) * dim, sizeof(float) * dim);
+  }
+  /* add in a few batches */
+  int done = 0;
+  while (done < n) {
+    int b = 1 + (int)(rnd() % 50);
+    if (b > n - done) b = n - done;
+    CHECK(clipdb_index_add(ix, keys + done, vecs + done * dim, b) == CLIPDB_STATUS_SUCCESS, "add");
+    for (int i = 0; i < b; i++) ref_add(keys[done + i], vecs + (done + i) * dim, dim);
+    done += b;
+  }
+  CHECK(clipdb_index_count(ix) == (size_t)n, "count %zu vs %d", clipdb_index_count(ix), n);
+
+  float queries[4 * 600];
+  for (int i = 0; i < 4 * dim; i++) queries[i] = rndf();
+  if (n > 0) memcpy(queries + dim, vecs, sizeof(float) * dim); /* query equal to a stored vector */
+  size_t ks[] = {1, 2, 5, (size_t)n, (size_t)n + 7};
+  for (int t = 0; t < 5; t++) compare(ix, dim, queries, 4, ks[t], NULL, 0, "all");
+
+  /* remove a third, upsert a third (same key, new vector; keeps its tie position) */
+  for (int i = 0; i < n; i++) {
+    int r = (int)(rnd() % 3);
+    if (r == 0) {
+      CHECK(clipdb_index_remove(ix, keys[i]) == CLIPDB_STATUS_SUCCESS, "remove");
+      ref_remove(keys[i]);
+      CHECK(clipdb_index_remove(ix, keys[i]) == CLIPDB_STATUS_NOT_FOUND, "remove twice");
+    } else if (r == 1) {
+      float *v = vecs + (rnd() % n) * dim; /* often a tie with another entry */
+      CHECK(clipdb_index_add(ix, keys + i, v, 1) == CLIPDB_STATUS_SUCCESS, "upsert");
+      ref_add(keys[i], v, dim);
+    }
+  }
+  int live = 0;
+  for (int i = 0; i < n_ref; i++) live += ref[i].live;
+  CHECK(clipdb_index_count(ix) == (size_t)live, "count after removals %zu vs %d", clipdb_index_count(ix), live);
+  for (int t = 0; t < 5; t++) compare(ix, dim, queries, 4, ks[t], NULL, 0, "after remove/upsert");
+
+  /* re-add removed keys: they go to the end of the tie order */
+  for (int i = 0; i < n; i += 5) {
+    clipdb_index_add(ix, keys + i, vecs + i * dim, 1);
+    ref_add(keys[i], vecs + i * dim, dim);
+  }
+  compare(ix, dim, queries, 4, 10, NULL, 0, "re-added");
+
+  /* candidate sets: random subset with duplicates and unknown keys */
+  uint32_t cand[200];
+  size_t nc = 0;
+  for (int i = 0; i < n && nc < 190; i++)
+    if (rnd() % 4 == 0) cand[nc++] = keys[i];
+  if (nc > 0) cand[nc++] = cand[0];     /* duplicate */
+  cand[nc++] = 0xFFFFFFFFu;              /* unknown */
+  size_t kc[] = {1, 3, nc, nc + 5};
+  for (int t = 0; t < 4; t++) compare(ix, dim, queries, 4, kc[t], cand, nc, "candidates");
+  /* empty candidate set */
+  uint32_t ok[4];
+  float os[4];
+  size_t cnt[1] = {99};
+  CHECK(clipdb_index_search(ix, queries, 1, 4, cand, 0, ok, os, cnt) == CLIPDB_STATUS_SUCCESS && cnt[0] == 0,
+        "empty candidate set returns nothing");
+
+  clipdb_index_free(ix);
+  ref_clear();
+  free(vecs);
+  free(keys);
+}
+
+static void test_errors(void) {
+  clipdb_index_t *ix = NULL;
+  CHECK(clipdb_index_init(0, &ix) == CLIPDB_STATUS_INVALID_ARGUMENT && ix == NULL, "dim 0");
+  CHECK(clipdb_index_init(-3, &ix) == CLIPDB_STATUS_INVALID_ARGUMENT, "dim -3");
+  CHECK(strstr(clipdb_last_error(), "-3") != NULL, "message names the dim: %s", clipdb_last_error());
+  CHECK(clipdb_index_init(3, NULL) == CLIPDB_STATUS_INVALID_ARGUMENT, "out NULL");
+  CHECK(clipdb_index_init(3, &ix) == CLIPDB_STATUS_SUCCESS, "init");
+  float good[6] = {1, 0, 0, 0, 1, 0}, zero[6] = {1, 2, 3, 0, 0, 0}, nan[3] = {NAN, 1, 1},
+        inf[3] = {1, INFINITY, 0};
+  uint32_t keys[2] = {1, 2};
+  CHECK(clipdb_index_add(ix, keys, zero, 2) == CLIPDB_STATUS_BAD_VECTOR, "zero vector");
+  CHECK(strstr(clipdb_index_last_error(ix), "zeros") != NULL, "zero message: %s", clipdb_index_last_error(ix));
+  CHECK(clipdb_index_count(ix) == 0, "nothing of the failed batch added");
+  CHECK(clipdb_index_add(ix, keys, nan, 1) == CLIPDB_STATUS_BAD_VECTOR, "NaN");
+  CHECK(clipdb_index_add(ix, keys, inf, 1) == CLIPDB_STATUS_BAD_VECTOR, "Inf");
+  CHECK(clipdb_index_add(ix, NULL, good, 1) == CLIPDB_STATUS_INVALID_ARGUMENT, "NULL keys");
+  CHECK(clipdb_index_add(ix, keys, good, 2) == CLIPDB_STATUS_SUCCESS, "add");
+  uint32_t ok[2];
+  float os[2];
+  size_t cnt[1];
+  CHECK(clipdb_index_search(ix, zero + 3, 1, 2, NULL, 0, ok, os, cnt) == CLIPDB_STATUS_BAD_VECTOR, "zero query");
+  CHECK(clipdb_index_search(ix, nan, 1, 2, NULL, 0, ok, os, cnt) == CLIPDB_STATUS_BAD_VECTOR, "NaN query");
+  CHECK(clipdb_index_search(ix, good, 1, 2, NULL, 3, ok, os, cnt) == CLIPDB_STATUS_INVALID_ARGUMENT,
+        "candidates NULL with n > 0");
+  CHECK(clipdb_index_search(ix, good, 1, 0, NULL, 0, NULL, NULL, cnt) == CLIPDB_STATUS_SUCCESS && cnt[0] == 0,
+        "k = 0");
+  /* huge k: no allocation by k; output rows are the caller's (1 query, so k entries) */
+  CHECK(clipdb_index_search(ix, good, 1, 2, NULL, 0, ok, os, cnt) == CLIPDB_STATUS_SUCCESS && cnt[0] == 2 &&
+            ok[0] == 1 && os[0] == 1.0f && ok[1] == 2 && os[1] == 0.0f,
+        "exact scores");
+  CHECK(clipdb_index_remove(ix, 7) == CLIPDB_STATUS_NOT_FOUND, "remove unknown");
+  float got[3];
+  CHECK(clipdb_index_get(ix, 2, got) == CLIPDB_STATUS_SUCCESS && got[1] == 1.0f, "get");
+  CHECK(clipdb_index_get(ix, 9, got) == CLIPDB_STATUS_NOT_FOUND, "get unknown");
+  clipdb_index_free(ix);
+  clipdb_index_free(NULL);
+}
+
+/* Upsert keeps the tie position; equal vectors rank by insertion order (B29). */
+static void test_ties(void) {
+  clipdb_index_t *ix = NULL;
+  clipdb_index_init(2, &ix);
+  float v[2] = {0.6f, 0.8f}, w[2] = {1, 0};
+  uint32_t kx = 10, ky = 20, ka = 5, kb = 30;
+  clipdb_index_add(ix, &kx, v, 1);
+  clipdb_index_add(ix, &ky, v, 1);
+  clipdb_index_add(ix, &kb, w, 1);
+  clipdb_index_add(ix, &ka, v, 1);
+  clipdb_index_add(ix, &kb, v, 1); /* upsert b: now tied, keeps position 3 */
+  for (int run = 0; run < 100; run++) {
+    uint32_t keys[4];
+    float scores[4];
+    size_t c;
+    clipdb_index_search(ix, v, 1, 4, NULL, 0, keys, scores, &c);
+    CHECK(c == 4 && keys[0] == 10 && keys[1] == 20 && keys[2] == 30 && keys[3] == 5,
+          "tie order run %d: %u %u %u %u", run, keys[0], keys[1], keys[2], keys[3]);
+  }
+  CHECK(clipdb_index_count(ix) == 4, "upsert does not duplicate");
+  clipdb_index_free(ix);
+}
+
+int main(void) {
+  size_t base = clipdb_allocated_bytes();
+  printf("kernel: %s\n", clipdb_index_kernel_name());
+  test_kernel();
+  test_errors();
+  test_ties();
+  int dims[] = {1, 3, 7, 16, 17, 33, 64, 100, 512};
+  int ns[] = {0, 1, 5, 300, 1000};
+  for (int d = 0; d < 9; d++)
+    for (int j = 0; j < 5; j++) test_random(dims[d], ns[j], 1);
+  CHECK(clipdb_allocated_bytes() == base, "leak: %zu bytes still allocated",
+        clipdb_allocated_bytes() - base);
+  if (failures) {
+    fprintf(stderr, "%d failures\n", failures);
+    return 1;
+  }
+  printf("test-index: ok\n");
+  return 0;
+}

@@ -1,0 +1,120 @@
+// Mongo-style query filters over plain documents: the subset the store documents.
+//   equality            {field: value}         (an array field matches if any element equals)
+//   comparison          {field: {$eq|$ne|$gt|$gte|$lt|$lte: value}}
+//   membership          {field: {$in: [...]}}, {field: {$nin: [...]}}
+//   presence            {field: {$exists: true|false}}
+//   logic               {$and: [f, ...]}, {$or: [f, ...]}, {$nor: [f, ...]}
+// Field names may be dotted paths ('meta.camera.make'). Semantics follow MongoDB's query
+// operators (https://www.mongodb.com/docs/manual/reference/operator/query/) for these cases;
+// ordering comparisons only compare values of the same type (numbers, strings, Dates).
+import { ClipdbError } from '../errors.mjs';
+
+const MISSING = Symbol('missing');
+
+/** Value at a dotted path, or MISSING. */
+export function getPath(doc, path) {
+  let v = doc;
+  for (const part of path.split('.')) {
+    if (v == null || typeof v !== 'object' || !(part in v)) return MISSING;
+    v = v[part];
+  }
+  return v;
+}
+
+function isPlainObject(v) {
+  return v != null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function scalarEquals(a, b) {
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (a === b) return true;
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a), kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => scalarEquals(a[k], b[k]));
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => scalarEquals(x, b[i]));
+  return false;
+}
+
+function equals(value, target) {
+  if (value === MISSING) return target === null; // Mongo: {f: null} matches missing fields
+  if (scalarEquals(value, target)) return true;
+  return Array.isArray(value) && value.some((x) => scalarEquals(x, target));
+}
+
+function comparable(a, b) {
+  if (typeof a === 'number' && typeof b === 'number') return true;
+  if (typeof a === 'string' && typeof b === 'string') return true;
+  return a instanceof Date && b instanceof Date;
+}
+
+function cmp(value, target, op) {
+  const vs = Array.isArray(value) ? value : [value];
+  return vs.some((v) => {
+    if (!comparable(v, target)) return false;
+    const a = v instanceof Date ? v.getTime() : v, b = target instanceof Date ? target.getTime() : target;
+    switch (op) {
+      case '$gt': return a > b;
+      case '$gte': return a >= b;
+      case '$lt': return a < b;
+      default: return a <= b;
+    }
+  });
+}
+
+function matchOperators(value, spec, path) {
+  for (const [op, arg] of Object.entries(spec)) {
+    switch (op) {
+      case '$eq': if (!equals(value, arg)) return false; break;
+      case '$ne': if (equals(value, arg)) return false; break;
+      case '$gt': case '$gte': case '$lt': case '$lte':
+        if (value === MISSING || !cmp(value, arg, op)) return false; break;
+      case '$in':
+        if (!Array.isArray(arg)) throw new ClipdbError('INVALID_ARGUMENT', `filter on '${path}': $in needs an array, got ${typeof arg}`);
+        if (!arg.some((t) => equals(value, t))) return false; break;
+      case '$nin':
+        if (!Array.isArray(arg)) throw new ClipdbError('INVALID_ARGUMENT', `filter on '${path}': $nin needs an array, got ${typeof arg}`);
+        if (arg.some((t) => equals(value, t))) return false; break;
+      case '$exists': if ((value !== MISSING) !== Boolean(arg)) return false; break;
+      case '$not': if (matchValue(value, arg, path)) return false; break;
+      default:
+        throw new ClipdbError('INVALID_ARGUMENT', `filter on '${path}': unsupported operator ${op}`);
+    }
+  }
+  return true;
+}
+
+function matchValue(value, spec, path) {
+  const isOps = isPlainObject(spec) && Object.keys(spec).length > 0 && Object.keys(spec).every((k) => k.startsWith('$'));
+  return isOps ? matchOperators(value, spec, path) : equals(value, spec);
+}
+
+/**
+ * True if `doc` matches `filter` (undefined/null/{} match everything).
+ * Throws ClipdbError('INVALID_ARGUMENT') for an unsupported operator or a malformed filter.
+ */
+export function matches(doc, filter) {
+  if (filter == null) return true;
+  if (!isPlainObject(filter)) throw new ClipdbError('INVALID_ARGUMENT', `a filter must be a plain object, got ${typeof filter}`);
+  for (const [key, spec] of Object.entries(filter)) {
+    if (key === '$and' || key === '$or' || key === '$nor') {
+      if (!Array.isArray(spec)) throw new ClipdbError('INVALID_ARGUMENT', `${key} needs an array of filters`);
+      if (key === '$and' && !spec.every((f) => matches(doc, f))) return false;
+      if (key === '$or' && !spec.some((f) => matches(doc, f))) return false;
+      if (key === '$nor' && spec.some((f) => matches(doc, f))) return false;
+    } else if (key.startsWith('$')) {
+      throw new ClipdbError('INVALID_ARGUMENT', `unsupported top-level filter operator ${key}`);
+    } else if (!matchValue(getPath(doc, key), spec, key)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** True if the dotted `path` exists in `doc` (its value may be null). */
+export function hasPath(doc, path) { return getPath(doc, path) !== MISSING; }
+
+/** True for a filter that matches every document. */
+export function isEmptyFilter(filter) {
+  return filter == null || (isPlainObject(filter) && Object.keys(filter).length === 0);
+}

@@ -1,0 +1,263 @@
+// Types of clipdb's public JS API (web/src/index.mjs).
+
+/** Every failure of the high-level API. `code` is the C status name (e.g. 'BAD_IMAGE'). */
+export class ClipdbError extends Error {
+  code: string;
+  status?: number;
+  details?: unknown;
+}
+
+/** Create a new, independent clipdb wasm instance. */
+export function createModule(options?: {
+  wasmBinary?: ArrayBuffer | Uint8Array;
+  wasmModule?: WebAssembly.Module;
+  wasmURL?: string | URL;
+}): Promise<object>;
+/** The shared default instance, created on first use. */
+export function getModule(options?: Parameters<typeof createModule>[0]): Promise<object>;
+
+// ---- image preprocessing -------------------------------------------------------------------
+
+/** Decoded 8-bit pixels, e.g. a browser ImageData (4 channels RGBA) or RGB (3 channels). */
+export interface ImageDataLike {
+  data: Uint8ClampedArray | Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface PreprocessOptions {
+  /** Output side R in pixels (the model's image_resolution). Default 224. */
+  resolution?: number;
+  /** Per-channel mean, RGB. Default OpenAI CLIP's (0.48145466, 0.4578275, 0.40821073). */
+  mean?: ArrayLike<number>;
+  /** Per-channel std, RGB. Default OpenAI CLIP's (0.26862954, 0.26130258, 0.27577711). */
+  std?: ArrayLike<number>;
+  /** Decoded width*height limit, checked from the header before decoding. Default 178956970. */
+  maxPixels?: number;
+  /**
+   * 'ignore' (default): the official pipeline (PIL.Image.open does not rotate), reference
+   * parity. 'apply': rotate by the JPEG EXIF orientation first (ImageOps.exif_transpose),
+   * what photo users expect. Only affects encoded input.
+   */
+  exif?: 'ignore' | 'apply';
+  /** Also return {format, mode, width, height, orientation} of the decoded file. */
+  info?: boolean;
+  /** A module from createModule() instead of the shared one. */
+  module?: object;
+}
+
+export interface ImageInfo {
+  format: 'PNG' | 'JPEG' | 'BMP' | 'GIF';
+  /** The PIL mode the official pipeline would resize in: RGB, L, LA, RGBA, P, 1, I, CMYK. */
+  mode: string;
+  width: number;
+  height: number;
+  /** EXIF orientation 1..8 (1 when absent). */
+  orientation: number;
+}
+
+/**
+ * Decode (JPEG, PNG, BMP, GIF first frame) and preprocess one image exactly as OpenAI CLIP's
+ * `_transform` on Pillow does: short side to R (long side truncated), Pillow's bicubic
+ * resampler in the image's own mode, centre crop (round half to even), RGB, x/255,
+ * (x - mean)/std. Returns float32 [3*R*R] (CHW, RGB).
+ * Throws ClipdbError: BAD_IMAGE (corrupt/truncated/empty), UNSUPPORTED (WebP, AVIF, HEIC,
+ * TIFF, 12-bit JPEG, ...), IMAGE_TOO_LARGE, INVALID_ARGUMENT, OUT_OF_MEMORY.
+ * @example
+ *   const pixels = await preprocess(await blob.arrayBuffer(), { exif: 'apply' });
+ */
+export function preprocess(
+  input: ArrayBuffer | ArrayBufferView | Blob | ImageDataLike,
+  options?: PreprocessOptions & { info?: false },
+): Promise<Float32Array>;
+export function preprocess(
+  input: ArrayBuffer | ArrayBufferView | Blob,
+  options: PreprocessOptions & { info: true },
+): Promise<{ pixels: Float32Array; info: ImageInfo }>;
+
+/** The C library's defaults: {resolution, mean, std, maxPixels, exif}. */
+export function defaultImageOptions(options?: { module?: object }): Promise<{
+  resolution: number; mean: number[]; std: number[]; maxPixels: number; exif: 'ignore' | 'apply';
+}>;
+
+// ---- document store (web/src/db/) ----------------------------------------------------------
+
+/**
+ * Storage behind a Database: one tiny interface. Stores are 'docs', 'vectors', 'meta'.
+ * `write` is atomic (one IndexedDB transaction / one journal line): all ops land or none.
+ */
+export interface StorageAdapter {
+  kind: string;
+  /** True if writes survive a restart. */
+  persistent: boolean;
+  getAll(store: 'docs' | 'vectors' | 'meta'): Promise<Array<[string, unknown]>>;
+  write(ops: Array<{ store: string; key: string; value: unknown } | { store: string; key: string; delete: true }>): Promise<void>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+  /** Browsers: navigator.storage.persist(). */
+  persist?(): Promise<boolean | null>;
+  estimate?(): Promise<{ usage?: number; quota?: number } | null>;
+}
+
+/** In-memory storage (edge runtimes, tests, the private-mode fallback). */
+export function memoryStorage(): StorageAdapter;
+/** Node: an append-only, fdatasync'd journal `<dir>/<name>.clipdb.jsonl`; torn tails dropped on open. */
+export function fsStorage(options: { dir: string; name?: string }): Promise<StorageAdapter>;
+/**
+ * Browsers: IndexedDB via the `idb` package. Throws ClipdbError 'STORAGE_UNAVAILABLE' (no
+ * IndexedDB, private mode) or 'BLOCKED' (another tab holds an older version open).
+ */
+export function indexedDBStorage(options?: { name?: string; indexedDB?: IDBFactory; blockedTimeoutMs?: number }): Promise<StorageAdapter>;
+
+export interface OpenDatabaseOptions {
+  /** 'auto' (default): IndexedDB in browsers, the file system in Node when `dir` is given, else memory. */
+  storage?: 'auto' | 'indexeddb' | 'fs' | 'memory' | StorageAdapter;
+  /** IndexedDB database name / journal file name. Default 'clipdb'. */
+  name?: string;
+  /** Folder of the file-system journal (storage 'fs'). */
+  dir?: string;
+  /** If IndexedDB cannot be opened, use memory and report `{persistent: false, reason}` (default true). */
+  fallback?: boolean;
+  /** The wasm module holding the C vector index (default: the shared one). */
+  module?: object;
+}
+
+/**
+ * Open (or create) a database. Documents and vectors are read from storage; C vector indexes
+ * are rebuilt when each VectorIndex is added with `db.add`.
+ * Errors: 'STORAGE_UNAVAILABLE' (fallback false), 'BLOCKED', 'IO'.
+ * @example
+ *   const db = await openDatabase({ storage: 'indexeddb', name: 'photos' });
+ *   if (!db.persistent) showBanner(`not saved: ${db.reason}`);
+ */
+export function openDatabase(options?: OpenDatabaseOptions): Promise<Database>;
+
+/** What a model's encode function receives for an image field. */
+export type ModelInput = string | Uint8Array | ImageDataLike | unknown;
+
+/** An encoder with an injected embedding function (clipdb's wasm CLIP, a server, a test fake). */
+export class Model {
+  /**
+   * @param options.identifier names the model and weights; stored with each vector index and
+   *   checked on reopen ('MODEL_MISMATCH').
+   * @param options.dim embedding length.
+   * @param options.encode input → embedding (float32 [dim], need not be normalised). Image
+   *   fields arrive as a Uint8Array of encoded bytes or an ImageData-like; text as a string.
+   * @example
+   *   const visual = new Model({ identifier: 'clip-tiny-vit', dim: 64, encode: (bytes) => engine.embedImage(bytes) });
+   */
+  constructor(options: { identifier: string; dim: number; encode: (input: ModelInput) => Float32Array | number[] | Promise<Float32Array | number[]>; kind?: string });
+  identifier: string;
+  dim: number;
+  /** Embed one input. Errors: 'DIMENSION_MISMATCH' (wrong length, names both), 'BAD_VECTOR' (NaN/Inf/zero). */
+  predict(input: ModelInput): Promise<Float32Array>;
+}
+
+/** Applies `model` to field `key` (dotted path) of the selected collection's documents. */
+export class Listener {
+  /**
+   * @example new Listener({ model: visual, key: 'image', select: { collection: 'photos' } })
+   */
+  constructor(options: { model: Model; key: string; select: string | Collection | { collection: string; filter?: Filter } });
+  model: Model;
+  key: string;
+  collection: string | null;
+}
+
+/** The indexing listener fills the index; the compatible listener's model embeds queries of its key. */
+export class VectorIndex {
+  /**
+   * @example new VectorIndex('photo-index', { indexingListener: imageListener, compatibleListener: textListener })
+   */
+  constructor(name: string, options: { indexingListener: Listener; compatibleListener?: Listener });
+  name: string;
+  readonly dim: number;
+}
+
+/** Mongo-style filter: equality, $eq/$ne/$gt/$gte/$lt/$lte/$in/$nin/$exists/$not, $and/$or/$nor, dotted paths. */
+export type Filter = Record<string, unknown>;
+
+export type Document = Record<string, unknown> & { _id?: string | number };
+
+export interface Progress { done: number; total: number; id: string | number }
+
+export class Collection {
+  readonly name: string;
+  /**
+   * Insert one document; resolves after it is stored and embedded. Duplicate `_id` →
+   * 'DUPLICATE_ID'. If embedding fails the document is removed and the error thrown.
+   * @example await photos.insertOne({ _id: 'p1', image: file, tags: ['beach'] });
+   */
+  insertOne(doc: Document, options?: { signal?: AbortSignal }): Promise<{ insertedId: string | number }>;
+  /**
+   * Insert in batches (stored pending → embedded → vectors written). Progress per document;
+   * `signal` stops between documents ('ABORTED', details.insertedIds lists what was inserted).
+   * @example await photos.insertMany(docs, { onProgress: ({ done, total }) => bar(done / total), signal });
+   */
+  insertMany(docs: Document[], options?: { signal?: AbortSignal; onProgress?: (p: Progress) => void; batchSize?: number }): Promise<{ insertedIds: Array<string | number> }>;
+  /** Documents matching `filter`, in insertion order; image fields come back as given (Blob, ArrayBuffer, Uint8Array, ImageData). */
+  find(filter?: Filter, options?: { limit?: number; skip?: number }): Promise<Document[]>;
+  /** @example const d = await photos.findOne({ _id: 'p1' }); img.src = URL.createObjectURL(d.image); */
+  findOne(filter?: Filter): Promise<Document | null>;
+  count(filter?: Filter): Promise<number>;
+  /**
+   * Update the first match with {$set, $unset} or a replacement; re-embeds changed listener keys
+   * before writing document + vectors in one transaction.
+   */
+  updateOne(filter: Filter, update: Document | { $set?: Record<string, unknown>; $unset?: Record<string, unknown> }): Promise<{ matchedCount: number; modifiedCount: number }>;
+  /** Delete the first match and its vectors. */
+  deleteOne(filter: Filter): Promise<{ deletedCount: number }>;
+  /**
+   * Vector search. `n`: non-negative integer (default 10).
+   * @example const top3 = await photos.like({ text: 'mushroom' }, { vectorIndex: 'photo-index', n: 3 }).find({ year: { $gte: 2020 } });
+   */
+  like(query: { text: string } | { image: Blob | ArrayBuffer | ArrayBufferView | ImageDataLike } | { vector: Float32Array | number[] } | Record<string, unknown>,
+    options: { vectorIndex: string; n?: number }): LikeQuery;
+}
+
+export class LikeQuery {
+  /**
+   * Exactly min(n, matching documents with a vector) results, pre-filtered in the C index,
+   * sorted by `score` (cosine similarity) descending, ties by `_id`.
+   * Errors: 'INVALID_ARGUMENT' (bad n or query), 'NOT_FOUND' (unknown index),
+   * 'DIMENSION_MISMATCH', 'BAD_VECTOR'.
+   */
+  find(filter?: Filter): Promise<Array<Document & { score: number }>>;
+}
+
+export class Database {
+  /** True if writes survive a restart (false after the B21 fallback to memory). */
+  readonly persistent: boolean;
+  /** Why storage is not persistent, if it is not. */
+  readonly reason?: string;
+  /** navigator.storage.persist() result after the first write; null if unavailable/not asked. */
+  readonly persisted: boolean | null;
+  readonly info: { persistent: boolean; reason?: string; storage: string; documents: number; pending: number; persisted: boolean | null };
+  /** Documents whose re-queued embedding failed on `add` (left pending, out of search). */
+  pendingErrors?: Array<{ id: string | number; index: string; error: Error }>;
+  collection(name: string): Collection;
+  /**
+   * Add a vector index: checks model identity + dim against storage ('MODEL_MISMATCH', unless
+   * reindex), rebuilds the C index from stored vectors, re-embeds pending/missing documents.
+   * @example await db.add(new VectorIndex('photo-index', { indexingListener, compatibleListener }));
+   */
+  add(vectorIndex: VectorIndex, options?: { reindex?: boolean; signal?: AbortSignal; onProgress?: (p: Progress) => void }): Promise<{ loaded: number; embedded: number }>;
+  /** The whole store as one JSON file (UTF-8 bytes). */
+  exportData(): Promise<Uint8Array>;
+  /** Replace the store with an export; add vector indexes again afterwards. */
+  importData(bytes: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Low-level JS mirror of clipdb_index_* (exact cosine top-k in wasm). */
+export class WasmVectorIndex {
+  constructor(module: object, dim: number);
+  readonly dim: number;
+  readonly count: number;
+  /** keys uint32 [n]; vectors float32 [n*dim]. Upsert. Errors: DIMENSION_MISMATCH, BAD_VECTOR. */
+  add(keys: Uint32Array, vectors: Float32Array): void;
+  remove(key: number): boolean;
+  /** One entry per query; scores descending, ties in insertion order. */
+  search(queries: Float32Array, k: number, candidates?: Uint32Array | null): Array<{ keys: Uint32Array; scores: Float32Array }>;
+  free(): void;
+}
