@@ -113,7 +113,7 @@ const peerVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', peer
 console.log(`clipdb (${native ? 'native, xnnpack backend' : 'wasm SIMD128'}) vs ${peerName} ${peerVersion}, 1 thread, Node ${process.version}`);
 console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log(`median of ${runs} alternating runs after warm-up\n`);
-console.log('case                                   clipdb ms    peer ms   ratio  clipdb MB  peer MB   cosine');
+console.log('case                                   clipdb ms    peer ms   ratio  clipdb MB  peer MB   cosine  cpu ratio');
 
 for (const c of cases) {
   const missing = [c.model, c.peerModel, c.peerTextModel].filter((f) => f && !existsSync(f));
@@ -145,19 +145,27 @@ for (const c of cases) {
     continue;
   }
   for (let i = 0; i < 2; i++) await a.call({ cmd: 'run' }), await b.call({ cmd: 'run' }); // warm-up
-  const ta = [], tb = [];
+  const ta = [], tb = [], ca = [], cb = [];
   for (let i = 0; i < runs; i++) {
-    const order = i % 2 ? [[b, tb], [a, ta]] : [[a, ta], [b, tb]];
-    for (const [w, t] of order) t.push((await w.call({ cmd: 'run' })).ms);
+    const order = i % 2 ? [[b, tb, cb], [a, ta, ca]] : [[a, ta, ca], [b, tb, cb]];
+    for (const [w, t, cpu] of order) {
+      const r = await w.call({ cmd: 'run' });
+      t.push(r.ms);
+      cpu.push(r.cpu_ms);
+    }
   }
   const ma = (await a.call({ cmd: 'exit' })).peak_mb, mb = (await b.call({ cmd: 'exit' })).peak_mb;
   const row = {
     case: c.case, threads: 1, clipdb_ms: +median(ta).toFixed(2), peer_ms: +median(tb).toFixed(2),
     ratio: +(median(ta) / median(tb)).toFixed(3), clipdb_peak_mb: Math.round(ma), peer_peak_mb: Math.round(mb),
+    // CPU time of the run (process CPU, all threads): a diagnostic on a machine shared with
+    // other jobs, where wall-clock time includes waiting for a core.
+    clipdb_cpu_ms: +median(ca).toFixed(2), peer_cpu_ms: +median(cb).toFixed(2),
+    cpu_ratio: +(median(ca) / median(cb)).toFixed(3),
     target: native ? 'native' : 'wasm', peer: `${peerName} ${peerVersion}`, cosine: +cmp.cos.toFixed(7),
     date: new Date().toISOString(),
   };
-  console.log(`${c.case.padEnd(38)} ${row.clipdb_ms.toFixed(1).padStart(9)} ${row.peer_ms.toFixed(1).padStart(10)} ${row.ratio.toFixed(3).padStart(7)} ${String(row.clipdb_peak_mb).padStart(10)} ${String(row.peer_peak_mb).padStart(8)} ${cmp.cos.toFixed(6).padStart(8)}`);
+  console.log(`${c.case.padEnd(38)} ${row.clipdb_ms.toFixed(1).padStart(9)} ${row.peer_ms.toFixed(1).padStart(10)} ${row.ratio.toFixed(3).padStart(7)} ${String(row.clipdb_peak_mb).padStart(10)} ${String(row.peer_peak_mb).padStart(8)} ${cmp.cos.toFixed(6).padStart(8)} ${row.cpu_ratio.toFixed(3).padStart(10)}`);
   appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify(row) + '\n');
 }
 

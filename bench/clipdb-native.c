@@ -20,6 +20,12 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 static void die(const char *what) {
   fprintf(stderr, "clipdb-native: %s: %s\n", what, clipdb_last_error());
   exit(1);
@@ -77,18 +83,19 @@ int main(int argc, char **argv) {
   float *emb = malloc(sizeof(float) * 2 * (size_t)dim);
   char line[64];
   for (int first = 1;; first = 0) {
-    double t = now_ms();
+    double t = now_ms(), c = cpu_ms();
     if (image && clipdb_image_embed(session, pixels, 1, emb) != CLIPDB_STATUS_SUCCESS) die("image");
     if (text && clipdb_text_embed(session, tokens, (size_t)n_tokens, emb + (image ? dim : 0)) !=
                     CLIPDB_STATUS_SUCCESS)
       die("text");
     t = now_ms() - t;
+    c = cpu_ms() - c;
     if (first) {
       printf("{\"ready\":true,\"load_ms\":%.3f,\"embedding\":[", load_ms);
       for (int i = 0; i < (image && text ? 2 : 1) * dim; i++) printf("%s%.9g", i ? "," : "", emb[i]);
       printf("]}\n");
     } else {
-      printf("{\"ms\":%.4f}\n", t);
+      printf("{\"ms\":%.4f,\"cpu_ms\":%.4f}\n", t, c);
     }
     fflush(stdout);
     if (fgets(line, sizeof line, stdin) == NULL || strncmp(line, "exit", 4) == 0) break;
