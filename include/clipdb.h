@@ -233,16 +233,29 @@ typedef struct clipdb_tokenizer clipdb_tokenizer_t;
 
 /**
  * Create a tokenizer from OpenAI's `bpe_simple_vocab_16e6.txt.gz` format (gzip-compressed
- * or plain text: a header line, then merges in rank order), or from Hugging Face files
- * ("vocab.json" + "merges.txt"). `files` are recognised by `name`: "*.gz" or "*.txt" other
- * than merges.txt = OpenAI format; "vocab.json" and "merges.txt" = HF format.
+ * or plain text: a header line, then merges in rank order; as clip/simple_tokenizer.py, at
+ * most the first 48894 merges are used, and the vocabulary size follows from the merge
+ * count, so smaller vocabularies in the same format work), or from Hugging Face files
+ * ("vocab.json" + "merges.txt"). `files` are recognised by the base name of `name`: "*.gz"
+ * or "*.txt" other than merges.txt = OpenAI format; "vocab.json" and "merges.txt" = HF
+ * format. The data is copied; the buffers may be freed after the call.
  * Errors: INVALID_ARGUMENT, BAD_VOCAB (message names the file and line), OUT_OF_MEMORY.
+ * A tokenizer keeps a cache of BPE results: use it from one thread at a time.
  */
 CLIPDB_API clipdb_status clipdb_tokenizer_init_from_files(const clipdb_file *files,
                                                           size_t n_files,
                                                           clipdb_tokenizer_t **out);
 CLIPDB_API void clipdb_tokenizer_free(clipdb_tokenizer_t *tokenizer);
 CLIPDB_API const char *clipdb_tokenizer_last_error(const clipdb_tokenizer_t *tokenizer);
+
+/**
+ * Vocabulary size (largest id + 1) and the start/end-of-text ids. OpenAI format: 512 + number
+ * of merges + 2, with <|startoftext|> and <|endoftext|> the last two ids (49406, 49407 for
+ * bpe_simple_vocab_16e6.txt.gz); HF format: taken from vocab.json. 0 / -1 for NULL.
+ */
+CLIPDB_API int32_t clipdb_tokenizer_vocab_size(const clipdb_tokenizer_t *tokenizer);
+CLIPDB_API int32_t clipdb_tokenizer_sot(const clipdb_tokenizer_t *tokenizer);
+CLIPDB_API int32_t clipdb_tokenizer_eot(const clipdb_tokenizer_t *tokenizer);
 
 /**
  * clip.tokenize(text, context_length, truncate) for one UTF-8 string (invalid UTF-8 is
@@ -261,42 +274,73 @@ CLIPDB_API clipdb_status clipdb_tokenize(clipdb_tokenizer_t *tokenizer, const ch
  * Images: decode + the official preprocessing (clip/clip.py `_transform`)
  * ---------------------------------------------------------------------------------------- */
 
+/*
+ * The official transform is Resize(R, BICUBIC) -> CenterCrop(R) -> convert("RGB") ->
+ * ToTensor -> Normalize(mean, std) on a PIL image from PIL.Image.open (clip/clip.py
+ * `_transform`, torchvision 0.14, Pillow 9.4). clipdb reproduces Pillow's arithmetic: the
+ * short side goes to R and the long side to int(R * long / short); nothing is resampled when
+ * the image already has that size; the resize runs in the mode Pillow opens the file in
+ * (separable fixed-point bicubic with antialiasing, horizontal pass first; NEAREST for
+ * palette and 1-bit images; premultiplied alpha for RGBA/LA; 32-bit integers for 16-bit
+ * gray; CMYK converted to RGB after the resize); crop offsets round half to even; then
+ * float32 x / 255 and (x - mean[c]) / std[c]. Lossless files give the reference tensor bit
+ * for bit; JPEG is decoded by stb_image, whose IDCT differs from libjpeg-turbo's by at most a
+ * few uint8 steps (see README "Images").
+ */
+
 typedef enum clipdb_exif_mode {
   CLIPDB_EXIF_IGNORE = 0, /**< as PIL.Image.open + the official transform (reference parity) */
   CLIPDB_EXIF_APPLY = 1,  /**< as ImageOps.exif_transpose first (what photo users expect) */
 } clipdb_exif_mode;
 
 typedef struct clipdb_image_params {
-  int32_t resolution;   /**< output side R (the model's image_resolution), default 224 */
-  float mean[3];        /**< default: OpenAI CLIP mean */
-  float std[3];         /**< default: OpenAI CLIP std */
-  uint64_t max_pixels;  /**< decoded width*height limit, default 178956970 (Pillow's) */
-  int32_t exif;         /**< clipdb_exif_mode, default IGNORE */
+  int32_t resolution;   /**< output side R in pixels (the model's image_resolution), 1..8192, default 224 */
+  float mean[3];        /**< RGB, default OpenAI CLIP's (0.48145466, 0.4578275, 0.40821073) */
+  float std[3];         /**< RGB, non-zero, default OpenAI CLIP's (0.26862954, 0.26130258, 0.27577711) */
+  uint64_t max_pixels;  /**< width*height limit, read from the file header before decoding
+                             (decompression-bomb guard), default 178956970 (Pillow's error
+                             threshold); sides are also limited to 65536 */
+  int32_t exif;         /**< clipdb_exif_mode. Default IGNORE in the C API and the CLI, for
+                             parity with the official pipeline and its embeddings; APPLY rotates
+                             by the JPEG EXIF orientation (APP1, both byte orders) first */
 } clipdb_image_params;
 
+/** The defaults listed on clipdb_image_params. */
 CLIPDB_API clipdb_image_params clipdb_image_default_params(void);
 
 /** What was decoded, for diagnostics. */
 typedef struct clipdb_image_info {
   int32_t width, height;   /**< as decoded, before EXIF orientation */
   int32_t orientation;     /**< EXIF orientation 1..8 (1 if absent) */
-  char format[8];          /**< "PNG", "JPEG", "BMP", "GIF", "RAW" */
-  char mode[8];            /**< the PIL mode the official pipeline would see: "RGB", "L", ... */
+  char format[8];          /**< "PNG", "JPEG", "BMP", "GIF" */
+  char mode[8];            /**< the PIL mode the official pipeline resizes in: "RGB", "L", "LA",
+                                "RGBA", "P", "1", "I" (16-bit gray), "CMYK" */
 } clipdb_image_info;
 
 /**
- * Decode an encoded image (JPEG, PNG, BMP, GIF first frame) and preprocess it exactly as the
- * official pipeline does. `out`: float32 [3, R, R] (CHW, RGB). `info` is optional.
- * Errors: INVALID_ARGUMENT, BAD_IMAGE (corrupt/truncated/empty), UNSUPPORTED (e.g. WebP,
- * 12-bit JPEG), IMAGE_TOO_LARGE, OUT_OF_MEMORY.
+ * Decode an encoded image and preprocess it exactly as the official pipeline does.
+ * `data`: `size` bytes of JPEG (baseline, progressive; gray, RGB, CMYK/YCCK), PNG (1-16 bit;
+ * gray, RGB, palette, gray+alpha, RGBA), BMP or GIF (first frame). Borrowed, not kept.
+ * `out`: float32 [3, R, R] (CHW, RGB, normalised), R = params->resolution, caller-owned.
+ * `info` (optional) receives format, mode, size and EXIF orientation.
+ * Memory: the decoded image plus about R x (rows the crop needs) x channels bytes, all freed
+ * before returning.
+ * Errors: INVALID_ARGUMENT (NULL, bad params), BAD_IMAGE (empty, corrupt or truncated; the
+ * message carries stb_image's reason), UNSUPPORTED (WebP, AVIF, HEIC/HEIF, TIFF, JPEG 2000,
+ * JPEG XL, PSD, 12-bit / lossless / arithmetic-coded JPEG; the message names the format),
+ * IMAGE_TOO_LARGE (over max_pixels), OUT_OF_MEMORY. Message: clipdb_last_error().
  */
 CLIPDB_API clipdb_status clipdb_image_preprocess(const void *data, size_t size,
                                                  const clipdb_image_params *params, float *out,
                                                  clipdb_image_info *info);
 
 /**
- * Preprocess already-decoded 8-bit pixels (e.g. a browser ImageData): `channels` 3 (RGB) or
- * 4 (RGBA, treated as PIL mode RGBA), rows of `stride` bytes. Output as above.
+ * Preprocess already-decoded 8-bit pixels (e.g. a browser ImageData, which the browser has
+ * already turned upright; params->exif is not used): `channels` 1 (PIL mode L), 3 (RGB) or 4
+ * (RGBA: resized premultiplied, alpha then dropped without compositing, as Pillow does),
+ * `height` rows of `stride` >= width*channels bytes. Borrowed, not kept.
+ * `out`: float32 [3, R, R] as for clipdb_image_preprocess.
+ * Errors: INVALID_ARGUMENT, IMAGE_TOO_LARGE (width*height over max_pixels), OUT_OF_MEMORY.
  */
 CLIPDB_API clipdb_status clipdb_image_preprocess_pixels(const uint8_t *pixels, int32_t width,
                                                         int32_t height, int32_t channels,

@@ -205,16 +205,25 @@ static int palette_needed(const uint8_t *p, size_t entries) {
   return 0;
 }
 
+/* The first frame's rectangle and what Pillow shows outside it. */
+typedef struct gif_frame {
+  int x, y, w, h;     /* image descriptor rectangle */
+  int fill_index;     /* transparency index if the frame has one, else 0 */
+  const uint8_t *pal; /* the frame's palette (local, else global), NULL if none */
+  size_t pal_entries;
+} gif_frame;
+
 /*
  * Walk the GIF up to the first image descriptor: decide P or L as Pillow does, and find the
  * first frame's Graphic Control Extension so its transparency flag can be cleared.
  * `gce_flags_at` gets the offset of the GCE packed byte (0 if none).
  */
 static void gif_scan(const uint8_t *d, size_t n, int32_t *mode, size_t *gce_flags_at,
-                     int *truncated) {
+                     int *truncated, gif_frame *fr) {
   *mode = CLIPDB__MODE_P;
   *gce_flags_at = 0;
   *truncated = 0;
+  memset(fr, 0, sizeof *fr);
   if (n < 13) return;
   int has_palette = 0;
   size_t at = 13;
@@ -223,6 +232,8 @@ static void gif_scan(const uint8_t *d, size_t n, int32_t *mode, size_t *gce_flag
     const size_t entries = (size_t)1 << ((flags & 7) + 1);
     if (at + 3 * entries > n) return;
     has_palette = palette_needed(d + at, entries);
+    fr->pal = d + at;
+    fr->pal_entries = entries;
     at += 3 * entries;
   }
   while (at < n) {
@@ -231,17 +242,24 @@ static void gif_scan(const uint8_t *d, size_t n, int32_t *mode, size_t *gce_flag
       if (at + 2 > n) return;
       const int label = d[at + 1];
       size_t q = at + 2;
-      if (label == 0xf9 && q + 2 <= n && d[q] >= 4) *gce_flags_at = q + 1;
+      if (label == 0xf9 && q + 5 <= n && d[q] >= 4) *gce_flags_at = q + 1;
       while (q < n && d[q] != 0) q += 1 + (size_t)d[q];
       at = q + 1;
     } else if (block == 0x2c) { /* image descriptor */
       if (at + 10 > n) return;
       const int iflags = d[at + 9];
       size_t q = at + 10;
+      fr->x = le16(d + at + 1);
+      fr->y = le16(d + at + 3);
+      fr->w = le16(d + at + 5);
+      fr->h = le16(d + at + 7);
+      if (*gce_flags_at != 0 && (d[*gce_flags_at] & 1)) fr->fill_index = d[*gce_flags_at + 3];
       if (iflags & 0x80) {
         const size_t entries = (size_t)1 << ((iflags & 7) + 1);
         if (at + 10 + 3 * entries > n) return;
         has_palette = palette_needed(d + at + 10, entries);
+        fr->pal = d + at + 10;
+        fr->pal_entries = entries;
         q += 3 * entries;
       }
       *mode = has_palette ? CLIPDB__MODE_P : CLIPDB__MODE_L;
@@ -325,6 +343,27 @@ static clipdb_status bmp_check_size(const uint8_t *d, size_t n) {
   return CLIPDB_STATUS_SUCCESS;
 }
 
+/*
+ * Outside the first frame's rectangle Pillow shows palette index 0, or the transparency
+ * index when the frame has one (it starts from an image filled with that index); stb leaves
+ * black or its background colour there.
+ */
+static void gif_fill_canvas(uint8_t *px, int w, int h, int channels, const gif_frame *fr) {
+  if (fr->x == 0 && fr->y == 0 && fr->w >= w && fr->h >= h) return;
+  uint8_t rgb[3] = {0, 0, 0};
+  const size_t idx = (size_t)fr->fill_index;
+  if (fr->pal != NULL && idx < fr->pal_entries) memcpy(rgb, fr->pal + 3 * idx, 3);
+  else if (fr->pal == NULL) rgb[0] = rgb[1] = rgb[2] = (uint8_t)idx;
+  for (int y = 0; y < h; y++) {
+    for (int x = 0; x < w; x++) {
+      if (x >= fr->x && x < fr->x + fr->w && y >= fr->y && y < fr->y + fr->h) continue;
+      uint8_t *p = px + ((size_t)y * w + x) * channels;
+      if (channels == 1) p[0] = rgb[0]; /* mode L: identity gray palette, so index = value */
+      else memcpy(p, rgb, 3);
+    }
+  }
+}
+
 /* ---- decode ---------------------------------------------------------------------------- */
 
 static clipdb_status stb_failure(const char *fmt_name) {
@@ -372,6 +411,8 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
   int32_t mode = CLIPDB__MODE_RGB;
   int want16 = 0;
   size_t gce_flags_at = 0;
+  gif_frame gif;
+  memset(&gif, 0, sizeof gif);
   jpeg_header jh;
   clipdb_status status = CLIPDB_STATUS_SUCCESS;
   switch (fmt) {
@@ -418,7 +459,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
       break;
     case FMT_GIF: {
       int truncated = 0;
-      gif_scan(data, size, &mode, &gce_flags_at, &truncated);
+      gif_scan(data, size, &mode, &gce_flags_at, &truncated, &gif);
       if (truncated)
         return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
                              "failed to decode GIF: truncated file (the first frame's data runs "
@@ -515,6 +556,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
     clipdb__free(patched);
     if (p == NULL) return stb_failure(name);
     img->u8 = p; /* allocated by clipdb__malloc through STBI_MALLOC */
+    if (fmt == FMT_GIF) gif_fill_canvas(img->u8, dw, dh, channels, &gif);
   }
   img->width = dw;
   img->height = dh;

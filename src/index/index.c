@@ -329,12 +329,21 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
   if (k == 0 || ix->count == 0) return CLIPDB_STATUS_SUCCESS;
 
   clipdb_status status = CLIPDB_STATUS_SUCCESS;
-  float *qn = clipdb__malloc(dim * sizeof(float));
+  /* Queries are normalised once, and scored together: each block of stored rows is read from
+   * memory once for all queries of the batch (the scan is memory-bound for large indexes). */
+  float *qn = NULL;
+  heap *heaps = NULL;
   uint32_t *cand_slots = NULL;
   uint64_t *seen = NULL;
   size_t n_cand_slots = 0;
-  if (qn == NULL) {
-    status = clipdb__error(err, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to search index: out of memory");
+  if (n_queries > SIZE_MAX / sizeof(float) / dim) {
+    status = clipdb__error(err, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to search index: %zu queries is too many", n_queries);
+    goto cleanup;
+  }
+  qn = clipdb__malloc(n_queries * dim * sizeof(float));
+  heaps = clipdb__malloc(n_queries * sizeof(heap));
+  if (qn == NULL || heaps == NULL) {
+    status = clipdb__error(err, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to search index with %zu queries: out of memory", n_queries);
     goto cleanup;
   }
   if (candidates != NULL) {
@@ -359,34 +368,43 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
   const clipdb_f32_dot_ukernel_fn dot = ix->config->dot;
   const size_t searched = candidates != NULL ? n_cand_slots : ix->count;
   const size_t kk = k < searched ? k : searched;
-  float block[SCORE_BLOCK];
   for (size_t q = 0; q < n_queries; q++) {
     const float *src = queries + q * dim;
     double inv = 1.0;
     vector_check(src, dim, &inv);
-    for (size_t i = 0; i < dim; i++) qn[i] = (float)(src[i] * inv);
+    for (size_t i = 0; i < dim; i++) qn[q * dim + i] = (float)(src[i] * inv);
     heap h = {out_scores + q * k, out_keys + q * k, ix->seqs, 0, kk};
-    if (kk > 0) {
-      if (candidates == NULL) {
-        for (size_t b = 0; b < ix->count; b += SCORE_BLOCK) {
-          size_t rows = ix->count - b < SCORE_BLOCK ? ix->count - b : SCORE_BLOCK;
-          dot(rows, dim, qn, ix->vectors + b * dim, dim, block);
-          for (size_t r = 0; r < rows; r++) heap_offer(&h, block[r], (uint32_t)(b + r));
-        }
-      } else {
-        for (size_t c = 0; c < n_cand_slots; c++) {
-          float s;
-          dot(1, dim, qn, ix->vectors + (size_t)cand_slots[c] * dim, dim, &s);
-          heap_offer(&h, s, cand_slots[c]);
+    heaps[q] = h;
+  }
+  if (kk > 0) {
+    float block[SCORE_BLOCK];
+    if (candidates == NULL) {
+      for (size_t b = 0; b < ix->count; b += SCORE_BLOCK) {
+        size_t rows = ix->count - b < SCORE_BLOCK ? ix->count - b : SCORE_BLOCK;
+        for (size_t q = 0; q < n_queries; q++) {
+          dot(rows, dim, qn + q * dim, ix->vectors + b * dim, dim, block);
+          for (size_t r = 0; r < rows; r++) heap_offer(&heaps[q], block[r], (uint32_t)(b + r));
         }
       }
-      heap_sort(&h);
-      for (size_t r = 0; r < h.size; r++) h.slots[r] = ix->keys[h.slots[r]];
+    } else {
+      for (size_t c = 0; c < n_cand_slots; c++) {
+        const float *row = ix->vectors + (size_t)cand_slots[c] * dim;
+        for (size_t q = 0; q < n_queries; q++) {
+          float s;
+          dot(1, dim, qn + q * dim, row, dim, &s);
+          heap_offer(&heaps[q], s, cand_slots[c]);
+        }
+      }
     }
-    out_counts[q] = h.size;
+  }
+  for (size_t q = 0; q < n_queries; q++) {
+    heap_sort(&heaps[q]);
+    for (size_t r = 0; r < heaps[q].size; r++) heaps[q].slots[r] = ix->keys[heaps[q].slots[r]];
+    out_counts[q] = heaps[q].size;
   }
 cleanup:
   clipdb__free(qn);
+  clipdb__free(heaps);
   clipdb__free(seen);
   clipdb__free(cand_slots);
   return status;

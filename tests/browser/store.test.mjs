@@ -12,6 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
+import { goldenDir, repoRoot } from '../js/golden.mjs';
+import { loadGolden, referenceOrder } from '../js/store-helpers.mjs';
 
 const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
 let chromium = null;
@@ -23,7 +25,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 let server, profile;
 before(async () => {
   if (skip) return;
-  server = await serve({});
+  server = await serve(goldenDir ? { mounts: { '/golden/': goldenDir } } : {});
   profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-'));
 });
 after(async () => {
@@ -84,6 +86,17 @@ test('reload and browser restart: identical results without re-embedding', { ski
   ({ context, page } = await launch());
   await load(page);
   await check('browser restart');
+
+  // B25: the browser evicts the site's storage (Safari's 7-day rule, "clear site data").
+  // Reopening must report an empty store and serve no stale results.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Storage.clearDataForOrigin', { origin: server.url.replace(/\/$/, ''), storageTypes: 'all' });
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const wiped = await page.evaluate(() => window.openStore('reopen'));
+  assert.deepEqual(wiped.added, { loaded: 0, embedded: 0 });
+  assert.equal(wiped.info.documents, 0);
+  assert.deepEqual(await page.evaluate(() => window.query(3, 5)), []);
   await context.close();
 });
 
@@ -121,5 +134,87 @@ test('browser killed in the middle of insertMany: nothing resolved is lost, pend
     assert.equal(top[0][0], id, `${id} is searchable`);
   }
   console.log(`# killed after ${resolvedBeforeKill.length} resolved inserts; ${state.info.documents} documents present, ${state.info.pending} pending re-embedded`);
+  await context.close();
+});
+
+test('slow embedder between read and write (B22): no TransactionInactiveError in real IndexedDB', { skip, timeout: 60000 }, async () => {
+  const { context, page } = await launch();
+  await load(page);
+  const r = await page.evaluate(() => window.slowUpdate());
+  assert.equal(r[0][0], 'a');
+  assert.ok(Math.abs(r[0][1] - 1) < 1e-6, 'the updated image is the one indexed');
+  await context.close();
+});
+
+// B23 as the field reproduces it: the browser profile on a 60 MB tmpfs, 1 MB incompressible
+// images until the disk fills. Needs root (mount); skipped otherwise.
+function mountTmpfs(dir) {
+  try { execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=60m', 'tmpfs', dir], { stdio: 'pipe' }); return true; } catch { return false; }
+}
+
+test('QuotaExceededError (B23): a named error, nothing half-written, index and storage agree after reload', { skip, timeout: 180000 }, async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'clipdb-quota-'));
+  if (!mountTmpfs(dir)) { await rm(dir, { recursive: true, force: true }); t.skip('cannot mount a tmpfs for the small-disk profile (needs root)'); return; }
+  try {
+    const small = path.join(dir, 'profile');
+    let context = await chromium.launchPersistentContext(small, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    let page = context.pages()[0] ?? await context.newPage();
+    await load(page);
+    const r = await page.evaluate(() => window.fillQuota('quota'));
+    assert.ok(r.error, 'the disk filled up');
+    assert.equal(r.error.code, 'QUOTA_EXCEEDED', JSON.stringify(r.error));
+    assert.equal(r.error.cause, 'QuotaExceededError', 'the original error is kept as the cause');
+    assert.ok(r.ok >= 5 && r.ok < 60, `inserted ${r.ok} x 1 MB before the quota`);
+    assert.equal(r.count, r.ok, 'the failed insert left no document');
+    assert.equal(r.info.pending, 0);
+    assert.equal(r.hits, r.ok, 'the index holds exactly the stored documents');
+    await context.close();
+    context = await chromium.launchPersistentContext(small, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    page = context.pages()[0] ?? await context.newPage();
+    await load(page);
+    const again = await page.evaluate(() => window.openStore('quota'));
+    assert.deepEqual(again.added, { loaded: r.ok, embedded: 0 }, 'after a restart: every earlier document with its vector');
+    assert.equal(again.info.documents, r.ok);
+    console.log(`# quota hit after ${r.ok} x 1 MB documents: ${r.error.message}`);
+    await context.close();
+  } finally {
+    try { execFileSync('umount', [dir]); } catch { /* already gone */ }
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const haveEngine = existsSync(path.join(repoRoot, 'web', 'src', 'engine.mjs')) && existsSync(path.join(repoRoot, 'web', 'src', 'text.mjs'));
+const clipSkip = skip || (!goldenDir ? 'golden data not found (../shared/golden)' : !haveEngine ? 'the CLIP engine JS API (web/src/engine.mjs) is not on this branch yet' : false);
+
+test('real wasm CLIP in the page: text queries rank golden images as the reference does, also after a restart', { skip: clipSkip, timeout: 180000 }, async () => {
+  const g = loadGolden();
+  const pick = ['astronaut', 'chelsea', 'coffee', 'camera', 'coins', 'rocket', 'hubble_deep_field', 'palette_P'];
+  const images = g.images.filter((im) => pick.includes(im.name));
+  const files = images.map((im) => [im.name, im.file]);
+  const textIdx = [0, 2, 3, 4, 11];
+  const texts = textIdx.map((i) => g.texts[i]);
+  let { context, page } = await launch();
+  await load(page);
+  const first = await page.evaluate(([f, t]) => window.clipStore('clip', f, t), [files, texts]);
+  assert.equal(first.embedded, images.length);
+  assert.ok(first.blob, 'findOne returns the Blob');
+  // JPEG files (rocket, hubble) are decoded by stb_image: allow near-ties of 2e-3 to swap.
+  textIdx.forEach((ti, q) => {
+    const ref = referenceOrder(images, g.textEmb[ti]);
+    const got = first.results[q];
+    assert.equal(got.length, images.length);
+    for (let i = 0; i < got.length; i++) {
+      const ri = ref.find((h) => h.id === got[i][0]).score;
+      assert.ok(Math.abs(got[i][1] - ri) < 2e-3, `text ${ti}: score of ${got[i][0]}`);
+      for (let j = i + 1; j < got.length; j++) assert.ok(ref.find((h) => h.id === got[j][0]).score <= ri + 2e-3, `text ${ti}: ${got[j][0]} ranked below ${got[i][0]}`);
+    }
+  });
+  await context.close();
+  ({ context, page } = await launch());
+  await load(page);
+  const again = await page.evaluate(([f, t]) => window.clipStore('clip', f, t), [files, texts]);
+  assert.deepEqual(again.added, { loaded: images.length, embedded: 0 });
+  assert.equal(again.embedded, 0, 'no image re-embedded after the restart');
+  assert.deepEqual(again.results, first.results);
   await context.close();
 });

@@ -19,6 +19,7 @@
 
 #include "clipdb.h"
 #include "golden.h"
+#include "image-entries.h"
 #include "model/safetensors.h"
 
 static int failures;
@@ -51,34 +52,6 @@ static uint8_t *read_all(const char *path, size_t *n) {
   return buf;
 }
 
-/* The 21 image entries of the golden manifest (inputs, and the mode Pillow opened them in). */
-static const struct entry {
-  const char *name, *file, *mode;
-  int exif_apply;
-} entries[] = {
-    {"astronaut", "astronaut.png", "RGB", 0},
-    {"chelsea", "chelsea.png", "RGB", 0},
-    {"coffee", "coffee.png", "RGB", 0},
-    {"rocket", "rocket.jpg", "RGB", 0},
-    {"camera", "camera.png", "L", 0},
-    {"coins", "coins.png", "L", 0},
-    {"hubble_deep_field", "hubble_deep_field.jpg", "RGB", 0},
-    {"wide_300x120", "wide_300x120.png", "RGB", 0},
-    {"tall_97x513", "tall_97x513.png", "RGB", 0},
-    {"tiny_1x1", "tiny_1x1.png", "RGB", 0},
-    {"tiny_3x3", "tiny_3x3.png", "RGB", 0},
-    {"gray_L", "gray_L.png", "L", 0},
-    {"rgba_transparent", "rgba_transparent.png", "RGBA", 0},
-    {"palette_P", "palette_P.png", "P", 0},
-    {"gray16", "gray16.png", "I", 0},
-    {"cmyk", "cmyk.jpg", "CMYK", 0},
-    {"progressive", "progressive.jpg", "RGB", 0},
-    {"exif_orientation6", "exif_orientation6.jpg", "RGB", 0},
-    {"bmp24", "bmp24.bmp", "RGB", 0},
-    {"anim_gif", "anim.gif", "P", 0},
-    {"exif_orientation6_transposed", "exif_orientation6.jpg", "RGB", 1},
-};
-#define N_ENTRIES (sizeof entries / sizeof entries[0])
 #define R 224
 #define PLANE (R * R)
 

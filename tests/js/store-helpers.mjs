@@ -1,5 +1,8 @@
 // Shared pieces of the store tests: a deterministic fake embedder and a brute-force ranking.
+import { readFileSync } from 'node:fs';
 import { Model, Listener, VectorIndex } from '../../web/src/index.mjs';
+import { goldenPath } from './golden.mjs';
+import { SafeTensors } from './safetensors.mjs';
 
 /** xorshift PRNG with a fixed seed. */
 export function rng(seed = 12345) {
@@ -62,3 +65,31 @@ export function assertOrder(assert, got, ref, margin, what) {
   }
   return exact;
 }
+
+// ---- golden data -------------------------------------------------------------------------
+const cos = (a, b) => {
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return d / Math.sqrt(na * nb);
+};
+
+/** The golden images as documents (one per file, reference-parity entries), texts, reference embeddings. */
+export function loadGolden() {
+  const manifest = JSON.parse(readFileSync(goldenPath('tiny-vit', 'manifest.json'), 'utf8'));
+  const ref = SafeTensors.fromFile(goldenPath('tiny-vit', 'reference.safetensors'));
+  const texts = JSON.parse(readFileSync(goldenPath('texts.json'), 'utf8'));
+  const images = manifest.images.filter((e) => !e.name.endsWith('_transposed')).map((e) => ({
+    name: e.name, file: e.file, kind: e.kind, format: e.pil.format,
+    bytes: new Uint8Array(readFileSync(goldenPath('images', e.file))),
+    embedding: ref.f32(`image/${e.name}/embedding`),
+  }));
+  const textEmb = texts.map((_, i) => ref.f32(`text/${i}/embedding`));
+  return { manifest, images, texts, textEmb, dim: images[0].embedding.length };
+}
+
+/** Float64 reference order of `images` for a query embedding: [{id, score}] descending, ties by id. */
+export function referenceOrder(images, q) {
+  return images.map((im) => ({ id: im.name, score: cos(im.embedding, q) }))
+    .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+}
+

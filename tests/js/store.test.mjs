@@ -364,6 +364,26 @@ describe('storage failures', () => {
     await db.close();
   });
 
+  test('IndexedDB open throws InvalidStateError (private window, B21): memory fallback, no unhandled rejection', async () => {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'indexedDB');
+    globalThis.indexedDB = {
+      open() { throw new DOMException('A mutation operation was attempted on a database that did not allow mutations.', 'InvalidStateError'); },
+    };
+    try {
+      const db = await openDatabase({ storage: 'auto', name: 'private' });
+      assert.equal(db.persistent, false);
+      assert.equal(db.info.storage, 'memory');
+      assert.match(db.reason, /InvalidStateError/);
+      await db.add(vectorIndex(vectorModel({ dim: DIM })));
+      await db.collection('docs').insertOne({ _id: 'p', vec: randomVectors(1, DIM, 2)[0] });
+      assert.equal((await db.collection('docs').like({ vector: Float32Array.from(randomVectors(1, DIM, 2)[0]) }, { vectorIndex: 'vi', n: 3 }).find())[0]._id, 'p');
+      await db.close();
+      await assert.rejects(openDatabase({ storage: 'indexeddb', fallback: false }), (e) => e.code === 'STORAGE_UNAVAILABLE' && e.cause?.name === 'InvalidStateError');
+    } finally {
+      if (saved) Object.defineProperty(globalThis, 'indexedDB', saved); else delete globalThis.indexedDB;
+    }
+  });
+
   test('QuotaExceededError (B23): QUOTA_EXCEEDED with the cause, nothing half-written, index consistent', async () => {
     const inner = memoryStorage();
     let failAt = Infinity, writes = 0;
@@ -384,11 +404,20 @@ describe('storage failures', () => {
     await assert.rejects(c.insertOne({ _id: 'q2', vec: vecs[2] }), (e) => e.code === 'QUOTA_EXCEEDED' && e.cause?.name === 'QuotaExceededError');
     assert.equal(await c.count(), 2);
     assert.equal((await c.like({ vector: Float32Array.from(vecs[2]) }, { vectorIndex: 'vi', n: 10 }).find()).length, 2);
-    failAt = writes + 2; // the vector write fails: the insert rejects, the pending doc stays for re-queue
+    // the vector write (2nd transaction) fails: the insert rejects and the document is taken out again
+    const plan = ['ok', 'quota'];
+    const write = adapter.write;
+    adapter.write = async (ops) => {
+      if (plan.shift() === 'quota') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      return inner.write(ops);
+    };
     await assert.rejects(c.insertOne({ _id: 'q3', vec: vecs[3] }), (e) => e.code === 'QUOTA_EXCEEDED');
+    adapter.write = write;
     assert.equal((await c.like({ vector: Float32Array.from(vecs[3]) }, { vectorIndex: 'vi', n: 10 }).find()).length, 2);
-    const stored = new Map(await inner.getAll('vectors'));
-    assert.equal(stored.size, 2);
+    assert.equal(await c.count(), 2);
+    assert.equal(db.info.pending, 0);
+    assert.equal((await inner.getAll('vectors')).length, 2);
+    assert.equal((await inner.getAll('docs')).length, 2);
     failAt = Infinity;
     await db.close();
   });

@@ -16,6 +16,100 @@ export function createModule(options?: {
 /** The shared default instance, created on first use. */
 export function getModule(options?: Parameters<typeof createModule>[0]): Promise<object>;
 
+// ---- CLIP encoders (web/src/engine.mjs) -----------------------------------------------------
+
+/** The resolved architecture (clipdb_model_config_json; field names follow clip/model.py `CLIP.__init__`). */
+export interface ModelConfig {
+  /** Joint embedding size E: the length of every embedding. */
+  embed_dim: number;
+  /** Input side R in pixels (0 without a vision tower). */
+  image_resolution: number;
+  vision_type: 'vit' | 'modified_resnet' | 'none';
+  /** ViT: number of blocks; ModifiedResNet: blocks per stage [4]. */
+  vision_layers: number | number[];
+  vision_width: number;
+  /** ViT patch size; null for ModifiedResNet. */
+  vision_patch_size: number | null;
+  vision_heads: number;
+  /** Text positions (77 for OpenAI); 0 without a text tower. */
+  context_length: number;
+  vocab_size: number;
+  transformer_width: number;
+  transformer_heads: number;
+  transformer_layers: number;
+  /** Stored value; logits use exp(logit_scale). */
+  logit_scale: number;
+  /** Normalisation constants for preprocessing, RGB. */
+  image_mean: [number, number, number];
+  image_std: [number, number, number];
+  has_vision: boolean;
+  has_text: boolean;
+  /** Compute backend compiled into the module: 'simd' (wasm default), 'scalar' or 'xnnpack'. */
+  backend: string;
+}
+
+/** Model file bytes by published name: 'model.safetensors' (+ 'config.json' for a Hugging Face CLIPModel). */
+export type ModelFiles =
+  | Array<{ name: string; data: ArrayBuffer | ArrayBufferView | Blob }>
+  | Map<string, ArrayBuffer | ArrayBufferView | Blob>
+  | Record<string, ArrayBuffer | ArrayBufferView | Blob | string>;
+
+export interface LoadModelOptions {
+  /** A module from createModule() instead of the shared default instance. */
+  module?: object;
+  /** Load the image tower if present (default true). */
+  loadVision?: boolean;
+  /** Load the text tower if present (default true). */
+  loadText?: boolean;
+}
+
+/**
+ * A loaded CLIP model (packed float32 weights in wasm memory) with its scratch session.
+ * Methods are synchronous; use one model from one thread (Worker) at a time. Call free().
+ */
+export class ClipModel {
+  readonly config: ModelConfig;
+  /**
+   * `model.encode_image` of github.com/openai/CLIP for one preprocessed image.
+   * @param pixels Float32Array [3·R·R], CHW RGB, as returned by preprocess() (R = config.image_resolution).
+   * @returns a new Float32Array [embed_dim], NOT L2-normalised.
+   * @throws ClipdbError INVALID_ARGUMENT (wrong length/type), INVALID_STATE (no vision tower, or freed), OUT_OF_MEMORY.
+   * @example const e = model.embedImage(await preprocess(bytes));
+   */
+  embedImage(pixels: Float32Array): Float32Array;
+  /**
+   * `model.encode_text` of github.com/openai/CLIP: pooled at the first largest id (the end-of-text token).
+   * @param tokens int32 ids as clip.tokenize returns them: the full context (zero padding included)
+   *   or a shorter list ending at end-of-text; at most config.context_length.
+   * @returns a new Float32Array [embed_dim], NOT L2-normalised.
+   * @throws ClipdbError INVALID_ARGUMENT (empty, too long, id outside [0, vocab_size)), INVALID_STATE.
+   * @example const e = model.embedText(new Int32Array([49406, 320, 1125, 539, 320, 2368, 49407]));
+   */
+  embedText(tokens: Int32Array | ArrayLike<number>): Float32Array;
+  /** Release the wasm memory of the model and its session. Idempotent; later calls throw INVALID_STATE. */
+  free(): void;
+  readonly freed: boolean;
+}
+
+/**
+ * Load a CLIP model from safetensors as published: an OpenAI/open_clip state dict
+ * (`visual.*`, `transformer.resblocks.*`, ...; config from the `clip_config` metadata, else
+ * inferred from shapes like clip/model.py build_model) or a Hugging Face CLIPModel directory
+ * ('model.safetensors' + 'config.json'). F32, F16 and BF16 tensors. The bytes are copied
+ * (the caller keeps ownership) and packed once.
+ * @throws ClipdbError BAD_MODEL (bad header, truncated, unknown dtype, missing or misshapen
+ *   tensor: the message names it), UNSUPPORTED (e.g. hidden_act other than quick_gelu),
+ *   INVALID_ARGUMENT (no safetensors file), OUT_OF_MEMORY.
+ * @example const model = await loadModel({ 'model.safetensors': await (await fetch(url)).arrayBuffer() });
+ */
+export function loadModel(files: ModelFiles, options?: LoadModelOptions): Promise<ClipModel>;
+
+/**
+ * A unit-L2-norm copy of `v` (cosine similarity of two normalised embeddings is their dot product).
+ * @throws ClipdbError BAD_VECTOR for a zero or non-finite vector.
+ */
+export function normalize(v: ArrayLike<number>): Float32Array;
+
 // ---- image preprocessing -------------------------------------------------------------------
 
 /** Decoded 8-bit pixels, e.g. a browser ImageData (4 channels RGBA) or RGB (3 channels). */
@@ -80,6 +174,63 @@ export function defaultImageOptions(options?: { module?: object }): Promise<{
   resolution: number; mean: number[]; std: number[]; maxPixels: number; exif: 'ignore' | 'apply';
 }>;
 
+// ---- tokenizer ---------------------------------------------------------------------------
+
+/** Vocabulary file bytes; strings are UTF-8 encoded. */
+export type VocabData = ArrayBuffer | ArrayBufferView | string;
+
+/**
+ * A CLIP BPE tokenizer held in wasm memory (clip/simple_tokenizer.py + clip.tokenize of
+ * github.com/openai/CLIP at d05afc4). Create with createTokenizer(); release with free().
+ */
+export class Tokenizer {
+  /** Largest id + 1 (49408 for OpenAI's vocabulary; smaller for a model's own). */
+  readonly vocabSize: number;
+  /** <|startoftext|> id (49406 for OpenAI's vocabulary). */
+  readonly sot: number;
+  /** <|endoftext|> id (49407 for OpenAI's vocabulary). */
+  readonly eot: number;
+  /**
+   * Token ids of one text: Int32Array(contextLength) = [sot, ids..., eot, 0, ...] (int32).
+   * Throws ClipdbError TEXT_TOO_LONG (the message names the token count) when the text needs
+   * more than contextLength (default 77) tokens and `truncate` is false; with `truncate` the
+   * first contextLength ids are kept and the last becomes eot, as the official code does.
+   * @example
+   *   tok.tokenize("it's a cat");   // Int32Array(77) [49406, 585, 568, 320, 2368, 49407, 0, ...]
+   */
+  tokenize(text: string, options?: { truncate?: boolean; contextLength?: number }): Int32Array;
+  /** Release the wasm memory. */
+  free(): void;
+}
+
+/**
+ * Create a tokenizer from OpenAI's `bpe_simple_vocab_16e6.txt.gz` format (any `*.txt.gz` or
+ * `*.txt`: a header line, then merges in rank order) or Hugging Face's `vocab.json` +
+ * `merges.txt`, given as `{name: bytes}` or `[{name, data}]`. The bytes are copied.
+ * `default: true` also makes it the tokenizer tokenize() uses.
+ * Throws ClipdbError BAD_VOCAB (names the file and line), INVALID_ARGUMENT, OUT_OF_MEMORY.
+ * @example
+ *   const tok = await createTokenizer({ 'bpe_simple_vocab_16e6.txt.gz': await (await fetch(url)).arrayBuffer() });
+ */
+export function createTokenizer(
+  files: Record<string, VocabData> | Array<{ name: string; data: VocabData }>,
+  options?: { module?: object; default?: boolean },
+): Promise<Tokenizer>;
+
+/** Make `tokenizer` the one tokenize() uses when none is passed. */
+export function setDefaultTokenizer(tokenizer: Tokenizer): void;
+
+/**
+ * clip.tokenize for one string with `options.tokenizer` or the default tokenizer:
+ * Int32Array(77) [49406, ids..., 49407, 0, ...]. Throws ClipdbError TEXT_TOO_LONG (without
+ * `truncate`), INVALID_STATE (no tokenizer yet).
+ * @example
+ *   tokenize('a photo of a cat', { truncate: true });
+ */
+export function tokenize(
+  text: string,
+  options?: { truncate?: boolean; contextLength?: number; tokenizer?: Tokenizer },
+): Int32Array;
 // ---- document store (web/src/db/) ----------------------------------------------------------
 
 /**

@@ -1,10 +1,14 @@
 // clipdb: the public JS API (ES module). See index.d.ts for types and docs.
 export { ClipdbError } from './errors.mjs';
 export { createModule, getModule } from './module.mjs';
+// CLIP encoders: load safetensors (OpenAI/open_clip or Hugging Face), embed images and texts
+export { loadModel, ClipModel, normalize } from './engine.mjs';
 // Image preprocessing: decode + the official CLIP transform
 export { preprocess, defaultImageOptions } from './image.mjs';
+// The CLIP tokenizer (clip.tokenize)
+export { Tokenizer, createTokenizer, setDefaultTokenizer, tokenize } from './text.mjs';
 // Document store: collections, listeners, vector indexes, like().find()
 export {
   openDatabase, Database, Collection, LikeQuery, Model, Listener, VectorIndex,
-  memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex,
+  memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex, clipModels,
 } from './db/index.mjs';

@@ -446,7 +446,22 @@ export class Database {
         if (rec.pending.length) ops.push({ store: 'docs', key: docKey(collection, rec.doc._id), value: { ...rec, pending: [] } });
       });
       for (const rec of dropped) ops.push({ store: 'docs', key: docKey(collection, rec.doc._id), delete: true });
-      if (ops.length) await this._write(ops);
+      if (ops.length) {
+        try {
+          await this._write(ops);
+        } catch (e) {
+          // The vectors could not be written (e.g. QUOTA_EXCEEDED): take the whole batch back
+          // out (deletes free space, so this normally succeeds) so that the rejected insert
+          // leaves nothing behind. If even that fails, the documents stay pending and are
+          // re-embedded when the store is next opened; they are never searchable without a vector.
+          try {
+            await this._write(batch.map((rec) => ({ store: 'docs', key: docKey(collection, rec.doc._id), delete: true })));
+            for (const rec of batch) recs.delete(rec.doc._id);
+          } catch { /* left pending */ }
+          if (e instanceof ClipdbError) e.details = { ...(e.details || {}), insertedIds };
+          throw e;
+        }
+      }
       finished.forEach((rec, i) => {
         recs.set(rec.doc._id, { ...rec, pending: [] });
         for (const [s, v] of vectors[i]) s.core.add(Uint32Array.of(this._keyFor(s, rec.doc._id)), v);

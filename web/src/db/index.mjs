@@ -3,3 +3,4 @@ export { openDatabase, Database, Collection, LikeQuery, Model, Listener, VectorI
 export { memoryStorage, fsStorage, indexedDBStorage, openStorage } from './storage.mjs';
 export { WasmVectorIndex } from './vector-index.mjs';
 export { matches } from './filter.mjs';
+export { clipModels } from './clip-models.mjs';

@@ -1,0 +1,129 @@
+// The tokenizer on the wasm build (web/src/text.mjs -> web/dist/clipdb.wasm) against the
+// official one: `text/<i>/tokens` of ../shared/golden tiny-vit/reference.safetensors for all
+// 42 golden texts, from OpenAI's .txt.gz and from HF's vocab.json + merges.txt; TEXT_TOO_LONG
+// for the texts the manifest marks truncated; no leak; the wasm (and native) CLI's `tokenize`.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { goldenSkip, goldenPath, repoRoot } from './golden.mjs';
+import { SafeTensors } from './safetensors.mjs';
+
+const dist = path.join(repoRoot, 'web', 'dist', 'clipdb.wasm');
+const skip = goldenSkip || (existsSync(dist) ? false : `wasm build missing (${dist}); run scripts/build`);
+
+describe('tokenizer (wasm)', { skip }, () => {
+  let api, mod, texts, manifest, ref;
+  const tokenizers = {};
+
+  before(async () => {
+    api = await import('../../web/src/index.mjs');
+    mod = await api.getModule();
+    texts = JSON.parse(readFileSync(goldenPath('texts.json'), 'utf8'));
+    manifest = JSON.parse(readFileSync(goldenPath('tiny-vit', 'manifest.json'), 'utf8'));
+    ref = SafeTensors.fromFile(goldenPath('tiny-vit', 'reference.safetensors'));
+    tokenizers.openai = await api.createTokenizer({
+      'bpe_simple_vocab_16e6.txt.gz': readFileSync(goldenPath('bpe_simple_vocab_16e6.txt.gz')),
+    });
+    tokenizers.hf = await api.createTokenizer([
+      { name: 'vocab.json', data: readFileSync(goldenPath('tiny-vit', 'hf', 'vocab.json')) },
+      { name: 'merges.txt', data: readFileSync(goldenPath('tiny-vit', 'hf', 'merges.txt')) },
+    ]);
+  });
+
+  after(() => {
+    for (const t of Object.values(tokenizers)) t.free();
+  });
+
+  for (const format of ['openai', 'hf']) {
+    it(`all 42 golden texts give the reference ids (${format} vocabulary)`, () => {
+      const tok = tokenizers[format];
+      assert.equal(tok.vocabSize, 49408);
+      assert.equal(tok.sot, 49406);
+      assert.equal(tok.eot, 49407);
+      assert.equal(texts.length, 42);
+      for (let i = 0; i < texts.length; i++) {
+        const expect = ref.i32(`text/${i}/tokens`);
+        const got = tok.tokenize(texts[i], { truncate: true });
+        assert.ok(got instanceof Int32Array && got.length === 77);
+        assert.deepEqual(Array.from(got), Array.from(expect), `text ${i}: ${JSON.stringify(texts[i])}`);
+        if (manifest.texts[i].truncated) {
+          assert.throws(() => tok.tokenize(texts[i]), (e) => {
+            assert.equal(e.name, 'ClipdbError');
+            assert.equal(e.code, 'TEXT_TOO_LONG');
+            assert.match(e.message, new RegExp(`${manifest.texts[i].n_tokens_incl_sot_eot_before_truncation} tokens`));
+            return true;
+          }, `text ${i} should be too long`);
+        } else {
+          assert.deepEqual(Array.from(tok.tokenize(texts[i])), Array.from(expect), `text ${i} without truncate`);
+        }
+      }
+    });
+  }
+
+  it('the module-level tokenize() uses the default tokenizer', () => {
+    api.setDefaultTokenizer(tokenizers.openai);
+    const ids = api.tokenize('hello world');
+    assert.deepEqual(Array.from(ids.subarray(0, 5)), [49406, 3306, 1002, 49407, 0]);
+    assert.deepEqual(Array.from(api.tokenize('hello world', { tokenizer: tokenizers.hf }).subarray(0, 4)), [49406, 3306, 1002, 49407]);
+  });
+
+  it('rejects bad input with named errors', async () => {
+    const tok = tokenizers.openai;
+    assert.throws(() => tok.tokenize(42), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => tok.tokenize('x', { contextLength: 1 }), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(api.createTokenizer({ 'vocab.txt.gz': new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2]) }), { code: 'BAD_VOCAB' });
+    await assert.rejects(api.createTokenizer({ 'vocab.txt': '#version: 0.2\nonlyonesymbol\n' }), (e) => {
+      assert.equal(e.code, 'BAD_VOCAB');
+      assert.match(e.message, /line 2/);
+      return true;
+    });
+    await assert.rejects(api.createTokenizer([]), { code: 'INVALID_ARGUMENT' });
+  });
+
+  it('a small vocabulary in the OpenAI format sizes itself from the file', async () => {
+    // 2 merges: ids 0..511 bytes (a</w> = 256 + 64), 512 "ca", 513 "cat</w>", SOT 514, EOT 515
+    const tok = await api.createTokenizer({ 'tiny.txt': '#version: 0.2\nc a\nca t</w>\n' });
+    try {
+      assert.equal(tok.vocabSize, 516);
+      assert.equal(tok.sot, 514);
+      assert.equal(tok.eot, 515);
+      assert.deepEqual(Array.from(tok.tokenize('Cat a').subarray(0, 5)), [514, 513, 320, 515, 0]);
+    } finally {
+      tok.free();
+    }
+  });
+
+  it('does not leak: allocated bytes return to baseline', async () => {
+    const before = mod._clipdb_allocated_bytes();
+    const tok = await api.createTokenizer({ 'bpe_simple_vocab_16e6.txt.gz': readFileSync(goldenPath('bpe_simple_vocab_16e6.txt.gz')) });
+    for (const t of texts) tok.tokenize(t, { truncate: true });
+    tok.free();
+    assert.equal(mod._clipdb_allocated_bytes(), before);
+  });
+});
+
+describe('clipdb tokenize (CLI)', { skip }, () => {
+  const clis = [['wasm', process.execPath, [path.join(repoRoot, 'web', 'bin', 'clipdb.mjs')]]];
+  const native = path.join(repoRoot, 'build', 'native', 'clipdb');
+  if (existsSync(native)) clis.push(['native', native, []]);
+  for (const [kind, exe, pre] of clis) {
+    it(`prints one JSON array of 77 ids per text (${kind})`, () => {
+      const texts = JSON.parse(readFileSync(goldenPath('texts.json'), 'utf8'));
+      const ref = SafeTensors.fromFile(goldenPath('tiny-vit', 'reference.safetensors'));
+      const pick = [0, 7, 15, 24, 30, 39];
+      for (const vocab of [goldenPath('bpe_simple_vocab_16e6.txt.gz'), goldenPath('tiny-vit', 'hf')]) {
+        const out = execFileSync(exe, [...pre, 'tokenize', '--vocab', vocab, '--truncate', ...pick.map((i) => texts[i])], { encoding: 'utf8' });
+        const lines = out.trim().split('\n');
+        assert.equal(lines.length, pick.length);
+        pick.forEach((i, k) => assert.deepEqual(JSON.parse(lines[k]), Array.from(ref.i32(`text/${i}/tokens`)), `text ${i} via ${vocab}`));
+      }
+      const r = spawnSync(exe, [...pre, 'tokenize', '--vocab', goldenPath('bpe_simple_vocab_16e6.txt.gz'), texts[41]], { encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      const err = JSON.parse(r.stderr.trim());
+      assert.equal(err.error, 'TEXT_TOO_LONG');
+      assert.match(err.message, /78 tokens/);
+    });
+  }
+});
