@@ -412,3 +412,27 @@ export class WasmVectorIndex {
   search(queries: Float32Array, k: number, candidates?: Uint32Array | null): Array<{ keys: Uint32Array; scores: Float32Array }>;
   free(): void;
 }
+
+/**
+ * The visual and text encoders of one loaded CLIP model as store Models: images go through
+ * preprocess() (the official transform) and clipdb_image_embed, texts through the CLIP
+ * tokenizer and clipdb_text_embed. `identifier` names the weights and is stored with each
+ * vector index ('<identifier>#visual'), so reopening with other weights is MODEL_MISMATCH.
+ * `truncate` (default true) cuts over-long texts as clip.tokenize(truncate=True).
+ * @example
+ *   const clip = await loadModel({ 'model.safetensors': bytes });
+ *   const tokenizer = await createTokenizer({ 'bpe_simple_vocab_16e6.txt.gz': vocab });
+ *   const { visual, text } = clipModels({ clip, tokenizer, identifier: 'openai/ViT-B-32' });
+ *   await db.add(new VectorIndex('photos', {
+ *     indexingListener: new Listener({ model: visual, key: 'image', select: { collection: 'photos' } }),
+ *     compatibleListener: new Listener({ model: text, key: 'text', select: { collection: 'photos' } }),
+ *   }));
+ *   const top3 = await db.collection('photos').like({ text: 'mushroom' }, { vectorIndex: 'photos', n: 3 }).find({});
+ */
+export function clipModels(options: {
+  clip: { config: Record<string, any>; embedImage(pixels: Float32Array): Float32Array; embedText(tokens: Int32Array): Float32Array };
+  tokenizer?: { tokenize(text: string, options?: { truncate?: boolean; contextLength?: number }): Int32Array };
+  identifier: string;
+  truncate?: boolean;
+  exif?: 'ignore' | 'apply';
+}): { visual: Model | null; text: Model | null };

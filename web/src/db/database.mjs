@@ -414,14 +414,20 @@ export class Database {
       if (signal?.aborted) throw abortError(signal, { insertedIds });
       // Everything async that is not storage happens before a transaction opens (B22).
       const batch = await Promise.all(docs.slice(start, start + batchSize).map(async (d) => {
+        const seq = this._seq++; // taken before any await: insertion order = argument order
         const stored = await encodeDoc(d);
         if (stored._id === undefined) stored._id = newId();
-        const rec = { doc: stored, pending: [], seq: this._seq++ };
+        const rec = { doc: stored, pending: [], seq };
         for (const s of indexes) if (this._listens(s, stored)) rec.pending.push(s.vi.name);
         return rec;
       }));
       // Transaction 1: documents with their pending marks.
-      await this._write(batch.map((rec) => ({ store: 'docs', key: docKey(collection, rec.doc._id), value: rec })));
+      try {
+        await this._write(batch.map((rec) => ({ store: 'docs', key: docKey(collection, rec.doc._id), value: rec })));
+      } catch (e) {
+        if (e instanceof ClipdbError) e.details = { ...(e.details || {}), insertedIds };
+        throw e;
+      }
       for (const rec of batch) recs.set(rec.doc._id, rec);
       // Embed, no transaction open.
       const vectors = [];
