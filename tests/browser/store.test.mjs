@@ -100,12 +100,20 @@ test('reload and browser restart: identical results without re-embedding', { ski
   await context.close();
 });
 
-test('browser killed in the middle of insertMany: nothing resolved is lost, pending documents are re-embedded', { skip, timeout: 120000 }, async () => {
+const haveEngine = existsSync(path.join(repoRoot, 'web', 'src', 'engine.mjs')) && existsSync(path.join(repoRoot, 'web', 'src', 'text.mjs'));
+const clipSkip = skip || (!goldenDir ? 'golden data not found (../shared/golden)' : !haveEngine ? 'the CLIP engine JS API (web/src/engine.mjs) is not on this branch yet' : false);
+
+// With the engine and golden data present, the images are the 20 golden files (each used three
+// times) embedded by the real wasm CLIP, slowed to 60 ms per image so the kill lands mid-batch;
+// otherwise synthetic bytes and the stand-in encoder.
+test('browser killed in the middle of insertMany: nothing resolved is lost, pending documents are re-embedded', { skip, timeout: 180000 }, async () => {
+  const real = !clipSkip;
+  const files = real ? loadGolden().images.map((im) => im.file) : [];
   let { context, page } = await launch();
   await load(page);
   const resolved = [];
   await page.exposeFunction('reportResolved', (id) => { resolved.push(id); });
-  await page.evaluate(() => window.openStore('crash', { delayMs: 60 }));
+  await page.evaluate(([real, files]) => window.openStore('crash', { delayMs: 60, real, files }), [real, files]);
   page.evaluate(() => window.insert(0, 60, { batchSize: 8 })).catch(() => {});
   while (resolved.length < 13) await new Promise((r) => setTimeout(r, 10));
   killBrowser();
@@ -124,16 +132,17 @@ test('browser killed in the middle of insertMany: nothing resolved is lost, pend
   });
   for (const id of resolvedBeforeKill) assert.ok(state.ids.includes(id), `${id} resolved before the kill and is present`);
   assert.ok(state.info.documents >= resolvedBeforeKill.length && state.info.documents < 60, `documents: ${state.info.documents}`);
-  const r = await page.evaluate(() => window.openStore('crash'));
+  const r = await page.evaluate(([real, files]) => window.openStore('crash', { real, files }), [real, files]);
   assert.equal(r.added.loaded + r.added.embedded, state.info.documents, 'every present document is indexed');
   assert.equal(r.added.embedded, state.info.pending, 're-embedded exactly the pending ones');
   assert.equal(r.info.pending, 0);
   for (const id of state.ids) {
     const i = Number(id.slice(3));
-    const top = await page.evaluate((i) => window.query(i, 1), i);
-    assert.equal(top[0][0], id, `${id} is searchable`);
+    // real: the same file appears up to 3 times (equal scores), so look at the top 4
+    const top = await page.evaluate((i) => window.query(i, 4), i);
+    assert.ok(top.some(([hit, score]) => hit === id && score > 0.99999), `${id} is searchable: ${JSON.stringify(top)}`);
   }
-  console.log(`# killed after ${resolvedBeforeKill.length} resolved inserts; ${state.info.documents} documents present, ${state.info.pending} pending re-embedded`);
+  console.log(`# ${real ? 'real CLIP' : 'stand-in encoder'}: killed after ${resolvedBeforeKill.length} resolved inserts; ${state.info.documents} documents present, ${state.info.pending} pending re-embedded`);
   await context.close();
 });
 
@@ -182,9 +191,6 @@ test('QuotaExceededError (B23): a named error, nothing half-written, index and s
     await rm(dir, { recursive: true, force: true });
   }
 });
-
-const haveEngine = existsSync(path.join(repoRoot, 'web', 'src', 'engine.mjs')) && existsSync(path.join(repoRoot, 'web', 'src', 'text.mjs'));
-const clipSkip = skip || (!goldenDir ? 'golden data not found (../shared/golden)' : !haveEngine ? 'the CLIP engine JS API (web/src/engine.mjs) is not on this branch yet' : false);
 
 test('real wasm CLIP in the page: text queries rank golden images as the reference does, also after a restart', { skip: clipSkip, timeout: 180000 }, async () => {
   const g = loadGolden();
