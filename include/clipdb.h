@@ -151,6 +151,7 @@ typedef struct clipdb_model_params {
   uint8_t load_text;   /**< 1 (default): load the text tower if present */
 } clipdb_model_params;
 
+/** Defaults: n_threads 0 (backend default), load_vision 1, load_text 1. */
 CLIPDB_API clipdb_model_params clipdb_model_default_params(void);
 
 typedef struct clipdb_model clipdb_model_t;
@@ -168,7 +169,14 @@ typedef struct clipdb_model clipdb_model_t;
  *
  * Errors: INVALID_ARGUMENT (NULL/empty), BAD_MODEL (bad header, truncated data, unknown
  * dtype, missing tensor, wrong shape — the message names the tensor), OUT_OF_MEMORY.
- * On success `*out` owns a model to release with clipdb_model_free.
+ * `params` may be NULL (defaults). Towers not present in the files, or switched off in
+ * `params`, are absent: the matching embed function then returns INVALID_STATE.
+ * Memory: about 4 bytes per parameter (packed float32), plus the token embedding table;
+ * the input buffers are not kept (the caller may free them on return).
+ * On success `*out` owns a model to release with clipdb_model_free; on failure `*out` is NULL
+ * and nothing is leaked.
+ * Source: clip/model.py `build_model` (shape inference), transformers'
+ * convert_clip_original_pytorch_to_hf.py (HF name mapping).
  */
 CLIPDB_API clipdb_status clipdb_model_init_from_files(const clipdb_file *files, size_t n_files,
                                                       const clipdb_model_params *params,
@@ -177,17 +185,21 @@ CLIPDB_API clipdb_status clipdb_model_init_from_files(const clipdb_file *files, 
 /** Release a model (NULL is allowed). Sessions using it must be freed first. */
 CLIPDB_API void clipdb_model_free(clipdb_model_t *model);
 
-/** Copy the resolved configuration into `*out`. */
+/** Copy the resolved configuration into `*out` (caller-owned). INVALID_ARGUMENT on NULL. */
 CLIPDB_API clipdb_status clipdb_model_get_config(const clipdb_model_t *model,
                                                  clipdb_model_config *out);
 
 /**
  * Write the resolved configuration as a JSON object (UTF-8, NUL-terminated) into `buf`.
- * Returns the length without the NUL; if it is >= `size`, the output was truncated.
+ * Returns the length without the NUL; if it is >= `size`, the output was truncated (`buf`
+ * may be NULL with `size` 0 to query the length); -1 if `model` is NULL. Keys: the
+ * clipdb_model_config fields (vision_type "vit" | "modified_resnet" | "none",
+ * vision_layers a number or a 4-array, vision_patch_size null for ResNet), plus has_vision,
+ * has_text, backend.
  */
 CLIPDB_API int32_t clipdb_model_config_json(const clipdb_model_t *model, char *buf, size_t size);
 
-/** Last error message recorded on this model, or "". */
+/** Last error message recorded on this model, or "". Owned by the model. */
 CLIPDB_API const char *clipdb_model_last_error(const clipdb_model_t *model);
 
 /* ------------------------------------------------------------------------------------------
@@ -196,9 +208,15 @@ CLIPDB_API const char *clipdb_model_last_error(const clipdb_model_t *model);
 
 typedef struct clipdb_session clipdb_session_t;
 
-/** Create a session (scratch memory) for `model`, which must outlive it. */
+/**
+ * Create a session (scratch memory) for `model`, which must outlive it. Scratch buffers are
+ * allocated on the first embed call and reused (grown if a larger input needs it).
+ * Several sessions may share one model, one per thread. Errors: INVALID_ARGUMENT,
+ * OUT_OF_MEMORY. Release with clipdb_session_free (NULL allowed).
+ */
 CLIPDB_API clipdb_status clipdb_session_init(const clipdb_model_t *model, clipdb_session_t **out);
 CLIPDB_API void clipdb_session_free(clipdb_session_t *session);
+/** Last error message recorded on this session (embed failures), or "". Owned by the session. */
 CLIPDB_API const char *clipdb_session_last_error(const clipdb_session_t *session);
 
 /**
@@ -206,6 +224,7 @@ CLIPDB_API const char *clipdb_session_last_error(const clipdb_session_t *session
  * `pixels`: float32, `n` images of shape [3, R, R] (NCHW, RGB), already preprocessed
  * (clipdb_image_preprocess). `out`: float32 [n, embed_dim], NOT L2-normalised.
  * Errors: INVALID_ARGUMENT, INVALID_STATE (no vision tower), OUT_OF_MEMORY.
+ * Matches the official float32 output within 1e-5 of max|ref| on the golden set (README).
  */
 CLIPDB_API clipdb_status clipdb_image_embed(clipdb_session_t *session, const float *pixels,
                                             size_t n, float *out);

@@ -3,6 +3,9 @@
  * JS never lays out clipdb_file / clipdb_model_params itself. The public functions
  * (clipdb_session_init, clipdb_image_embed, ...) are exported as they are.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "clipdb-impl.h"
 
 /*
@@ -39,4 +42,46 @@ CLIPDB_API int32_t clipdb__wasm_model_dims(const clipdb_model_t *model, int32_t 
   *image_resolution = c.image_resolution;
   *context_length = c.context_length;
   return CLIPDB_STATUS_SUCCESS;
+}
+
+/* ---- intermediate activations, for the golden tests (tests/js/engine.test.mjs) ---------- */
+#include "model/model-impl.h"
+
+static struct {
+  char name[96];
+  float *out;
+  int32_t cap;
+  int32_t *info; /* [numel written, n_dims, shape[0..3]] */
+} capture;
+
+static void capture_hook(void *user, const char *name, const float *data, int n_dims, const size_t *shape) {
+  (void)user;
+  if (strcmp(name, capture.name) != 0) return;
+  size_t numel = 1;
+  for (int i = 0; i < n_dims; i++) numel *= shape[i];
+  size_t n = numel < (size_t)capture.cap ? numel : (size_t)capture.cap;
+  memcpy(capture.out, data, n * sizeof(float));
+  capture.info[0] = (int32_t)n;
+  capture.info[1] = n_dims;
+  for (int i = 0; i < 4; i++) capture.info[2 + i] = i < n_dims ? (int32_t)shape[i] : 0;
+}
+
+/*
+ * Until cleared (name NULL), the next embed calls on `session` copy the activation called
+ * `name` (e.g. "visual.layer3", "transformer.resblocks.0": row-major, NHWC for feature maps)
+ * into `out` (at most `cap` floats) and its size into `info` [6]. One capture at a time.
+ */
+CLIPDB_API void clipdb__wasm_session_capture(clipdb_session_t *session, const char *name,
+                                             float *out, int32_t cap, int32_t *info) {
+  if (session == NULL) return;
+  if (name == NULL || out == NULL || info == NULL) {
+    clipdb__session_set_debug(session, NULL, NULL);
+    return;
+  }
+  snprintf(capture.name, sizeof capture.name, "%s", name);
+  capture.out = out;
+  capture.cap = cap;
+  capture.info = info;
+  info[0] = 0;
+  clipdb__session_set_debug(session, capture_hook, NULL);
 }

@@ -54,6 +54,49 @@ for (const [label, dir, hf] of [['tiny-vit', 'tiny-vit', false], ['tiny-vit hf/'
       assert.equal(model.config.vision_heads, dir === 'tiny-rn' ? 8 : 2);
     });
 
+    it('intermediate activations (debug/) agree within 1e-4 of their max', () => {
+      // through the C-name binding: model + session handles, and the capture export
+      const files = Object.entries(modelFiles(dir, hf)).map(([name, data]) => ({ name, data }));
+      const m = binding.clipdb_model_init_from_files(mod, files);
+      assert.equal(m.status, 0);
+      const s = binding.clipdb_session_init(mod, m.model);
+      const cap = 1 << 20;
+      const out = mod._malloc(cap * 4), info = mod._malloc(24), name = mod._malloc(128);
+      let compared = 0;
+      try {
+        for (const key of ref.names().filter((k) => k.startsWith('debug/')).sort()) {
+          const [, kind, which, ...rest] = key.split('/');
+          const act = rest.join('/');
+          mod.stringToUTF8(act, name, 128);
+          mod._clipdb__wasm_session_capture(s.session, name, out, cap, info);
+          const r = kind === 'image'
+            ? binding.clipdb_image_embed(mod, m.model, s.session, ref.f32(`image/${which}/pixels`), 1)
+            : binding.clipdb_text_embed(mod, m.model, s.session, ref.i32(`text/${which}/tokens`));
+          mod._clipdb__wasm_session_capture(s.session, 0, 0, 0, 0);
+          assert.equal(r.status, 0);
+          const inf = mod.HEAP32.slice(info >> 2, (info >> 2) + 6);
+          assert.ok(inf[0] > 0, `${key}: activation ${act} never produced`);
+          const got = mod.HEAPF32.slice(out >> 2, (out >> 2) + inf[0]);
+          const want = ref.f32(key), shape = ref.info(key).shape;
+          let mine = got;
+          if (shape.length === 3) { // golden CHW, ours HWC
+            const [C, H, W] = shape;
+            mine = new Float32Array(C * H * W);
+            for (let c = 0; c < C; c++) for (let i = 0; i < H * W; i++) mine[c * H * W + i] = got[i * C + c];
+          }
+          // text rows past the end-of-text token are not computed: compare the rows we have
+          const err = relErr(mine, want.subarray(0, mine.length));
+          assert.ok(err <= 1e-4, `${key} diverges: ${err} of max|ref|`);
+          compared++;
+        }
+      } finally {
+        mod._free(out); mod._free(info); mod._free(name);
+        binding.clipdb_session_free(mod, s.session);
+        binding.clipdb_model_free(mod, m.model);
+      }
+      assert.ok(compared >= 8, `compared ${compared} debug tensors`);
+    });
+
     it('embeds every image and text within 1e-4 of max|ref|, logits within 1e-3', () => {
       const E = model.config.embed_dim;
       const imgs = [], txts = [];
