@@ -56,13 +56,15 @@ int cli_parse_exif(const char *s) {
 
 /* Resolution, mean and std of the model at `path` (cli_load_model). 0 or an exit status. */
 static int config_from_model(const char *path, clipdb_model_config *cfg) {
-  /* The model loader (clipdb_model_init_from_files / clipdb_model_get_config) is not in this
-   * tree yet: --resolution N gives the same tensor for a model of resolution N with OpenAI's
-   * mean/std. */
-  (void)cfg;
-  return cli_fail(CLIPDB_STATUS_UNSUPPORTED,
-                  "preprocess --model %s: the model loader is not built yet; use --resolution N",
-                  path);
+  clipdb_model_t *model = NULL;
+  if (cli_load_model(path, &model) != CLIPDB_STATUS_SUCCESS) return 1; /* reported there */
+  clipdb_status status = clipdb_model_get_config(model, cfg);
+  clipdb_model_free(model);
+  if (status != CLIPDB_STATUS_SUCCESS) return cli_fail(status, "%s", clipdb_last_error());
+  if (cfg->image_resolution <= 0)
+    return cli_fail(CLIPDB_STATUS_INVALID_STATE,
+                    "failed to preprocess for %s: the model has no image tower", path);
+  return 0;
 }
 
 int cli_preprocess(int argc, char **argv) {

@@ -141,3 +141,69 @@ describe('image preprocessing (wasm) vs the official pipeline', { skip }, () => 
     }
   });
 });
+
+// End to end: image file -> embedding for all 21 golden entries, through the wasm API
+// (preprocess + loadModel().embedImage) and through `clipdb embed --model DIR --image FILE`
+// of the native and the wasm CLI. Lossless files: max |d| <= 1e-4 * max|ref| (the engine
+// tolerance, pixels being exact); JPEG: cosine >= 0.9999.
+const nativeCli = path.join(repoRoot, 'build', 'native', 'clipdb');
+
+function embeddingCheck(name, file, got, want) {
+  let maxd = 0, maxref = 0, dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxd = Math.max(maxd, Math.abs(got[i] - want[i]));
+    maxref = Math.max(maxref, Math.abs(want[i]));
+    dot += got[i] * want[i]; na += got[i] * got[i]; nb += want[i] * want[i];
+  }
+  assert.equal(got.length, want.length, `${name}: embedding length`);
+  const cosine = dot / Math.sqrt(na * nb);
+  if (file.endsWith('.jpg')) assert.ok(cosine >= 0.9999, `${name}: cosine ${cosine}`);
+  else assert.ok(maxd <= 1e-4 * maxref, `${name}: max |d| ${maxd} > 1e-4 * ${maxref}`);
+}
+
+describe('image file -> embedding, all golden entries (tiny-vit)', { skip }, () => {
+  let ref, manifest;
+  before(() => {
+    ref = SafeTensors.fromFile(goldenPath('tiny-vit', 'reference.safetensors'));
+    manifest = JSON.parse(readFileSync(goldenPath('tiny-vit', 'manifest.json'), 'utf8'));
+  });
+
+  it('wasm API: preprocess(bytes, {model}) + embedImage', async () => {
+    const { preprocess } = await import('../../web/src/image.mjs');
+    const { loadModel } = await import('../../web/src/engine.mjs');
+    const model = await loadModel({ 'model.safetensors': readFileSync(goldenPath('tiny-vit', 'model.safetensors')) });
+    try {
+      for (const im of manifest.images) {
+        const pixels = await preprocess(readFileSync(goldenPath('images', im.file)), { model, exif: im.exif_transpose ? 'apply' : 'ignore' });
+        embeddingCheck(im.name, im.file, model.embedImage(pixels), ref.f32(`image/${im.name}/embedding`));
+      }
+    } finally {
+      model.free();
+    }
+  });
+
+  for (const [which, cmd] of [['native', existsSync(nativeCli) ? [nativeCli] : null], ['wasm', ['node', path.join(repoRoot, 'web', 'bin', 'clipdb.mjs')]]]) {
+    it(`${which} CLI: clipdb embed --model tiny-vit --image FILE`, { skip: cmd ? false : `${nativeCli} not built` }, () => {
+      for (const exif of ['ignore', 'apply']) {
+        const list = manifest.images.filter((im) => Boolean(im.exif_transpose) === (exif === 'apply'));
+        const args = ['embed', '--model', goldenPath('tiny-vit'), '--exif', exif];
+        for (const im of list) args.push('--image', goldenPath('images', im.file));
+        const lines = execFileSync(cmd[0], [...cmd.slice(1), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 }).trim().split('\n');
+        assert.equal(lines.length, list.length);
+        list.forEach((im, i) => embeddingCheck(im.name, im.file, JSON.parse(lines[i]), ref.f32(`image/${im.name}/embedding`)));
+      }
+    });
+  }
+
+  it('CLI preprocess --model takes R, mean and std from the model', () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'clipdb-img-'));
+    try {
+      const out = path.join(tmp, 'coins.f32');
+      execFileSync('node', [path.join(repoRoot, 'web', 'bin', 'clipdb.mjs'), 'preprocess', '--model', goldenPath('tiny-vit'), goldenPath('images', 'coins.png'), '--out', out]);
+      const b = readFileSync(out);
+      assert.ok(compare(new Float32Array(b.buffer, b.byteOffset, b.length / 4), ref.f32('image/coins/pixels')).maxd <= 1e-6);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

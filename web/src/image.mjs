@@ -26,7 +26,17 @@ function readDefaults(mod) {
 
 function resolveOptions(mod, options) {
   const d = readDefaults(mod);
-  const o = { ...d, ...Object.fromEntries(Object.entries(options || {}).filter(([, v]) => v !== undefined)) };
+  const cfg = options && options.model && options.model.config;
+  if (cfg) {
+    // a ClipModel (engine.mjs): its resolution and normalisation, unless given explicitly
+    if (cfg.image_resolution > 0) d.resolution = cfg.image_resolution;
+    if (cfg.image_mean && cfg.image_std) {
+      d.mean = Array.from(cfg.image_mean);
+      d.std = Array.from(cfg.image_std);
+    }
+  }
+  const given = Object.fromEntries(Object.entries(options || {}).filter(([k, v]) => v !== undefined && k !== 'model'));
+  const o = { ...d, ...given };
   if (!Number.isInteger(o.resolution) || o.resolution < 1)
     throw new ClipdbError('INVALID_ARGUMENT', `preprocess: resolution must be a positive integer, not ${o.resolution}`);
   for (const k of ['mean', 'std'])
@@ -60,7 +70,8 @@ async function toBytes(input) {
  * 3-channel RGB. Browsers apply EXIF orientation when they draw an image, so ImageData is
  * already upright; `exif` only affects encoded input.
  *
- * Options (defaults from the C library, clipdb_image_default_params): `resolution` (224),
+ * Options (defaults from the C library, clipdb_image_default_params, or from `model`, a
+ * ClipModel from loadModel(), whose config gives resolution, mean and std): `resolution` (224),
  * `mean` / `std` (OpenAI CLIP's, RGB), `maxPixels` (178956970, Pillow's decompression-bomb
  * limit; checked from the header before decoding), `exif`: 'ignore' (default: reference
  * parity with PIL.Image.open + the official transform) or 'apply' (rotate by the JPEG EXIF

@@ -138,6 +138,8 @@ export interface PreprocessOptions {
   info?: boolean;
   /** A module from createModule() instead of the shared one. */
   module?: object;
+  /** A loaded model (loadModel()): resolution, mean and std from its config by default. */
+  model?: { config: { image_resolution: number; image_mean: number[]; image_std: number[] } };
 }
 
 export interface ImageInfo {
