@@ -6,7 +6,7 @@
 // the ratios. Appends one JSON line to
 // bench/results.jsonl.
 //   node bench/search.mjs [--n 100000] [--dim 512] [--k 10] [--queries 20]
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getModule, WasmVectorIndex } from '../web/src/index.mjs';
@@ -80,13 +80,30 @@ const batchTimes = [];
 for (let r = 0; r < 3; r++) { const t0 = performance.now(); index.search(batch, K); batchTimes.push((performance.now() - t0) / Q); }
 const batchMs = median(batchTimes);
 const jsMs = time((q) => jsSearch(q, K));
+// Kernel level, same run: the f32-dot SIMD128 kernel against its scalar twin over the same
+// matrix (test-only module build/wasm/clipdb-kernel-tests; skipped if it is not built).
+let kernelRatio = null;
+const glue = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'wasm', 'clipdb-kernel-tests.cjs');
+if (existsSync(glue)) {
+  const { createRequire } = await import('node:module');
+  const M = await createRequire(import.meta.url)(glue)({ wasmBinary: readFileSync(glue.replace(/\.cjs$/, '.wasm')) });
+  const pm = M._malloc(data.byteLength), pq = M._malloc(DIM * 4), po = M._malloc(N * 4);
+  if (pm && pq && po) {
+    M.HEAPF32.set(data, pm >> 2);
+    M.HEAPF32.set(queries[0], pq >> 2);
+    const run = (isa) => { M._clipdb__wasm_test_f32_dot(isa, N, DIM, pq, pm, DIM, po); const ts = []; for (let r = 0; r < 5; r++) { const t0 = performance.now(); M._clipdb__wasm_test_f32_dot(isa, N, DIM, pq, pm, DIM, po); ts.push(performance.now() - t0); } return median(ts); };
+    const scalarMs = run(0), simdMs = run(1);
+    kernelRatio = { scalar_ms: +scalarMs.toFixed(2), wasmsimd_u16_ms: +simdMs.toFixed(2), ratio: +(scalarMs / simdMs).toFixed(2) };
+  }
+}
 const result = {
   bench: 'search', date: new Date().toISOString(), n: N, dim: DIM, k: K, queries: Q, kernel,
   wasm_ms_per_query: +wasmMs.toFixed(2), js_ms_per_query: +jsMs.toFixed(2),
   speedup_vs_js: +(jsMs / wasmMs).toFixed(2), wasm_batched_ms_per_query: +batchMs.toFixed(2),
-  batched_speedup_vs_js: +(jsMs / batchMs).toFixed(2), top1_agree_of_5: agree, node: process.version,
+  batched_speedup_vs_js: +(jsMs / batchMs).toFixed(2), f32_dot_kernel: kernelRatio, top1_agree_of_5: agree, node: process.version,
 };
 console.log(JSON.stringify(result));
 console.log(`top-${K} of ${N} x ${DIM}: wasm (${kernel}) ${wasmMs.toFixed(1)} ms/query, batched ${Q} queries ${batchMs.toFixed(1)} ms/query, plain JS ${jsMs.toFixed(1)} ms/query; ratio ${(jsMs / wasmMs).toFixed(2)}x single, ${(jsMs / batchMs).toFixed(2)}x batched`);
+if (kernelRatio) console.log(`f32-dot over ${N} x ${DIM}: scalar ${kernelRatio.scalar_ms} ms, wasmsimd_u16 ${kernelRatio.wasmsimd_u16_ms} ms, ratio ${kernelRatio.ratio}x`);
 index.free();
 appendFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.jsonl'), JSON.stringify(result) + '\n');

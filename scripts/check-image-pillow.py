@@ -45,7 +45,20 @@ def ours(path, exif, out):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(f'{path}: {r.stderr.strip()}')
-    return np.fromfile(out, np.float32).reshape(3, R, R)
+    import json
+    return np.fromfile(out, np.float32).reshape(3, R, R), json.loads(r.stdout)['mode']
+
+
+def write_png16(path, arr, color_type):
+    """A 16-bit PNG (Pillow cannot write 16-bit RGB/RGBA/LA): filter 0 rows, zlib, CRCs."""
+    import struct, zlib
+    h, w = arr.shape[:2]
+    raw = b''.join(b'\0' + arr[y].astype('>u2').tobytes() for y in range(h))
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff)
+    ihdr = struct.pack('>IIBBBBB', w, h, 16, color_type, 0, 0, 0)
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
 
 
 def main():
@@ -95,6 +108,15 @@ def main():
             b[at + 1:at + 5] = (11).to_bytes(2, 'little') + (7).to_bytes(2, 'little')
             open(p, 'wb').write(bytes(b))
             runs.append((name, p, False))
+        # 16-bit RGB / RGBA / gray+alpha: Pillow keeps the high byte (RGB, RGBA, LA)
+        rng = np.random.default_rng(7)
+        base = np.asarray(src.resize((120, 90))).astype(np.uint16) * 257 + rng.integers(0, 256, (90, 120, 3), dtype=np.uint16)
+        alpha = (np.arange(120, dtype=np.uint16) * 550)[None, :, None].repeat(90, 0)
+        for name, arr, ct in (('rgb16.png', base, 2), ('rgba16.png', np.concatenate([base, alpha], 2), 6),
+                              ('la16.png', np.concatenate([base[:, :, :1], alpha], 2), 4)):
+            p = os.path.join(tmp, name)
+            write_png16(p, arr, ct)
+            runs.append((name, p, False))
         for o in range(1, 9):
             p = os.path.join(tmp, f'orientation{o}.jpg')
             ex = Image.Exif()
@@ -102,7 +124,11 @@ def main():
             src.save(p, quality=95, exif=ex.tobytes())
             runs.append((f'orientation{o}.jpg (apply)', p, True))
         for name, p, exif in runs:
-            d = np.abs(ours(p, exif, os.path.join(tmp, 'out.f32')) - official(p, exif))
+            x, mode = ours(p, exif, os.path.join(tmp, 'out.f32'))
+            d = np.abs(x - official(p, exif))
+            if mode != Image.open(p).mode:
+                print(f'FAIL {name}: clipdb reports mode {mode}, Pillow {Image.open(p).mode}')
+                failures += 1
             u8 = d * STD.reshape(3, 1, 1) * 255
             ok = (u8.max() <= 4 + 1e-3) if p.endswith('.jpg') else d.max() <= 1e-6
             failures += not ok

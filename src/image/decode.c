@@ -6,7 +6,8 @@
  *
  *   PNG   IHDR colour type / bit depth: gray 1-bit -> "1"; gray 2..8-bit -> L; gray 16-bit ->
  *         I (all 16 bits kept); RGB -> RGB (16-bit: high byte); palette -> P; gray+alpha ->
- *         LA; RGBA -> RGBA (16-bit: high byte). tRNS is ignored (convert("RGB") ignores it).
+ *         LA (16-bit: RGBA, high byte); RGBA -> RGBA (16-bit: high byte). tRNS is ignored
+ *         (convert("RGB") ignores it).
  *   JPEG  SOF: 1 component -> L, 3 -> RGB, 4 -> CMYK (Pillow assumes Adobe-inverted samples);
  *         precision other than 8 bits, lossless and arithmetic-coded JPEG -> UNSUPPORTED.
  *         EXIF orientation from the first APP1 "Exif" segment (both byte orders).
@@ -188,7 +189,9 @@ static clipdb_status png_mode(const uint8_t *d, size_t n, int32_t *mode, int *wa
       return CLIPDB_STATUS_SUCCESS;
     case 2: *mode = CLIPDB__MODE_RGB; return CLIPDB_STATUS_SUCCESS;
     case 3: *mode = CLIPDB__MODE_P; return CLIPDB_STATUS_SUCCESS;
-    case 4: *mode = CLIPDB__MODE_LA; return CLIPDB_STATUS_SUCCESS;
+    case 4: /* Pillow opens 16-bit gray+alpha as RGBA ("LA;16B" unpacked to RGBA) */
+      *mode = depth == 16 ? CLIPDB__MODE_RGBA : CLIPDB__MODE_LA;
+      return CLIPDB_STATUS_SUCCESS;
     case 6: *mode = CLIPDB__MODE_RGBA; return CLIPDB_STATUS_SUCCESS;
     default:
       return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,

@@ -1,10 +1,12 @@
 // The tokenizer on the wasm build (web/src/text.mjs -> web/dist/clipdb.wasm) against the
 // official one: `text/<i>/tokens` of ../shared/golden tiny-vit/reference.safetensors for all
 // 42 golden texts, from OpenAI's .txt.gz and from HF's vocab.json + merges.txt; TEXT_TOO_LONG
-// for the texts the manifest marks truncated; no leak; the wasm (and native) CLI's `tokenize`.
+// for the texts the manifest marks truncated; no leak; the wasm (and native) CLI's `tokenize`,
+// and `embed --model tiny-vit --text` against `text/<i>/embedding` (1e-4 * max|ref|).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { goldenSkip, goldenPath, repoRoot } from './golden.mjs';
@@ -119,11 +121,44 @@ describe('clipdb tokenize (CLI)', { skip }, () => {
         assert.equal(lines.length, pick.length);
         pick.forEach((i, k) => assert.deepEqual(JSON.parse(lines[k]), Array.from(ref.i32(`text/${i}/tokens`)), `text ${i} via ${vocab}`));
       }
+      // a directory holding some other *.txt.gz (a model's own vocabulary) is found too
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'clipdb-vocab-'));
+      try {
+        copyFileSync(goldenPath('bpe_simple_vocab_16e6.txt.gz'), path.join(dir, 'own-vocab.txt.gz'));
+        const out = execFileSync(exe, [...pre, 'tokenize', '--vocab', dir, texts[0]], { encoding: 'utf8' });
+        assert.deepEqual(JSON.parse(out), Array.from(ref.i32('text/0/tokens')));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
       const r = spawnSync(exe, [...pre, 'tokenize', '--vocab', goldenPath('bpe_simple_vocab_16e6.txt.gz'), texts[41]], { encoding: 'utf8' });
       assert.equal(r.status, 1);
       const err = JSON.parse(r.stderr.trim());
       assert.equal(err.error, 'TEXT_TOO_LONG');
       assert.match(err.message, /78 tokens/);
+    });
+  }
+
+  for (const [kind, exe, pre] of clis) {
+    it(`embed --model tiny-vit --text reproduces text/<i>/embedding for all 42 texts (${kind})`, () => {
+      const texts = JSON.parse(readFileSync(goldenPath('texts.json'), 'utf8'));
+      const ref = SafeTensors.fromFile(goldenPath('tiny-vit', 'reference.safetensors'));
+      // the vocabulary is found beside the model: ../bpe_simple_vocab_16e6.txt.gz for the
+      // OpenAI-named folder, vocab.json + merges.txt inside the HF folder
+      for (const model of [goldenPath('tiny-vit'), goldenPath('tiny-vit', 'hf')]) {
+        const out = execFileSync(exe, [...pre, 'embed', '--model', model, ...texts.flatMap((t) => ['--text', t])],
+          { encoding: 'utf8', maxBuffer: 1 << 26 });
+        const lines = out.trim().split('\n');
+        assert.equal(lines.length, texts.length);
+        lines.forEach((line, i) => {
+          const got = JSON.parse(line), want = ref.f32(`text/${i}/embedding`);
+          let maxRef = 0, maxD = 0;
+          for (let k = 0; k < want.length; k++) {
+            maxRef = Math.max(maxRef, Math.abs(want[k]));
+            maxD = Math.max(maxD, Math.abs(got[k] - want[k]));
+          }
+          assert.ok(maxD <= 1e-4 * maxRef, `text ${i} via ${model}: max|d| ${maxD} > 1e-4 * ${maxRef}`);
+        });
+      }
     });
   }
 });

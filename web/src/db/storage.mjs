@@ -145,12 +145,14 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
   if (idbFactory == null) throw new ClipdbError('STORAGE_UNAVAILABLE', 'IndexedDB is not available in this environment (private mode, worker or edge runtime)');
   const { openDB } = await import('idb');
   let db;
+  let closed = false;
   try {
     db = await new Promise((resolve, reject) => {
       let settled = false;
       let timer = null;
       const p = openDB(name, 1, {
         upgrade(d) { for (const s of STORES) if (!d.objectStoreNames.contains(s)) d.createObjectStore(s); },
+        terminated() { closed = true; }, // the browser closed the connection (e.g. storage cleared)
         blocked() {
           timer = setTimeout(() => {
             if (settled) return;
@@ -169,7 +171,6 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
     if (e instanceof ClipdbError) throw e;
     throw new ClipdbError('STORAGE_UNAVAILABLE', `failed to open IndexedDB database '${name}': ${e?.name || ''} ${e?.message || e}`, { cause: e });
   }
-  let closed = false;
   // Another tab asks for a newer version: let it proceed instead of blocking it forever.
   db.addEventListener('versionchange', () => { db.close(); closed = true; });
   const check = () => { if (closed) throw new ClipdbError('INVALID_STATE', `IndexedDB database '${name}' was closed (a newer version was opened elsewhere)`); };

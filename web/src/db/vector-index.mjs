@@ -1,7 +1,7 @@
 // JS mirror of the C vector index (clipdb_index_* in include/clipdb.h) on the wasm module.
 // Every heap allocation made for a call is freed in `finally`; HEAP views are read after the
 // call (memory may grow). Failures throw ClipdbError with the C status name and message.
-import { ClipdbError, check } from '../errors.mjs';
+import { ClipdbError, check, statusTable } from '../errors.mjs';
 
 export class WasmVectorIndex {
   /**
@@ -54,8 +54,7 @@ export class WasmVectorIndex {
   remove(key) {
     const st = this.mod._clipdb_index_remove(this.ptr, key >>> 0);
     if (st === 0) return true;
-    const table = JSON.parse(this.mod.UTF8ToString(this.mod._clipdb__wasm_enum_json())).status;
-    if (st === table.NOT_FOUND) return false;
+    if (st === statusTable(this.mod).NOT_FOUND) return false;
     this._checkIndex(st, 'remove from index');
     return false;
   }
