@@ -46,16 +46,34 @@ static void transformer_needs(const clipdb__transformer *t, size_t n, size_t *ne
   need[1] = MAX2(need[1], n * (size_t)t->width);      /* ln output */
   need[2] = MAX2(need[2], n * 3 * (size_t)t->width);  /* qkv */
   need[3] = MAX2(need[3], n * (size_t)MAX2(t->width, t->hidden)); /* attention out / MLP hidden */
-  need[4] = MAX2(need[4], n + (size_t)(t->width / t->heads) + 16); /* attention scores */
+  need[4] = MAX2(need[4], clipdb__attention_scratch_floats(n, n, (size_t)(t->width / t->heads)));
 }
 
-/* x [n, W] in place through every block. */
+/*
+ * x [n, W] in place through every block. Only row `keep` of the output is used by the caller
+ * (the class token, or the text's end-of-text token), so the last block computes just that
+ * row after its key/value projections: attention for one query, then out_proj and the MLP on
+ * one row (about 1/12 of ViT-B/32's work). Debug runs (golden activations) compute all rows.
+ */
 static void transformer_run(clipdb_session_t *s, const clipdb__transformer *t, float eps, size_t n,
-                            float *x, int causal, const char *debug_prefix) {
+                            float *x, int causal, size_t keep, const char *debug_prefix) {
   size_t W = (size_t)t->width, hd = W / (size_t)t->heads;
   float *h = s->buf[1], *qkv = s->buf[2], *tmp = s->buf[3], *sc = s->buf[4];
   for (int i = 0; i < t->layers; i++) {
     const clipdb__block *b = &t->blocks[i];
+    if (i + 1 == t->layers && s->debug == NULL && keep < n) {
+      clipdb__layer_norm(n, W, x, W, b->ln1.gamma, b->ln1.beta, eps, h, W);
+      clipdb__linear_run(&b->qkv, n, h, W, qkv, 3 * W, 0);
+      const size_t n_kv = causal ? keep + 1 : n;
+      float *xr = x + keep * W;
+      clipdb__attention(1, n_kv, (size_t)t->heads, hd, qkv + keep * 3 * W, 3 * W, qkv + W, 3 * W,
+                        qkv + 2 * W, 3 * W, 0, tmp, W, sc);
+      clipdb__linear_run(&b->out, 1, tmp, W, xr, W, CLIPDB__GEMM_RESIDUAL);
+      clipdb__layer_norm(1, W, xr, W, b->ln2.gamma, b->ln2.beta, eps, h, W);
+      clipdb__linear_run(&b->fc, 1, h, W, tmp, (size_t)t->hidden, CLIPDB__GEMM_QUICKGELU);
+      clipdb__linear_run(&b->proj, 1, tmp, (size_t)t->hidden, xr, W, CLIPDB__GEMM_RESIDUAL);
+      break;
+    }
     clipdb__layer_norm(n, W, x, W, b->ln1.gamma, b->ln1.beta, eps, h, W);
     clipdb__linear_run(&b->qkv, n, h, W, qkv, 3 * W, 0);
     clipdb__attention(n, n, (size_t)t->heads, hd, qkv, 3 * W, qkv + W, 3 * W, qkv + 2 * W, 3 * W,
@@ -97,7 +115,7 @@ clipdb_status clipdb__encode_text(clipdb_session_t *s, const int32_t *tokens, si
   debug2(s, "token_embedding", x, n, W);
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < W; j++) x[i * W + j] += m->text_pos[i * W + j];
-  transformer_run(s, &m->text, m->ln_eps, n, x, 1, "transformer.resblocks.");
+  transformer_run(s, &m->text, m->ln_eps, n, x, 1, eot, "transformer.resblocks.");
   float *h = s->buf[1];
   clipdb__layer_norm(n, W, x, W, m->ln_final.gamma, m->ln_final.beta, m->ln_eps, h, W);
   debug2(s, "ln_final", h, n, W);
@@ -127,7 +145,7 @@ static clipdb_status encode_vit(clipdb_session_t *s, const float *pixels, float 
   for (size_t i = 0; i < n * W; i++) x[i] += m->vis_pos[i];
   clipdb__layer_norm(n, W, x, W, m->ln_pre.gamma, m->ln_pre.beta, m->ln_eps, x, W);
   debug2(s, "visual.ln_pre", x, n, W);
-  transformer_run(s, &m->vit, m->ln_eps, n, x, 0, "visual.transformer.resblocks.");
+  transformer_run(s, &m->vit, m->ln_eps, n, x, 0, 0, "visual.transformer.resblocks.");
   float *h = s->buf[1];
   clipdb__layer_norm(1, W, x, W, m->ln_post.gamma, m->ln_post.beta, m->ln_eps, h, W);
   if (s->debug) {
@@ -146,7 +164,9 @@ static clipdb_status encode_resnet(clipdb_session_t *s, const float *pixels, flo
   for (int i = 0; i < 4; i++) need[i] = m->rn_act_floats;
   need[4] = m->rn_col_floats + 1;
   size_t spatial = R / 32;
-  need[5] = (size_t)m->ap_channels * 3 + spatial * spatial + 64; /* q, attention out, scores */
+  need[5] = (size_t)m->ap_channels * 2 + /* q, attention out, attention scratch */
+            clipdb__attention_scratch_floats(1, spatial * spatial + 1,
+                                             (size_t)m->ap_channels / (size_t)c->vision_heads);
   clipdb_status status = clipdb__session_reserve(s, need, CLIPDB__SESSION_SLOTS);
   if (status != CLIPDB_STATUS_SUCCESS) return status;
   float *x = s->buf[0], *a = s->buf[1], *b = s->buf[2], *o = s->buf[3], *col = s->buf[4];

@@ -142,9 +142,15 @@ void clipdb__softmax(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] *= inv;
 }
 
-void clipdb__attention(size_t n_q, size_t n_kv, size_t heads, size_t head_dim, const float *q,
-                       size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
-                       int causal, float *out, size_t ldo, float *scratch) {
+size_t clipdb__attention_portable_scratch_floats(size_t n_q, size_t n_kv, size_t head_dim) {
+  (void)n_q;
+  return n_kv + head_dim;
+}
+
+void clipdb__attention_portable(size_t n_q, size_t n_kv, size_t heads, size_t head_dim,
+                                const float *q, size_t ldq, const float *k, size_t ldk,
+                                const float *v, size_t ldv, int causal, float *out, size_t ldo,
+                                float *scratch) {
   float scale = 1.0f / sqrtf((float)head_dim);
   float *p = scratch, *qs = scratch + n_kv;
   for (size_t h = 0; h < heads; h++) {

@@ -95,7 +95,9 @@ int main(void) {
     }
   }
   const clipdb_f32_gemm_kernel *def = clipdb__f32_gemm_default();
-  static const size_t vit[][3] = {{50, 768, 768}, {50, 3072, 768}, {50, 768, 3072}, {7, 512, 2048}};
+  /* ViT-B/32 shapes, a text query, and an im2col-sized A (row blocks, with a row tail) */
+  static const size_t vit[][3] = {{50, 768, 768}, {50, 3072, 768}, {50, 768, 3072}, {7, 512, 2048},
+                                  {787, 24, 576}};
   for (size_t i = 0; i < sizeof vit / sizeof vit[0]; i++) {
     check(def, vit[i][0], vit[i][1], vit[i][2], 0, 1, i == 2 ? 2 : 0,
           i == 1 ? CLIPDB_F32_ACT_QUICK_GELU : CLIPDB_F32_ACT_NONE);

@@ -82,3 +82,27 @@ describe('f32 GEMM: wasmsimd kernels vs scalar twins', { skip }, () => {
     assert.ok(cases > 500);
   });
 });
+
+describe('f32 softmax: wasmsimd kernel vs scalar twin', { skip }, () => {
+  let M;
+  before(async () => {
+    M = await createRequire(import.meta.url)(glue)({ wasmBinary: readFileSync(path.join(dir, 'clipdb-kernel-tests.wasm')) });
+  });
+  it('matches within 1e-6 relative on n = 1..70', () => {
+    for (let n = 1; n <= 70; n++) {
+      const scale = n % 3 ? 0.125 : 1;
+      const ptr = M._malloc(4 * n + 64), ptr2 = M._malloc(4 * n + 64);
+      const a = new Float32Array(M.HEAPF32.buffer, ptr, n), b = new Float32Array(M.HEAPF32.buffer, ptr2, n);
+      for (let j = 0; j < n; j++) a[j] = b[j] = rand() * 30;
+      M._clipdb__wasm_test_softmax(1, n, scale, ptr);
+      M._clipdb__wasm_test_softmax(0, n, scale, ptr2);
+      let sum = 0;
+      for (let j = 0; j < n; j++) {
+        sum += a[j];
+        if (!(Math.abs(a[j] - b[j]) <= 1e-7 + 1e-6 * b[j])) assert.fail(`n=${n} [${j}]: ${a[j]} vs twin ${b[j]}`);
+      }
+      assert.ok(Math.abs(sum - 1) < 1e-5, `n=${n}: sums to ${sum}`);
+      M._free(ptr), M._free(ptr2);
+    }
+  });
+});

@@ -10,6 +10,7 @@
 
 #include "clipdb.h"
 #include "kernels/f32-gemm/f32-gemm.h"
+#include "kernels/f32-softmax/f32-softmax.h"
 
 CLIPDB_API int clipdb__wasm_test_gemm_kernel_count(void) {
   return (int)clipdb__f32_gemm_kernel_count;
@@ -47,4 +48,9 @@ CLIPDB_API void clipdb__wasm_test_f32_dot(int isa, size_t rows, size_t dim, cons
     clipdb_f32_dot_ukernel__wasmsimd_u16(rows, dim, q, m, stride, out);
   else
     clipdb_f32_dot_ukernel__scalar(rows, dim, q, m, stride, out);
+}
+
+/* Softmax: which = 0 scalar twin, 1 the build's default (wasmsimd). */
+CLIPDB_API void clipdb__wasm_test_softmax(int which, size_t n, float scale, float *x) {
+  (which ? clipdb__f32_softmax_default() : clipdb_f32_softmax_ukernel__scalar)(n, scale, x);
 }

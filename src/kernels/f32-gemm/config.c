@@ -22,6 +22,9 @@ const clipdb_f32_gemm_kernel clipdb__f32_gemm_kernels[] = {
     {"f32_gemm_4x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_4x8__wasmsimd_splat, 4, NR, 1},
     {"f32_gemm_5x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_5x8__wasmsimd_splat, 5, NR, 2},
     {"f32_gemm_6x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_6x8__wasmsimd_splat, 6, NR, 3},
+    {"f32_gemm_4x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_4x8__wasmsimd_loadsplat_u4, 4, NR, 1},
+    {"f32_gemm_5x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat_u4, 5, NR, 2},
+    {"f32_gemm_6x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat_u4, 6, NR, 3},
 #endif
 };
 const size_t clipdb__f32_gemm_kernel_count =
@@ -59,18 +62,33 @@ void clipdb__f32_gemm_pack(size_t n, size_t k, const float *weight, size_t n_str
   }
 }
 
+/* A's rows are processed in blocks of about this many bytes when A is large (the ResNet's
+ * im2col matrices: thousands of rows), so a block stays in L2 while every weight panel passes
+ * over it; small A (transformer layers: 50-77 rows) is one block, so each weight panel is read
+ * from memory exactly once. */
+#define A_BLOCK_BYTES (256 * 1024)
+#define A_LARGE_BYTES (1024 * 1024)
+
 void clipdb__f32_gemm(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
                       const float *a, size_t lda, const float *packed, float *c, size_t ldc,
                       const float *r, size_t ldr, clipdb_f32_act act) {
   const size_t mr = kern->mr;
   const size_t panel = NR * (k + 1);
-  for (size_t n0 = 0; n0 < n; n0 += NR) {
-    const size_t nc = n - n0 < NR ? n - n0 : NR;
-    const float *w = packed + n0 / NR * panel;
-    for (size_t m0 = 0; m0 < m; m0 += mr) {
-      const size_t rows = m - m0 < mr ? m - m0 : mr;
-      kern->ukernel(rows, nc, k, a + m0 * lda, lda, w, c + m0 * ldc + n0, ldc,
-                    r != NULL ? r + m0 * ldr + n0 : NULL, ldr, act);
+  size_t mc = m;
+  if (m * k * sizeof(float) > A_LARGE_BYTES) {
+    mc = A_BLOCK_BYTES / (k * sizeof(float)) / mr * mr;
+    if (mc < mr) mc = mr;
+  }
+  for (size_t mb = 0; mb < m; mb += mc) {
+    const size_t mend = m - mb < mc ? m : mb + mc;
+    for (size_t n0 = 0; n0 < n; n0 += NR) {
+      const size_t nc = n - n0 < NR ? n - n0 : NR;
+      const float *w = packed + n0 / NR * panel;
+      for (size_t m0 = mb; m0 < mend; m0 += mr) {
+        const size_t rows = mend - m0 < mr ? mend - m0 : mr;
+        kern->ukernel(rows, nc, k, a + m0 * lda, lda, w, c + m0 * ldc + n0, ldc,
+                      r != NULL ? r + m0 * ldr + n0 : NULL, ldr, act);
+      }
     }
   }
 }

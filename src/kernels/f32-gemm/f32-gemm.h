@@ -66,6 +66,9 @@ CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat
 CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x8__wasmsimd_splat);
 CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x8__wasmsimd_splat);
 CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__wasmsimd_splat);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x8__wasmsimd_loadsplat_u4);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat_u4);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat_u4);
 #endif
 
 /* One entry of the kernel table. */
@@ -99,7 +102,8 @@ void clipdb__f32_gemm_pack(size_t n, size_t k, const float *weight, size_t n_str
 /*
  * The full GEMM with `kern`: C[m×n] = act(A[m×k] · W + bias [+ R]). Walks N panel by panel
  * (outer) and M in MR-row tiles (inner), so each weight panel is read from memory once and
- * stays in cache while all of A's tiles pass over it. lda/ldc/ldr are row strides (elements).
+ * stays in cache while all of A's tiles pass over it; a large A (over 1 MiB) is first cut into
+ * row blocks of about 256 KiB. lda/ldc/ldr are row strides (elements).
  */
 void clipdb__f32_gemm(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
                       const float *a, size_t lda, const float *packed, float *c, size_t ldc,

@@ -12,32 +12,14 @@
 #include <wasm_simd128.h>
 
 #include "f32-gemm.h"
+#include "../wasmsimd-exp.h"
 
 #define NR CLIPDB_F32_GEMM_NR
-
-/* exp(t) for t <= 0 (t clamped to >= -87): 2^n · p(r), n = round(t/ln2), r = t - n·ln2 split in
- * two constants (Cody–Waite), p = degree-6 Taylor polynomial (|r| <= ln2/2: rel. error ~1e-7). */
-static inline v128_t exp_nonpositive(v128_t t) {
-  t = wasm_f32x4_max(t, wasm_f32x4_splat(-87.0f));
-  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(t, wasm_f32x4_splat(1.44269504f)));
-  v128_t rr = wasm_f32x4_sub(t, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693145752f)));
-  rr = wasm_f32x4_sub(rr, wasm_f32x4_mul(n, wasm_f32x4_splat(1.42860677e-6f)));
-  v128_t p = wasm_f32x4_splat(1.0f / 720.0f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f / 120.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f / 24.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f / 6.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(0.5f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, rr), wasm_f32x4_splat(1.0f));
-  const v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
-  const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(ni, wasm_i32x4_splat(127)), 23);
-  return wasm_f32x4_mul(p, scale);
-}
 
 /* y · sigmoid(1.702·y), computed from e = exp(-|z|) so it never overflows. */
 static inline v128_t quick_gelu(v128_t y) {
   const v128_t z = wasm_f32x4_mul(y, wasm_f32x4_splat(1.702f));
-  const v128_t e = exp_nonpositive(wasm_f32x4_neg(wasm_f32x4_abs(z)));
+  const v128_t e = clipdb__wasmsimd_exp_nonpositive(wasm_f32x4_neg(wasm_f32x4_abs(z)));
   const v128_t one = wasm_f32x4_splat(1.0f);
   const v128_t num = wasm_v128_bitselect(e, one, wasm_f32x4_lt(z, wasm_f32x4_splat(0.0f)));
   return wasm_f32x4_mul(y, wasm_f32x4_div(num, wasm_f32x4_add(one, e)));
@@ -159,3 +141,25 @@ DEFINE_LOADSPLAT(6)
 DEFINE_SPLAT(4)
 DEFINE_SPLAT(5)
 DEFINE_SPLAT(6)
+
+#define DEFINE_LOADSPLAT_U4(MR)                                                                 \
+  void clipdb_f32_gemm_ukernel_##MR##x8__wasmsimd_loadsplat_u4(                                \
+      size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *w,        \
+      float *c, size_t c_stride, const float *r, size_t r_stride, clipdb_f32_act act) {        \
+    TILE_PROLOGUE(MR)                                                                          \
+    for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                   \
+      TILE_INIT(MR)                                                                            \
+      size_t k = 0;                                                                            \
+      for (; k + 4 <= kc; k += 4) {                                                            \
+        LOADSPLAT_STEP(MR, k)                                                                  \
+        LOADSPLAT_STEP(MR, k + 1)                                                              \
+        LOADSPLAT_STEP(MR, k + 2)                                                              \
+        LOADSPLAT_STEP(MR, k + 3)                                                              \
+      }                                                                                        \
+      for (; k < kc; k++) LOADSPLAT_STEP(MR, k)                                                \
+      TILE_STORE(MR)                                                                           \
+    }                                                                                          \
+  }
+DEFINE_LOADSPLAT_U4(4)
+DEFINE_LOADSPLAT_U4(5)
+DEFINE_LOADSPLAT_U4(6)

@@ -94,8 +94,10 @@ void clipdb__gemm_release(float *packed) {
 /* exp(t) for t <= 0, branch-free so gcc vectorises the epilogue loop: 2^n · p(r) with
  * n = round(t / ln 2), r = t − n·ln 2 (two-constant split), p a degree-6 Taylor polynomial. */
 static inline float exp_nonpositive(float t) {
-  t = t < -87.0f ? -87.0f : t;
-  const float n = nearbyintf(t * 1.44269504f);
+  t += (float)(t < -87.0f) * (-87.0f - t); /* max(t, -87), branch-free; t unchanged above */
+  /* round to nearest by adding and subtracting 1.5·2^23 (exact for |x| < 2^22; no libm call,
+   * so the loop vectorises) */
+  const float n = (t * 1.44269504f + 12582912.0f) - 12582912.0f;
   const float r = (t - n * 0.693145752f) - n * 1.42860677e-6f;
   float p = 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
@@ -104,8 +106,10 @@ static inline float exp_nonpositive(float t) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  union { uint32_t u; float f; } scale = {(uint32_t)((int32_t)n + 127) << 23};
-  return p * scale.f;
+  const uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 static void epilogue_row(float *c, const float *y, size_t n, uint32_t flags) {
@@ -117,9 +121,12 @@ static void epilogue_row(float *c, const float *y, size_t n, uint32_t flags) {
     for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
   if (flags & CLIPDB__GEMM_QUICKGELU)
     for (size_t j = 0; j < n; j++) {
+      /* sigmoid(z) = 1/(1+e) for z >= 0, e/(1+e) for z < 0, with e = exp(-|z|); written with
+       * fabsf and a multiply by 0/1 instead of branches so gcc vectorises it */
       const float v = c[j], z = 1.702f * v;
-      const float e = exp_nonpositive(z < 0.0f ? z : -z); /* exp(-|z|) */
-      c[j] = v * ((z < 0.0f ? e : 1.0f) / (1.0f + e));
+      const float e = exp_nonpositive(-fabsf(z));
+      const float neg = (float)(z < 0.0f);
+      c[j] = v * ((1.0f + neg * (e - 1.0f)) / (1.0f + e));
     }
 }
 

@@ -1,0 +1,176 @@
+// clipdb vs a peer runtime on the same CLIP architectures and the same random weights.
+//   node bench/bench.mjs [--native] [--runs N] [--cases a,b] [--work DIR]
+// wasm (default): clipdb's wasm build (web/dist) vs onnxruntime-web (wasm backend, SIMD,
+// numThreads = 1), both in Node. --native: clipdb's native build (bench/work/clipdb-native,
+// the xnnpack backend) vs onnxruntime-node (CPU, 1 intra-op thread).
+// Each runtime runs in its own process (peak memory = that process's max RSS). Before timing,
+// both must produce the same embedding (cosine >= 0.9999, max |diff| <= 1e-3·max |ref|);
+// then, after warm-up, runs alternate between the two and the medians are compared.
+// Appends one JSON object per case to bench/results.jsonl. bench/run prepares the files.
+import { fork, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const native = args.includes('--native');
+const runs = Number(opt('--runs', 10));
+const work = path.resolve(opt('--work', path.join(here, 'work')));
+const only = opt('--cases', '') ? opt('--cases', '').split(',') : null;
+const arch = JSON.parse(readFileSync(path.join(root, '..', 'shared', 'golden', 'architectures.json'), 'utf8')).models;
+
+// Tokens: start-of-text 49406, end-of-text 49407 (the largest id); ids in between are random
+// but fixed. The 77-token text fills the context (end-of-text last), so both runtimes compute
+// 77 positions; the 7-token query is what a search box sends.
+const SOT = 49406, EOT = 49407;
+let s = 42;
+const rid = () => ((s = (s * 1103515245 + 12345) >>> 0) % 49000) + 256;
+const tok77 = [SOT, ...Array.from({ length: 75 }, rid), EOT];
+const tok7 = [SOT, ...Array.from({ length: 5 }, rid), EOT];
+const pad77 = (t) => [...t, ...new Array(77 - t.length).fill(0)];
+
+const vit = { model: path.join(work, 'vit-b-32.safetensors'), resolution: 224, embedDim: arch['ViT-B/32'].embed_dim };
+const rn50 = { model: path.join(work, 'rn50.safetensors'), resolution: 224, embedDim: arch.RN50.embed_dim };
+const onnx = (f) => path.join(work, f);
+const cases = [
+  { case: 'vit-b-32-image', kind: 'image', ...vit, peerModel: onnx('vit-b-32-image.onnx') },
+  { case: 'rn50-image', kind: 'image', ...rn50, peerModel: onnx('rn50-image.onnx') },
+  { case: 'vit-b-32-text-77', kind: 'text', ...vit, tokens: tok77, peerModel: onnx('vit-b-32-text77.onnx') },
+  // The target case: a 7-token query against the peer's usual 77-position graph.
+  { case: 'vit-b-32-text-7-query-vs-peer-77', kind: 'text', ...vit, tokens: tok7, ortTokens: pad77(tok7), peerModel: onnx('vit-b-32-text77.onnx') },
+  // The same query against a peer graph cut to 7 positions (what the peer could do at best).
+  { case: 'vit-b-32-text-7-query-vs-peer-7', kind: 'text', ...vit, tokens: tok7, peerModel: onnx('vit-b-32-text7.onnx') },
+  // Memory: one process loads both towers (fp32) and embeds one image and the 7-token query.
+  { case: 'vit-b-32-both-towers', kind: 'both', ...vit, tokens: tok7, ortTokens: pad77(tok7), peerModel: onnx('vit-b-32-image.onnx'), peerTextModel: onnx('vit-b-32-text77.onnx') },
+].filter((c) => !only || only.includes(c.case));
+
+class Worker {
+  constructor(name, child, lines) {
+    this.name = name;
+    this.child = child;
+    this.queue = [];
+    this.waiters = [];
+    const push = (m) => (this.waiters.length ? this.waiters.shift()(m) : this.queue.push(m));
+    if (lines) createInterface({ input: child.stdout }).on('line', (l) => push(JSON.parse(l)));
+    else child.on('message', push);
+    this.exited = new Promise((res) => child.on('exit', (code) => {
+      if (code) push({ error: `${name} exited with status ${code}` });
+      res(code);
+    }));
+    this.send = lines ? (m) => child.stdin.write(`${m.cmd}\n`) : (m) => child.send(m);
+  }
+  next() {
+    return new Promise((res) => (this.queue.length ? res(this.queue.shift()) : this.waiters.push(res)));
+  }
+  async call(m) {
+    this.send(m);
+    const r = await this.next();
+    if (r.error) throw new Error(r.error);
+    return r;
+  }
+}
+
+function startClipdb(c) {
+  if (native) {
+    const bin = path.join(work, 'clipdb-native');
+    const argv = [c.model, c.kind, String(c.resolution), String(c.embedDim), ...(c.kind !== 'image' ? c.tokens.map(String) : [])];
+    return new Worker('clipdb-native', spawn(bin, argv, { stdio: ['pipe', 'pipe', 'inherit'] }), true);
+  }
+  const spec = { kind: c.kind, model: c.model, resolution: c.resolution, embedDim: c.embedDim, tokens: c.tokens };
+  return new Worker('clipdb-wasm', fork(path.join(here, 'worker.mjs'), ['clipdb-wasm', JSON.stringify(spec)]));
+}
+
+function startPeer(c) {
+  const spec = { kind: c.kind, model: c.peerModel, textModel: c.peerTextModel, resolution: c.resolution, tokens: c.tokens, ortTokens: c.ortTokens };
+  const rt = native ? 'ort-node' : 'ort-web';
+  return new Worker(rt, fork(path.join(here, 'worker.mjs'), [rt, JSON.stringify(spec)]));
+}
+
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+function compare(a, b) {
+  if (a.length !== b.length) return { ok: false, why: `length ${a.length} vs ${b.length}` };
+  let dot = 0, na = 0, nb = 0, maxd = 0, maxr = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i], na += a[i] * a[i], nb += b[i] * b[i];
+    maxd = Math.max(maxd, Math.abs(a[i] - b[i]));
+    maxr = Math.max(maxr, Math.abs(b[i]));
+  }
+  const cos = dot / Math.sqrt(na * nb);
+  return { ok: cos >= 0.9999 && maxd <= 1e-3 * maxr, cos, maxRel: maxd / maxr };
+}
+
+const peerName = native ? 'onnxruntime-node' : 'onnxruntime-web';
+const peerVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', peerName, 'package.json'), 'utf8')).version;
+console.log(`clipdb (${native ? 'native, xnnpack backend' : 'wasm SIMD128'}) vs ${peerName} ${peerVersion}, 1 thread, Node ${process.version}`);
+console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`median of ${runs} alternating runs after warm-up\n`);
+console.log('case                                   clipdb ms    peer ms   ratio  clipdb MB  peer MB   cosine  cpu ratio');
+
+for (const c of cases) {
+  const missing = [c.model, c.peerModel, c.peerTextModel].filter((f) => f && !existsSync(f));
+  if (missing.length) {
+    console.log(`${c.case.padEnd(38)} skipped: missing ${missing.join(', ')} (run bench/run)`);
+    continue;
+  }
+  // Load one at a time so the two loads do not compete for the CPU or memory.
+  const a = startClipdb(c);
+  let ra, rb, b;
+  try {
+    ra = await a.next();
+    if (ra.error) throw new Error(ra.error);
+    b = startPeer(c);
+    rb = await b.next();
+    if (rb.error) throw new Error(rb.error);
+  } catch (e) {
+    console.log(`${c.case.padEnd(38)} failed: ${e.message}`);
+    a.child.kill();
+    b?.child.kill();
+    continue;
+  }
+  const cmp = compare(ra.embedding, rb.embedding);
+  if (!cmp.ok) {
+    console.log(`${c.case.padEnd(38)} EMBEDDINGS DIFFER (cosine ${cmp.cos?.toFixed(6)}, max rel diff ${cmp.maxRel?.toExponential(2)} ${cmp.why ?? ''}): not timed`);
+    await a.call({ cmd: 'exit' }).catch(() => {});
+    await b.call({ cmd: 'exit' }).catch(() => {});
+    appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify({ case: c.case, threads: 1, error: 'embeddings differ', cosine: cmp.cos }) + '\n');
+    continue;
+  }
+  for (let i = 0; i < 2; i++) await a.call({ cmd: 'run' }), await b.call({ cmd: 'run' }); // warm-up
+  const ta = [], tb = [], ca = [], cb = [];
+  for (let i = 0; i < runs; i++) {
+    const order = i % 2 ? [[b, tb, cb], [a, ta, ca]] : [[a, ta, ca], [b, tb, cb]];
+    for (const [w, t, cpu] of order) {
+      const r = await w.call({ cmd: 'run' });
+      t.push(r.ms);
+      cpu.push(r.cpu_ms);
+    }
+  }
+  const ma = (await a.call({ cmd: 'exit' })).peak_mb, mb = (await b.call({ cmd: 'exit' })).peak_mb;
+  const row = {
+    case: c.case, threads: 1, clipdb_ms: +median(ta).toFixed(2), peer_ms: +median(tb).toFixed(2),
+    ratio: +(median(ta) / median(tb)).toFixed(3), clipdb_peak_mb: Math.round(ma), peer_peak_mb: Math.round(mb),
+    // CPU time of the run (process CPU, all threads): a diagnostic on a machine shared with
+    // other jobs, where wall-clock time includes waiting for a core.
+    clipdb_cpu_ms: +median(ca).toFixed(2), peer_cpu_ms: +median(cb).toFixed(2),
+    cpu_ratio: +(median(ca) / median(cb)).toFixed(3),
+    target: native ? 'native' : 'wasm', peer: `${peerName} ${peerVersion}`, cosine: +cmp.cos.toFixed(7),
+    date: new Date().toISOString(),
+  };
+  console.log(`${c.case.padEnd(38)} ${row.clipdb_ms.toFixed(1).padStart(9)} ${row.peer_ms.toFixed(1).padStart(10)} ${row.ratio.toFixed(3).padStart(7)} ${String(row.clipdb_peak_mb).padStart(10)} ${String(row.peer_peak_mb).padStart(8)} ${cmp.cos.toFixed(6).padStart(8)} ${row.cpu_ratio.toFixed(3).padStart(10)}`);
+  appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify(row) + '\n');
+}
+
+if (!native) {
+  const size = (f) => (existsSync(f) ? (statSync(f).size / 1048576).toFixed(2) + ' MB' : 'missing');
+  console.log(`\nwasm binaries: clipdb.wasm ${size(path.join(root, 'web', 'dist', 'clipdb.wasm'))}, ` +
+    `onnxruntime-web ort-wasm-simd-threaded.wasm ${size(path.join(root, 'node_modules', 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.wasm'))}`);
+}

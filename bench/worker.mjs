@@ -1,0 +1,128 @@
+// One runtime in its own process, driven by bench/bench.mjs over IPC (so each side's peak
+// memory is its own). Usage (forked): worker.mjs <runtime> <json spec>
+//   runtime: clipdb-wasm | ort-web | ort-node
+//   spec: { kind: 'image'|'text'|'both', model: path (safetensors or .onnx), textModel?: .onnx,
+//           resolution, tokens?: int[] }
+// Protocol: the worker loads, computes the embedding once and sends {ready, embedding,
+// load_ms}; then each {cmd:'run'} is answered with {ms}; {cmd:'exit'} with {peak_mb} before
+// it exits. Inputs are deterministic (same pixels/tokens for both runtimes).
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const [runtime, specJson] = process.argv.slice(2);
+const spec = JSON.parse(specJson);
+
+export function benchPixels(resolution) {
+  const n = 3 * resolution * resolution;
+  const px = new Float32Array(n);
+  let s = 1234567;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0; // exact mod 2^32, as bench/clipdb-native.c
+    px[i] = (s / 2 ** 32) * 4 - 2; // normalised pixels are roughly in [-2, 2]
+  }
+  return px;
+}
+
+async function clipdbWasm() {
+  // web/src/module.mjs gives the ES6 glue what it needs under Node (__dirname, require).
+  const { createModule } = await import(path.join(root, 'web', 'src', 'module.mjs'));
+  const M = await createModule({ wasmBinary: readFileSync(path.join(root, 'web', 'dist', 'clipdb.wasm')) });
+  const check = (status, what) => {
+    if (status !== 0) throw new Error(`${what}: ${M.UTF8ToString(M._clipdb_last_error())}`);
+  };
+  const t0 = performance.now();
+  // The model file is read straight into the wasm heap (clipdb_file borrows it during init),
+  // in chunks, so no second copy lives in a Node Buffer; it is freed after init.
+  const size = statSync(spec.model).size;
+  const data = M._malloc(size);
+  if (!data) throw new Error(`wasm heap: cannot allocate ${size} bytes for the model file`);
+  const fd = openSync(spec.model, 'r');
+  for (let off = 0; off < size;) {
+    const n = readSync(fd, M.HEAPU8, data + off, Math.min(64 << 20, size - off), off);
+    if (n <= 0) throw new Error(`short read of ${spec.model}`);
+    off += n;
+  }
+  closeSync(fd);
+  const bytes = { length: size };
+  const name = M._malloc(64);
+  M.stringToUTF8('model.safetensors', name, 64);
+  const file = M._malloc(12);
+  M.HEAPU32[file >> 2] = name;
+  M.HEAPU32[(file >> 2) + 1] = data;
+  M.HEAPU32[(file >> 2) + 2] = bytes.length;
+  const params = M._malloc(8); // clipdb_model_params: n_threads, load_vision, load_text
+  M.HEAP32[params >> 2] = 1;
+  M.HEAPU8[params + 4] = spec.kind !== 'text' ? 1 : 0;
+  M.HEAPU8[params + 5] = spec.kind !== 'image' ? 1 : 0;
+  const out = M._malloc(8);
+  check(M._clipdb_model_init_from_files(file, 1, params, out), 'clipdb_model_init_from_files');
+  const model = M.HEAPU32[out >> 2];
+  M._free(data);
+  check(M._clipdb_session_init(model, out), 'clipdb_session_init');
+  const session = M.HEAPU32[out >> 2];
+  const load_ms = performance.now() - t0;
+  const emb = M._malloc(4 * 4096);
+  let px = 0, tok = 0;
+  if (spec.kind !== 'text') {
+    const p = benchPixels(spec.resolution);
+    px = M._malloc(p.byteLength);
+    M.HEAPF32.set(p, px >> 2);
+  }
+  if (spec.kind !== 'image') {
+    tok = M._malloc(4 * spec.tokens.length);
+    M.HEAP32.set(Int32Array.from(spec.tokens), tok >> 2);
+  }
+  const dim = spec.embedDim;
+  const run = () => {
+    if (px) check(M._clipdb_image_embed(session, px, 1, emb), 'clipdb_image_embed');
+    if (tok) check(M._clipdb_text_embed(session, tok, spec.tokens.length, emb + (px ? 4 * dim : 0)), 'clipdb_text_embed');
+    return Array.from(M.HEAPF32.subarray(emb >> 2, (emb >> 2) + (px && tok ? 2 : 1) * dim));
+  };
+  return { run, load_ms };
+}
+
+async function ort(kind) {
+  const ortMod = kind === 'web' ? await import('onnxruntime-web') : await import('onnxruntime-node');
+  const o = ortMod.default ?? ortMod;
+  const opts = kind === 'web'
+    ? { executionProviders: ['wasm'] }
+    : { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 };
+  if (kind === 'web') {
+    o.env.wasm.numThreads = 1;
+    o.env.wasm.simd = true;
+  }
+  const t0 = performance.now();
+  const sessions = [];
+  if (spec.kind !== 'text') sessions.push(['image', await o.InferenceSession.create(spec.model, opts)]);
+  if (spec.kind !== 'image') sessions.push(['text', await o.InferenceSession.create(spec.textModel ?? spec.model, opts)]);
+  const load_ms = performance.now() - t0;
+  const r = spec.resolution;
+  const feeds = {
+    image: { pixels: new o.Tensor('float32', benchPixels(r), [1, 3, r, r]) },
+    text: spec.tokens && { tokens: new o.Tensor('int64', BigInt64Array.from(spec.ortTokens ?? spec.tokens, BigInt), [1, (spec.ortTokens ?? spec.tokens).length]) },
+  };
+  const run = async () => {
+    const out = [];
+    for (const [k, s] of sessions) out.push(...(await s.run(feeds[k])).embedding.data);
+    return out;
+  };
+  return { run, load_ms };
+}
+
+const impl = runtime === 'clipdb-wasm' ? await clipdbWasm() : await ort(runtime === 'ort-web' ? 'web' : 'node');
+const embedding = await impl.run();
+process.send({ ready: true, embedding, load_ms: impl.load_ms });
+process.on('message', async (msg) => {
+  if (msg.cmd === 'run') {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await impl.run();
+    const ms = performance.now() - t0, c = process.cpuUsage(c0);
+    process.send({ ms, cpu_ms: (c.user + c.system) / 1000 });
+  } else if (msg.cmd === 'exit') {
+    process.send({ peak_mb: process.resourceUsage().maxRSS / 1024 });
+    process.exit(0);
+  }
+});
