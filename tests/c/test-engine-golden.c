@@ -17,16 +17,7 @@
 #include "model/model-impl.h"
 #include "model/safetensors.h"
 
-static int failures;
-#define CHECK(cond, ...)                                          \
-  do {                                                            \
-    if (!(cond)) {                                                \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                 \
-      printf(__VA_ARGS__);                                        \
-      printf("\n");                                               \
-      failures++;                                                 \
-    }                                                             \
-  } while (0)
+#include "check.h"
 
 static void *read_file(const char *path, size_t *size) {
   FILE *f = fopen(path, "rb");

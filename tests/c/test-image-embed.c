@@ -16,16 +16,7 @@
 #include "image-entries.h"
 #include "model/safetensors.h"
 
-static int failures;
-#define CHECK(cond, ...)                          \
-  do {                                            \
-    if (!(cond)) {                                \
-      failures++;                                 \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      printf(__VA_ARGS__);                        \
-      printf("\n");                               \
-    }                                             \
-  } while (0)
+#include "check.h"
 
 static uint8_t *read_all(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");

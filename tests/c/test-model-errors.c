@@ -13,16 +13,7 @@
 #include "golden.h"
 #include "model/safetensors.h"
 
-static int failures;
-#define CHECK(cond, ...)                                          \
-  do {                                                            \
-    if (!(cond)) {                                                \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                 \
-      printf(__VA_ARGS__);                                        \
-      printf("\n");                                               \
-      failures++;                                                 \
-    }                                                             \
-  } while (0)
+#include "check.h"
 
 static unsigned char *golden;
 static size_t golden_size;

@@ -12,16 +12,7 @@
 #include "golden.h"
 #include "model/safetensors.h"
 
-static int failures;
-#define CHECK(cond, ...)                                          \
-  do {                                                            \
-    if (!(cond)) {                                                \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                 \
-      printf(__VA_ARGS__);                                        \
-      printf("\n");                                               \
-      failures++;                                                 \
-    }                                                             \
-  } while (0)
+#include "check.h"
 
 /* Build a safetensors buffer from a JSON header and `data_len` bytes of data. */
 static unsigned char *build(const char *json, const void *payload, size_t data_len, size_t *size) {

@@ -14,16 +14,7 @@
 #include "clipdb.h"
 #include "model/safetensors.h"
 
-static int failures;
-#define CHECK(cond, ...)                          \
-  do {                                            \
-    if (!(cond)) {                                \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      printf(__VA_ARGS__);                        \
-      printf("\n");                               \
-      failures++;                                 \
-    }                                             \
-  } while (0)
+#include "check.h"
 
 static void *read_all(const char *path, size_t *size) {
   FILE *f = fopen(path, "rb");

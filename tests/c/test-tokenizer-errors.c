@@ -11,15 +11,7 @@
 
 #include "clipdb.h"
 
-static int failures;
-#define CHECK(cond, ...)            \
-  do {                              \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      failures++;                   \
-    }                               \
-  } while (0)
+#include "check.h"
 
 static clipdb_status make(const char *name, const void *data, size_t size, clipdb_tokenizer_t **t) {
   clipdb_file f = {name, data, size};

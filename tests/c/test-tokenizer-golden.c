@@ -9,16 +9,7 @@
 #include "golden-texts.h"
 #include "model/safetensors.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                 \
-  do {                                   \
-    if (!(cond)) {                       \
-      printf("FAIL: " __VA_ARGS__);      \
-      printf("\n");                      \
-      failures++;                        \
-    }                                    \
-  } while (0)
+#include "check.h"
 
 static void print_ids(const char *label, const int32_t *v) {
   printf("  %s:", label);
