@@ -32,7 +32,7 @@ const size_t clipdb__f32_gemm_kernel_count =
 
 /* The default, per ISA, from bench/gemm.mjs on the ViT-B/32 shapes (see README Performance). */
 #if defined(CLIPDB_WASM_SIMD)
-#define DEFAULT_KERNEL 6 /* 5x8 wasmsimd_loadsplat: 24 GFLOP/s vs 23 (4x8), 22 (6x8), <= 21 (splat) */
+#define DEFAULT_KERNEL 5 /* 4x8 wasmsimd_loadsplat: 32 GFLOP/s vs 20 (5x8: V8 spills three accumulators), 22 (splat) */
 #else
 #define DEFAULT_KERNEL 1 /* 4x8 scalar */
 #endif

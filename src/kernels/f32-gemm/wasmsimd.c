@@ -74,8 +74,9 @@ static inline void store_row(float *c, const float *r, v128_t v0, v128_t v1, siz
 #define TILE_STORE(MR)                                                                          \
   {                                                                                            \
     const size_t ncols = nc - n0 < NR ? nc - n0 : NR;                                          \
-    for (size_t i = 0; i < mr; i++)                                                            \
-      store_row(c + i * c_stride + n0, r != NULL ? r + i * r_stride + n0 : NULL, acc0[i],      \
+    _Pragma("clang loop unroll(full)") for (size_t i = 0; i < MR; i++)                         \
+      if (i < mr)                                                                              \
+        store_row(c + i * c_stride + n0, r != NULL ? r + i * r_stride + n0 : NULL, acc0[i],      \
                 acc1[i], ncols, act);                                                          \
   }
 
