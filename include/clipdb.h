@@ -284,8 +284,11 @@ typedef struct clipdb_tokenizer clipdb_tokenizer_t;
  * count, so smaller vocabularies in the same format work), or from Hugging Face files
  * ("vocab.json" + "merges.txt"). `files` are recognised by the base name of `name`: "*.gz"
  * or "*.txt" other than merges.txt = OpenAI format; "vocab.json" and "merges.txt" = HF
- * format. The data is copied; the buffers may be freed after the call.
- * Errors: INVALID_ARGUMENT, BAD_VOCAB (message names the file and line), OUT_OF_MEMORY.
+ * format. Gzip (RFC 1952) is recognised by its 1f 8b signature whatever the name: any
+ * compression level, optional header fields, several members (concatenated); each member's
+ * CRC-32 and length are checked. The data is copied; the buffers may be freed after the call.
+ * Errors: INVALID_ARGUMENT, BAD_VOCAB (message names the file and line, or the gzip problem:
+ * truncated, corrupt deflate data, CRC-32/length mismatch, ...), OUT_OF_MEMORY.
  * A tokenizer keeps a cache of BPE results: use it from one thread at a time.
  */
 CLIPDB_API clipdb_status clipdb_tokenizer_init_from_files(const clipdb_file *files,

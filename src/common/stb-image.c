@@ -45,6 +45,58 @@
 
 unsigned char *clipdb__stbi_jpeg_load_4(const unsigned char *data, int len, int *out_w,
                                         int *out_h, int *out_transform);
+int clipdb__stbi_inflate_raw(const unsigned char *in, size_t n, size_t size_hint, char **out,
+                             size_t *out_n, size_t *used);
+
+/*
+ * Inflate the raw DEFLATE stream (RFC 1951) at the start of in[0..n), which other bytes must
+ * follow (gzip's 8-byte trailer: see "3" below). On success (0) *out (clipdb__malloc'ed,
+ * release with clipdb__free) holds *out_n inflated bytes and *used is the stream's length
+ * in bytes, the partly used last byte included. `size_hint`: first output capacity (the
+ * buffer grows as needed). Failures, *out NULL: 1 corrupt data (bad block type, Huffman
+ * code, distance or stored-block length), 2 out of memory, 3 the decoder reached the end of
+ * `in`: the stream is cut off, or ends less than 4 bytes before the end of `in`.
+ *
+ * Why not stb's stbi_zlib_decode_noheader_malloc on exactly the stream's bytes: stb 2.27's
+ * stbi__zhuffman_decode fails ("bad huffman code") whenever fewer than 16 bits are buffered
+ * and its input is exhausted, even when the remaining bits hold the last symbols, so a valid
+ * stream that is the very end of its buffer is rejected unless its last codes happen to fit
+ * (stb's PNG reader never hits this: zlib's 4-byte Adler-32 follows the stream). Passing
+ * the bytes after the stream too avoids that, and then the position where the stream ended
+ * is needed to find the trailer.
+ *
+ * Bit accounting: stb fetches whole bytes into a 32-bit buffer (num_bits = bits held, at
+ * most 32) and consumes codes from its low end; the stream's padding bits after its last
+ * block are at most 7, so once the last block is decoded the stream occupied
+ * fetched - floor(num_bits / 8) bytes. stb's stbi__zget8 returns 0 without advancing at the
+ * end of input, so that count is only exact while the input was not exhausted: hence "3".
+ */
+int clipdb__stbi_inflate_raw(const unsigned char *in, size_t n, size_t size_hint, char **out,
+                             size_t *out_n, size_t *used) {
+  *out = NULL;
+  *out_n = 0;
+  *used = 0;
+  if (size_hint < 64) size_hint = 64;
+  if (size_hint > (1u << 30)) size_hint = 1u << 30;
+  char *buf = (char *)stbi__malloc(size_hint);
+  if (buf == NULL) return 2;
+  stbi__zbuf a;
+  memset(&a, 0, sizeof a);
+  a.zbuffer = (stbi_uc *)in;
+  a.zbuffer_end = (stbi_uc *)in + n;
+  stbi__g_failure_reason = NULL;
+  int ok = stbi__do_zlib(&a, buf, (int)size_hint, 1, 0);
+  const char *why = stbi__g_failure_reason;
+  if (!ok || a.zbuffer >= a.zbuffer_end) {
+    STBI_FREE(a.zout_start); /* the (possibly grown) output buffer */
+    if (a.zbuffer >= a.zbuffer_end) return 3;
+    return why != NULL && strcmp(why, "Out of memory") == 0 ? 2 : 1;
+  }
+  *out = a.zout_start;
+  *out_n = (size_t)(a.zout - a.zout_start);
+  *used = (size_t)(a.zbuffer - (stbi_uc *)in) - (size_t)(a.num_bits / 8);
+  return 0;
+}
 
 /*
  * Decode a 4-component JPEG into interleaved 4-channel samples: the stored channels for

@@ -20,9 +20,9 @@
 
 #define JSMN_STATIC
 #include <jsmn.h>
-#include <stb/stb_image.h> /* declarations only: stb is compiled in src/common/stb-image.c */
 
 #include "../clipdb-impl.h"
+#include "../common/gzip.h"
 #include "clean.h"
 
 #define NONE UINT32_MAX
@@ -429,50 +429,14 @@ static long load_merges(clipdb_tokenizer_t *t, const char *buf, size_t size, con
   return (long)count;
 }
 
-/* gzip (RFC 1952) member -> inflated bytes (clipdb__malloc'ed). */
-static clipdb_status gunzip(clipdb_tokenizer_t *t, const uint8_t *d, size_t n, const char *fname,
-                            char **out, size_t *out_n) {
-  if (n < 18 || d[0] != 0x1F || d[1] != 0x8B || d[2] != 8)
-    return clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: not a gzip file (deflate)", fname);
-  uint8_t flags = d[3];
-  size_t p = 10;
-  if (flags & 4) { /* FEXTRA */
-    if (p + 2 > n) goto truncated;
-    p += 2 + (size_t)(d[p] | (d[p + 1] << 8));
-  }
-  if (flags & 8) { /* FNAME */
-    while (p < n && d[p]) p++;
-    p++;
-  }
-  if (flags & 16) { /* FCOMMENT */
-    while (p < n && d[p]) p++;
-    p++;
-  }
-  if (flags & 2) p += 2; /* FHCRC */
-  if (p + 8 > n || n - p - 8 > 0x7FFFFFFF) goto truncated;
-  uint32_t isize = (uint32_t)d[n - 4] | ((uint32_t)d[n - 3] << 8) | ((uint32_t)d[n - 2] << 16) | ((uint32_t)d[n - 1] << 24);
-  int len = 0;
-  char *text = stbi_zlib_decode_noheader_malloc((const char *)d + p, (int)(n - p - 8), &len);
-  if (text == NULL)
-    return clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: corrupt deflate data", fname);
-  if ((uint32_t)len != isize) {
-    clipdb__free(text);
-    return clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB,
-                         "failed to load tokenizer %s: inflated %d bytes, the gzip trailer says %u", fname, len, isize);
-  }
-  *out = text;
-  *out_n = (size_t)len;
-  return CLIPDB_STATUS_SUCCESS;
-truncated:
-  return clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: truncated gzip header", fname);
-}
-
 static clipdb_status load_openai(clipdb_tokenizer_t *t, const clipdb_file *f) {
   const uint8_t *d = f->data;
   char *text = NULL;
   size_t n = f->size;
   if (n >= 2 && d[0] == 0x1F && d[1] == 0x8B) {
-    clipdb_status st = gunzip(t, d, n, f->name, &text, &n);
+    char ctx[300];
+    snprintf(ctx, sizeof ctx, "failed to load tokenizer %s", f->name);
+    clipdb_status st = clipdb__gunzip(d, n, ctx, CLIPDB_STATUS_BAD_VOCAB, t->error, &text, &n);
     if (st != CLIPDB_STATUS_SUCCESS) return st;
   }
   const char *buf = text ? text : (const char *)d;

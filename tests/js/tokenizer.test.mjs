@@ -162,3 +162,47 @@ describe('clipdb tokenize (CLI)', { skip }, () => {
     });
   }
 });
+
+// gzip vocabularies on the wasm build (no golden data needed): the fixtures of
+// tests/c/test-tokenizer-gzip.c (scripts/gen-gzip-fixtures.py: the clipdb-shapes vocabulary at
+// gzip levels 0/1/6/9, with FNAME, with every optional header field, as two members) give the
+// ids of the Python training tokenizer; the truncated and bad-CRC copies are BAD_VOCAB errors
+// naming the problem. JS does no gzip handling of its own: the bytes go to the C tokenizer.
+describe('tokenizer gzip vocabularies (wasm)', { skip: existsSync(dist) ? false : `wasm build missing (${dist}); run scripts/build` }, () => {
+  const dir = path.join(repoRoot, 'tests', 'data', 'gzip');
+  const want = {
+    'a red circle': [630, 320, 600, 539, 631],
+    'a photo of a small blue square on the left': [630, 320, 564, 512, 320, 607, 580, 533, 560, 518, 611, 631],
+    'Two purple STARS next to a pink heart!': [630, 83, 86, 334, 585, 534, 515, 338, 620, 621, 320, 602, 549, 256, 631],
+    'zebra 42': [630, 89, 68, 65, 81, 320, 275, 273, 631],
+  };
+  const good = ['vocab-l0.txt.gz', 'vocab-l1.txt.gz', 'vocab-l6-fname.txt.gz', 'vocab-l9.txt.gz',
+    'vocab-l9-fname.txt.gz', 'vocab-flags.txt.gz', 'vocab-members.txt.gz'];
+  let api;
+  before(async () => { api = await import('../../web/src/index.mjs'); });
+
+  for (const name of good) {
+    it(`${name} loads and gives the training tokenizer's ids`, async () => {
+      const tok = await api.createTokenizer({ 'vocab.txt.gz': readFileSync(path.join(dir, name)) });
+      try {
+        assert.equal(tok.vocabSize, 632);
+        for (const [text, ids] of Object.entries(want)) {
+          const got = Array.from(tok.tokenize(text));
+          assert.deepEqual(got, [...ids, ...new Array(77 - ids.length).fill(0)], `${name}: ${text}`);
+        }
+      } finally {
+        tok.free();
+      }
+    });
+  }
+
+  it('truncated and bad-CRC copies are BAD_VOCAB with the reason', async () => {
+    for (const [name, reason] of [['vocab-l9-truncated.txt.gz', /truncated gzip data/], ['vocab-l9-badcrc.txt.gz', /CRC-32 mismatch in gzip member 1/]]) {
+      await assert.rejects(api.createTokenizer({ 'vocab.txt.gz': readFileSync(path.join(dir, name)) }), (e) => {
+        assert.equal(e.code, 'BAD_VOCAB', name);
+        assert.match(e.message, reason, name);
+        return true;
+      });
+    }
+  });
+});
