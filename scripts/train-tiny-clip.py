@@ -181,10 +181,10 @@ class Tokenizer:
         text = "#version: 0.2 - clipdb-shapes BPE, trained by scripts/train-tiny-clip.py\n"
         text += "".join("%s %s\n" % m for m in self.merges)
         with open(path, "wb") as f:
-            # mtime=0 and no file name: the output is byte-identical across runs. Stored blocks
-            # (level 0): ~2 KB either way, and every inflater reads them (stb_image's zlib, which
-            # the C tokenizer uses, rejected this file's level-6/9 stream although it is valid).
-            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=0) as gz:
+            # mtime=0 and no file name: the output is byte-identical across runs (for one zlib
+            # build). Level 9, as gzip -9 writes it (the C tokenizer reads any level, see
+            # src/common/gzip.c).
+            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as gz:
                 gz.write(text.encode("utf-8"))
 
 
