@@ -1,0 +1,145 @@
+/*
+ * f32 GEMM microkernels in x86 AVX (256-bit), for native x86-64 builds (contract: f32-gemm.h;
+ * twins: scalar.c). One v256 accumulator per row holds the panel's 8 columns.
+ *
+ * Each k step broadcasts one A element per row (vbroadcastss) and does a separate multiply and
+ * add (no FMA), so the result is bit for bit the scalar twin's before the activation. On CPUs
+ * with separate floating-point multiply and add pipes (AMD Zen) this loses no peak throughput
+ * against FMA. MR rows of accumulators + the B vector + one broadcast + one product fit the
+ * 16 ymm registers up to MR = 12.
+ *
+ * Compiled with a per-function target attribute, so the rest of the build stays baseline
+ * x86-64; config.c only selects these kernels when the CPU reports AVX.
+ * Method: XNNPACK's src/f32-gemm/ avx-broadcast kernels (tile shape, broadcast per k).
+ */
+#include "f32-gemm.h"
+
+#if defined(CLIPDB_X86_KERNELS)
+
+#include <immintrin.h>
+#include <math.h>
+
+#define NR CLIPDB_F32_GEMM_NR
+#define AVX __attribute__((target("avx")))
+
+static inline float activate(float y, clipdb_f32_act act) {
+  switch (act) {
+  case CLIPDB_F32_ACT_RELU: return y > 0.0f ? y : 0.0f;
+  case CLIPDB_F32_ACT_QUICK_GELU: return y / (1.0f + expf(-1.702f * y));
+  default: return y;
+  }
+}
+
+/* Residual, activation and store of one row (partial when ncols < NR). ReLU matches the
+ * scalar `y > 0 ? y : 0` (maxps returns its second operand, +0, for NaN and -0). */
+static inline AVX void store_row(float *c, const float *r, __m256 v, size_t ncols,
+                                 clipdb_f32_act act) {
+  if (ncols == NR && act != CLIPDB_F32_ACT_QUICK_GELU) {
+    if (r != NULL) v = _mm256_add_ps(v, _mm256_loadu_ps(r));
+    if (act == CLIPDB_F32_ACT_RELU) v = _mm256_max_ps(v, _mm256_setzero_ps());
+    _mm256_storeu_ps(c, v);
+    return;
+  }
+  float t[NR];
+  _mm256_storeu_ps(t, v);
+  for (size_t j = 0; j < ncols; j++) {
+    float y = t[j];
+    if (r != NULL) y += r[j];
+    c[j] = activate(y, act);
+  }
+}
+
+#define DEFINE_AVX_UKERNEL(MR)                                                                   \
+  AVX void clipdb_f32_gemm_ukernel_##MR##x8__avx(size_t mr, size_t nc, size_t kc, const float *a,\
+                                                 size_t a_stride, const float *w, float *c,     \
+                                                 size_t c_stride, const float *r,                \
+                                                 size_t r_stride, clipdb_f32_act act) {          \
+    const float *ap[MR];                                                                         \
+    for (size_t i = 0; i < MR; i++) ap[i] = a + (i < mr ? i : mr - 1) * a_stride;               \
+    for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                     \
+      __m256 acc[MR];                                                                            \
+      const __m256 bias = _mm256_loadu_ps(w);                                                    \
+      w += NR;                                                                                   \
+      _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) acc[i] = bias;                    \
+      for (size_t k = 0; k < kc; k++) {                                                          \
+        const __m256 b = _mm256_loadu_ps(w);                                                     \
+        w += NR;                                                                                 \
+        _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) acc[i] =                        \
+            _mm256_add_ps(acc[i], _mm256_mul_ps(_mm256_broadcast_ss(ap[i] + k), b));             \
+      }                                                                                          \
+      const size_t ncols = nc - n0 < NR ? nc - n0 : NR;                                          \
+      /* unrolled over the constant MR so acc[] stays in registers */                           \
+      _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) if (i < mr)                       \
+          store_row(c + i * c_stride + n0, r != NULL ? r + i * r_stride + n0 : NULL, acc[i],    \
+                    ncols, act);                                                                 \
+    }                                                                                            \
+  }
+
+/* MR×16 tiles: two adjacent 8-column panels per pass (panel p at w, p + 1 at w + panel), so
+ * each broadcast feeds two products; a last odd panel takes an MR×8 pass. The driver steps
+ * 16 columns at a time (the table's nr). */
+#define DEFINE_AVX_UKERNEL_X16(MR)                                                               \
+  AVX void clipdb_f32_gemm_ukernel_##MR##x16__avx(size_t mr, size_t nc, size_t kc,              \
+                                                  const float *a, size_t a_stride,               \
+                                                  const float *w, float *c, size_t c_stride,     \
+                                                  const float *r, size_t r_stride,               \
+                                                  clipdb_f32_act act) {                          \
+    const float *ap[MR];                                                                         \
+    for (size_t i = 0; i < MR; i++) ap[i] = a + (i < mr ? i : mr - 1) * a_stride;               \
+    const size_t panel = NR * (kc + 1);                                                          \
+    for (size_t n0 = 0; n0 < nc; n0 += 2 * NR) {                                                 \
+      const size_t left = nc - n0;                                                               \
+      if (left > NR) {                                                                           \
+        const float *w0 = w, *w1 = w + panel;                                                    \
+        __m256 acc0[MR], acc1[MR];                                                               \
+        const __m256 bias0 = _mm256_loadu_ps(w0), bias1 = _mm256_loadu_ps(w1);                   \
+        _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) {                               \
+          acc0[i] = bias0;                                                                       \
+          acc1[i] = bias1;                                                                       \
+        }                                                                                        \
+        w0 += NR, w1 += NR;                                                                      \
+        for (size_t k = 0; k < kc; k++) {                                                        \
+          const __m256 b0 = _mm256_loadu_ps(w0 + k * NR), b1 = _mm256_loadu_ps(w1 + k * NR);     \
+          _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) {                             \
+            const __m256 av = _mm256_broadcast_ss(ap[i] + k);                                    \
+            acc0[i] = _mm256_add_ps(acc0[i], _mm256_mul_ps(av, b0));                             \
+            acc1[i] = _mm256_add_ps(acc1[i], _mm256_mul_ps(av, b1));                             \
+          }                                                                                      \
+        }                                                                                        \
+        const size_t ncols = left - NR < NR ? left - NR : NR;                                    \
+        _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) if (i < mr) {                   \
+          float *ci = c + i * c_stride + n0;                                                     \
+          const float *ri = r != NULL ? r + i * r_stride + n0 : NULL;                            \
+          store_row(ci, ri, acc0[i], NR, act);                                                   \
+          store_row(ci + NR, ri != NULL ? ri + NR : NULL, acc1[i], ncols, act);                  \
+        }                                                                                        \
+        w += 2 * panel;                                                                          \
+      } else {                                                                                   \
+        __m256 acc[MR];                                                                          \
+        const __m256 bias = _mm256_loadu_ps(w);                                                  \
+        _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) acc[i] = bias;                  \
+        const float *w0 = w + NR;                                                                \
+        for (size_t k = 0; k < kc; k++) {                                                        \
+          const __m256 b = _mm256_loadu_ps(w0 + k * NR);                                         \
+          _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) acc[i] =                      \
+              _mm256_add_ps(acc[i], _mm256_mul_ps(_mm256_broadcast_ss(ap[i] + k), b));           \
+        }                                                                                        \
+        _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) if (i < mr)                     \
+            store_row(c + i * c_stride + n0, r != NULL ? r + i * r_stride + n0 : NULL, acc[i],  \
+                      left, act);                                                                \
+        w += panel;                                                                              \
+      }                                                                                          \
+    }                                                                                            \
+  }
+
+DEFINE_AVX_UKERNEL_X16(3)
+DEFINE_AVX_UKERNEL_X16(4)
+DEFINE_AVX_UKERNEL_X16(5)
+
+DEFINE_AVX_UKERNEL(4)
+DEFINE_AVX_UKERNEL(6)
+DEFINE_AVX_UKERNEL(8)
+DEFINE_AVX_UKERNEL(10)
+DEFINE_AVX_UKERNEL(12)
+
+#endif /* CLIPDB_X86_KERNELS */
