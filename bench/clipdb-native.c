@@ -3,13 +3,16 @@
  * stdout, commands ("run", "exit") on stdin. Built by bench/run against build/native.
  *   clipdb-native <model.safetensors> <image|text|both> <resolution> <embed_dim> [tokens...]
  * Inputs are generated exactly as worker.mjs benchPixels() does, so both runtimes see the
- * same pixels.
+ * same pixels. The model is streamed from the file (pread), as the CLI does.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "clipdb.h"
@@ -24,6 +27,18 @@ static double cpu_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* clipdb_file_read_fn over a file descriptor. */
+static int pread_all(void *user, uint64_t offset, void *dst, size_t n) {
+  int fd = *(const int *)user;
+  char *p = dst;
+  while (n > 0) {
+    ssize_t got = pread(fd, p, n, (off_t)offset);
+    if (got <= 0) return 1;
+    p += got, offset += (uint64_t)got, n -= (size_t)got;
+  }
+  return 0;
 }
 
 static void die(const char *what) {
@@ -44,28 +59,21 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n_tokens; i++) tokens[i] = atoi(argv[5 + i]);
 
   double t0 = now_ms();
-  FILE *f = fopen(argv[1], "rb");
-  if (f == NULL) {
+  /* streamed through pread (clipdb_file.read): the file is never held whole */
+  int fd = open(argv[1], O_RDONLY);
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) != 0) {
     perror(argv[1]);
     return 1;
   }
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *data = malloc((size_t)size);
-  if (data == NULL || fread(data, 1, (size_t)size, f) != (size_t)size) {
-    fprintf(stderr, "clipdb-native: cannot read %s\n", argv[1]);
-    return 1;
-  }
-  fclose(f);
-  clipdb_file file = {"model.safetensors", data, (size_t)size};
+  clipdb_file file = {"model.safetensors", NULL, (size_t)sb.st_size, pread_all, &fd};
   clipdb_model_params params = clipdb_model_default_params();
   params.n_threads = 1;
   params.load_vision = (uint8_t)image;
   params.load_text = (uint8_t)text;
   clipdb_model_t *model = NULL;
   if (clipdb_model_init_from_files(&file, 1, &params, &model) != CLIPDB_STATUS_SUCCESS) die("model");
-  free(data);
+  close(fd);
   clipdb_session_t *session = NULL;
   if (clipdb_session_init(model, &session) != CLIPDB_STATUS_SUCCESS) die("session");
   const double load_ms = now_ms() - t0;

@@ -32,34 +32,25 @@ async function clipdbWasm() {
   const check = (status, what) => {
     if (status !== 0) throw new Error(`${what}: ${M.UTF8ToString(M._clipdb_last_error())}`);
   };
+  const { clipdb_model_init_from_files } = await import(path.join(root, 'web', 'src', 'binding.mjs'));
   const t0 = performance.now();
-  // The model file is read straight into the wasm heap (clipdb_file borrows it during init),
-  // in chunks, so no second copy lives in a Node Buffer; it is freed after init.
+  // The model is streamed (clipdb_file.read): each tensor is read from the file straight into
+  // the wasm heap when the loader needs it, so the file is never held whole in memory.
   const size = statSync(spec.model).size;
-  const data = M._malloc(size);
-  if (!data) throw new Error(`wasm heap: cannot allocate ${size} bytes for the model file`);
   const fd = openSync(spec.model, 'r');
-  for (let off = 0; off < size;) {
-    const n = readSync(fd, M.HEAPU8, data + off, Math.min(64 << 20, size - off), off);
-    if (n <= 0) throw new Error(`short read of ${spec.model}`);
-    off += n;
-  }
+  const read = (offset, dst, n) => {
+    for (let done = 0; done < n;) {
+      const got = readSync(fd, M.HEAPU8, dst + done, Math.min(64 << 20, n - done), offset + done);
+      if (got <= 0) throw new Error(`short read of ${spec.model}`);
+      done += got;
+    }
+  };
+  const r = clipdb_model_init_from_files(M, [{ name: 'model.safetensors', size, read }],
+    { nThreads: 1, loadVision: spec.kind !== 'text', loadText: spec.kind !== 'image' });
   closeSync(fd);
-  const bytes = { length: size };
-  const name = M._malloc(64);
-  M.stringToUTF8('model.safetensors', name, 64);
-  const file = M._malloc(12);
-  M.HEAPU32[file >> 2] = name;
-  M.HEAPU32[(file >> 2) + 1] = data;
-  M.HEAPU32[(file >> 2) + 2] = bytes.length;
-  const params = M._malloc(8); // clipdb_model_params: n_threads, load_vision, load_text
-  M.HEAP32[params >> 2] = 1;
-  M.HEAPU8[params + 4] = spec.kind !== 'text' ? 1 : 0;
-  M.HEAPU8[params + 5] = spec.kind !== 'image' ? 1 : 0;
+  if (r.status !== 0) throw new Error(`clipdb_model_init_from_files: ${r.message || M.UTF8ToString(M._clipdb_last_error())}`);
+  const model = r.model;
   const out = M._malloc(8);
-  check(M._clipdb_model_init_from_files(file, 1, params, out), 'clipdb_model_init_from_files');
-  const model = M.HEAPU32[out >> 2];
-  M._free(data);
   check(M._clipdb_session_init(model, out), 'clipdb_session_init');
   const session = M.HEAPU32[out >> 2];
   const load_ms = performance.now() - t0;

@@ -2,7 +2,8 @@
  * clipdb.h — the public C API of clipdb: OpenAI CLIP image and text encoders, the CLIP
  * tokenizer, the official image preprocessing, and an exact cosine top-k vector index.
  *
- * Everything here works on memory buffers; the library never opens files, never blocks,
+ * Everything here works on memory buffers (or caller-supplied read callbacks, see
+ * clipdb_file); the library never opens files itself, never blocks,
  * never prints. It is the same API in the native build and in the WebAssembly build.
  *
  * Usage (error handling shortened):
@@ -109,11 +110,30 @@ CLIPDB_API const char *clipdb_backend_name(void);
  * Models
  * ---------------------------------------------------------------------------------------- */
 
-/** A named input buffer: `name` is the file's base name as published (see model init). */
+/**
+ * Reads `n` bytes at byte `offset` of a file into `dst` (caller = the library; `dst` has room
+ * for `n` bytes). Returns 0 once all `n` bytes are in `dst`, nonzero on any failure (a short
+ * read is a failure). `user` is clipdb_file.user, passed through untouched.
+ */
+typedef int (*clipdb_file_read_fn)(void *user, uint64_t offset, void *dst, size_t n);
+
+/**
+ * A named input file: `name` is the file's base name as published (see model init). Either
+ * in memory (`data` non-NULL) or pulled through a reader (`data` NULL, `read` non-NULL);
+ * initialise unused fields to zero (`{name, data, size}` does).
+ */
 typedef struct clipdb_file {
   const char *name; /**< e.g. "model.safetensors", "config.json", "open_clip_model.safetensors" */
   const void *data; /**< borrowed; not kept after the call returns */
-  size_t size;      /**< bytes */
+  size_t size;      /**< bytes (also with a reader: the file's total size) */
+  /**
+   * Optional streaming reader, used only when `data` is NULL; only clipdb_model_init_from_files
+   * accepts one (the tokenizer needs `data`). The library calls it only during that call, from
+   * the calling thread, with `offset + n <= size`; it never keeps `read` or `user` afterwards.
+   * A nonzero return fails the load with BAD_MODEL naming the file and the byte range.
+   */
+  clipdb_file_read_fn read;
+  void *user; /**< passed to `read`; owned by the caller */
 } clipdb_file;
 
 typedef enum clipdb_vision_type {
@@ -173,6 +193,13 @@ typedef struct clipdb_model clipdb_model_t;
  * `params`, are absent: the matching embed function then returns INVALID_STATE.
  * Memory: about 4 bytes per parameter (packed float32), plus the token embedding table;
  * the input buffers are not kept (the caller may free them on return).
+ * Streaming: a `*.safetensors` file given by a reader (`data` NULL, `read` set) is never held
+ * whole: the header is read once, then each tensor when it is needed (F32 data straight into
+ * its float32 buffer, F16/BF16 through one reusable scratch buffer), so the peak during init is
+ * about the packed weights plus the largest tensor (twice it for F16/BF16) instead of the
+ * packed weights plus the whole file. `config.json` through a reader is read whole (it is
+ * small). Reader failures and a `size` shorter than the header promises are BAD_MODEL naming
+ * the file (e.g. "failed to read model.safetensors: reader failed at bytes [off, off+n)").
  * On success `*out` owns a model to release with clipdb_model_free; on failure `*out` is NULL
  * and nothing is leaked.
  * Source: clip/model.py `build_model` (shape inference), transformers'

@@ -11,9 +11,13 @@
  * file holding several images gives one line each. --tokens: comma-separated ids, either
  * the full context (zero padding included) or a shorter list ending at the end-of-text id.
  */
+#define _POSIX_C_SOURCE 200809L /* fseeko, ftello */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "cli.h"
 
@@ -22,68 +26,80 @@ static int ends_with(const char *s, const char *suffix) {
   return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* clipdb_file_read_fn over stdio: the model is streamed, never read whole (include/clipdb.h,
+ * clipdb_file). Positioned reads by seeking, so it also works under Emscripten's NODERAWFS. */
+static int stdio_read(void *user, uint64_t offset, void *dst, size_t n) {
+  FILE *f = user;
+  if (offset > (uint64_t)INT64_MAX || fseeko(f, (off_t)offset, SEEK_SET) != 0) return 1;
+  return fread(dst, 1, n, f) == n ? 0 : 1;
+}
+
+/* Open `path` as a streamed clipdb_file called `name`; *fp receives the stream to fclose.
+ * Returns 0 if the file does not exist, 1 when opened, -1 (error printed) on other failures. */
+static int open_streamed(const char *path, const char *name, clipdb_file *file, FILE **fp) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return 0;
+  off_t size = -1;
+  if (fseeko(f, 0, SEEK_END) == 0) size = ftello(f);
+  if (size < 0 || (uint64_t)size > (uint64_t)SIZE_MAX) {
+    fclose(f);
+    cli_fail(CLIPDB_STATUS_IO, "failed to read %s: cannot tell its size", path);
+    return -1;
+  }
+  memset(file, 0, sizeof *file);
+  file->name = name;
+  file->size = (size_t)size;
+  file->read = stdio_read;
+  file->user = f;
+  *fp = f;
+  return 1;
+}
+
 clipdb_status cli_load_model(const char *path, clipdb_model_t **out) {
   *out = NULL;
   clipdb_file files[2];
-  void *data[2] = {NULL, NULL};
+  FILE *fp[2] = {NULL, NULL};
   size_t n = 0;
-  clipdb_status status = CLIPDB_STATUS_SUCCESS;
+  clipdb_status status = CLIPDB_STATUS_IO;
   if (cli_is_dir(path)) {
     /* a Hugging Face CLIPModel directory (or any folder with model.safetensors) */
     static const char *weights[] = {"model.safetensors", "open_clip_model.safetensors"};
-    char *p = NULL;
     for (size_t i = 0; i < 2 && n == 0; i++) {
-      p = cli_join(path, weights[i]);
-      FILE *f = p ? fopen(p, "rb") : NULL;
-      if (f != NULL) {
-        fclose(f);
-        status = cli_read_file(p, &data[0], &files[0].size);
-        if (status != CLIPDB_STATUS_SUCCESS) {
-          free(p);
-          return status;
-        }
-        files[0].name = weights[i];
-        files[0].data = data[0];
-        n = 1;
-      }
+      char *p = cli_join(path, weights[i]);
+      int r = p ? open_streamed(p, weights[i], &files[0], &fp[0]) : -1;
       free(p);
+      if (r < 0) return CLIPDB_STATUS_IO;
+      if (r > 0) n = 1;
     }
     if (n == 0) {
       cli_fail(CLIPDB_STATUS_IO, "failed to load model: %s holds no model.safetensors", path);
       return CLIPDB_STATUS_IO;
     }
-    p = cli_join(path, "config.json");
-    FILE *f = p ? fopen(p, "rb") : NULL;
-    if (f != NULL) {
-      fclose(f);
-      status = cli_read_file(p, &data[1], &files[1].size);
-      if (status != CLIPDB_STATUS_SUCCESS) {
-        free(p);
-        free(data[0]);
-        return status;
-      }
-      files[1].name = "config.json";
-      files[1].data = data[1];
-      n = 2;
-    }
+    char *p = cli_join(path, "config.json");
+    int r = p ? open_streamed(p, "config.json", &files[1], &fp[1]) : -1;
     free(p);
+    if (r < 0) goto done;
+    if (r > 0) n = 2;
   } else {
     if (!ends_with(path, ".safetensors")) {
       cli_fail(CLIPDB_STATUS_INVALID_ARGUMENT,
                "failed to load model: %s is neither a .safetensors file nor a directory", path);
       return CLIPDB_STATUS_INVALID_ARGUMENT;
     }
-    status = cli_read_file(path, &data[0], &files[0].size);
-    if (status != CLIPDB_STATUS_SUCCESS) return status;
-    files[0].name = "model.safetensors";
-    files[0].data = data[0];
+    int r = open_streamed(path, "model.safetensors", &files[0], &fp[0]);
+    if (r == 0) {
+      cli_fail(CLIPDB_STATUS_IO, "failed to open %s: %s", path, strerror(errno));
+      return CLIPDB_STATUS_IO;
+    }
+    if (r < 0) return CLIPDB_STATUS_IO;
     n = 1;
   }
   clipdb_model_params params = clipdb_model_default_params();
   status = clipdb_model_init_from_files(files, n, &params, out);
   if (status != CLIPDB_STATUS_SUCCESS) cli_fail(status, "%s", clipdb_last_error());
-  free(data[0]);
-  free(data[1]);
+done:
+  for (int i = 0; i < 2; i++)
+    if (fp[i]) fclose(fp[i]);
   return status;
 }
 

@@ -24,18 +24,28 @@ typedef struct loader {
   clipdb__safetensors *st[MAX_FILES];
   int n_st;
   int hf;
-  const char *config_json; /* HF config.json bytes, borrowed */
+  const char *config_json; /* HF config.json bytes, borrowed (or config_owned) */
+  char *config_owned;      /* config.json read through a reader */
   size_t config_len;
   float ln_eps; /* from config.json, else 1e-5 (torch LayerNorm default, used by CLIP) */
   char *err;
 } loader;
 
-static const clipdb__st_tensor *find(const loader *ld, const char *name) {
+/* The tensor called `name` in any of the files; `*owner` (optional) receives its file. */
+static const clipdb__st_tensor *find_in(const loader *ld, const char *name,
+                                        const clipdb__safetensors **owner) {
   for (int i = 0; i < ld->n_st; i++) {
     const clipdb__st_tensor *t = clipdb__safetensors_find(ld->st[i], name);
-    if (t) return t;
+    if (t) {
+      if (owner) *owner = ld->st[i];
+      return t;
+    }
   }
   return NULL;
+}
+
+static const clipdb__st_tensor *find(const loader *ld, const char *name) {
+  return find_in(ld, name, NULL);
 }
 
 static const clipdb__st_tensor *findf(const loader *ld, const char *fmt, ...) CLIPDB__PRINTF(2, 3);
@@ -74,7 +84,8 @@ static clipdb_status fetch(loader *ld, float **out, int nd, const int64_t *d, co
   vsnprintf(name, sizeof name, fmt, ap);
   va_end(ap);
   *out = NULL;
-  const clipdb__st_tensor *t = find(ld, name);
+  const clipdb__safetensors *st = NULL;
+  const clipdb__st_tensor *t = find_in(ld, name, &st);
   if (t == NULL)
     return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
                          "failed to load model: tensor %s is missing", name);
@@ -101,7 +112,12 @@ static clipdb_status fetch(loader *ld, float **out, int nd, const int64_t *d, co
   if (v == NULL)
     return clipdb__error(ld->err, CLIPDB_STATUS_OUT_OF_MEMORY,
                          "failed to allocate %zu bytes for tensor %s", t->numel * sizeof(float), name);
-  clipdb__st_tensor_to_f32(t, v);
+  /* in memory: converted from the caller's buffer; streamed: F32 read straight into v */
+  clipdb_status status = clipdb__st_tensor_load_f32(st, t, v, ld->err);
+  if (status != CLIPDB_STATUS_SUCCESS) {
+    clipdb__free(v);
+    return status;
+  }
   *out = v;
   return CLIPDB_STATUS_SUCCESS;
 }
@@ -650,7 +666,12 @@ clipdb_status clipdb__model_load(const clipdb_file *files, size_t n_files,
                                "failed to load model: more than %d safetensors files", MAX_FILES);
         goto error;
       }
-      status = clipdb__safetensors_open(files[i].data, files[i].size, m->err, &ld.st[ld.n_st]);
+      if (files[i].data == NULL && files[i].read != NULL)
+        status = clipdb__safetensors_open_reader(files[i].read, files[i].user, files[i].size,
+                                                 m->err, &ld.st[ld.n_st]);
+      else
+        status = clipdb__safetensors_open(files[i].data, files[i].size, m->err, &ld.st[ld.n_st]);
+      if (status == CLIPDB_STATUS_SUCCESS) ld.st[ld.n_st]->source_name = base;
       if (status != CLIPDB_STATUS_SUCCESS) {
         char inner[CLIPDB__ERROR_SIZE];
         memcpy(inner, m->err, sizeof inner);
@@ -661,6 +682,29 @@ clipdb_status clipdb__model_load(const clipdb_file *files, size_t n_files,
     } else if (strcmp(base, "config.json") == 0) {
       ld.config_json = files[i].data;
       ld.config_len = files[i].size;
+      if (files[i].data == NULL && files[i].read != NULL && files[i].size > 0) {
+        /* small: read whole (the JSON parser wants it in memory) */
+        if (files[i].size > ((size_t)64 << 20)) {
+          status = clipdb__error(m->err, CLIPDB_STATUS_BAD_MODEL,
+                                 "failed to load model: config.json is %zu bytes (at most 64 MiB)",
+                                 files[i].size);
+          goto error;
+        }
+        clipdb__free(ld.config_owned);
+        ld.config_owned = clipdb__malloc(files[i].size);
+        if (ld.config_owned == NULL) {
+          status = clipdb__error(m->err, CLIPDB_STATUS_OUT_OF_MEMORY,
+                                 "failed to allocate %zu bytes for config.json", files[i].size);
+          goto error;
+        }
+        if (files[i].read(files[i].user, 0, ld.config_owned, files[i].size) != 0) {
+          status = clipdb__error(m->err, CLIPDB_STATUS_BAD_MODEL,
+                                 "failed to read config.json: reader failed at bytes [0, %zu)",
+                                 files[i].size);
+          goto error;
+        }
+        ld.config_json = ld.config_owned;
+      }
     }
     /* other files (tokenizer, preprocessor config) are not the model's business */
   }
@@ -691,6 +735,7 @@ clipdb_status clipdb__model_load(const clipdb_file *files, size_t n_files,
   }
 error:
   for (int i = 0; i < ld.n_st; i++) clipdb__safetensors_free(ld.st[i]);
+  clipdb__free(ld.config_owned);
   return status;
 }
 

@@ -23,9 +23,9 @@ clipdb_status clipdb_model_init_from_files(const clipdb_file *files, size_t n_fi
   if (files == NULL || n_files == 0)
     return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to load model: no files given");
   for (size_t i = 0; i < n_files; i++)
-    if (files[i].data == NULL && files[i].size != 0)
+    if (files[i].data == NULL && files[i].read == NULL && files[i].size != 0)
       return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT,
-                           "failed to load model: file %zu (%s) has NULL data", i,
+                           "failed to load model: file %zu (%s) has neither data nor a reader", i,
                            files[i].name ? files[i].name : "unnamed");
   clipdb_model_params p = params ? *params : clipdb_model_default_params();
   clipdb_model_t *m = clipdb__calloc(1, sizeof *m);

@@ -297,35 +297,38 @@ static int cmp_span(const void *a, const void *b) {
     goto error;                                                                   \
   } while (0)
 
-clipdb_status clipdb__safetensors_open(const void *data, size_t size, char *errbuf,
-                                       clipdb__safetensors **out) {
+/* The 8-byte length prefix of a file of `size` bytes: checked, returned in *header_len. */
+static clipdb_status check_header_len(const uint8_t prefix[8], uint64_t size, char *errbuf,
+                                      uint64_t *header_len) {
+  uint64_t n = ld64(prefix);
+  if (n < 2 || n > MAX_HEADER_BYTES)
+    return clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to read safetensors: header length %llu is not plausible "
+                         "(garbage or not a safetensors file)", (unsigned long long)n);
+  if (n > size - 8)
+    return clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to read safetensors: file is truncated (header needs %llu "
+                         "bytes, %llu present)", (unsigned long long)n,
+                         (unsigned long long)(size - 8));
+  *header_len = n;
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+/*
+ * Parse and validate the JSON header `js` [js_len] of a file whose data section starts at
+ * file offset 8 + js_len and holds `payload_size` bytes; `payload` is that section in memory,
+ * or NULL when the file is streamed.
+ */
+static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *payload,
+                                  uint64_t payload_size, char *errbuf, clipdb__safetensors **out) {
   clipdb_status status = CLIPDB_STATUS_SUCCESS;
   clipdb__safetensors *st = NULL;
   jsmntok_t *tok = NULL;
   span *spans = NULL;
-  const uint8_t *bytes = data;
-
-  if (out == NULL || (data == NULL && size != 0))
-    return clipdb__error(errbuf, CLIPDB_STATUS_INVALID_ARGUMENT,
-                         "failed to read safetensors: NULL argument");
-  *out = NULL;
-  if (size < 8)
-    FAIL("failed to read safetensors: file is truncated (%zu bytes, the 8-byte header length "
-         "is missing)", size);
-  uint64_t header_len = ld64(bytes);
-  if (header_len < 2 || header_len > MAX_HEADER_BYTES)
-    FAIL("failed to read safetensors: header length %llu is not plausible (garbage or not a "
-         "safetensors file)", (unsigned long long)header_len);
-  if (header_len > size - 8)
-    FAIL("failed to read safetensors: file is truncated (header needs %llu bytes, %zu present)",
-         (unsigned long long)header_len, size - 8);
-  const char *js = (const char *)bytes + 8;
-  size_t js_len = (size_t)header_len;
+  const uint64_t payload_offset = 8 + (uint64_t)js_len;
   /* the JSON object may be followed by padding spaces */
   if (js[0] != '{')
     FAIL("failed to read safetensors: header does not start with a JSON object");
-  const uint8_t *payload = bytes + 8 + js_len;
-  uint64_t payload_size = size - 8 - js_len;
 
   jsmn_parser parser;
   jsmn_init(&parser);
@@ -485,7 +488,9 @@ clipdb_status clipdb__safetensors_open(const void *data, size_t size, char *errb
            (unsigned long long)nbytes);
     t->numel = (size_t)numel;
     t->nbytes = (size_t)nbytes;
-    t->data = payload + begin;
+    t->data = payload ? payload + begin : NULL;
+    t->offset = payload_offset + begin;
+    if (t->dtype != CLIPDB__DTYPE_F32 && t->nbytes > st->scratch_bytes) st->scratch_bytes = t->nbytes;
     st->n_tensors++;
     i = next;
   }
@@ -505,7 +510,7 @@ clipdb_status clipdb__safetensors_open(const void *data, size_t size, char *errb
     size_t n_spans = 0;
     for (size_t k = 0; k < st->n_tensors; k++) {
       if (st->tensors[k].nbytes == 0) continue; /* empty tensors occupy nothing */
-      spans[n_spans].begin = (uint64_t)(st->tensors[k].data - payload);
+      spans[n_spans].begin = st->tensors[k].offset;
       spans[n_spans].end = spans[n_spans].begin + st->tensors[k].nbytes;
       spans[n_spans].name = st->tensors[k].name;
       n_spans++;
@@ -529,8 +534,124 @@ error:
   return status;
 }
 
+clipdb_status clipdb__safetensors_open(const void *data, size_t size, char *errbuf,
+                                       clipdb__safetensors **out) {
+  if (out == NULL || (data == NULL && size != 0))
+    return clipdb__error(errbuf, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to read safetensors: NULL argument");
+  *out = NULL;
+  const uint8_t *bytes = data;
+  if (size < 8)
+    return clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to read safetensors: file is truncated (%zu bytes, the 8-byte "
+                         "header length is missing)", size);
+  uint64_t header_len = 0;
+  clipdb_status status = check_header_len(bytes, size, errbuf, &header_len);
+  if (status != CLIPDB_STATUS_SUCCESS) return status;
+  size_t js_len = (size_t)header_len;
+  return parse_header((const char *)bytes + 8, js_len, bytes + 8 + js_len, size - 8 - js_len,
+                      errbuf, out);
+}
+
+static clipdb_status read_failed(const clipdb__safetensors *st, uint64_t offset, size_t n,
+                                 const char *tensor, char *errbuf) {
+  return clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL,
+                       "failed to read %s: reader failed at bytes [%llu, %llu)%s%s",
+                       st && st->source_name ? st->source_name : "safetensors",
+                       (unsigned long long)offset, (unsigned long long)(offset + n),
+                       tensor ? " of tensor " : " (the header)", tensor ? tensor : "");
+}
+
+clipdb_status clipdb__safetensors_open_reader(clipdb_file_read_fn read, void *user, uint64_t size,
+                                              char *errbuf, clipdb__safetensors **out) {
+  if (out == NULL || read == NULL)
+    return clipdb__error(errbuf, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to read safetensors: NULL argument");
+  *out = NULL;
+  if (size < 8)
+    return clipdb__error(errbuf, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to read safetensors: file is truncated (%llu bytes, the 8-byte "
+                         "header length is missing)", (unsigned long long)size);
+  uint8_t prefix[8];
+  if (read(user, 0, prefix, 8) != 0) return read_failed(NULL, 0, 8, NULL, errbuf);
+  uint64_t header_len = 0;
+  clipdb_status status = check_header_len(prefix, size, errbuf, &header_len);
+  if (status != CLIPDB_STATUS_SUCCESS) return status;
+  size_t js_len = (size_t)header_len;
+  char *js = clipdb__malloc(js_len + 1);
+  if (js == NULL)
+    return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to allocate %zu bytes for the safetensors header", js_len);
+  if (read(user, 8, js, js_len) != 0) {
+    clipdb__free(js);
+    return read_failed(NULL, 8, js_len, NULL, errbuf);
+  }
+  js[js_len] = '\0';
+  status = parse_header(js, js_len, NULL, size - 8 - js_len, errbuf, out);
+  clipdb__free(js);
+  if (status == CLIPDB_STATUS_SUCCESS) {
+    (*out)->read = read;
+    (*out)->user = user;
+  }
+  return status;
+}
+
+/* The raw bytes of a tensor: in memory, or read into `dst` (room for t->nbytes). */
+static clipdb_status tensor_bytes(const clipdb__safetensors *st, const clipdb__st_tensor *t,
+                                  uint8_t *dst, char *errbuf) {
+  if (t->nbytes == 0) return CLIPDB_STATUS_SUCCESS;
+  if (st->read(st->user, t->offset, dst, t->nbytes) != 0)
+    return read_failed(st, t->offset, t->nbytes, t->name, errbuf);
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+/* A view of a streamed tensor whose bytes are in the scratch buffer (read there first). */
+static clipdb_status scratch_view(const clipdb__safetensors *cst, const clipdb__st_tensor *t,
+                                  clipdb__st_tensor *view, char *errbuf) {
+  clipdb__safetensors *st = (clipdb__safetensors *)cst; /* the scratch is a mutable cache */
+  if (st->scratch == NULL && st->scratch_bytes > 0) {
+    st->scratch = clipdb__malloc(st->scratch_bytes);
+    if (st->scratch == NULL)
+      return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                           "failed to allocate %zu bytes of scratch for tensor %s",
+                           st->scratch_bytes, t->name);
+  }
+  clipdb_status status = tensor_bytes(st, t, st->scratch, errbuf);
+  if (status != CLIPDB_STATUS_SUCCESS) return status;
+  *view = *t;
+  view->data = st->scratch;
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+clipdb_status clipdb__st_tensor_load_f32(const clipdb__safetensors *st, const clipdb__st_tensor *t,
+                                         float *out, char *errbuf) {
+  if (t->nbytes == 0) return CLIPDB_STATUS_SUCCESS;
+  if (t->data != NULL) {
+    clipdb__st_tensor_to_f32(t, out);
+    return CLIPDB_STATUS_SUCCESS;
+  }
+  if (t->dtype == CLIPDB__DTYPE_F32) return tensor_bytes(st, t, (uint8_t *)out, errbuf);
+  clipdb__st_tensor view;
+  clipdb_status status = scratch_view(st, t, &view, errbuf);
+  if (status == CLIPDB_STATUS_SUCCESS) clipdb__st_tensor_to_f32(&view, out);
+  return status;
+}
+
+clipdb_status clipdb__st_tensor_load_i32(const clipdb__safetensors *st, const clipdb__st_tensor *t,
+                                         int32_t *out, char *errbuf) {
+  if (t->data != NULL || t->nbytes == 0) return clipdb__st_tensor_to_i32(t, out, errbuf);
+  if (t->dtype == CLIPDB__DTYPE_F32 || t->dtype == CLIPDB__DTYPE_F16 ||
+      t->dtype == CLIPDB__DTYPE_BF16 || t->dtype == CLIPDB__DTYPE_F64)
+    return clipdb__st_tensor_to_i32(t, out, errbuf); /* the dtype error, no read needed */
+  clipdb__st_tensor view;
+  clipdb_status status = scratch_view(st, t, &view, errbuf);
+  if (status == CLIPDB_STATUS_SUCCESS) status = clipdb__st_tensor_to_i32(&view, out, errbuf);
+  return status;
+}
+
 void clipdb__safetensors_free(clipdb__safetensors *st) {
   if (st == NULL) return;
+  clipdb__free(st->scratch);
   clipdb__free(st->tensors);
   clipdb__free((void *)st->metadata_keys);
   clipdb__free((void *)st->metadata_values);
@@ -573,7 +694,10 @@ float *clipdb__safetensors_read_f32(const clipdb__safetensors *st, const char *n
                   t->numel * sizeof(float), name);
     return NULL;
   }
-  clipdb__st_tensor_to_f32(t, v);
+  if (clipdb__st_tensor_load_f32(st, t, v, errbuf) != CLIPDB_STATUS_SUCCESS) {
+    clipdb__free(v);
+    return NULL;
+  }
   if (numel) *numel = t->numel;
   return v;
 }
@@ -592,7 +716,7 @@ int32_t *clipdb__safetensors_read_i32(const clipdb__safetensors *st, const char 
                   t->numel * sizeof(int32_t), name);
     return NULL;
   }
-  if (clipdb__st_tensor_to_i32(t, v, errbuf) != CLIPDB_STATUS_SUCCESS) {
+  if (clipdb__st_tensor_load_i32(st, t, v, errbuf) != CLIPDB_STATUS_SUCCESS) {
     clipdb__free(v);
     return NULL;
   }

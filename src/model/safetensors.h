@@ -15,6 +15,15 @@
  * The reader borrows the buffer: tensor data pointers point into it, so the buffer must
  * outlive the reader. Names and metadata are copied (JSON escapes decoded).
  *
+ * Streaming (clipdb__safetensors_open_reader): the file is pulled through a
+ * clipdb_file_read_fn instead. Only the 8-byte length and the header are read at open (the
+ * same checks, against the declared file size); tensor `data` is then NULL and
+ * clipdb__st_tensor_load_f32 / _i32 (or read_f32 / read_i32) fetch the bytes on demand: F32
+ * straight into the destination, other dtypes through one scratch buffer kept by the reader
+ * (sized to the largest non-F32 tensor, allocated on first need; a mutable cache, so a
+ * streaming reader is for one thread at a time). The read function and its
+ * `user` must stay valid until clipdb__safetensors_free.
+ *
  * Typical use (tests read reference.safetensors this way):
  *
  *     clipdb__safetensors *st = NULL;
@@ -55,7 +64,8 @@ typedef struct clipdb__st_tensor {
   int64_t shape[CLIPDB__ST_MAX_DIMS];
   size_t numel;         /* product of shape (1 for a scalar) */
   size_t nbytes;        /* numel * element size */
-  const uint8_t *data;  /* points into the caller's buffer; may be unaligned */
+  const uint8_t *data;  /* points into the caller's buffer (may be unaligned); NULL when streamed */
+  uint64_t offset;      /* byte offset of the data in the file */
 } clipdb__st_tensor;
 
 typedef struct clipdb__safetensors {
@@ -65,6 +75,12 @@ typedef struct clipdb__safetensors {
   const char **metadata_keys;
   const char **metadata_values;
   char *strings; /* pool holding names, keys and values */
+  /* streaming source (NULL read: in memory) */
+  clipdb_file_read_fn read;
+  void *user;
+  const char *source_name; /* optional, borrowed: names the file in streaming errors */
+  size_t scratch_bytes;    /* largest non-F32 tensor */
+  uint8_t *scratch;
 } clipdb__safetensors;
 
 /* "F32", "F16", ...; NULL if out of range. */
@@ -80,6 +96,25 @@ size_t clipdb__dtype_size(clipdb__dtype dtype);
 clipdb_status clipdb__safetensors_open(const void *data, size_t size, char *errbuf,
                                        clipdb__safetensors **out);
 void clipdb__safetensors_free(clipdb__safetensors *st);
+
+/*
+ * Parse and validate a safetensors file of `size` bytes read through `read(user, ...)` (see
+ * the streaming note above). Errors as clipdb__safetensors_open; a reader failure is
+ * BAD_MODEL "failed to read safetensors: reader failed at bytes [a, b)".
+ */
+clipdb_status clipdb__safetensors_open_reader(clipdb_file_read_fn read, void *user, uint64_t size,
+                                              char *errbuf, clipdb__safetensors **out);
+
+/*
+ * `t` (a tensor of `st`) as float32 into `out` [t->numel], in memory or streamed (see
+ * clipdb__st_tensor_to_f32 for the conversions). BAD_MODEL when the reader fails (the message
+ * names the tensor, and st->source_name when set), OUT_OF_MEMORY for the scratch buffer.
+ */
+clipdb_status clipdb__st_tensor_load_f32(const clipdb__safetensors *st, const clipdb__st_tensor *t,
+                                         float *out, char *errbuf);
+/* Likewise as int32 (see clipdb__st_tensor_to_i32). */
+clipdb_status clipdb__st_tensor_load_i32(const clipdb__safetensors *st, const clipdb__st_tensor *t,
+                                         int32_t *out, char *errbuf);
 
 /* The tensor called `name`, or NULL (no error recorded). */
 const clipdb__st_tensor *clipdb__safetensors_find(const clipdb__safetensors *st, const char *name);

@@ -3,27 +3,61 @@
  * JS never lays out clipdb_file / clipdb_model_params itself. The public functions
  * (clipdb_session_init, clipdb_image_embed, ...) are exported as they are.
  */
+#include <emscripten.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clipdb-impl.h"
 
 /*
- * clipdb_model_init_from_files with the file table as three parallel arrays of `n` entries:
- * `names` (NUL-terminated UTF-8), `datas` (bytes), `sizes`. Writes the model handle to *out.
+ * Streaming reads from JS (web/src/binding.mjs): `Module.clipdbReaders` maps a handle to a
+ * function read(offset, dst, n) that writes n bytes at wasm address dst (Node: fs.readSync
+ * into HEAPU8; Worker: FileReaderSync on a Blob slice). Returns 0 on success; 2 if the handle
+ * is unknown, 3 if the function threw (the exception is kept on the function as `.error`
+ * for the binding to report). offset arrives as two uint32 halves (no BigInt needed).
+ */
+EM_JS(int, clipdb__js_read, (int32_t handle, uint32_t offset_lo, uint32_t offset_hi, void *dst, uint32_t n), {
+  var readers = Module['clipdbReaders'];
+  var read = readers && readers.get(handle);
+  if (!read) return 2;
+  try {
+    return read(offset_lo + offset_hi * 4294967296, dst, n) | 0;
+  } catch (e) {
+    read.error = e;
+    return 3;
+  }
+});
+
+static int js_reader(void *user, uint64_t offset, void *dst, size_t n) {
+  return clipdb__js_read((int32_t)(intptr_t)user, (uint32_t)offset, (uint32_t)(offset >> 32), dst,
+                         (uint32_t)n);
+}
+
+/*
+ * clipdb_model_init_from_files with the file table as parallel arrays of `n` entries:
+ * `names` (NUL-terminated UTF-8), `datas` (bytes), `sizes`, and `readers`: per file 0 (bytes at
+ * datas[i]) or a handle registered in Module.clipdbReaders (datas[i] ignored; the file is
+ * streamed through it, sizes[i] bytes). `readers` may be NULL (all in memory). Writes the
+ * model handle to *out.
  */
 CLIPDB_API int32_t clipdb__wasm_model_init(const char *const *names, const void *const *datas,
-                                           const uint32_t *sizes, int32_t n, int32_t load_vision,
-                                           int32_t load_text, int32_t n_threads,
+                                           const uint32_t *sizes, const int32_t *readers, int32_t n,
+                                           int32_t load_vision, int32_t load_text, int32_t n_threads,
                                            clipdb_model_t **out) {
   if (n <= 0 || n > 64 || names == NULL || datas == NULL || sizes == NULL)
     return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT,
                          "failed to load model: %d files (1 to 64 allowed)", (int)n);
   clipdb_file files[64];
+  memset(files, 0, sizeof files);
   for (int32_t i = 0; i < n; i++) {
     files[i].name = names[i];
-    files[i].data = datas[i];
     files[i].size = sizes[i];
+    if (readers != NULL && readers[i] != 0) {
+      files[i].read = js_reader;
+      files[i].user = (void *)(intptr_t)readers[i];
+    } else {
+      files[i].data = datas[i];
+    }
   }
   clipdb_model_params p = clipdb_model_default_params();
   p.load_vision = load_vision ? 1 : 0;

@@ -61,47 +61,74 @@ export function clipdb_allocated_bytes(mod) {
   return mod._clipdb_allocated_bytes() >>> 0;
 }
 
+let nextReader = 1;
+
 /**
  * clipdb_model_init_from_files. `files`: [{name: 'model.safetensors' | 'config.json' | ...,
- * data: Uint8Array | ArrayBuffer | TypedArray}]. The bytes are copied into the wasm heap for
- * the call and freed afterwards (the model keeps its own packed copy).
- * Returns {status, model} (model = 0 on failure).
+ * data: Uint8Array | ArrayBuffer | TypedArray}] — the bytes are copied into the wasm heap for
+ * the call and freed afterwards (the model keeps its own packed copy) — or, to stream a file
+ * (clipdb_file.read), {name, size, read(offset, dst, n)}: `read` must synchronously write the
+ * n bytes at file offset `offset` to wasm memory at address `dst` (mod.HEAPU8, read afresh on
+ * each call: memory may grow between calls) and throw on failure; it is called only during
+ * this call. Returns {status, model} (model = 0 on failure; a reader's exception is appended
+ * to `message`).
  */
 export function clipdb_model_init_from_files(mod, files, params = {}) {
   const s = scope(mod);
+  const handles = [];
   try {
     if (!Array.isArray(files) || files.length === 0) {
       // let C produce the message for the empty table
       const outp = s.alloc(4);
-      const status = mod._clipdb__wasm_model_init(0, 0, 0, 0, 1, 1, 0, outp);
+      const status = mod._clipdb__wasm_model_init(0, 0, 0, 0, 0, 1, 1, 0, outp);
       return { status, model: 0 };
     }
     const n = files.length;
-    const names = s.alloc(4 * n), datas = s.alloc(4 * n), sizes = s.alloc(4 * n), outp = s.alloc(4);
+    const names = s.alloc(4 * n), datas = s.alloc(4 * n), sizes = s.alloc(4 * n), readers = s.alloc(4 * n);
+    const outp = s.alloc(4);
     const entries = [];
+    if (!mod.clipdbReaders) mod.clipdbReaders = new Map();
     for (const f of files) {
-      const bytes = bytesOf(f && f.data);
       const name = String((f && f.name) || '');
-      if (bytes == null) return { status: statusCodes(mod).INVALID_ARGUMENT, model: 0, message: `file ${name} has no byte data` };
       const np = s.alloc(mod.lengthBytesUTF8(name) + 1);
       mod.stringToUTF8(name, np, mod.lengthBytesUTF8(name) + 1);
+      if (f && typeof f.read === 'function') {
+        const size = Number(f.size);
+        if (!Number.isSafeInteger(size) || size < 0 || size > 0xffffffff) {
+          return { status: statusCodes(mod).INVALID_ARGUMENT, model: 0, message: `file ${name}: size ${f.size} is not a byte count below 4 GiB` };
+        }
+        const handle = nextReader++;
+        const read = (offset, dst, len) => { f.read(offset, dst, len); return 0; };
+        mod.clipdbReaders.set(handle, read);
+        handles.push([handle, read]);
+        entries.push([np, 0, size, handle]);
+        continue;
+      }
+      const bytes = bytesOf(f && f.data);
+      if (bytes == null) return { status: statusCodes(mod).INVALID_ARGUMENT, model: 0, message: `file ${name} has no byte data` };
       const dp = s.alloc(bytes.length);
       mod.HEAPU8.set(bytes, dp); // HEAPU8 read after the allocation (memory may have grown)
-      entries.push([np, dp, bytes.length]);
+      entries.push([np, dp, bytes.length, 0]);
     }
     const u32 = mod.HEAPU32;
-    entries.forEach(([np, dp, len], i) => {
+    entries.forEach(([np, dp, len, handle], i) => {
       u32[(names >> 2) + i] = np;
       u32[(datas >> 2) + i] = dp;
       u32[(sizes >> 2) + i] = len;
+      u32[(readers >> 2) + i] = handle;
     });
-    const status = mod._clipdb__wasm_model_init(names, datas, sizes, n,
+    const status = mod._clipdb__wasm_model_init(names, datas, sizes, readers, n,
       params.loadVision === false ? 0 : 1, params.loadText === false ? 0 : 1, params.nThreads | 0, outp);
+    if (status !== 0) {
+      const thrown = handles.map(([, read]) => read.error).find((e) => e != null);
+      if (thrown != null) return { status, model: 0, message: `${clipdb_last_error(mod)}: ${thrown && thrown.message ? thrown.message : thrown}` };
+    }
     return { status, model: status === 0 ? mod.HEAPU32[outp >> 2] : 0 };
   } catch (err) {
     if (err instanceof RangeError) return { status: OOM(mod), model: 0, message: err.message };
     throw err;
   } finally {
+    for (const [handle] of handles) mod.clipdbReaders.delete(handle);
     s.release();
   }
 }

@@ -14,28 +14,88 @@ function raise(mod, status, message, what) {
   return new ClipdbError(code, text, { status });
 }
 
-async function toBytes(data, name) {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (typeof Blob !== 'undefined' && data instanceof Blob) return new Uint8Array(await data.arrayBuffer());
-  if (typeof data === 'string' && name.endsWith('.json')) return new TextEncoder().encode(data);
-  throw new ClipdbError('INVALID_ARGUMENT', `loadModel: file ${name} must be an ArrayBuffer, typed array or Blob`);
+const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
+
+// A streamed file for binding.clipdb_model_init_from_files: {name, size, read(offset, dst, n),
+// close()}. `read` writes into mod.HEAPU8, looked up on every call (memory may grow).
+async function nodeFileSource(mod, name, file) {
+  const fs = await import('node:fs');
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new ClipdbError('IO', `loadModel: cannot open ${file} (${name}): ${e.message}`);
+  }
+  const size = fs.fstatSync(fd).size;
+  return {
+    name,
+    size,
+    read(offset, dst, n) {
+      for (let done = 0; done < n;) {
+        const chunk = Math.min(n - done, 64 << 20);
+        const got = fs.readSync(fd, mod.HEAPU8, dst + done, chunk, offset + done);
+        if (got <= 0) throw new Error(`${file} ended at byte ${offset + done} (short read)`);
+        done += got;
+      }
+    },
+    close() { fs.closeSync(fd); },
+  };
 }
 
-async function normalizeFiles(files) {
+function blobSource(mod, name, blob) {
+  const reader = new FileReaderSync();
+  return {
+    name,
+    size: blob.size,
+    read(offset, dst, n) {
+      const bytes = new Uint8Array(reader.readAsArrayBuffer(blob.slice(offset, offset + n)));
+      if (bytes.length !== n) throw new Error(`${name}: got ${bytes.length} of ${n} bytes at ${offset}`);
+      mod.HEAPU8.set(bytes, dst);
+    },
+    close() {},
+  };
+}
+
+// One file as the binding wants it: bytes ({name, data}) or a streamed source.
+async function toSource(mod, name, data) {
+  if (data instanceof Uint8Array) return { name, data };
+  if (data instanceof ArrayBuffer) return { name, data: new Uint8Array(data) };
+  if (ArrayBuffer.isView(data)) return { name, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  if (typeof Blob !== 'undefined' && data instanceof Blob) {
+    // Streamed where reads can be synchronous (a Worker); on the main thread, read whole.
+    if (typeof FileReaderSync !== 'undefined') return blobSource(mod, name, data);
+    return { name, data: new Uint8Array(await data.arrayBuffer()) };
+  }
+  if (data && typeof data === 'object' && typeof data.path === 'string') {
+    if (!isNode) throw new ClipdbError('UNSUPPORTED', `loadModel: file ${name} is given by path, which only Node can read`);
+    return nodeFileSource(mod, name, data.path);
+  }
+  if (typeof data === 'string' && name.endsWith('.json')) return { name, data: new TextEncoder().encode(data) };
+  throw new ClipdbError('INVALID_ARGUMENT', `loadModel: file ${name} must be an ArrayBuffer, typed array, Blob or (Node) {path}`);
+}
+
+async function normalizeFiles(mod, files) {
   let entries;
-  if (Array.isArray(files)) entries = files.map((f) => [f && f.name, f && f.data]);
+  if (Array.isArray(files)) entries = files.map((f) => [f && f.name, f && (f.path !== undefined && f.data === undefined ? { path: f.path } : f.data)]);
   else if (files instanceof Map) entries = [...files.entries()];
   else if (files && typeof files === 'object') entries = Object.entries(files);
-  else throw new ClipdbError('INVALID_ARGUMENT', 'loadModel: files must be an array of {name, data}, a Map or an object of name → bytes');
+  else throw new ClipdbError('INVALID_ARGUMENT', 'loadModel: files must be an array of {name, data} / {name, path}, a Map or an object of name → bytes');
   if (entries.length === 0) throw new ClipdbError('INVALID_ARGUMENT', 'loadModel: no files given');
   const out = [];
-  for (const [name, data] of entries) {
-    if (typeof name !== 'string' || name === '') throw new ClipdbError('INVALID_ARGUMENT', 'loadModel: every file needs a name');
-    out.push({ name, data: await toBytes(data, name) });
+  try {
+    for (const [name, data] of entries) {
+      if (typeof name !== 'string' || name === '') throw new ClipdbError('INVALID_ARGUMENT', 'loadModel: every file needs a name');
+      out.push(await toSource(mod, name, data));
+    }
+  } catch (e) {
+    closeSources(out);
+    throw e;
   }
   return out;
+}
+
+function closeSources(list) {
+  for (const f of list) if (f.close) f.close();
 }
 
 /** A loaded CLIP model with its scratch session. Create with loadModel(); call free() when done. */
@@ -94,16 +154,26 @@ export class ClipModel {
 }
 
 /**
- * Load a CLIP model from safetensors as published: `files` is an array of {name, data}, a
- * Map, or an object {name: data}; names as published ('model.safetensors', 'config.json'
- * for a Hugging Face CLIPModel directory). The bytes are copied; the caller may drop them.
+ * Load a CLIP model from safetensors as published: `files` is an array of {name, data} (or
+ * {name, path} under Node), a Map, or an object {name: data}; names as published
+ * ('model.safetensors', 'config.json' for a Hugging Face CLIPModel directory). `data`:
+ * ArrayBuffer / typed array (copied into wasm memory for the call), Blob, or {path} (Node).
+ * Streamed (include/clipdb.h clipdb_file.read: never held whole, so the peak is about the
+ * packed weights plus one tensor instead of weights plus file): a {path} under Node
+ * (fs.readSync), a Blob/File inside a Worker (FileReaderSync on slices). A Blob on the main
+ * thread is read whole first. The caller may drop its data once the promise settles.
  * Options: module (a createModule() instance instead of the shared one), loadVision /
  * loadText (default true).
  */
 export async function loadModel(files, options = {}) {
-  const list = await normalizeFiles(files);
   const mod = options.module || (await getModule(options));
-  const r = b.clipdb_model_init_from_files(mod, list, options);
+  const list = await normalizeFiles(mod, files);
+  let r;
+  try {
+    r = b.clipdb_model_init_from_files(mod, list, options);
+  } finally {
+    closeSources(list);
+  }
   if (r.status !== 0) throw raise(mod, r.status, r.message, 'loadModel');
   const s = b.clipdb_session_init(mod, r.model);
   if (s.status !== 0) {

@@ -48,11 +48,19 @@ export interface ModelConfig {
   backend: string;
 }
 
-/** Model file bytes by published name: 'model.safetensors' (+ 'config.json' for a Hugging Face CLIPModel). */
+/**
+ * One model file's content: bytes (copied into wasm memory for the load), a Blob/File
+ * (streamed inside a Worker through FileReaderSync; read whole on the main thread), or, under
+ * Node only, `{ path }` (streamed with fs.readSync). Streamed files are never held whole: the
+ * load's peak is about the packed float32 weights plus the largest tensor.
+ */
+export type ModelFileData = ArrayBuffer | ArrayBufferView | Blob | { path: string };
+
+/** Model files by published name: 'model.safetensors' (+ 'config.json' for a Hugging Face CLIPModel). */
 export type ModelFiles =
-  | Array<{ name: string; data: ArrayBuffer | ArrayBufferView | Blob }>
-  | Map<string, ArrayBuffer | ArrayBufferView | Blob>
-  | Record<string, ArrayBuffer | ArrayBufferView | Blob | string>;
+  | Array<{ name: string; data: ModelFileData } | { name: string; path: string }>
+  | Map<string, ModelFileData>
+  | Record<string, ModelFileData | string>;
 
 export interface LoadModelOptions {
   /** A module from createModule() instead of the shared default instance. */
@@ -96,11 +104,14 @@ export class ClipModel {
  * (`visual.*`, `transformer.resblocks.*`, ...; config from the `clip_config` metadata, else
  * inferred from shapes like clip/model.py build_model) or a Hugging Face CLIPModel directory
  * ('model.safetensors' + 'config.json'). F32, F16 and BF16 tensors. The bytes are copied
- * (the caller keeps ownership) and packed once.
+ * (the caller keeps ownership) and packed once; files given as `{ path }` (Node) or as a Blob
+ * inside a Worker are streamed tensor by tensor instead of being copied whole (see ModelFileData).
  * @throws ClipdbError BAD_MODEL (bad header, truncated, unknown dtype, missing or misshapen
- *   tensor: the message names it), UNSUPPORTED (e.g. hidden_act other than quick_gelu),
- *   INVALID_ARGUMENT (no safetensors file), OUT_OF_MEMORY.
+ *   tensor: the message names it; a failed streamed read names the file, byte range and
+ *   tensor), UNSUPPORTED (e.g. hidden_act other than quick_gelu; `{ path }` outside Node),
+ *   IO (a path that cannot be opened), INVALID_ARGUMENT (no safetensors file), OUT_OF_MEMORY.
  * @example const model = await loadModel({ 'model.safetensors': await (await fetch(url)).arrayBuffer() });
+ * @example const model = await loadModel([{ name: 'model.safetensors', path: '/models/vit-b-32.safetensors' }]); // Node
  */
 export function loadModel(files: ModelFiles, options?: LoadModelOptions): Promise<ClipModel>;
 
