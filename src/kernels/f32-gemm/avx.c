@@ -75,6 +75,14 @@ static inline AVX void store_row(float *c, const float *r, __m256 v, size_t ncol
     }                                                                                            \
   }
 
+DEFINE_AVX_UKERNEL(3)
+DEFINE_AVX_UKERNEL(4)
+DEFINE_AVX_UKERNEL(5)
+DEFINE_AVX_UKERNEL(6)
+DEFINE_AVX_UKERNEL(8)
+DEFINE_AVX_UKERNEL(10)
+DEFINE_AVX_UKERNEL(12)
+
 /* MR×16 tiles: two adjacent 8-column panels per pass (panel p at w, p + 1 at w + panel), so
  * each broadcast feeds two products; a last odd panel takes an MR×8 pass. The driver steps
  * 16 columns at a time (the table's nr). */
@@ -114,19 +122,9 @@ static inline AVX void store_row(float *c, const float *r, __m256 v, size_t ncol
           store_row(ci + NR, ri != NULL ? ri + NR : NULL, acc1[i], ncols, act);                  \
         }                                                                                        \
         w += 2 * panel;                                                                          \
-      } else {                                                                                   \
-        __m256 acc[MR];                                                                          \
-        const __m256 bias = _mm256_loadu_ps(w);                                                  \
-        _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) acc[i] = bias;                  \
-        const float *w0 = w + NR;                                                                \
-        for (size_t k = 0; k < kc; k++) {                                                        \
-          const __m256 b = _mm256_loadu_ps(w0 + k * NR);                                         \
-          _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) acc[i] =                      \
-              _mm256_add_ps(acc[i], _mm256_mul_ps(_mm256_broadcast_ss(ap[i] + k), b));           \
-        }                                                                                        \
-        _Pragma("GCC unroll 16") for (size_t i = 0; i < MR; i++) if (i < mr)                     \
-            store_row(c + i * c_stride + n0, r != NULL ? r + i * r_stride + n0 : NULL, acc[i],  \
-                      left, act);                                                                \
+      } else { /* the last, odd panel */                                                       \
+        clipdb_f32_gemm_ukernel_##MR##x8__avx(mr, left, kc, a, a_stride, w, c + n0, c_stride,   \
+                                               r != NULL ? r + n0 : NULL, r_stride, act);       \
         w += panel;                                                                              \
       }                                                                                          \
     }                                                                                            \
@@ -136,10 +134,5 @@ DEFINE_AVX_UKERNEL_X16(3)
 DEFINE_AVX_UKERNEL_X16(4)
 DEFINE_AVX_UKERNEL_X16(5)
 
-DEFINE_AVX_UKERNEL(4)
-DEFINE_AVX_UKERNEL(6)
-DEFINE_AVX_UKERNEL(8)
-DEFINE_AVX_UKERNEL(10)
-DEFINE_AVX_UKERNEL(12)
 
 #endif /* CLIPDB_X86_KERNELS */

@@ -30,6 +30,8 @@ const clipdb_f32_gemm_kernel clipdb__f32_gemm_kernels[] = {
     {"f32_gemm_3x16__avx", clipdb_f32_gemm_ukernel_3x16__avx, 3, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_4x16__avx", clipdb_f32_gemm_ukernel_4x16__avx, 4, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_5x16__avx", clipdb_f32_gemm_ukernel_5x16__avx, 5, 2 * NR, 2, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_3x8__avx", clipdb_f32_gemm_ukernel_3x8__avx, 3, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_5x8__avx", clipdb_f32_gemm_ukernel_5x8__avx, 5, NR, 2, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_4x8__avx", clipdb_f32_gemm_ukernel_4x8__avx, 4, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_6x8__avx", clipdb_f32_gemm_ukernel_6x8__avx, 6, NR, 3, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_8x8__avx", clipdb_f32_gemm_ukernel_8x8__avx, 8, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
