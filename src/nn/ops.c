@@ -78,14 +78,17 @@ size_t clipdb__conv2d_out_size(const clipdb__conv2d *c, size_t in) {
   return (in + 2 * c->pad - c->kernel) / c->stride + 1;
 }
 
-/* im2col is done in blocks of output pixels of about this many bytes, so the scratch stays
- * small (a full im2col of the RN50 stem would be 14 MB) and each block is still in cache when
- * the GEMM reads it. */
-#define IM2COL_BLOCK_BYTES (512 * 1024)
+/* im2col is done in blocks of output pixels of at most about this many bytes, so the
+ * scratch stays bounded (a full im2col of the RN50 stem's second conv is 14 MB) while the
+ * layers with large weights (RN50 stages 3-4: up to 9 MB of weights, under 2 MB of im2col)
+ * still run as one GEMM each: every extra block re-reads all of the weights (measured: 512 KiB
+ * blocks made RN50 1.7x slower natively). Block rows are a multiple of 60, which every
+ * microkernel's MR (1-6, 10, 12) divides, so only the last block has a row tail. */
+#define IM2COL_BLOCK_BYTES (4 * 1024 * 1024)
 
 static size_t im2col_block_rows(size_t k, size_t rows) {
   size_t b = IM2COL_BLOCK_BYTES / (k * sizeof(float));
-  if (b < 16) b = 16;
+  b = b >= 60 ? b / 60 * 60 : 60;
   return b < rows ? b : rows;
 }
 

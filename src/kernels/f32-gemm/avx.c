@@ -17,36 +17,67 @@
 #if defined(CLIPDB_X86_KERNELS)
 
 #include <immintrin.h>
-#include <math.h>
+#include <string.h>
 
 #define NR CLIPDB_F32_GEMM_NR
 #define AVX __attribute__((target("avx")))
 
-static inline float activate(float y, clipdb_f32_act act) {
+/* exp(t) for t <= 0 (clamped to >= -87), the same method and constants as
+ * src/kernels/wasmsimd-exp.h: 2^n · p(r), n = round(t/ln2), r = t - n·ln2 (Cody–Waite split),
+ * p = degree-6 Taylor polynomial (rel. error ~1e-7). AVX has no 256-bit integer ops, so the
+ * 2^n scale is built in two 128-bit halves. */
+static inline AVX __m256 exp_nonpositive(__m256 t) {
+  t = _mm256_max_ps(t, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 rr = _mm256_sub_ps(t, _mm256_mul_ps(n, _mm256_set1_ps(0.693145752f)));
+  rr = _mm256_sub_ps(rr, _mm256_mul_ps(n, _mm256_set1_ps(1.42860677e-6f)));
+  static const float coef[6] = {1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
+  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+  for (int i = 0; i < 6; i++) p = _mm256_add_ps(_mm256_mul_ps(p, rr), _mm256_set1_ps(coef[i]));
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m128i bias = _mm_set1_epi32(127);
+  const __m128i lo = _mm_slli_epi32(_mm_add_epi32(_mm256_castsi256_si128(ni), bias), 23);
+  const __m128i hi = _mm_slli_epi32(_mm_add_epi32(_mm256_extractf128_si256(ni, 1), bias), 23);
+  const __m256 scale = _mm256_castsi256_ps(_mm256_insertf128_si256(_mm256_castsi128_si256(lo), hi, 1));
+  return _mm256_mul_ps(p, scale);
+}
+
+/* y · sigmoid(1.702·y) from e = exp(-|z|), so it never overflows (as the wasm kernels do). */
+static inline AVX __m256 quick_gelu(__m256 y) {
+  const __m256 z = _mm256_mul_ps(y, _mm256_set1_ps(1.702f));
+  const __m256 abs_z = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+  const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_setzero_ps(), abs_z));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 num = _mm256_blendv_ps(one, e, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ));
+  return _mm256_mul_ps(y, _mm256_div_ps(num, _mm256_add_ps(one, e)));
+}
+
+/* ReLU matches the scalar `y > 0 ? y : 0` (maxps returns its second operand, +0, for NaN
+ * and -0). */
+static inline AVX __m256 activate(__m256 y, clipdb_f32_act act) {
   switch (act) {
-  case CLIPDB_F32_ACT_RELU: return y > 0.0f ? y : 0.0f;
-  case CLIPDB_F32_ACT_QUICK_GELU: return y / (1.0f + expf(-1.702f * y));
+  case CLIPDB_F32_ACT_RELU: return _mm256_max_ps(y, _mm256_setzero_ps());
+  case CLIPDB_F32_ACT_QUICK_GELU: return quick_gelu(y);
   default: return y;
   }
 }
 
-/* Residual, activation and store of one row (partial when ncols < NR). ReLU matches the
- * scalar `y > 0 ? y : 0` (maxps returns its second operand, +0, for NaN and -0). */
+/* Residual, activation and store of one row (partial when ncols < NR). */
 static inline AVX void store_row(float *c, const float *r, __m256 v, size_t ncols,
                                  clipdb_f32_act act) {
-  if (ncols == NR && act != CLIPDB_F32_ACT_QUICK_GELU) {
+  if (ncols == NR) {
     if (r != NULL) v = _mm256_add_ps(v, _mm256_loadu_ps(r));
-    if (act == CLIPDB_F32_ACT_RELU) v = _mm256_max_ps(v, _mm256_setzero_ps());
-    _mm256_storeu_ps(c, v);
+    _mm256_storeu_ps(c, activate(v, act));
     return;
   }
-  float t[NR];
-  _mm256_storeu_ps(t, v);
-  for (size_t j = 0; j < ncols; j++) {
-    float y = t[j];
-    if (r != NULL) y += r[j];
-    c[j] = activate(y, act);
+  float t[NR] = {0};
+  if (r != NULL) {
+    memcpy(t, r, ncols * sizeof(float));
+    v = _mm256_add_ps(v, _mm256_loadu_ps(t));
   }
+  _mm256_storeu_ps(t, activate(v, act));
+  memcpy(c, t, ncols * sizeof(float));
 }
 
 #define DEFINE_AVX_UKERNEL(MR)                                                                   \
