@@ -17,6 +17,9 @@
 int clipdb__stbi_inflate_raw(const unsigned char *in, size_t n, size_t size_hint, char **out,
                              size_t *out_n, size_t *used);
 
+/* OpenAI's bpe_simple_vocab_16e6.txt.gz inflates to 3.2 MB */
+#define HINT_MAX ((size_t)16 << 20)
+
 enum { FTEXT = 1, FHCRC = 2, FEXTRA = 4, FNAME = 8, FCOMMENT = 16, FRESERVED = 0xE0 };
 
 /* CRC-32 four bits at a time: entry i is the CRC register after shifting the nibble i
@@ -107,9 +110,11 @@ clipdb_status clipdb__gunzip(const uint8_t *d, size_t n, const char *ctx, clipdb
     size_t q = parse_header(d, n, p, member, ctx, bad, err, &st);
     if (q == 0) goto fail;
     /* first capacity: the last trailer's ISIZE (exact for one member), at most what deflate's
-     * best ratio (258 bytes from 2 bits: < 1032:1) can make of the bytes there are */
+     * best ratio (258 bytes from 2 bits: < 1032:1) can make of the bytes there are, and at
+     * most HINT_MAX, so a corrupt ISIZE costs no huge allocation (the buffer grows anyway) */
     size_t hint = n - q >= 8 ? le32(d + n - 4) : 0;
     if (hint / 1032 > n - q) hint = 1032 * (n - q);
+    if (hint > HINT_MAX) hint = HINT_MAX;
     size_t part_n = 0, used = 0;
     int r = clipdb__stbi_inflate_raw(d + q, n - q, hint + 1, &part, &part_n, &used);
     if (r == 2) {
