@@ -94,6 +94,18 @@ export class ClipModel {
    * @example const e = model.embedText(new Int32Array([49406, 320, 1125, 539, 320, 2368, 49407]));
    */
   embedText(tokens: Int32Array | ArrayLike<number>): Float32Array;
+  /**
+   * `model.encode_text` on a batch (include/clipdb.h clipdb_text_embed_batch): texts sorted by
+   * pooled length and run in groups of similar length, so each linear layer reads its weights
+   * once per group rather than once per text.
+   * @param texts token id lists as for embedText (each at most config.context_length).
+   * @returns one new Float32Array [embed_dim] per text, in input order, NOT L2-normalised; each
+   *   equals embedText's result for that text.
+   * @throws ClipdbError INVALID_ARGUMENT (no texts, a text too long, an id outside
+   *   [0, vocab_size): the message names the text and position), INVALID_STATE.
+   * @example const [a, b] = model.embedTexts([tokensA, tokensB]);
+   */
+  embedTexts(texts: ArrayLike<Int32Array | ArrayLike<number>>): Float32Array[];
   /** Release the wasm memory of the model and its session. Idempotent; later calls throw INVALID_STATE. */
   free(): void;
   readonly freed: boolean;
