@@ -9,7 +9,7 @@
 // peak stays the packed weights plus one tensor (README "Streaming model load").
 //
 // Integrity (CASES.md B20: a file whose write failed is never treated as cached). A record is
-// trusted only if its Blob has the recorded size and every `chunkSize` (4 MiB) slice has the
+// trusted only if its Blob has the recorded size and every `chunkSize` (default 4 MiB) slice has the
 // SHA-256 recorded in `chunks` when the record was written. Why per-slice digests rather than
 // the whole file's: Web Crypto digests a whole message at once, so checking the file's SHA-256
 // would need the file in memory (the copy streaming avoids) or a SHA-256 in JavaScript
@@ -53,21 +53,27 @@ async function subtleHex(bytes) {
 
 /**
  * Lower-case hex SHA-256 of `data`: an ArrayBuffer / typed array (Web Crypto, one call), or a
- * Blob/File, read CHUNK_SIZE slices at a time through the incremental SHA-256 of sha256.mjs (so
+ * Blob/File, read `chunkSize` (default CHUNK_SIZE) slices at a time through the incremental SHA-256 of sha256.mjs (so
  * the Blob is never held whole; slower than Web Crypto). Same digest either way.
  */
-export async function sha256Hex(data, { signal } = {}) {
+export async function sha256Hex(data, { signal, chunkSize = CHUNK_SIZE } = {}) {
   if (isBlob(data)) {
+    const step = checkChunkSize(chunkSize);
     const h = new Sha256();
-    for (let off = 0; off < data.size; off += CHUNK_SIZE) {
+    for (let off = 0; off < data.size; off += step) {
       if (signal?.aborted) throw abortError(signal);
-      h.update(await data.slice(off, off + CHUNK_SIZE).arrayBuffer());
+      h.update(await data.slice(off, off + step).arrayBuffer());
     }
     return toHex(h.digest());
   }
   const bytes = bytesOf(data);
   if (!bytes) throw new ClipdbError('INVALID_ARGUMENT', 'sha256Hex: data must be an ArrayBuffer, typed array or Blob');
   return subtleHex(bytes);
+}
+
+function checkChunkSize(n) {
+  if (!Number.isSafeInteger(n) || n < 64 || n > (1 << 30)) throw new ClipdbError('INVALID_ARGUMENT', `chunkSize ${n} is not a byte count from 64 to 1 GiB`);
+  return n;
 }
 
 function withTimeout(promise, ms, what) {
@@ -81,9 +87,13 @@ function withTimeout(promise, ms, what) {
 /**
  * Open the model cache. Resolves to null where IndexedDB cannot be opened (private mode,
  * edge runtimes): callers then simply fetch every time.
- * @param {{name?: string, idb?: object, indexedDB?: IDBFactory, readTimeoutMs?: number, log?: (msg: string) => void}} [options]
+ * `chunkSize` (default CHUNK_SIZE, 4 MiB): bytes per slice digested when a file is stored and
+ * read back when it is checked (memory per read vs number of reads); a record keeps the size
+ * it was written with.
+ * @param {{name?: string, idb?: object, indexedDB?: IDBFactory, readTimeoutMs?: number, chunkSize?: number, log?: (msg: string) => void}} [options]
  */
-export async function openModelCache({ name = 'clipdb-models', idb, indexedDB = globalThis.indexedDB, readTimeoutMs = 15000, log = () => {} } = {}) {
+export async function openModelCache({ name = 'clipdb-models', idb, indexedDB = globalThis.indexedDB, readTimeoutMs = 15000, chunkSize = CHUNK_SIZE, log = () => {} } = {}) {
+  checkChunkSize(chunkSize);
   if (indexedDB == null) return null;
   let db;
   try {
@@ -107,7 +117,7 @@ export async function openModelCache({ name = 'clipdb-models', idb, indexedDB = 
       const blob = rec.data;
       const chunked = Number.isSafeInteger(rec.chunkSize) && rec.chunkSize > 0 && Array.isArray(rec.chunks)
         && rec.chunks.length === Math.ceil(rec.size / rec.chunkSize);
-      const step = chunked ? rec.chunkSize : CHUNK_SIZE;
+      const step = chunked ? rec.chunkSize : chunkSize;
       const whole = chunked ? null : new Sha256();
       for (let off = 0, i = 0; off < rec.size; off += step, i++) {
         const end = Math.min(off + step, rec.size);
@@ -134,12 +144,12 @@ export async function openModelCache({ name = 'clipdb-models', idb, indexedDB = 
         const bytes = isBlob(data) ? null : bytesOf(data);
         const chunks = [];
         const whole = sha256 == null && bytes == null ? new Sha256() : null;
-        for (let off = 0; off < blob.size; off += CHUNK_SIZE) {
-          const part = bytes ? bytes.subarray(off, off + CHUNK_SIZE) : new Uint8Array(await blob.slice(off, off + CHUNK_SIZE).arrayBuffer());
+        for (let off = 0; off < blob.size; off += chunkSize) {
+          const part = bytes ? bytes.subarray(off, off + chunkSize) : new Uint8Array(await blob.slice(off, off + chunkSize).arrayBuffer());
           chunks.push(await subtleHex(part));
           whole?.update(part);
         }
-        const rec = { url, name, size: blob.size, sha256: sha256 ?? (whole ? toHex(whole.digest()) : await subtleHex(bytes)), chunkSize: CHUNK_SIZE, chunks, data: blob, storedAt: Date.now() };
+        const rec = { url, name, size: blob.size, sha256: sha256 ?? (whole ? toHex(whole.digest()) : await subtleHex(bytes)), chunkSize, chunks, data: blob, storedAt: Date.now() };
         await db.put(STORE, rec, url);
         return true;
       } catch (e) { log(`model cache write of ${url} failed (${e?.name || ''} ${e?.message || e}); it will be fetched again next time`); return false; }

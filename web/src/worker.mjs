@@ -20,6 +20,7 @@ const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib
 const state = {
   idb: null, dbName: 'clipdb', collection: 'photos', index: 'images',
   db: null, cache: null, clip: null, tokenizer: null, models: null, model: null,
+  chunkSize: undefined, // bytes per Blob read when hashing / checking model files (model-cache.mjs)
 };
 const running = new Map(); // call id → AbortController
 
@@ -67,15 +68,16 @@ function dbInfo() {
 const ops = {
   /**
    * Open the store (IndexedDB, else memory with {persistent: false, reason}) and the model
-   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?}.
+   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?, modelChunkSize?}.
    */
-  async init({ idbURL, dbName, modelCacheName, collection } = {}) {
+  async init({ idbURL, dbName, modelCacheName, collection, modelChunkSize } = {}) {
     if (idbURL) state.idb = await import(idbURL);
     if (dbName) state.dbName = dbName;
     if (collection) state.collection = collection;
+    if (modelChunkSize !== undefined) state.chunkSize = modelChunkSize;
     if (state.db) await state.db.close();
     await openDb();
-    state.cache = await openModelCache({ name: modelCacheName, idb: state.idb ?? undefined, log });
+    state.cache = await openModelCache({ name: modelCacheName, idb: state.idb ?? undefined, chunkSize: state.chunkSize, log });
     return dbInfo();
   },
 
@@ -120,7 +122,7 @@ const ops = {
       tokenizer = await createTokenizer(await Promise.all(vocab.map(async (f) => ({ name: f.name, data: f.data instanceof Blob ? await f.data.arrayBuffer() : f.data }))));
     } catch (e) { clip.free(); throw e; }
     let hash;
-    try { hash = st.sha256 ?? await sha256Hex(st.data, { signal }); } catch (e) { clip.free(); tokenizer.free(); throw e; }
+    try { hash = st.sha256 ?? await sha256Hex(st.data, { signal, chunkSize: state.chunkSize }); } catch (e) { clip.free(); tokenizer.free(); throw e; }
     const identifier = `${label || st.name}@sha256:${hash.slice(0, 16)}`;
     // Switch: the store is reopened so the new vector index replaces the old one.
     if (state.models) { await state.db.close(); await openDb(); }
