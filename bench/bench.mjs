@@ -1,8 +1,9 @@
 // clipdb vs a peer runtime on the same CLIP architectures and the same random weights.
-//   node bench/bench.mjs [--native] [--runs N] [--cases a,b] [--work DIR]
+//   node bench/bench.mjs [--native [--native-backend xnnpack|simd]] [--runs N] [--cases a,b] [--work DIR]
 // wasm (default): clipdb's wasm build (web/dist) vs onnxruntime-web (wasm backend, SIMD,
-// numThreads = 1), both in Node. --native: clipdb's native build (bench/work/clipdb-native,
-// the xnnpack backend) vs onnxruntime-node (CPU, 1 intra-op thread).
+// numThreads = 1), both in Node. --native: clipdb's native build with the given backend
+// (bench/work/clipdb-native-<backend>, default xnnpack) vs onnxruntime-node (CPU, 1 intra-op
+// thread).
 // Each runtime runs in its own process (peak memory = that process's max RSS). Before timing,
 // both must produce the same embedding (cosine >= 0.9999, max |diff| <= 1e-3·max |ref|);
 // then, after warm-up, runs alternate between the two and the medians are compared.
@@ -19,6 +20,7 @@ const root = path.resolve(here, '..');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const native = args.includes('--native');
+const nativeBackend = opt('--native-backend', 'xnnpack');
 const runs = Number(opt('--runs', 10));
 const work = path.resolve(opt('--work', path.join(here, 'work')));
 const only = opt('--cases', '') ? opt('--cases', '').split(',') : null;
@@ -77,7 +79,7 @@ class Worker {
 
 function startClipdb(c) {
   if (native) {
-    const bin = path.join(work, 'clipdb-native');
+    const bin = path.join(work, `clipdb-native-${nativeBackend}`);
     const argv = [c.model, c.kind, String(c.resolution), String(c.embedDim), ...(c.kind !== 'image' ? c.tokens.map(String) : [])];
     return new Worker('clipdb-native', spawn(bin, argv, { stdio: ['pipe', 'pipe', 'inherit'] }), true);
   }
@@ -110,7 +112,7 @@ function compare(a, b) {
 
 const peerName = native ? 'onnxruntime-node' : 'onnxruntime-web';
 const peerVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', peerName, 'package.json'), 'utf8')).version;
-console.log(`clipdb (${native ? 'native, xnnpack backend' : 'wasm SIMD128'}) vs ${peerName} ${peerVersion}, 1 thread, Node ${process.version}`);
+console.log(`clipdb (${native ? `native, ${nativeBackend} backend` : 'wasm SIMD128'}) vs ${peerName} ${peerVersion}, 1 thread, Node ${process.version}`);
 console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log(`median of ${runs} alternating runs after warm-up\n`);
 console.log('case                                   clipdb ms    peer ms   ratio  clipdb MB  peer MB   cosine  cpu ratio');
@@ -162,7 +164,7 @@ for (const c of cases) {
     // other jobs, where wall-clock time includes waiting for a core.
     clipdb_cpu_ms: +median(ca).toFixed(2), peer_cpu_ms: +median(cb).toFixed(2),
     cpu_ratio: +(median(ca) / median(cb)).toFixed(3),
-    target: native ? 'native' : 'wasm', peer: `${peerName} ${peerVersion}`, cosine: +cmp.cos.toFixed(7),
+    target: native ? `native-${nativeBackend}` : 'wasm', peer: `${peerName} ${peerVersion}`, cosine: +cmp.cos.toFixed(7),
     date: new Date().toISOString(),
   };
   console.log(`${c.case.padEnd(38)} ${row.clipdb_ms.toFixed(1).padStart(9)} ${row.peer_ms.toFixed(1).padStart(10)} ${row.ratio.toFixed(3).padStart(7)} ${String(row.clipdb_peak_mb).padStart(10)} ${String(row.peer_peak_mb).padStart(8)} ${cmp.cos.toFixed(6).padStart(8)} ${row.cpu_ratio.toFixed(3).padStart(10)}`);

@@ -583,8 +583,10 @@ static clipdb_status load_resnet(loader *ld, clipdb_model_t *m) {
   CHECK(load_conv_bn(ld, &m->stem[2], w / 2, w, 3, 1, "visual.conv3", "visual.bn3"));
   act = MAX2(act, (size_t)R * R * 3);
   act = MAX2(act, side * side * (size_t)w);
-  col = MAX2(col, side * side * 27);
-  col = MAX2(col, side * side * 9 * (size_t)(w / 2));
+  /* im2col scratch (blocked, see clipdb__conv2d_scratch_floats) */
+  col = MAX2(col, clipdb__conv2d_scratch_floats(&m->stem[0], (size_t)R, (size_t)R));
+  col = MAX2(col, clipdb__conv2d_scratch_floats(&m->stem[1], side, side));
+  col = MAX2(col, clipdb__conv2d_scratch_floats(&m->stem[2], side, side));
   side /= 2; /* avgpool 2 */
   int total = 0;
   for (int s = 0; s < 4; s++) total += c->vision_layers[s];
@@ -616,7 +618,7 @@ static clipdb_status load_resnet(loader *ld, clipdb_model_t *m) {
       }
       m->n_blocks++;
       act = MAX2(act, side * side * (size_t)MAX2(inplanes, planes * 4));
-      col = MAX2(col, side * side * 9 * (size_t)planes);
+      col = MAX2(col, clipdb__conv2d_scratch_floats(&bl->conv2, side, side));
       side /= (size_t)stride;
       inplanes = planes * 4;
     }

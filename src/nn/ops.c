@@ -78,10 +78,24 @@ size_t clipdb__conv2d_out_size(const clipdb__conv2d *c, size_t in) {
   return (in + 2 * c->pad - c->kernel) / c->stride + 1;
 }
 
+/* im2col is done in blocks of output pixels of at most about this many bytes, so the
+ * scratch stays bounded (a full im2col of the RN50 stem's second conv is 14 MB) while the
+ * layers with large weights (RN50 stages 3-4: up to 9 MB of weights, under 2 MB of im2col)
+ * still run as one GEMM each: every extra block re-reads all of the weights (measured: 512 KiB
+ * blocks made RN50 1.7x slower natively). Block rows are a multiple of 60, which every
+ * microkernel's MR (1-6, 10, 12) divides, so only the last block has a row tail. */
+#define IM2COL_BLOCK_BYTES (4 * 1024 * 1024)
+
+static size_t im2col_block_rows(size_t k, size_t rows) {
+  size_t b = IM2COL_BLOCK_BYTES / (k * sizeof(float));
+  b = b >= 60 ? b / 60 * 60 : 60;
+  return b < rows ? b : rows;
+}
+
 size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w) {
   if (c->kernel == 1 && c->stride == 1 && c->pad == 0) return 0;
-  return clipdb__conv2d_out_size(c, h) * clipdb__conv2d_out_size(c, w) * c->kernel * c->kernel *
-         c->c_in;
+  const size_t k = c->kernel * c->kernel * c->c_in;
+  return im2col_block_rows(k, clipdb__conv2d_out_size(c, h) * clipdb__conv2d_out_size(c, w)) * k;
 }
 
 void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
@@ -92,10 +106,14 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
     clipdb__linear_run(&c->gemm, h * w, x, ci, y, c->c_out, flags);
     return;
   }
-  /* im2col: one row per output pixel, (ky, kx, ci) order, zeros outside the image */
-  for (size_t oy = 0; oy < oh; oy++)
-    for (size_t ox = 0; ox < ow; ox++) {
-      float *row = scratch + (oy * ow + ox) * k;
+  /* im2col, block by block: one row per output pixel, (ky, kx, ci) order, zeros outside the
+   * image; then the block's rows of the output as one GEMM. */
+  const size_t n_pix = oh * ow, block = im2col_block_rows(k, n_pix);
+  for (size_t p0 = 0; p0 < n_pix; p0 += block) {
+    const size_t p1 = p0 + block < n_pix ? p0 + block : n_pix;
+    for (size_t p = p0; p < p1; p++) {
+      const size_t oy = p / ow, ox = p % ow;
+      float *row = scratch + (p - p0) * k;
       for (size_t ky = 0; ky < kk; ky++) {
         ptrdiff_t iy = (ptrdiff_t)(oy * c->stride + ky) - (ptrdiff_t)c->pad;
         for (size_t kx = 0; kx < kk; kx++) {
@@ -108,7 +126,8 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
         }
       }
     }
-  clipdb__linear_run(&c->gemm, oh * ow, scratch, k, y, c->c_out, flags);
+    clipdb__linear_run(&c->gemm, p1 - p0, scratch, k, y + p0 * c->c_out, c->c_out, flags);
+  }
 }
 
 void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const float *gamma,

@@ -2,7 +2,8 @@
  * f32 GEMM kernels (src/kernels/f32-gemm) against a naive double-precision reference:
  * every kernel in the table, random M, N, K in 1..65 (odd sizes and tails), padded row
  * strides, both weight layouts, bias, residual (also in place) and each activation; then the
- * ViT-B/32 shapes (M = 50; K, N in {768, 3072}) with the default kernel.
+ * ViT-B/32 shapes (M = 50; K, N in {768, 3072}) with the default kernel. Native SIMD kernels
+ * (x86 AVX) are also compared with their scalar twins, bit for bit before the activation.
  */
 #include <math.h>
 #include <stdio.h>
@@ -78,10 +79,52 @@ static void check(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t
   clipdb__free(packed);
 }
 
+/* A SIMD kernel against its scalar twin: bit for bit before the activation (act NONE/RELU,
+ * with and without residual), and within the activation's rounding for QuickGELU. */
+static void check_twin(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
+                       clipdb_f32_act act, int residual) {
+  const clipdb_f32_gemm_kernel *twin = &clipdb__f32_gemm_kernels[kern->twin];
+  float *a = malloc(sizeof(float) * m * k), *wt = malloc(sizeof(float) * n * k);
+  float *bias = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * m * n);
+  float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
+  float *packed = clipdb__malloc(sizeof(float) * clipdb__f32_gemm_packed_size(n, k));
+  for (size_t i = 0; i < m * k; i++) a[i] = frand();
+  for (size_t i = 0; i < n * k; i++) wt[i] = frand();
+  for (size_t i = 0; i < n; i++) bias[i] = frand();
+  for (size_t i = 0; i < m * n; i++) r[i] = frand();
+  clipdb__f32_gemm_pack(n, k, wt, k, 1, bias, packed);
+  clipdb__f32_gemm(kern, m, n, k, a, k, packed, c1, n, residual ? r : NULL, n, act);
+  clipdb__f32_gemm(twin, m, n, k, a, k, packed, c2, n, residual ? r : NULL, n, act);
+  for (size_t i = 0; i < m * n; i++) {
+    const int same = act == CLIPDB_F32_ACT_QUICK_GELU
+                         ? fabsf(c1[i] - c2[i]) <= 1e-6f * (1.0f + fabsf(c2[i]))
+                         : memcmp(&c1[i], &c2[i], sizeof(float)) == 0;
+    if (!same) {
+      fprintf(stderr, "FAIL %s vs twin %s m=%zu n=%zu k=%zu act=%d res=%d [%zu]: %.9g vs %.9g\n",
+              kern->name, twin->name, m, n, k, (int)act, residual, i, c1[i], c2[i]);
+      failures++;
+      break;
+    }
+  }
+  free(a), free(wt), free(bias), free(r), free(c1), free(c2);
+  clipdb__free(packed);
+}
+
 int main(void) {
   int cases = 0;
   for (size_t ki = 0; ki < clipdb__f32_gemm_kernel_count; ki++) {
     const clipdb_f32_gemm_kernel *kern = &clipdb__f32_gemm_kernels[ki];
+    if (!clipdb__f32_gemm_kernel_usable(kern)) {
+      printf("skipping %s: this CPU lacks its instruction set\n", kern->name);
+      continue;
+    }
+    if (kern->twin != (int)ki) {
+      for (size_t m = 1; m <= 2 * kern->mr + 1; m++)
+        for (size_t n = 1; n <= 17; n += 4) {
+          check_twin(kern, m, n, irand(1, 33), (clipdb_f32_act)irand(0, 2), (int)(m & 1));
+          cases++;
+        }
+    }
     /* every M in 1..2*MR+1 and N around the panel width, with small K */
     for (size_t m = 1; m <= 2 * kern->mr + 1; m++)
       for (size_t n = 1; n <= 17; n++) {

@@ -10,34 +10,70 @@
 #define NR CLIPDB_F32_GEMM_NR
 
 const clipdb_f32_gemm_kernel clipdb__f32_gemm_kernels[] = {
-    {"f32_gemm_1x8__scalar", clipdb_f32_gemm_ukernel_1x8__scalar, 1, NR, 0},
-    {"f32_gemm_4x8__scalar", clipdb_f32_gemm_ukernel_4x8__scalar, 4, NR, 1},
-    {"f32_gemm_5x8__scalar", clipdb_f32_gemm_ukernel_5x8__scalar, 5, NR, 2},
-    {"f32_gemm_6x8__scalar", clipdb_f32_gemm_ukernel_6x8__scalar, 6, NR, 3},
+    {"f32_gemm_1x8__scalar", clipdb_f32_gemm_ukernel_1x8__scalar, 1, NR, 0, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_4x8__scalar", clipdb_f32_gemm_ukernel_4x8__scalar, 4, NR, 1, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_5x8__scalar", clipdb_f32_gemm_ukernel_5x8__scalar, 5, NR, 2, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_6x8__scalar", clipdb_f32_gemm_ukernel_6x8__scalar, 6, NR, 3, CLIPDB_F32_GEMM_ISA_BASELINE},
 #if defined(CLIPDB_WASM_SIMD)
-    {"f32_gemm_1x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_1x8__wasmsimd_loadsplat, 1, NR, 0},
-    {"f32_gemm_4x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_4x8__wasmsimd_loadsplat, 4, NR, 1},
-    {"f32_gemm_5x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat, 5, NR, 2},
-    {"f32_gemm_6x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat, 6, NR, 3},
-    {"f32_gemm_4x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_4x8__wasmsimd_splat, 4, NR, 1},
-    {"f32_gemm_5x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_5x8__wasmsimd_splat, 5, NR, 2},
-    {"f32_gemm_6x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_6x8__wasmsimd_splat, 6, NR, 3},
-    {"f32_gemm_4x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_4x8__wasmsimd_loadsplat_u4, 4, NR, 1},
-    {"f32_gemm_5x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat_u4, 5, NR, 2},
-    {"f32_gemm_6x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat_u4, 6, NR, 3},
+    {"f32_gemm_1x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_1x8__wasmsimd_loadsplat, 1, NR, 0, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_4x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_4x8__wasmsimd_loadsplat, 4, NR, 1, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_5x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat, 5, NR, 2, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_6x8__wasmsimd_loadsplat", clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat, 6, NR, 3, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_4x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_4x8__wasmsimd_splat, 4, NR, 1, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_5x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_5x8__wasmsimd_splat, 5, NR, 2, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_6x8__wasmsimd_splat", clipdb_f32_gemm_ukernel_6x8__wasmsimd_splat, 6, NR, 3, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_4x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_4x8__wasmsimd_loadsplat_u4, 4, NR, 1, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_5x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat_u4, 5, NR, 2, CLIPDB_F32_GEMM_ISA_BASELINE},
+    {"f32_gemm_6x8__wasmsimd_loadsplat_u4", clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat_u4, 6, NR, 3, CLIPDB_F32_GEMM_ISA_BASELINE},
+#endif
+#if defined(CLIPDB_X86_KERNELS)
+    {"f32_gemm_3x16__avx", clipdb_f32_gemm_ukernel_3x16__avx, 3, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_4x16__avx", clipdb_f32_gemm_ukernel_4x16__avx, 4, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_5x16__avx", clipdb_f32_gemm_ukernel_5x16__avx, 5, 2 * NR, 2, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_3x8__avx", clipdb_f32_gemm_ukernel_3x8__avx, 3, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_5x8__avx", clipdb_f32_gemm_ukernel_5x8__avx, 5, NR, 2, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_4x8__avx", clipdb_f32_gemm_ukernel_4x8__avx, 4, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_6x8__avx", clipdb_f32_gemm_ukernel_6x8__avx, 6, NR, 3, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_8x8__avx", clipdb_f32_gemm_ukernel_8x8__avx, 8, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_10x8__avx", clipdb_f32_gemm_ukernel_10x8__avx, 10, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_12x8__avx", clipdb_f32_gemm_ukernel_12x8__avx, 12, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
 #endif
 };
 const size_t clipdb__f32_gemm_kernel_count =
     sizeof clipdb__f32_gemm_kernels / sizeof clipdb__f32_gemm_kernels[0];
 
-/* The default, per ISA, from bench/gemm.mjs on the ViT-B/32 shapes (see README Performance). */
+int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern) {
+  switch (kern->isa) {
+  case CLIPDB_F32_GEMM_ISA_BASELINE: return 1;
+  case CLIPDB_F32_GEMM_ISA_X86_AVX:
+#if defined(CLIPDB_X86_KERNELS)
+    return __builtin_cpu_supports("avx");
+#else
+    return 0;
+#endif
+  }
+  return 0;
+}
+
+/* The default, per ISA, from bench/gemm.mjs (wasm) and bench/gemm-native.c on the ViT-B/32
+ * shapes (see README Performance). */
 #if defined(CLIPDB_WASM_SIMD)
 #define DEFAULT_KERNEL 5 /* 4x8 wasmsimd_loadsplat: 32 GFLOP/s vs 20 (5x8: V8 spills three accumulators), 22 (splat) */
 #else
-#define DEFAULT_KERNEL 1 /* 4x8 scalar */
+#define DEFAULT_KERNEL 3 /* 6x8 scalar: 22 GFLOP/s natively (gcc vectorises it) vs 6 (4x8) */
+#endif
+#if defined(CLIPDB_X86_KERNELS)
+#define DEFAULT_X86_AVX_KERNEL "f32_gemm_5x16__avx" /* 87 GFLOP/s vs 75 (4x16), 62 (6x8), <= 56 (others) */
 #endif
 
 const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void) {
+#if defined(CLIPDB_X86_KERNELS)
+  /* __builtin_cpu_supports reads flags libgcc set at startup: cheap enough per GEMM call. */
+  if (__builtin_cpu_supports("avx"))
+    for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
+      if (strcmp(clipdb__f32_gemm_kernels[i].name, DEFAULT_X86_AVX_KERNEL) == 0)
+        return &clipdb__f32_gemm_kernels[i];
+#endif
   return &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
 }
 
@@ -81,8 +117,8 @@ void clipdb__f32_gemm(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, si
   }
   for (size_t mb = 0; mb < m; mb += mc) {
     const size_t mend = m - mb < mc ? m : mb + mc;
-    for (size_t n0 = 0; n0 < n; n0 += NR) {
-      const size_t nc = n - n0 < NR ? n - n0 : NR;
+    for (size_t n0 = 0; n0 < n; n0 += kern->nr) {
+      const size_t nc = n - n0 < kern->nr ? n - n0 : kern->nr;
       const float *w = packed + n0 / NR * panel;
       for (size_t m0 = mb; m0 < mend; m0 += mr) {
         const size_t rows = mend - m0 < mr ? mend - m0 : mr;

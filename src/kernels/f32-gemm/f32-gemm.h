@@ -71,20 +71,46 @@ CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x8__wasmsimd_loadsplat
 CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__wasmsimd_loadsplat_u4);
 #endif
 
+#if defined(CLIPDB_X86_KERNELS)
+/* avx.c: native x86-64, one 256-bit accumulator per row, separate multiply and add. */
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_3x16__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x16__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x16__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_3x8__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x8__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x8__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_8x8__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_10x8__avx);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_12x8__avx);
+#endif
+
+/* What a kernel needs from the CPU beyond the build's baseline. */
+typedef enum clipdb_f32_gemm_isa {
+  CLIPDB_F32_GEMM_ISA_BASELINE = 0, /* scalar, or wasm SIMD128 (validated when the module loads) */
+  CLIPDB_F32_GEMM_ISA_X86_AVX = 1,  /* checked at run time (cpuid) */
+} clipdb_f32_gemm_isa;
+
 /* One entry of the kernel table. */
 typedef struct clipdb_f32_gemm_kernel {
   const char *name;
   clipdb_f32_gemm_ukernel_fn ukernel;
   unsigned mr;       /* rows per tile */
-  unsigned nr;       /* columns per panel (CLIPDB_F32_GEMM_NR) */
-  int twin;          /* index of the scalar twin in the table (itself for scalar kernels) */
+  unsigned nr;       /* columns per call of the microkernel: CLIPDB_F32_GEMM_NR (one packed
+                        panel) or a multiple (that many adjacent panels per pass) */
+  int twin;          /* index of the scalar twin in the table (itself for scalar kernels);
+                        the summation order is the same for every MR, so a twin may differ in MR */
+  clipdb_f32_gemm_isa isa;
 } clipdb_f32_gemm_kernel;
+
+/* Nonzero when this CPU can run `kern` (tests and benches skip the others). */
+int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern);
 
 /* Every kernel compiled into this build (tests and bench/gemm.mjs walk it). */
 extern const clipdb_f32_gemm_kernel clipdb__f32_gemm_kernels[];
 extern const size_t clipdb__f32_gemm_kernel_count;
 
-/* The kernel operators use (chosen once: the fastest measured for this ISA, see config.c). */
+/* The kernel operators use: the fastest measured for this ISA that the CPU can run (config.c). */
 const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void);
 
 /* Floats needed for the packed form of an N-column, K-deep weight: ceil(N/NR)*NR*(K+1). */
