@@ -268,6 +268,25 @@ CLIPDB_API clipdb_status clipdb_image_embed(clipdb_session_t *session, const flo
 CLIPDB_API clipdb_status clipdb_text_embed(clipdb_session_t *session, const int32_t *tokens,
                                            size_t n_tokens, float *out);
 
+/**
+ * Text encoder on a batch: `model.encode_text` of the official code on clip.tokenize's
+ * [n_texts, row_len] output. `tokens`: int32 [n_texts][row_len] (text t at tokens + t·row_len,
+ * row_len <= context_length, zero padding after each end-of-text id optional). `out`: float32
+ * [n_texts][embed_dim] in the input order, NOT L2-normalised.
+ * Texts are sorted by pooled length (up to the first end-of-text) and run in groups of similar
+ * length (the longest within a quarter, and at least 2 positions, of the shortest; at most 512
+ * positions per group), so each linear layer reads its weights once per group rather than once
+ * per text; a shorter text in a group is computed up to the group's length, which the causal
+ * mask makes irrelevant to its output. Each embedding equals clipdb_text_embed's for that text
+ * (bit for bit with the `simd` and `scalar` backends; the `xnnpack` backend may differ in the
+ * last bits, since XNNPACK picks its kernel by batch size).
+ * Errors: INVALID_ARGUMENT (n_texts or row_len 0, row_len > context_length, an id outside
+ * [0, vocab_size): the message names the text and position), INVALID_STATE (no text tower),
+ * OUT_OF_MEMORY. Scratch grows with the largest group (about 16 KB per position for ViT-B/32).
+ */
+CLIPDB_API clipdb_status clipdb_text_embed_batch(clipdb_session_t *session, const int32_t *tokens,
+                                                 size_t n_texts, size_t row_len, float *out);
+
 /** Scale `v` [n] in place to unit L2 norm. BAD_VECTOR if its norm is 0 or not finite. */
 CLIPDB_API clipdb_status clipdb_embedding_normalize(float *v, size_t n);
 

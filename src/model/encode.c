@@ -4,6 +4,7 @@
  * transformer, ModifiedResNet with attention pooling. Scratch comes from the session.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,77 +51,173 @@ static void transformer_needs(const clipdb__transformer *t, size_t n, size_t *ne
 }
 
 /*
- * x [n, W] in place through every block. Only row `keep` of the output is used by the caller
- * (the class token, or the text's end-of-text token), so the last block computes just that
- * row after its key/value projections: attention for one query, then out_proj and the MLP on
- * one row (about 1/12 of ViT-B/32's work). Debug runs (golden activations) compute all rows.
+ * x holds n_seq sequences of n rows each ([n_seq·n, W], sequence q at rows q·n ..), run in
+ * place through every block: layer norms and linear layers see all n_seq·n rows at once (one
+ * pass over each weight matrix for the whole batch), attention runs per sequence. Every row's
+ * arithmetic is the same as for a batch of one, so batching does not change results.
+ * Only row keep[q] of each sequence is used by the caller (the class token, or a text's
+ * end-of-text token), so the last block computes just those rows after its key/value
+ * projections: attention for one query per sequence, then out_proj and the MLP on n_seq rows
+ * (about 1/12 of ViT-B/32's work); the rows are written back to x at their places. Debug runs
+ * (golden activations) compute all rows.
  */
-static void transformer_run(clipdb_session_t *s, const clipdb__transformer *t, float eps, size_t n,
-                            float *x, int causal, size_t keep, const char *debug_prefix) {
-  size_t W = (size_t)t->width, hd = W / (size_t)t->heads;
+static void transformer_run(clipdb_session_t *s, const clipdb__transformer *t, float eps,
+                            size_t n_seq, size_t n, float *x, int causal, const size_t *keep,
+                            const char *debug_prefix) {
+  const size_t W = (size_t)t->width, hd = W / (size_t)t->heads, rows = n_seq * n;
+  const size_t lqkv = 3 * W;
   float *h = s->buf[1], *qkv = s->buf[2], *tmp = s->buf[3], *sc = s->buf[4];
   for (int i = 0; i < t->layers; i++) {
     const clipdb__block *b = &t->blocks[i];
-    if (i + 1 == t->layers && s->debug == NULL && keep < n) {
-      clipdb__layer_norm(n, W, x, W, b->ln1.gamma, b->ln1.beta, eps, h, W);
-      clipdb__linear_run(&b->qkv, n, h, W, qkv, 3 * W, 0);
-      const size_t n_kv = causal ? keep + 1 : n;
-      float *xr = x + keep * W;
-      clipdb__attention(1, n_kv, (size_t)t->heads, hd, qkv + keep * 3 * W, 3 * W, qkv + W, 3 * W,
-                        qkv + 2 * W, 3 * W, 0, tmp, W, sc);
-      clipdb__linear_run(&b->out, 1, tmp, W, xr, W, CLIPDB__GEMM_RESIDUAL);
-      clipdb__layer_norm(1, W, xr, W, b->ln2.gamma, b->ln2.beta, eps, h, W);
-      clipdb__linear_run(&b->fc, 1, h, W, tmp, (size_t)t->hidden, CLIPDB__GEMM_QUICKGELU);
-      clipdb__linear_run(&b->proj, 1, tmp, (size_t)t->hidden, xr, W, CLIPDB__GEMM_RESIDUAL);
+    clipdb__layer_norm(rows, W, x, W, b->ln1.gamma, b->ln1.beta, eps, h, W);
+    clipdb__linear_run(&b->qkv, rows, h, W, qkv, lqkv, 0);
+    if (i + 1 == t->layers && s->debug == NULL) {
+      float *xr = h, *h2 = qkv; /* both free once attention has read qkv */
+      for (size_t q = 0; q < n_seq; q++) {
+        const float *sq = qkv + q * n * lqkv;
+        const size_t n_kv = causal ? keep[q] + 1 : n;
+        clipdb__attention(1, n_kv, (size_t)t->heads, hd, sq + keep[q] * lqkv, lqkv, sq + W, lqkv,
+                          sq + 2 * W, lqkv, 0, tmp + q * W, W, sc);
+      }
+      for (size_t q = 0; q < n_seq; q++)
+        memcpy(xr + q * W, x + (q * n + keep[q]) * W, W * sizeof(float));
+      clipdb__linear_run(&b->out, n_seq, tmp, W, xr, W, CLIPDB__GEMM_RESIDUAL);
+      clipdb__layer_norm(n_seq, W, xr, W, b->ln2.gamma, b->ln2.beta, eps, h2, W);
+      clipdb__linear_run(&b->fc, n_seq, h2, W, tmp, (size_t)t->hidden, CLIPDB__GEMM_QUICKGELU);
+      clipdb__linear_run(&b->proj, n_seq, tmp, (size_t)t->hidden, xr, W, CLIPDB__GEMM_RESIDUAL);
+      for (size_t q = 0; q < n_seq; q++)
+        memcpy(x + (q * n + keep[q]) * W, xr + q * W, W * sizeof(float));
       break;
     }
-    clipdb__layer_norm(n, W, x, W, b->ln1.gamma, b->ln1.beta, eps, h, W);
-    clipdb__linear_run(&b->qkv, n, h, W, qkv, 3 * W, 0);
-    clipdb__attention(n, n, (size_t)t->heads, hd, qkv, 3 * W, qkv + W, 3 * W, qkv + 2 * W, 3 * W,
-                      causal, tmp, W, sc);
-    clipdb__linear_run(&b->out, n, tmp, W, x, W, CLIPDB__GEMM_RESIDUAL);
-    clipdb__layer_norm(n, W, x, W, b->ln2.gamma, b->ln2.beta, eps, h, W);
-    clipdb__linear_run(&b->fc, n, h, W, tmp, (size_t)t->hidden, CLIPDB__GEMM_QUICKGELU);
-    clipdb__linear_run(&b->proj, n, tmp, (size_t)t->hidden, x, W, CLIPDB__GEMM_RESIDUAL);
+    for (size_t q = 0; q < n_seq; q++) {
+      const float *sq = qkv + q * n * lqkv;
+      clipdb__attention(n, n, (size_t)t->heads, hd, sq, lqkv, sq + W, lqkv, sq + 2 * W, lqkv,
+                        causal, tmp + q * n * W, W, sc);
+    }
+    clipdb__linear_run(&b->out, rows, tmp, W, x, W, CLIPDB__GEMM_RESIDUAL);
+    clipdb__layer_norm(rows, W, x, W, b->ln2.gamma, b->ln2.beta, eps, h, W);
+    clipdb__linear_run(&b->fc, rows, h, W, tmp, (size_t)t->hidden, CLIPDB__GEMM_QUICKGELU);
+    clipdb__linear_run(&b->proj, rows, tmp, (size_t)t->hidden, x, W, CLIPDB__GEMM_RESIDUAL);
     if (s->debug) {
       char name[96];
       snprintf(name, sizeof name, "%s%d", debug_prefix, i);
-      debug2(s, name, x, n, W);
+      debug2(s, name, x, rows, W);
     }
   }
 }
 
-clipdb_status clipdb__encode_text(clipdb_session_t *s, const int32_t *tokens, size_t n_tokens,
-                                  float *out) {
+/* Pooled position of a text: the first occurrence of its largest id (torch argmax). */
+static size_t pooled_position(const int32_t *tokens, size_t n_tokens) {
+  size_t eot = 0;
+  for (size_t i = 0; i < n_tokens; i++)
+    if (tokens[i] > tokens[eot]) eot = i;
+  return eot;
+}
+
+/* A batch group holds at most this many rows (n_seq · n): enough for the linear layers to
+ * run near their best rate, about 8 MB of scratch for a ViT-B/32 text tower. */
+#define TEXT_GROUP_ROWS 512
+
+/*
+ * Texts `order[0..n_seq)` (rows of `tokens`, row_len apart), all of pooled position < n, as
+ * one batch of n positions each; embeddings to out + order[q]·embed_dim. Positions after a
+ * text's end-of-text token cannot change its pooled row (causal mask), so padding a shorter
+ * text to n positions with its own later tokens leaves its embedding unchanged.
+ */
+static clipdb_status encode_text_group(clipdb_session_t *s, const int32_t *tokens, size_t row_len,
+                                       const size_t *order, const size_t *eot, size_t n_seq,
+                                       size_t n, size_t *keep, float *out) {
   const clipdb_model_t *m = s->model;
   const clipdb_model_config *c = &m->cfg;
-  /* pooled position: the first occurrence of the largest id (torch argmax) */
-  size_t eot = 0;
-  for (size_t i = 0; i < n_tokens; i++) {
-    if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
-      return clipdb__error(s->err, CLIPDB_STATUS_INVALID_ARGUMENT,
-                           "failed to embed text: token %zu is %d, outside [0, %d)", i,
-                           (int)tokens[i], (int)c->vocab_size);
-    if (tokens[i] > tokens[eot]) eot = i;
-  }
-  size_t n = eot + 1, W = (size_t)c->transformer_width;
+  const size_t W = (size_t)c->transformer_width, E = (size_t)c->embed_dim;
   size_t need[CLIPDB__SESSION_SLOTS] = {0};
-  need[0] = n * W;
-  transformer_needs(&m->text, n, need);
+  need[0] = n_seq * n * W;
+  transformer_needs(&m->text, n_seq * n, need);
+  need[3] = MAX2(need[3], n_seq * E); /* projected rows */
   clipdb_status status = clipdb__session_reserve(s, need, CLIPDB__SESSION_SLOTS);
   if (status != CLIPDB_STATUS_SUCCESS) return status;
   float *x = s->buf[0];
-  for (size_t i = 0; i < n; i++)
-    memcpy(x + i * W, m->token_embedding + (size_t)tokens[i] * W, W * sizeof(float));
-  debug2(s, "token_embedding", x, n, W);
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < W; j++) x[i * W + j] += m->text_pos[i * W + j];
-  transformer_run(s, &m->text, m->ln_eps, n, x, 1, eot, "transformer.resblocks.");
-  float *h = s->buf[1];
-  clipdb__layer_norm(n, W, x, W, m->ln_final.gamma, m->ln_final.beta, m->ln_eps, h, W);
-  debug2(s, "ln_final", h, n, W);
-  clipdb__linear_run(&m->text_proj, 1, h + eot * W, W, out, (size_t)c->embed_dim, 0);
+  for (size_t q = 0; q < n_seq; q++) {
+    const int32_t *row = tokens + order[q] * row_len;
+    keep[q] = eot[order[q]];
+    float *xq = x + q * n * W;
+    for (size_t i = 0; i < n; i++)
+      memcpy(xq + i * W, m->token_embedding + (size_t)row[i] * W, W * sizeof(float));
+  }
+  if (n_seq == 1) debug2(s, "token_embedding", x, n, W);
+  for (size_t q = 0; q < n_seq; q++)
+    for (size_t i = 0; i < n * W; i++) x[q * n * W + i] += m->text_pos[i];
+  transformer_run(s, &m->text, m->ln_eps, n_seq, n, x, 1, keep, "transformer.resblocks.");
+  float *h = s->buf[1], *proj = s->buf[3];
+  if (s->debug) {
+    clipdb__layer_norm(n, W, x, W, m->ln_final.gamma, m->ln_final.beta, m->ln_eps, h, W);
+    debug2(s, "ln_final", h, n, W);
+    memmove(h, h + keep[0] * W, W * sizeof(float));
+  } else {
+    for (size_t q = 0; q < n_seq; q++)
+      clipdb__layer_norm(1, W, x + (q * n + keep[q]) * W, W, m->ln_final.gamma, m->ln_final.beta,
+                         m->ln_eps, h + q * W, W);
+  }
+  clipdb__linear_run(&m->text_proj, n_seq, h, W, proj, E, 0);
+  for (size_t q = 0; q < n_seq; q++) memcpy(out + order[q] * E, proj + q * E, E * sizeof(float));
   return CLIPDB_STATUS_SUCCESS;
+}
+
+static int cmp_by_length(const void *pa, const void *pb) {
+  const size_t *a = pa, *b = pb; /* {length, index} pairs */
+  return a[0] != b[0] ? (a[0] > b[0]) - (a[0] < b[0]) : (a[1] > b[1]) - (a[1] < b[1]);
+}
+
+clipdb_status clipdb__encode_text_batch(clipdb_session_t *s, const int32_t *tokens, size_t n_texts,
+                                        size_t row_len, float *out) {
+  const clipdb_model_t *m = s->model;
+  const clipdb_model_config *c = &m->cfg;
+  for (size_t t = 0; t < n_texts; t++)
+    for (size_t i = 0; i < row_len; i++) {
+      const int32_t id = tokens[t * row_len + i];
+      if (id < 0 || id >= c->vocab_size)
+        return n_texts == 1
+                   ? clipdb__error(s->err, CLIPDB_STATUS_INVALID_ARGUMENT,
+                                   "failed to embed text: token %zu is %d, outside [0, %d)", i,
+                                   (int)id, (int)c->vocab_size)
+                   : clipdb__error(s->err, CLIPDB_STATUS_INVALID_ARGUMENT,
+                                   "failed to embed texts: text %zu, token %zu is %d, outside [0, %d)",
+                                   t, i, (int)id, (int)c->vocab_size);
+    }
+  /* {pooled length, index} sorted by length; eot[], order[] and keep[] in one allocation */
+  size_t *pairs = clipdb__malloc(sizeof(size_t) * 5 * n_texts);
+  if (pairs == NULL)
+    return clipdb__error(s->err, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to embed texts: cannot allocate the order of %zu texts", n_texts);
+  size_t *eot = pairs + 2 * n_texts, *order = eot + n_texts, *keep = order + n_texts;
+  for (size_t t = 0; t < n_texts; t++) {
+    eot[t] = pooled_position(tokens + t * row_len, row_len);
+    pairs[2 * t] = eot[t] + 1;
+    pairs[2 * t + 1] = t;
+  }
+  qsort(pairs, n_texts, 2 * sizeof(size_t), cmp_by_length);
+  for (size_t t = 0; t < n_texts; t++) order[t] = pairs[2 * t + 1];
+  /* Groups of similar length: from the shortest left, add texts while the group's longest is
+   * within a quarter (at least 2 positions) of its shortest and the rows fit the group. */
+  clipdb_status status = CLIPDB_STATUS_SUCCESS;
+  for (size_t g0 = 0; g0 < n_texts && status == CLIPDB_STATUS_SUCCESS;) {
+    const size_t shortest = pairs[2 * g0];
+    const size_t slack = MAX2((size_t)2, shortest / 4);
+    size_t g1 = g0 + 1;
+    while (g1 < n_texts && pairs[2 * g1] <= shortest + slack &&
+           (g1 - g0 + 1) * pairs[2 * g1] <= TEXT_GROUP_ROWS)
+      g1++;
+    status = encode_text_group(s, tokens, row_len, order + g0, eot, g1 - g0, pairs[2 * (g1 - 1)],
+                               keep, out);
+    g0 = g1;
+  }
+  clipdb__free(pairs);
+  return status;
+}
+
+clipdb_status clipdb__encode_text(clipdb_session_t *s, const int32_t *tokens, size_t n_tokens,
+                                  float *out) {
+  return clipdb__encode_text_batch(s, tokens, 1, n_tokens, out);
 }
 
 static clipdb_status encode_vit(clipdb_session_t *s, const float *pixels, float *out) {
@@ -145,7 +242,8 @@ static clipdb_status encode_vit(clipdb_session_t *s, const float *pixels, float 
   for (size_t i = 0; i < n * W; i++) x[i] += m->vis_pos[i];
   clipdb__layer_norm(n, W, x, W, m->ln_pre.gamma, m->ln_pre.beta, m->ln_eps, x, W);
   debug2(s, "visual.ln_pre", x, n, W);
-  transformer_run(s, &m->vit, m->ln_eps, n, x, 0, 0, "visual.transformer.resblocks.");
+  const size_t cls = 0;
+  transformer_run(s, &m->vit, m->ln_eps, 1, n, x, 0, &cls, "visual.transformer.resblocks.");
   float *h = s->buf[1];
   clipdb__layer_norm(1, W, x, W, m->ln_post.gamma, m->ln_post.beta, m->ln_eps, h, W);
   if (s->debug) {

@@ -92,6 +92,10 @@ void clipdb__model_release(clipdb_model_t *m);
 /* encode.c */
 clipdb_status clipdb__encode_text(clipdb_session_t *s, const int32_t *tokens, size_t n_tokens,
                                   float *out);
+/* tokens [n_texts][row_len] (range-checked here: the message names the text and position);
+ * out [n_texts][embed_dim]. */
+clipdb_status clipdb__encode_text_batch(clipdb_session_t *s, const int32_t *tokens, size_t n_texts,
+                                        size_t row_len, float *out);
 clipdb_status clipdb__encode_image(clipdb_session_t *s, const float *pixels, float *out);
 
 #endif

@@ -1,5 +1,6 @@
 /* Public model/session API (include/clipdb.h, "Models" and "Sessions"). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -146,6 +147,28 @@ clipdb_status clipdb_text_embed(clipdb_session_t *session, const int32_t *tokens
                          "failed to embed text: %zu tokens (1 to context_length %d allowed)",
                          n_tokens, (int)m->cfg.context_length);
   return clipdb__encode_text(session, tokens, n_tokens, out);
+}
+
+clipdb_status clipdb_text_embed_batch(clipdb_session_t *session, const int32_t *tokens,
+                                      size_t n_texts, size_t row_len, float *out) {
+  if (session == NULL || tokens == NULL || out == NULL)
+    return clipdb__error(session ? session->err : NULL, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to embed texts: NULL argument");
+  const clipdb_model_t *m = session->model;
+  if (!m->has_text)
+    return clipdb__error(session->err, CLIPDB_STATUS_INVALID_STATE,
+                         "failed to embed texts: the model has no text tower loaded");
+  if (n_texts == 0)
+    return clipdb__error(session->err, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to embed texts: no texts (n_texts is 0)");
+  if (row_len == 0 || row_len > (size_t)m->cfg.context_length)
+    return clipdb__error(session->err, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to embed texts: rows of %zu tokens (1 to context_length %d allowed)",
+                         row_len, (int)m->cfg.context_length);
+  if (n_texts > SIZE_MAX / row_len / sizeof(int32_t))
+    return clipdb__error(session->err, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to embed texts: %zu texts is too many", n_texts);
+  return clipdb__encode_text_batch(session, tokens, n_texts, row_len, out);
 }
 
 clipdb_status clipdb_embedding_normalize(float *v, size_t n) {

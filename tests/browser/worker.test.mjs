@@ -1,7 +1,7 @@
 // The Worker API (ClipdbWorkerClient + web/src/worker.mjs) and the IndexedDB model cache in
 // Debian's Chromium, without a model: errors cross the Worker as ClipdbError with their code,
 // AbortSignal aborts a call inside the Worker, terminate() rejects pending calls; the model
-// cache returns what was stored, ignores (and deletes) records whose size or SHA-256 no longer
+// cache returns what was stored (as a Blob), ignores (and deletes) records whose size or SHA-256 no longer
 // match (CASES.md B20), and getModelFiles reads the network once, then the cache.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,7 +110,8 @@ test('model cache: stored bytes come back; size or SHA-256 mismatches are ignore
     const bytes = new Uint8Array(1000).map((_, i) => (i * 7) & 255);
     out.put = await cache.put('http://x/a.safetensors', 'a.safetensors', bytes.buffer.slice(0));
     const got = await cache.get('http://x/a.safetensors');
-    out.same = got && Array.from(new Uint8Array(got.data)).join() === Array.from(bytes).join();
+    out.isBlob = got?.data instanceof Blob;
+    out.same = got && Array.from(new Uint8Array(await got.data.arrayBuffer())).join() === Array.from(bytes).join();
     out.sha = got?.sha256 === await sha256Hex(bytes);
     out.miss = await cache.get('http://x/none');
     // Tamper with the stored records the way a failed or partial write would leave them.
@@ -125,6 +126,16 @@ test('model cache: stored bytes come back; size or SHA-256 mismatches are ignore
     await raw.put('files', { ...recB, data: new Blob([flipped]) }, 'http://x/b');
     out.hashIgnored = await cache.get('http://x/b');
     out.hashDeleted = (await raw.get('files', 'http://x/b')) === undefined;
+    // A record written before per-slice digests (whole-file sha256 only) is checked with the
+    // streaming SHA-256: intact → used; one byte changed → ignored and deleted.
+    const { chunks, chunkSize, ...legacy } = await (async () => { await cache.put('http://x/c', 'c', bytes.buffer.slice(0)); return raw.get('files', 'http://x/c'); })();
+    out.recordChunks = [chunkSize, chunks.length];
+    await raw.put('files', legacy, 'http://x/c');
+    const legacyHit = await cache.get('http://x/c');
+    out.legacySame = legacyHit && Array.from(new Uint8Array(await legacyHit.data.arrayBuffer())).join() === Array.from(bytes).join();
+    await raw.put('files', { ...legacy, data: new Blob([flipped]) }, 'http://x/c');
+    out.legacyIgnored = await cache.get('http://x/c');
+    out.legacyDeleted = (await raw.get('files', 'http://x/c')) === undefined;
     raw.close();
     out.logs = logs;
     // getModelFiles: network, then cache; optional missing files skipped; required missing → IO.
@@ -132,14 +143,17 @@ test('model cache: stored bytes come back; size or SHA-256 mismatches are ignore
     const prog = [];
     const first = await getModelFiles(files, { cache, onProgress: (p) => prog.push(p.source) });
     const second = await getModelFiles(files, { cache });
-    out.first = first.map((f) => [f.name, f.source, f.data.byteLength]);
-    out.second = second.map((f) => [f.name, f.source, f.data.byteLength]);
+    out.first = first.map((f) => [f.name, f.source, f.data instanceof Blob && f.data.size]);
+    out.second = second.map((f) => [f.name, f.source, f.data instanceof Blob && f.data.size]);
+    out.sameText = (await first[0].data.text()) === (await second[0].data.text());
+    out.shaBlob = second[0].sha256 === await sha256Hex(await first[0].data.arrayBuffer()) && second[0].sha256 === await sha256Hex(second[0].data);
     out.firstProgress = [...new Set(prog)];
     try { await getModelFiles([{ name: 'x', url: '/no/such/file' }], { cache }); out.required = 'resolved'; } catch (e) { out.required = [e.code, e.message]; }
     out.list = (await cache.list()).map((f) => f.name);
     return out;
   });
   assert.equal(r.put, true);
+  assert.equal(r.isBlob, true, 'the cache hands back a Blob');
   assert.equal(r.same, true);
   assert.equal(r.sha, true);
   assert.equal(r.miss, null);
@@ -147,14 +161,21 @@ test('model cache: stored bytes come back; size or SHA-256 mismatches are ignore
   assert.equal(r.shortDeleted, true);
   assert.equal(r.hashIgnored, null);
   assert.equal(r.hashDeleted, true);
-  assert.equal(r.logs.length, 2);
+  assert.deepEqual(r.recordChunks, [4 << 20, 1]);
+  assert.equal(r.legacySame, true);
+  assert.equal(r.legacyIgnored, null);
+  assert.equal(r.legacyDeleted, true);
+  assert.equal(r.logs.length, 3);
   assert.match(r.logs[0], /size 999 != recorded 1000/);
-  assert.match(r.logs[1], /SHA-256 differs/);
+  assert.match(r.logs[1], /SHA-256 differs .*\(bytes 0-999\)/);
+  assert.match(r.logs[2], /ignoring http:\/\/x\/c: SHA-256 differs/);
   const size = r.first[0][2];
   assert.ok(size > 100);
   assert.deepEqual(r.first, [['worker.html', 'network', size]]);
   assert.deepEqual(r.second, [['worker.html', 'cache', size]]);
   assert.deepEqual(r.firstProgress, ['network']);
+  assert.equal(r.sameText, true);
+  assert.equal(r.shaBlob, true);
   assert.equal(r.required[0], 'IO');
   assert.match(r.required[1], /HTTP 404/);
   assert.deepEqual(r.list, ['worker.html']);

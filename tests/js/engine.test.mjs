@@ -120,6 +120,22 @@ for (const [label, dir, hf] of [['tiny-vit', 'tiny-vit', false], ['tiny-vit hf/'
         assert.deepEqual(model.embedText(tokens.slice(0, eot + 1)), e, `text ${i} cut after EOT`);
         txts.push(normalize(e));
       }
+      // All texts in one embedTexts call, cut after their end-of-text tokens so they have
+      // different lengths (grouped by length inside), in reverse order: each is bit-identical
+      // to its embedText result (the wasm build runs the simd backend).
+      const rows = manifest.texts.map((_, i) => {
+        const t = ref.i32(`text/${i}/tokens`);
+        let eot = 0;
+        for (let k = 0; k < t.length; k++) if (t[k] > t[eot]) eot = k;
+        return t.slice(0, eot + 1);
+      }).reverse();
+      const batch = model.embedTexts(rows);
+      assert.equal(batch.length, manifest.texts.length);
+      rows.forEach((r, i) => assert.deepEqual(batch[i], model.embedText(r), `batch text ${i}`));
+      const bad = rows.map((r) => Int32Array.from(r));
+      bad[4][2] = model.config.vocab_size;
+      assert.throws(() => model.embedTexts(bad), (e) => e.code === 'INVALID_ARGUMENT' && /text 4, token 2/.test(e.message));
+      assert.throws(() => model.embedTexts([]), { code: 'INVALID_ARGUMENT' });
       const logits = ref.f32('logits_per_image');
       const scale = Math.exp(model.config.logit_scale);
       let worstLogit = 0;

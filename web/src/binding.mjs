@@ -240,6 +240,34 @@ export function clipdb_text_embed(mod, model, session, tokens) {
   }
 }
 
+/**
+ * clipdb_text_embed_batch(session, rows): `rows` an array of Int32Array (or number arrays) of
+ * ids, each at most context_length long; shorter rows are zero-padded to the longest (padding
+ * after end-of-text does not change a text's embedding). Returns {status, embeddings:
+ * Float32Array [rows.length * embed_dim]} (null on failure).
+ */
+export function clipdb_text_embed_batch(mod, model, session, rows) {
+  const s = scope(mod);
+  try {
+    const d = modelDims(mod, model, s);
+    if (d.status !== 0) return { status: d.status, embeddings: null };
+    const list = Array.from(rows || [], (r) => (r instanceof Int32Array ? r : Int32Array.from(r || [])));
+    const rowLen = list.reduce((m, r) => Math.max(m, r.length), 0);
+    const n = list.length;
+    const tp = s.alloc(Math.max(1, n * rowLen) * 4), out = s.alloc(Math.max(1, n) * d.embedDim * 4);
+    mod.HEAP32.fill(0, tp >> 2, (tp >> 2) + n * rowLen);
+    list.forEach((r, i) => mod.HEAP32.set(r, (tp >> 2) + i * rowLen));
+    const status = mod._clipdb_text_embed_batch(session, tp, n, rowLen, out);
+    const embeddings = status === 0 ? mod.HEAPF32.slice(out >> 2, (out >> 2) + n * d.embedDim) : null;
+    return { status, embeddings };
+  } catch (err) {
+    if (err instanceof RangeError) return { status: OOM(mod), embeddings: null, message: err.message };
+    throw err;
+  } finally {
+    s.release();
+  }
+}
+
 /** clipdb_embedding_normalize on a copy of `v`: {status, vector}. */
 export function clipdb_embedding_normalize(mod, v) {
   const s = scope(mod);

@@ -138,6 +138,21 @@ export class ClipModel {
     return r.embedding;
   }
 
+  /**
+   * Text embeddings (unnormalised) of many texts in one call: `texts` an array of Int32Array
+   * (or number[]) of clip.tokenize ids, each at most config.context_length. Texts are grouped
+   * by length inside (include/clipdb.h clipdb_text_embed_batch), so each weight matrix is read
+   * once per group instead of once per text; each embedding equals embedText's for that text.
+   * Returns an array of Float32Array [embed_dim], in the input order.
+   */
+  embedTexts(texts) {
+    this.#live('embedTexts');
+    const r = b.clipdb_text_embed_batch(this.#mod, this.#model, this.#session, texts);
+    if (r.status !== 0) throw raise(this.#mod, r.status, r.message, 'embedTexts');
+    const dim = r.embeddings.length / texts.length;
+    return Array.from(texts, (_, i) => r.embeddings.slice(i * dim, (i + 1) * dim));
+  }
+
   /** Release the wasm memory of the model and its session. Idempotent. */
   free() {
     if (!this.#model) return;

@@ -94,6 +94,18 @@ export class ClipModel {
    * @example const e = model.embedText(new Int32Array([49406, 320, 1125, 539, 320, 2368, 49407]));
    */
   embedText(tokens: Int32Array | ArrayLike<number>): Float32Array;
+  /**
+   * `model.encode_text` on a batch (include/clipdb.h clipdb_text_embed_batch): texts sorted by
+   * pooled length and run in groups of similar length, so each linear layer reads its weights
+   * once per group rather than once per text.
+   * @param texts token id lists as for embedText (each at most config.context_length).
+   * @returns one new Float32Array [embed_dim] per text, in input order, NOT L2-normalised; each
+   *   equals embedText's result for that text.
+   * @throws ClipdbError INVALID_ARGUMENT (no texts, a text too long, an id outside
+   *   [0, vocab_size): the message names the text and position), INVALID_STATE.
+   * @example const [a, b] = model.embedTexts([tokensA, tokensB]);
+   */
+  embedTexts(texts: ArrayLike<Int32Array | ArrayLike<number>>): Float32Array[];
   /** Release the wasm memory of the model and its session. Idempotent; later calls throw INVALID_STATE. */
   free(): void;
   readonly freed: boolean;
@@ -460,14 +472,27 @@ export function clipModels(options: {
 
 /**
  * Model files kept in IndexedDB (database 'clipdb-models', object store 'files', keyed by the
- * URL they were fetched from), so reloads and offline use need no network. A record is used
- * only if its size and SHA-256 match those recorded when it was written (CASES.md B20).
+ * URL they were fetched from) as Blobs, so reloads and offline use need no network and a
+ * Worker can stream them into loadModel() without holding the file whole. A record is used
+ * only if its Blob has the recorded size and each `chunkSize` slice has the SHA-256 recorded
+ * when it was written (CASES.md B20); slices are read one at a time, never the whole file.
+ * Records from before per-slice digests are checked against their whole-file SHA-256 with the
+ * streaming JavaScript SHA-256. Security is SHA-256's (per slice; the slice list and the file's
+ * `sha256` come from the same bytes).
  */
 export interface ModelCache {
-  /** The bytes cached for `url`, or null (absent, failed its size/SHA-256 check (then deleted), or unreadable within readTimeoutMs). */
-  get(url: string): Promise<{ data: ArrayBuffer; sha256: string; name: string } | null>;
-  /** Store a file (copied into a Blob); resolves true once committed, false if the write failed (logged, never thrown). */
-  put(url: string, name: string, data: ArrayBuffer, sha256?: string): Promise<boolean>;
+  /**
+   * The file cached for `url` as a Blob (IndexedDB-backed; not read here beyond the check) with
+   * the whole file's SHA-256 (hex), or null: absent, failing its size/slice check (then deleted),
+   * or a slice unreadable within readTimeoutMs (kept).
+   */
+  get(url: string): Promise<{ data: Blob; sha256: string; name: string } | null>;
+  /**
+   * Store a file: a Blob is stored as it is, bytes are copied into one. `sha256` (hex, the whole
+   * file's) is computed when not given (from a Blob: streamed in slices). Resolves true once
+   * committed, false if the write failed (logged, never thrown).
+   */
+  put(url: string, name: string, data: Blob | ArrayBuffer | ArrayBufferView, sha256?: string): Promise<boolean>;
   list(): Promise<Array<{ url: string; name: string; size: number; storedAt: number }>>;
   delete(url: string): Promise<void>;
   clear(): Promise<void>;
@@ -477,20 +502,27 @@ export interface ModelCache {
 /**
  * Open the model cache; resolves to null where IndexedDB cannot be opened (private mode, edge
  * runtimes), in which case callers fetch every time. `readTimeoutMs` (default 15000): a cached
- * read making no progress that long is abandoned and the file fetched again. `log` receives
- * why a cached file was not used.
+ * slice read making no progress that long is abandoned and the file fetched again. `chunkSize`
+ * (bytes, 64 to 2^30, default CHUNK_SIZE = 4 MiB; else 'INVALID_ARGUMENT'): slice size of new
+ * records' digests and of every read when checking (memory per read vs number of reads).
+ * `log` receives why a cached file was not used.
  * @example
  *   const cache = await openModelCache();
  *   const files = await getModelFiles([{ name: 'model.safetensors', url }], { cache });
  */
-export function openModelCache(options?: { name?: string; idb?: object; indexedDB?: IDBFactory; readTimeoutMs?: number; log?: (message: string) => void }): Promise<ModelCache | null>;
+export function openModelCache(options?: { name?: string; idb?: object; indexedDB?: IDBFactory; readTimeoutMs?: number; chunkSize?: number; log?: (message: string) => void }): Promise<ModelCache | null>;
+
+/** Default slice size (bytes) of the model cache's checks and of sha256Hex over a Blob: 4 MiB. */
+export const CHUNK_SIZE: number;
 
 /** Progress of a model download or cached read, in bytes. */
 export interface ModelFileProgress { file: string; loaded: number; total: number; source: 'cache' | 'network' }
 
 /**
  * Get model files: each from `cache` when present and intact, else fetched (with byte progress)
- * and then stored in `cache`. Files marked `optional` that are missing (HTTP 404) or unreachable
+ * and then stored in `cache`. Every file comes back as a Blob (the cached one, or the download
+ * wrapped once) with its SHA-256 (hex); in a Worker, pass them to loadModel() as they are to
+ * stream them. Files marked `optional` that are missing (HTTP 404) or unreachable
  * are left out of the result. Throws ClipdbError 'IO' (network failure, HTTP error, short
  * body), 'ABORTED' (`signal`).
  * @example
@@ -503,13 +535,25 @@ export interface ModelFileProgress { file: string; loaded: number; total: number
 export function getModelFiles(
   files: Array<{ name: string; url: string | URL; optional?: boolean }>,
   options?: { cache?: ModelCache | null; signal?: AbortSignal; onProgress?: (p: ModelFileProgress) => void; fetch?: typeof fetch },
-): Promise<Array<{ name: string; url: string; data: ArrayBuffer; sha256: string; source: 'cache' | 'network' }>>;
+): Promise<Array<{ name: string; url: string; data: Blob; sha256: string; source: 'cache' | 'network' }>>;
 
 /** Fetch one URL into an ArrayBuffer with byte progress; null for a missing/unreachable `optional` file. Errors: 'IO', 'ABORTED'. */
 export function fetchWithProgress(url: string | URL, options?: { signal?: AbortSignal; onProgress?: (p: { loaded: number; total: number }) => void; optional?: boolean; fetch?: typeof fetch }): Promise<ArrayBuffer | null>;
 
-/** Lower-case hex SHA-256 (Web Crypto) of the bytes. */
-export function sha256Hex(bytes: ArrayBuffer | ArrayBufferView): Promise<string>;
+/**
+ * Lower-case hex SHA-256 (FIPS 180-4) of `data`. Bytes: Web Crypto, one call. A Blob/File: read
+ * `chunkSize` (default CHUNK_SIZE) slices at a time through an incremental SHA-256 written in
+ * JavaScript (web/src/sha256.mjs; Web Crypto cannot digest incrementally), so the Blob is never
+ * held whole; slower than Web Crypto, same digest. Errors: 'INVALID_ARGUMENT' (not bytes or a
+ * Blob, bad chunkSize), 'ABORTED' (`signal`, checked between slices).
+ */
+export function sha256Hex(data: ArrayBuffer | ArrayBufferView | Blob, options?: { signal?: AbortSignal; chunkSize?: number }): Promise<string>;
+
+/** Incremental SHA-256 (FIPS 180-4): update() with byte chunks in order, then digest() once (32 bytes). */
+export class Sha256 {
+  update(data: ArrayBuffer | ArrayBufferView): this;
+  digest(): Uint8Array;
+}
 
 // ---- clipdb in a Web Worker (web/src/worker.mjs + web/src/client.mjs) ---------------------------
 
@@ -564,13 +608,19 @@ export class ClipdbWorkerClient extends EventTarget {
   /**
    * Open the store (IndexedDB; memory with `persistent: false` and a `reason` where IndexedDB
    * is unavailable, CASES.md B21) and the model cache. `dbName` default 'clipdb'.
+   * `modelChunkSize`: the model cache's `chunkSize`, also the slice size when hashing model files
+   * given as Blobs (default 4 MiB).
    */
-  init(options?: { dbName?: string; modelCacheName?: string; collection?: string; idbURL?: string }): Promise<WorkerInfo>;
+  init(options?: { dbName?: string; modelCacheName?: string; collection?: string; idbURL?: string; modelChunkSize?: number }): Promise<WorkerInfo>;
   /**
    * Load a CLIP model (safetensors, OpenAI or Hugging Face layout, plus its tokenizer: a *.txt.gz
    * BPE file or vocab.json + merges.txt) from URLs (through the IndexedDB model cache) or from
    * files, then (re)build the vector index: photos embedded with other weights are re-embedded
    * ('index' progress). `loaded`: vectors read from storage; `embedded`: photos embedded now.
+   * Weights given as Files/Blobs, or handed back by the model cache, are streamed into the engine
+   * inside the Worker (never read whole; hashed in slices for the identifier). A failed load
+   * leaves the model loaded before, the photos and their vectors as they were; a BAD_MODEL from
+   * a cached file says so (and keeps the cached copy).
    * Errors: 'INVALID_ARGUMENT' (no .safetensors / no vocabulary), 'IO', 'BAD_MODEL', 'BAD_VOCAB', 'ABORTED'.
    */
   loadModel(

@@ -13,5 +13,6 @@ export {
   memoryStorage, fsStorage, indexedDBStorage, WasmVectorIndex, clipModels,
 } from './db/index.mjs';
 // Model files cached in IndexedDB by URL; the engine + store in a Web Worker
-export { openModelCache, getModelFiles, fetchWithProgress, sha256Hex } from './model-cache.mjs';
+export { openModelCache, getModelFiles, fetchWithProgress, sha256Hex, CHUNK_SIZE } from './model-cache.mjs';
+export { Sha256 } from './sha256.mjs';
 export { ClipdbWorkerClient } from './client.mjs';

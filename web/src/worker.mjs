@@ -12,7 +12,7 @@
 // The ops are the methods of `ops` below; their arguments and results are documented on
 // ClipdbWorkerClient in index.d.ts.
 import { ClipdbError } from './errors.mjs';
-import { openModelCache, getModelFiles, sha256Hex } from './model-cache.mjs';
+import { openModelCache, getModelFiles, sha256Hex, byteSize } from './model-cache.mjs';
 import * as lib from './index.mjs';
 
 const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib;
@@ -20,6 +20,7 @@ const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib
 const state = {
   idb: null, dbName: 'clipdb', collection: 'photos', index: 'images',
   db: null, cache: null, clip: null, tokenizer: null, models: null, model: null,
+  chunkSize: undefined, // bytes per Blob read when hashing / checking model files (model-cache.mjs)
 };
 const running = new Map(); // call id → AbortController
 
@@ -67,21 +68,26 @@ function dbInfo() {
 const ops = {
   /**
    * Open the store (IndexedDB, else memory with {persistent: false, reason}) and the model
-   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?}.
+   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?, modelChunkSize?}.
    */
-  async init({ idbURL, dbName, modelCacheName, collection } = {}) {
+  async init({ idbURL, dbName, modelCacheName, collection, modelChunkSize } = {}) {
     if (idbURL) state.idb = await import(idbURL);
     if (dbName) state.dbName = dbName;
     if (collection) state.collection = collection;
+    if (modelChunkSize !== undefined) state.chunkSize = modelChunkSize;
     if (state.db) await state.db.close();
     await openDb();
-    state.cache = await openModelCache({ name: modelCacheName, idb: state.idb ?? undefined, log });
+    state.cache = await openModelCache({ name: modelCacheName, idb: state.idb ?? undefined, chunkSize: state.chunkSize, log });
     return dbInfo();
   },
 
   /**
    * Load a CLIP model (weights + tokenizer) and (re)build the vector index with it.
    * args: {files?: [{name, data: ArrayBuffer|Blob}], urls?: [{name, url, optional?}], label?}.
+   * Weights given or cached as a Blob/File go to the engine as the Blob, which streams it
+   * (FileReaderSync on slices, engine.mjs): the file is never read whole here. The store and
+   * the model loaded before are switched only once the new model loaded, so a failed load
+   * (a damaged file, a bad cached copy while offline) leaves both as they were.
    */
   async loadModel({ files, urls, label, cache = true } = {}, { signal, progress }) {
     needDb();
@@ -90,8 +96,7 @@ const ops = {
     if (urls && urls.length) {
       list = await getModelFiles(urls, { cache: cache ? state.cache : null, signal, onProgress: (p) => progress({ phase: 'download', ...p }) });
     } else if (files && files.length) {
-      list = [];
-      for (const f of files) list.push({ name: f.name, data: f.data instanceof Blob ? await f.data.arrayBuffer() : f.data, source: 'files' });
+      list = files.map((f) => ({ name: f.name, data: f.data, source: 'files' }));
     } else {
       throw new ClipdbError('INVALID_ARGUMENT', 'loadModel needs files or urls');
     }
@@ -101,19 +106,30 @@ const ops = {
     if (!st) throw new ClipdbError('INVALID_ARGUMENT', `no .safetensors file among ${list.map((f) => f.name).join(', ') || 'the files given'}`);
     if (!vocab.length) throw new ClipdbError('INVALID_ARGUMENT', 'no tokenizer vocabulary (a *.txt.gz BPE file, or vocab.json + merges.txt) among the model files');
     progress({ phase: 'load' });
-    const clip = await lib.loadModel(weights.map((f) => ({ name: f.name, data: f.data })));
+    let clip;
+    try {
+      clip = await lib.loadModel(weights.map((f) => ({ name: f.name, data: f.data })));
+    } catch (e) {
+      const cached = weights.filter((f) => f.source === 'cache').map((f) => `${f.name} (${f.url})`);
+      if (cached.length && e instanceof ClipdbError) {
+        throw new ClipdbError(e.code, `${e.message} [read from the model cache: ${cached.join(', ')}; the cached copy was kept]`, { status: e.status });
+      }
+      throw e;
+    }
     let tokenizer;
     try {
-      tokenizer = await createTokenizer(vocab.map((f) => ({ name: f.name, data: f.data })));
+      // Vocabulary files are small (≤ 2 MB): read whole for the tokenizer.
+      tokenizer = await createTokenizer(await Promise.all(vocab.map(async (f) => ({ name: f.name, data: f.data instanceof Blob ? await f.data.arrayBuffer() : f.data }))));
     } catch (e) { clip.free(); throw e; }
-    const hash = st.sha256 ?? await sha256Hex(st.data);
+    let hash;
+    try { hash = st.sha256 ?? await sha256Hex(st.data, { signal, chunkSize: state.chunkSize }); } catch (e) { clip.free(); tokenizer.free(); throw e; }
     const identifier = `${label || st.name}@sha256:${hash.slice(0, 16)}`;
     // Switch: the store is reopened so the new vector index replaces the old one.
     if (state.models) { await state.db.close(); await openDb(); }
     state.clip?.free(); state.tokenizer?.free();
     state.clip = clip; state.tokenizer = tokenizer;
     state.models = clipModels({ clip, tokenizer, identifier });
-    state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + f.data.byteLength, 0) };
+    state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + byteSize(f.data), 0) };
     const added = await addIndex({ signal, progress });
     return { ...state.model, ...added, info: dbInfo() };
   },
