@@ -165,13 +165,17 @@ typedef struct clipdb_model_config {
 } clipdb_model_config;
 
 typedef struct clipdb_model_params {
-  int32_t n_threads; /**< compute threads; 0 = backend default (1 in wasm) */
+  int32_t n_threads; /**< compute threads for this model's embed calls, 0 to 256; 0 and 1 = the
+                          calling thread only. Native builds with pthreadpool split each large
+                          linear layer by output columns over n_threads (results identical to
+                          one thread); the wasm build and builds without pthreadpool always
+                          use the calling thread. Concurrent calls on one model share its pool. */
   /* booleans last */
   uint8_t load_vision; /**< 1 (default): load the image tower if present */
   uint8_t load_text;   /**< 1 (default): load the text tower if present */
 } clipdb_model_params;
 
-/** Defaults: n_threads 0 (backend default), load_vision 1, load_text 1. */
+/** Defaults: n_threads 0 (the calling thread), load_vision 1, load_text 1. */
 CLIPDB_API clipdb_model_params clipdb_model_default_params(void);
 
 typedef struct clipdb_model clipdb_model_t;
@@ -187,8 +191,9 @@ typedef struct clipdb_model clipdb_model_t;
  *   - a Hugging Face `CLIPModel` directory's `model.safetensors` plus its `config.json`.
  * Tensors may be F32, F16 or BF16; they are converted to float32 and packed at load.
  *
- * Errors: INVALID_ARGUMENT (NULL/empty), BAD_MODEL (bad header, truncated data, unknown
- * dtype, missing tensor, wrong shape — the message names the tensor), OUT_OF_MEMORY.
+ * Errors: INVALID_ARGUMENT (NULL/empty, n_threads outside 0..256), BAD_MODEL (bad header,
+ * truncated data, unknown dtype, missing tensor, wrong shape — the message names the tensor),
+ * OUT_OF_MEMORY (also: the compute threads could not be started).
  * `params` may be NULL (defaults). Towers not present in the files, or switched off in
  * `params`, are absent: the matching embed function then returns INVALID_STATE.
  * Memory: about 4 bytes per parameter (packed float32), plus the token embedding table;

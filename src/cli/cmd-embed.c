@@ -95,6 +95,17 @@ clipdb_status cli_load_model(const char *path, clipdb_model_t **out) {
     n = 1;
   }
   clipdb_model_params params = clipdb_model_default_params();
+  const char *threads = getenv("CLIPDB_THREADS");
+  if (threads != NULL && threads[0] != '\0') {
+    char *end = NULL;
+    long v = strtol(threads, &end, 10);
+    if (*end != '\0' || v < 0 || v > 256) {
+      cli_fail(CLIPDB_STATUS_INVALID_ARGUMENT, "CLIPDB_THREADS must be a number of threads from 0 to 256, not '%s'", threads);
+      status = CLIPDB_STATUS_INVALID_ARGUMENT;
+      goto done;
+    }
+    params.n_threads = (int32_t)v;
+  }
   status = clipdb_model_init_from_files(files, n, &params, out);
   if (status != CLIPDB_STATUS_SUCCESS) cli_fail(status, "%s", clipdb_last_error());
 done:

@@ -23,6 +23,7 @@ static void usage(FILE *f) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  clipdb %s\n", commands[i].help);
   fprintf(f, "\nResults are JSON on stdout, one per line; errors are JSON on stderr.\n");
+  fprintf(f, "Environment: CLIPDB_THREADS=N compute threads for the model (native builds; default 1).\n");
 }
 
 int main(int argc, char **argv) {

@@ -35,8 +35,12 @@ typedef struct clipdb__bottleneck {
 typedef void (*clipdb__debug_fn)(void *user, const char *name, const float *data, int n_dims,
                                  const size_t *shape);
 
+/* Upper bound of clipdb_model_params.n_threads. */
+#define CLIPDB__MAX_THREADS 256
+
 struct clipdb_model {
   clipdb_model_config cfg;
+  void *threadpool; /* src/nn/threads.h; NULL: one thread */
   int has_text, has_vision;
   float ln_eps;
   char err[CLIPDB__ERROR_SIZE];

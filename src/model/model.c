@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model-impl.h"
+#include "../nn/threads.h"
 
 clipdb_model_params clipdb_model_default_params(void) {
   clipdb_model_params p;
@@ -29,10 +30,22 @@ clipdb_status clipdb_model_init_from_files(const clipdb_file *files, size_t n_fi
                            "failed to load model: file %zu (%s) has neither data nor a reader", i,
                            files[i].name ? files[i].name : "unnamed");
   clipdb_model_params p = params ? *params : clipdb_model_default_params();
+  if (p.n_threads < 0 || p.n_threads > CLIPDB__MAX_THREADS)
+    return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to load model: n_threads is %d (0 to %d allowed)", (int)p.n_threads,
+                         CLIPDB__MAX_THREADS);
   clipdb_model_t *m = clipdb__calloc(1, sizeof *m);
   if (m == NULL)
     return clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to allocate %zu bytes for a model", sizeof *m);
   clipdb_status status = clipdb__model_load(files, n_files, &p, m);
+  if (status == CLIPDB_STATUS_SUCCESS && p.n_threads > 1) {
+    m->threadpool = clipdb__threadpool_create((size_t)p.n_threads);
+#if defined(CLIPDB_HAVE_PTHREADPOOL)
+    if (m->threadpool == NULL)
+      status = clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY,
+                             "failed to load model: cannot start %d compute threads", (int)p.n_threads);
+#endif
+  }
   if (status != CLIPDB_STATUS_SUCCESS) {
     clipdb__model_release(m);
     clipdb__free(m);
@@ -44,6 +57,7 @@ clipdb_status clipdb_model_init_from_files(const clipdb_file *files, size_t n_fi
 
 void clipdb_model_free(clipdb_model_t *model) {
   if (model == NULL) return;
+  clipdb__threadpool_destroy(model->threadpool);
   clipdb__model_release(model);
   clipdb__free(model);
 }
@@ -126,11 +140,12 @@ clipdb_status clipdb_image_embed(clipdb_session_t *session, const float *pixels,
     return clipdb__error(session->err, CLIPDB_STATUS_INVALID_STATE,
                          "failed to embed image: the model has no vision tower loaded");
   size_t R = (size_t)m->cfg.image_resolution, E = (size_t)m->cfg.embed_dim;
-  for (size_t i = 0; i < n; i++) {
-    clipdb_status status = clipdb__encode_image(session, pixels + i * 3 * R * R, out + i * E);
-    if (status != CLIPDB_STATUS_SUCCESS) return status;
-  }
-  return CLIPDB_STATUS_SUCCESS;
+  void *prev = clipdb__threadpool_swap(m->threadpool);
+  clipdb_status status = CLIPDB_STATUS_SUCCESS;
+  for (size_t i = 0; i < n && status == CLIPDB_STATUS_SUCCESS; i++)
+    status = clipdb__encode_image(session, pixels + i * 3 * R * R, out + i * E);
+  clipdb__threadpool_swap(prev);
+  return status;
 }
 
 clipdb_status clipdb_text_embed(clipdb_session_t *session, const int32_t *tokens, size_t n_tokens,
@@ -146,7 +161,10 @@ clipdb_status clipdb_text_embed(clipdb_session_t *session, const int32_t *tokens
     return clipdb__error(session->err, CLIPDB_STATUS_INVALID_ARGUMENT,
                          "failed to embed text: %zu tokens (1 to context_length %d allowed)",
                          n_tokens, (int)m->cfg.context_length);
-  return clipdb__encode_text(session, tokens, n_tokens, out);
+  void *prev = clipdb__threadpool_swap(m->threadpool);
+  clipdb_status status = clipdb__encode_text(session, tokens, n_tokens, out);
+  clipdb__threadpool_swap(prev);
+  return status;
 }
 
 clipdb_status clipdb_text_embed_batch(clipdb_session_t *session, const int32_t *tokens,
@@ -168,7 +186,10 @@ clipdb_status clipdb_text_embed_batch(clipdb_session_t *session, const int32_t *
   if (n_texts > SIZE_MAX / row_len / sizeof(int32_t))
     return clipdb__error(session->err, CLIPDB_STATUS_INVALID_ARGUMENT,
                          "failed to embed texts: %zu texts is too many", n_texts);
-  return clipdb__encode_text_batch(session, tokens, n_texts, row_len, out);
+  void *prev = clipdb__threadpool_swap(m->threadpool);
+  clipdb_status status = clipdb__encode_text_batch(session, tokens, n_texts, row_len, out);
+  clipdb__threadpool_swap(prev);
+  return status;
 }
 
 clipdb_status clipdb_embedding_normalize(float *v, size_t n) {

@@ -3,10 +3,12 @@
  * (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten, their scalar twins natively. The
  * kernel is chosen once (clipdb__f32_gemm_default); W is packed at load into 8-wide panels,
  * bias first; the epilogue (residual add, ReLU, QuickGELU) is fused into the microkernel.
+ * With a model thread pool, large GEMMs are split by output columns (gemm_slice).
  */
 #include "../gemm.h"
 
 #include "../../kernels/f32-gemm/f32-gemm.h"
+#include "../threads.h"
 
 size_t clipdb__gemm_packed_floats(size_t n, size_t k) { return clipdb__f32_gemm_packed_size(n, k); }
 
@@ -18,6 +20,25 @@ int clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n, size_
 
 void clipdb__gemm_release(float *packed) { (void)packed; }
 
+/* With a thread pool (src/nn/threads.h), the output columns are cut into slices of whole
+ * panels, one task each; every element is computed exactly as without threads. */
+typedef struct gemm_job {
+  const clipdb_f32_gemm_kernel *kern;
+  size_t m, n, k, lda, ldc, slice;
+  const float *a, *packed, *r;
+  float *c;
+  clipdb_f32_act act;
+} gemm_job;
+
+static void gemm_slice(void *ctx, size_t t) {
+  const gemm_job *j = ctx;
+  const size_t n0 = t * j->slice, nc = j->n - n0 < j->slice ? j->n - n0 : j->slice;
+  const size_t panel_floats = CLIPDB_F32_GEMM_NR * (j->k + 1);
+  clipdb__f32_gemm(j->kern, j->m, nc, j->k, j->a, j->lda,
+                   j->packed + n0 / CLIPDB_F32_GEMM_NR * panel_floats, j->c + n0, j->ldc,
+                   j->r != NULL ? j->r + n0 : NULL, j->ldc, j->act);
+}
+
 void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
                       const float *packed, float *c, size_t ldc, uint32_t flags) {
   const clipdb_f32_act act = (flags & CLIPDB__GEMM_QUICKGELU) ? CLIPDB_F32_ACT_QUICK_GELU
@@ -26,5 +47,18 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
   /* RESIDUAL adds C's old value: the residual operand is C itself (the kernel reads each
    * element before it writes it). */
   const float *r = (flags & CLIPDB__GEMM_RESIDUAL) ? c : NULL;
-  clipdb__f32_gemm(clipdb__f32_gemm_default(), m, n, k, a, lda, packed, c, ldc, r, ldc, act);
+  const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_default();
+  const size_t threads = clipdb__threads_current();
+  if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
+    /* about two slices per thread, each a multiple of 16 columns (whole panels for NR = 8
+     * and 16-column kernels alike) */
+    size_t slice = (n + 2 * threads - 1) / (2 * threads);
+    slice = (slice + 15) / 16 * 16;
+    if (slice < n) {
+      gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, r, c, act};
+      clipdb__parallel_for((n + slice - 1) / slice, gemm_slice, &job);
+      return;
+    }
+  }
+  clipdb__f32_gemm(kern, m, n, k, a, lda, packed, c, ldc, r, ldc, act);
 }

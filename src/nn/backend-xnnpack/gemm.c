@@ -14,8 +14,9 @@
  * here too, since one operator serves every call whatever its flags.
  *
  * An operator is not reentrant (setup writes into it), so each handle carries a mutex: two
- * sessions may share a model across threads. Runs use no thread pool (one thread), which is
- * what `n_threads` = 0/1 means; XNNPACK picks its own microkernels for the CPU (cpuinfo).
+ * sessions may share a model across threads. Runs use the model's thread pool when it has one
+ * (n_threads > 1, src/nn/threads.h), else the calling thread; XNNPACK picks its own
+ * microkernels for the CPU (cpuinfo).
  */
 #include "../gemm.h"
 
@@ -25,6 +26,7 @@
 #include <xnnpack.h>
 
 #include "../../clipdb-impl.h"
+#include "../threads.h"
 
 #define HANDLE_MAGIC 0x786e6e70u /* "xnnp" */
 
@@ -156,8 +158,9 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
     in = h->scratch;
   }
   float *out = direct ? c : h->scratch + (compact_a ? m * k : 0);
-  enum xnn_status s = xnn_setup_fully_connected_nc_f32(h->op, m, in, out, NULL);
-  if (s == xnn_status_success) s = xnn_run_operator(h->op, NULL);
+  pthreadpool_t pool = (pthreadpool_t)clipdb__threadpool_current(); /* NULL: this thread */
+  enum xnn_status s = xnn_setup_fully_connected_nc_f32(h->op, m, in, out, pool);
+  if (s == xnn_status_success) s = xnn_run_operator(h->op, pool);
   if (s != xnn_status_success) {
     clipdb__log(CLIPDB_LOG_LEVEL_ERROR, "xnnpack fully connected run failed (status %d)", (int)s);
     for (size_t i = 0; i < m; i++)
