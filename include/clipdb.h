@@ -359,8 +359,10 @@ CLIPDB_API clipdb_status clipdb_tokenize(clipdb_tokenizer_t *tokenizer, const ch
  */
 
 typedef enum clipdb_exif_mode {
-  CLIPDB_EXIF_IGNORE = 0, /**< as PIL.Image.open + the official transform (reference parity) */
-  CLIPDB_EXIF_APPLY = 1,  /**< as ImageOps.exif_transpose first (what photo users expect) */
+  CLIPDB_EXIF_IGNORE = 0, /**< as PIL.Image.open + the official transform (reference parity;
+                               explicit opt-in) */
+  CLIPDB_EXIF_APPLY = 1,  /**< as ImageOps.exif_transpose first: upright, as browsers draw it
+                               (the default of clipdb_image_default_params) */
 } clipdb_exif_mode;
 
 typedef struct clipdb_image_params {
@@ -370,9 +372,12 @@ typedef struct clipdb_image_params {
   uint64_t max_pixels;  /**< width*height limit, read from the file header before decoding
                              (decompression-bomb guard), default 178956970 (Pillow's error
                              threshold); sides are also limited to 65536 */
-  int32_t exif;         /**< clipdb_exif_mode. Default IGNORE in the C API and the CLI, for
-                             parity with the official pipeline and its embeddings; APPLY rotates
-                             by the JPEG EXIF orientation (APP1, both byte orders) first */
+  int32_t exif;         /**< clipdb_exif_mode. Default APPLY, everywhere (C API, CLI, JS,
+                             store, demo): rotate/flip by the JPEG EXIF orientation (APP1, both
+                             byte orders) first, as PIL.ImageOps.exif_transpose, so encoded bytes
+                             give what a browser draws (ImageData is already upright; CASES
+                             B13). IGNORE gives the official pipeline's input exactly
+                             (PIL.Image.open does not rotate): use it for reference parity */
 } clipdb_image_params;
 
 /** The defaults listed on clipdb_image_params. */
