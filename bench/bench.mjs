@@ -34,6 +34,8 @@ let s = 42;
 const rid = () => ((s = (s * 1103515245 + 12345) >>> 0) % 49000) + 256;
 const tok77 = [SOT, ...Array.from({ length: 75 }, rid), EOT];
 const tok7 = [SOT, ...Array.from({ length: 5 }, rid), EOT];
+// 32 search-box queries of 5 to 20 tokens (start, 3..18 ids, end).
+const queries32 = Array.from({ length: 32 }, (_, i) => [SOT, ...Array.from({ length: 3 + ((i * 7) % 16) }, rid), EOT]);
 const pad77 = (t) => [...t, ...new Array(77 - t.length).fill(0)];
 
 const vit = { model: path.join(work, 'vit-b-32.safetensors'), resolution: 224, embedDim: arch['ViT-B/32'].embed_dim };
@@ -48,8 +50,11 @@ const cases = [
   // The same query against a peer graph cut to 7 positions (what the peer could do at best).
   { case: 'vit-b-32-text-7-query-vs-peer-7', kind: 'text', ...vit, tokens: tok7, peerModel: onnx('vit-b-32-text7.onnx') },
   // Memory: one process loads both towers (fp32) and embeds one image and the 7-token query.
+  // 32 queries in one call: clipdb groups them by length (clipdb_text_embed_batch), the peer
+  // runs its usual [32, 77] batch (a graph exported with a dynamic batch dimension).
+  { case: 'vit-b-32-text-batch-32-queries', kind: 'textbatch', ...vit, batch: queries32, peerModel: onnx('vit-b-32-text77-batch.onnx'), wasmOnly: true },
   { case: 'vit-b-32-both-towers', kind: 'both', ...vit, tokens: tok7, ortTokens: pad77(tok7), peerModel: onnx('vit-b-32-image.onnx'), peerTextModel: onnx('vit-b-32-text77.onnx') },
-].filter((c) => !only || only.includes(c.case));
+].filter((c) => (!only || only.includes(c.case)) && !(native && c.wasmOnly)); // the native harness has no batch protocol
 
 class Worker {
   constructor(name, child, lines) {
@@ -83,12 +88,12 @@ function startClipdb(c) {
     const argv = [c.model, c.kind, String(c.resolution), String(c.embedDim), ...(c.kind !== 'image' ? c.tokens.map(String) : [])];
     return new Worker('clipdb-native', spawn(bin, argv, { stdio: ['pipe', 'pipe', 'inherit'] }), true);
   }
-  const spec = { kind: c.kind, model: c.model, resolution: c.resolution, embedDim: c.embedDim, tokens: c.tokens };
+  const spec = { kind: c.kind, model: c.model, resolution: c.resolution, embedDim: c.embedDim, tokens: c.tokens, batch: c.batch };
   return new Worker('clipdb-wasm', fork(path.join(here, 'worker.mjs'), ['clipdb-wasm', JSON.stringify(spec)]));
 }
 
 function startPeer(c) {
-  const spec = { kind: c.kind, model: c.peerModel, textModel: c.peerTextModel, resolution: c.resolution, tokens: c.tokens, ortTokens: c.ortTokens };
+  const spec = { kind: c.kind, model: c.peerModel, textModel: c.peerTextModel, resolution: c.resolution, tokens: c.tokens, ortTokens: c.ortTokens, batch: c.batch };
   const rt = native ? 'ort-node' : 'ort-web';
   return new Worker(rt, fork(path.join(here, 'worker.mjs'), [rt, JSON.stringify(spec)]));
 }

@@ -320,6 +320,8 @@ def main():
     ap.add_argument('--weights', help='load this safetensors (OpenAI names)')
     ap.add_argument('--image', help='export the image encoder to this .onnx')
     ap.add_argument('--text', action='append', default=[], help='POSITIONS:OUT.onnx (text encoder)')
+    ap.add_argument('--text-batch', action='append', default=[],
+                    help='POSITIONS:OUT.onnx (text encoder with a dynamic batch dimension)')
     ap.add_argument('--golden', help='check these modules against ../shared/golden/<NAME> (tiny-vit, tiny-rn)')
     args = ap.parse_args()
     if args.golden:
@@ -343,12 +345,14 @@ def main():
         if args.image:
             torch.onnx.export(ImageEncoder(clip), torch.zeros(1, 3, r, r), args.image, opset_version=17,
                               input_names=['pixels'], output_names=['embedding'], do_constant_folding=True)
-        for spec in args.text:
+        for spec, batch in [(s, False) for s in args.text] + [(s, True) for s in args.text_batch]:
             positions, path = spec.split(':', 1)
-            tokens = torch.zeros(1, int(positions), dtype=torch.int64)
-            tokens[0, 0], tokens[0, -1] = cfg['vocab_size'] - 2, cfg['vocab_size'] - 1
+            tokens = torch.zeros(2 if batch else 1, int(positions), dtype=torch.int64)
+            tokens[:, 0], tokens[:, -1] = cfg['vocab_size'] - 2, cfg['vocab_size'] - 1
+            axes = {'tokens': {0: 'batch'}, 'embedding': {0: 'batch'}} if batch else None
             torch.onnx.export(TextEncoder(clip, int(positions)), tokens, path, opset_version=17,
-                              input_names=['tokens'], output_names=['embedding'], do_constant_folding=True)
+                              input_names=['tokens'], output_names=['embedding'], do_constant_folding=True,
+                              dynamic_axes=axes)
 
 
 if __name__ == '__main__':

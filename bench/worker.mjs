@@ -1,8 +1,9 @@
 // One runtime in its own process, driven by bench/bench.mjs over IPC (so each side's peak
 // memory is its own). Usage (forked): worker.mjs <runtime> <json spec>
 //   runtime: clipdb-wasm | ort-web | ort-node
-//   spec: { kind: 'image'|'text'|'both', model: path (safetensors or .onnx), textModel?: .onnx,
-//           resolution, tokens?: int[] }
+//   spec: { kind: 'image'|'text'|'both'|'textbatch', model: path (safetensors or .onnx),
+//           textModel?: .onnx, resolution, tokens?: int[], batch?: int[][] (textbatch: token
+//           lists of different lengths; clipdb gets them as they are, the peer padded to 77) }
 // Protocol: the worker loads, computes the embedding once and sends {ready, embedding,
 // load_ms}; then each {cmd:'run'} is answered with {ms}; {cmd:'exit'} with {peak_mb} before
 // it exits. Inputs are deterministic (same pixels/tokens for both runtimes).
@@ -45,8 +46,9 @@ async function clipdbWasm() {
       done += got;
     }
   };
+  const textOnly = spec.kind === 'text' || spec.kind === 'textbatch';
   const r = clipdb_model_init_from_files(M, [{ name: 'model.safetensors', size, read }],
-    { nThreads: 1, loadVision: spec.kind !== 'text', loadText: spec.kind !== 'image' });
+    { nThreads: 1, loadVision: !textOnly, loadText: spec.kind !== 'image' });
   closeSync(fd);
   if (r.status !== 0) throw new Error(`clipdb_model_init_from_files: ${r.message || M.UTF8ToString(M._clipdb_last_error())}`);
   const model = r.model;
@@ -54,6 +56,19 @@ async function clipdbWasm() {
   check(M._clipdb_session_init(model, out), 'clipdb_session_init');
   const session = M.HEAPU32[out >> 2];
   const load_ms = performance.now() - t0;
+  const dim = spec.embedDim;
+  if (spec.kind === 'textbatch') {
+    // clip.tokenize layout [n][row_len], zero padded to the longest query
+    const n = spec.batch.length, rowLen = Math.max(...spec.batch.map((t) => t.length));
+    const tok = M._malloc(4 * n * rowLen), emb = M._malloc(4 * n * dim);
+    M.HEAP32.fill(0, tok >> 2, (tok >> 2) + n * rowLen);
+    spec.batch.forEach((t, i) => M.HEAP32.set(Int32Array.from(t), (tok >> 2) + i * rowLen));
+    const run = () => {
+      check(M._clipdb_text_embed_batch(session, tok, n, rowLen, emb), 'clipdb_text_embed_batch');
+      return Array.from(M.HEAPF32.subarray(emb >> 2, (emb >> 2) + n * dim));
+    };
+    return { run, load_ms };
+  }
   const emb = M._malloc(4 * 4096);
   let px = 0, tok = 0;
   if (spec.kind !== 'text') {
@@ -65,7 +80,6 @@ async function clipdbWasm() {
     tok = M._malloc(4 * spec.tokens.length);
     M.HEAP32.set(Int32Array.from(spec.tokens), tok >> 2);
   }
-  const dim = spec.embedDim;
   const run = () => {
     if (px) check(M._clipdb_image_embed(session, px, 1, emb), 'clipdb_image_embed');
     if (tok) check(M._clipdb_text_embed(session, tok, spec.tokens.length, emb + (px ? 4 * dim : 0)), 'clipdb_text_embed');
@@ -86,7 +100,7 @@ async function ort(kind) {
   }
   const t0 = performance.now();
   const sessions = [];
-  if (spec.kind !== 'text') sessions.push(['image', await o.InferenceSession.create(spec.model, opts)]);
+  if (spec.kind === 'image' || spec.kind === 'both') sessions.push(['image', await o.InferenceSession.create(spec.model, opts)]);
   if (spec.kind !== 'image') sessions.push(['text', await o.InferenceSession.create(spec.textModel ?? spec.model, opts)]);
   const load_ms = performance.now() - t0;
   const r = spec.resolution;
@@ -94,6 +108,10 @@ async function ort(kind) {
     image: { pixels: new o.Tensor('float32', benchPixels(r), [1, 3, r, r]) },
     text: spec.tokens && { tokens: new o.Tensor('int64', BigInt64Array.from(spec.ortTokens ?? spec.tokens, BigInt), [1, (spec.ortTokens ?? spec.tokens).length]) },
   };
+  if (spec.kind === 'textbatch') {
+    const rows = spec.batch.map((t) => [...t, ...new Array(77 - t.length).fill(0)]);
+    feeds.text = { tokens: new o.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, 77]) };
+  }
   const run = async () => {
     const out = [];
     for (const [k, s] of sessions) out.push(...(await s.run(feeds[k])).embedding.data);
