@@ -398,6 +398,10 @@ typedef struct clipdb_image_info {
  * gray, RGB, palette, gray+alpha, RGBA), BMP or GIF (first frame). Borrowed, not kept.
  * `out`: float32 [3, R, R] (CHW, RGB, normalised), R = params->resolution, caller-owned.
  * `info` (optional) receives format, mode, size and EXIF orientation.
+ * EXIF: with the default params->exif (APPLY) a JPEG carrying an EXIF orientation is turned
+ * upright first (PIL.ImageOps.exif_transpose), so it matches what a browser draws and what
+ * clipdb_image_preprocess_pixels gets from an ImageData (CASES B13); IGNORE reproduces the
+ * official pipeline's input exactly (PIL.Image.open does not rotate).
  * Memory: the decoded image plus about R x (rows the crop needs) x channels bytes, all freed
  * before returning.
  * Errors: INVALID_ARGUMENT (NULL, bad params), BAD_IMAGE (empty, corrupt or truncated; the
