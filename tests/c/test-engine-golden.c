@@ -18,23 +18,7 @@
 #include "model/safetensors.h"
 
 #include "check.h"
-
-static void *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *buf = malloc((size_t)n + 1);
-  if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  ((char *)buf)[n] = '\0';
-  *size = (size_t)n;
-  return buf;
-}
+#include "read-file.h"
 
 /* max|a-b| / max|ref| */
 static double rel_err(const float *a, const float *ref, size_t n, double *max_abs) {

@@ -14,25 +14,12 @@
 #include "model/safetensors.h"
 
 #include "check.h"
+#include "read-file.h"
 
 static unsigned char *golden;
 static size_t golden_size;
 static char *cfg_json;
 static size_t cfg_size;
-
-static void *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
-  fclose(f);
-  buf[n] = '\0';
-  *size = (size_t)n;
-  return buf;
-}
 
 /* Load `files`; expect `want`, with `needle` in the message. */
 static void expect_load(const char *what, const clipdb_file *files, size_t n, clipdb_status want,

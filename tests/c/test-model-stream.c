@@ -21,23 +21,7 @@
 #include "model/safetensors.h"
 
 #include "check.h"
-
-static unsigned char *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return NULL;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc(size > 0 ? (size_t)size : 1);
-  if (buf == NULL || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-    free(buf);
-    fclose(f);
-    return NULL;
-  }
-  fclose(f);
-  *n = (size_t)size;
-  return buf;
-}
+#include "read-file.h"
 
 /* A reader over a memory buffer that behaves like a file of `real` bytes. */
 typedef struct source {
@@ -384,12 +368,12 @@ static void test_dtypes(void) {
 
 int main(void) {
   size_t vit_n = 0, rn_n = 0, hf_n = 0, cfg_n = 0, vref_n = 0, rref_n = 0;
-  unsigned char *vit = read_all(golden_require("tiny-vit/model.safetensors"), &vit_n);
-  unsigned char *rn = read_all(golden_require("tiny-rn/model.safetensors"), &rn_n);
-  unsigned char *hf = read_all(golden_require("tiny-vit/hf/model.safetensors"), &hf_n);
-  char *cfg = (char *)read_all(golden_require("tiny-vit/hf/config.json"), &cfg_n);
-  unsigned char *vref = read_all(golden_require("tiny-vit/reference.safetensors"), &vref_n);
-  unsigned char *rref = read_all(golden_require("tiny-rn/reference.safetensors"), &rref_n);
+  unsigned char *vit = read_file(golden_require("tiny-vit/model.safetensors"), &vit_n);
+  unsigned char *rn = read_file(golden_require("tiny-rn/model.safetensors"), &rn_n);
+  unsigned char *hf = read_file(golden_require("tiny-vit/hf/model.safetensors"), &hf_n);
+  char *cfg = (char *)read_file(golden_require("tiny-vit/hf/config.json"), &cfg_n);
+  unsigned char *vref = read_file(golden_require("tiny-vit/reference.safetensors"), &vref_n);
+  unsigned char *rref = read_file(golden_require("tiny-rn/reference.safetensors"), &rref_n);
   if (!vit || !rn || !hf || !cfg || !vref || !rref) {
     printf("FAIL: cannot read the golden files\n");
     return 1;

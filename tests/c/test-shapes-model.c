@@ -15,22 +15,7 @@
 #include "model/safetensors.h"
 
 #include "check.h"
-
-static void *read_all(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *size = (size_t)n;
-  return buf;
-}
+#include "read-file.h"
 
 /* max |a-b| relative to max |ref| over n values. */
 static double rel_err(const float *got, const float *ref, size_t n, double *max_ref) {
@@ -50,9 +35,9 @@ static const char *texts[] = {"a red circle", "a photo of a small blue square on
 
 int main(void) {
   size_t msize = 0, fsize = 0, vsize = 0;
-  void *mbytes = read_all(CLIPDB_SOURCE_DIR "/models/clipdb-shapes/model.safetensors", &msize);
-  void *fbytes = read_all(CLIPDB_SOURCE_DIR "/tests/data/clipdb-shapes-fixture.safetensors", &fsize);
-  void *vbytes = read_all(CLIPDB_SOURCE_DIR "/models/clipdb-shapes/vocab.txt.gz", &vsize);
+  void *mbytes = read_file(CLIPDB_SOURCE_DIR "/models/clipdb-shapes/model.safetensors", &msize);
+  void *fbytes = read_file(CLIPDB_SOURCE_DIR "/tests/data/clipdb-shapes-fixture.safetensors", &fsize);
+  void *vbytes = read_file(CLIPDB_SOURCE_DIR "/models/clipdb-shapes/vocab.txt.gz", &vsize);
   if (!mbytes || !fbytes || !vbytes) {
     printf("FAIL: models/clipdb-shapes/{model.safetensors,vocab.txt.gz} or the fixture is missing\n");
     return 1;

@@ -13,22 +13,7 @@
 #include "check.h"
 #include "clipdb.h"
 #include "nn/threads.h"
-
-static void *read_all(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *p = malloc(n > 0 ? (size_t)n : 1);
-  if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
-    free(p);
-    p = NULL;
-  }
-  fclose(f);
-  *size = (size_t)n;
-  return p;
-}
+#include "read-file.h"
 
 #define MAX_E 1024
 
@@ -68,7 +53,7 @@ static int embed(const void *bytes, size_t size, int n_threads, float *out) {
 
 int main(void) {
   size_t size = 0;
-  void *bytes = read_all(CLIPDB_SOURCE_DIR "/models/clipdb-shapes/model.safetensors", &size);
+  void *bytes = read_file(CLIPDB_SOURCE_DIR "/models/clipdb-shapes/model.safetensors", &size);
   CHECK(bytes != NULL, "cannot read models/clipdb-shapes/model.safetensors");
   if (bytes == NULL) return 1;
   clipdb__parallel_min_macs = 0; /* split every GEMM, even this small model's */
