@@ -20,6 +20,7 @@
 #include "clipdb.h"
 #include "golden.h"
 #include "model/safetensors.h"
+#include "read-file.h"
 
 #include "check.h"
 
@@ -29,22 +30,13 @@
 static const float MEAN[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 static const float STD[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
+/* read_file, exiting with a message when the file is missing. */
 static uint8_t *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    printf("cannot open %s\n", path);
-    exit(1);
-  }
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc(size > 0 ? (size_t)size : 1);
-  if (buf == NULL || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+  uint8_t *buf = read_file(path, n);
+  if (buf == NULL) {
     printf("cannot read %s\n", path);
     exit(1);
   }
-  fclose(f);
-  *n = (size_t)size;
   return buf;
 }
 
