@@ -362,8 +362,10 @@ CLIPDB_API clipdb_status clipdb_tokenize(clipdb_tokenizer_t *tokenizer, const ch
  */
 
 typedef enum clipdb_exif_mode {
-  CLIPDB_EXIF_IGNORE = 0, /**< as PIL.Image.open + the official transform (reference parity) */
-  CLIPDB_EXIF_APPLY = 1,  /**< as ImageOps.exif_transpose first (what photo users expect) */
+  CLIPDB_EXIF_IGNORE = 0, /**< as PIL.Image.open + the official transform (reference parity;
+                               explicit opt-in) */
+  CLIPDB_EXIF_APPLY = 1,  /**< as ImageOps.exif_transpose first: upright, as browsers draw it
+                               (the default of clipdb_image_default_params) */
 } clipdb_exif_mode;
 
 typedef struct clipdb_image_params {
@@ -373,9 +375,12 @@ typedef struct clipdb_image_params {
   uint64_t max_pixels;  /**< width*height limit, read from the file header before decoding
                              (decompression-bomb guard), default 178956970 (Pillow's error
                              threshold); sides are also limited to 65536 */
-  int32_t exif;         /**< clipdb_exif_mode. Default IGNORE in the C API and the CLI, for
-                             parity with the official pipeline and its embeddings; APPLY rotates
-                             by the JPEG EXIF orientation (APP1, both byte orders) first */
+  int32_t exif;         /**< clipdb_exif_mode. Default APPLY, everywhere (C API, CLI, JS,
+                             store, demo): rotate/flip by the JPEG EXIF orientation (APP1, both
+                             byte orders) first, as PIL.ImageOps.exif_transpose, so encoded bytes
+                             give what a browser draws (ImageData is already upright; CASES
+                             B13). IGNORE gives the official pipeline's input exactly
+                             (PIL.Image.open does not rotate): use it for reference parity */
 } clipdb_image_params;
 
 /** The defaults listed on clipdb_image_params. */
@@ -396,6 +401,10 @@ typedef struct clipdb_image_info {
  * gray, RGB, palette, gray+alpha, RGBA), BMP or GIF (first frame). Borrowed, not kept.
  * `out`: float32 [3, R, R] (CHW, RGB, normalised), R = params->resolution, caller-owned.
  * `info` (optional) receives format, mode, size and EXIF orientation.
+ * EXIF: with the default params->exif (APPLY) a JPEG carrying an EXIF orientation is turned
+ * upright first (PIL.ImageOps.exif_transpose), so it matches what a browser draws and what
+ * clipdb_image_preprocess_pixels gets from an ImageData (CASES B13); IGNORE reproduces the
+ * official pipeline's input exactly (PIL.Image.open does not rotate).
  * Memory: the decoded image plus about R x (rows the crop needs) x channels bytes, all freed
  * before returning.
  * Errors: INVALID_ARGUMENT (NULL, bad params), BAD_IMAGE (empty, corrupt or truncated; the

@@ -10,6 +10,8 @@
  * --pixels FILE: raw little-endian float32 [3,R,R] tensors (CHW, already preprocessed); a
  * file holding several images gives one line each. --tokens: comma-separated ids, either
  * the full context (zero padding included) or a shorter list ending at the end-of-text id.
+ * --image FILE: EXIF orientation applied by default (as ImageOps.exif_transpose); --exif
+ * ignore for the official pipeline's exact input (reference parity).
  */
 #define _POSIX_C_SOURCE 200809L /* fseeko, ftello */
 #include <errno.h>
@@ -139,7 +141,7 @@ typedef struct input {
 
 int cli_embed(int argc, char **argv) {
   const char *model_path = NULL, *vocab = NULL;
-  int exif = CLIPDB_EXIF_IGNORE;
+  int exif = CLIPDB_EXIF_APPLY; /* README "Images": one EXIF policy on every path */
   input *inputs = calloc((size_t)argc + 1, sizeof *inputs);
   size_t n_inputs = 0;
   int rc = 0;

@@ -5,8 +5,10 @@
  * Decodes IMAGE and applies the official CLIP transform (clipdb_image_preprocess), writing
  * the float32 [3, R, R] tensor (CHW, RGB, little-endian, no header) to FILE and one JSON line
  * describing it to stdout. R, mean and std come from the model's config; --resolution N
- * instead uses N with OpenAI's mean/std (no model needed). EXIF orientation is ignored by
- * default, as the official pipeline does (reference parity); --exif apply rotates first.
+ * instead uses N with OpenAI's mean/std (no model needed). EXIF orientation is applied by
+ * default (the image is turned upright first, as ImageOps.exif_transpose; the one policy of
+ * every path, README "Images"); --exif ignore gives the official pipeline's input exactly
+ * (PIL.Image.open does not rotate; reference parity).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +71,7 @@ static int config_from_model(const char *path, clipdb_model_config *cfg) {
 
 int cli_preprocess(int argc, char **argv) {
   const char *model_path = NULL, *image = NULL, *out_path = NULL;
-  int exif = CLIPDB_EXIF_IGNORE, resolution = 0;
+  int exif = CLIPDB_EXIF_APPLY, resolution = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const int has_value = i + 1 < argc;

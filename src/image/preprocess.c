@@ -36,7 +36,7 @@ clipdb_image_params clipdb_image_default_params(void) {
   p.std[1] = 0.26130258f;
   p.std[2] = 0.27577711f;
   p.max_pixels = 178956970; /* Pillow raises DecompressionBombError above 2 * 89478485 */
-  p.exif = CLIPDB_EXIF_IGNORE;
+  p.exif = CLIPDB_EXIF_APPLY; /* one policy on every path (README "Images", CASES B13) */
   return p;
 }
 

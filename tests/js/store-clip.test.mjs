@@ -52,7 +52,8 @@ describe('store with the real wasm CLIP on tiny-vit', { skip }, () => {
     jpeg = new Set(g.images.filter((im) => im.format === 'JPEG').map((im) => im.name));
     const clip = await C.loadModel({ 'model.safetensors': readFileSync(goldenPath('tiny-vit', 'model.safetensors')) });
     const tokenizer = await C.createTokenizer({ 'bpe_simple_vocab_16e6.txt.gz': readFileSync(goldenPath('bpe_simple_vocab_16e6.txt.gz')) });
-    const models = C.clipModels({ clip, tokenizer, identifier: 'golden/tiny-vit' });
+    // exif 'ignore': the golden references are the official pipeline's (PIL.Image.open, no rotation).
+    const models = C.clipModels({ clip, tokenizer, identifier: 'golden/tiny-vit', exif: 'ignore' });
     visual = models.visual;
     db = await C.openDatabase({ storage: 'memory' });
     await db.add(new C.VectorIndex('clip', {

@@ -67,15 +67,18 @@ async function toBytes(input) {
  * `input`: encoded bytes (ArrayBuffer, Uint8Array or another typed array view, Blob) of a
  * JPEG, PNG, BMP or GIF (first frame); or decoded 8-bit pixels `{data, width, height}` such as
  * a browser `ImageData` (4 channels: RGBA, resized premultiplied as Pillow does for RGBA) or
- * 3-channel RGB. Browsers apply EXIF orientation when they draw an image, so ImageData is
- * already upright; `exif` only affects encoded input.
+ * 3-channel RGB. Browsers apply EXIF orientation when they draw an image (and
+ * createImageBitmap does by default), so ImageData is already upright and `exif` only
+ * affects encoded input: with the default 'apply' both paths see the same upright photo.
  *
  * Options (defaults from the C library, clipdb_image_default_params, or from `model`, a
  * ClipModel from loadModel(), whose config gives resolution, mean and std): `resolution` (224),
  * `mean` / `std` (OpenAI CLIP's, RGB), `maxPixels` (178956970, Pillow's decompression-bomb
- * limit; checked from the header before decoding), `exif`: 'ignore' (default: reference
- * parity with PIL.Image.open + the official transform) or 'apply' (rotate by the JPEG EXIF
- * orientation first, as ImageOps.exif_transpose; what photo users expect).
+ * limit; checked from the header before decoding), `exif`: 'apply' (default: rotate/flip
+ * by the JPEG EXIF orientation first, as PIL.ImageOps.exif_transpose, so the bytes of a
+ * phone photo give what a browser draws and an ImageData of it gives; CASES B13, README
+ * "Images") or 'ignore' (reference parity: PIL.Image.open + the official transform, which
+ * do not rotate; the golden embeddings assume it).
  *
  * Returns a new Float32Array [3 * R * R] (CHW, RGB, normalised). Throws ClipdbError with
  * code BAD_IMAGE (corrupt, truncated or empty), UNSUPPORTED (WebP, AVIF, HEIC, TIFF, 12-bit
@@ -84,7 +87,8 @@ async function toBytes(input) {
  * {format, mode, width, height, orientation} (encoded input only).
  *
  * @example
- *   const pixels = await preprocess(await file.arrayBuffer(), { exif: 'apply' });
+ *   const pixels = await preprocess(await file.arrayBuffer()); // upright (EXIF applied)
+ *   const parity = await preprocess(bytes, { exif: 'ignore' }); // as the official pipeline
  */
 export async function preprocess(input, options = {}) {
   const mod = options.module || (await getModule());

@@ -152,9 +152,10 @@ export interface PreprocessOptions {
   /** Decoded width*height limit, checked from the header before decoding. Default 178956970. */
   maxPixels?: number;
   /**
-   * 'ignore' (default): the official pipeline (PIL.Image.open does not rotate), reference
-   * parity. 'apply': rotate by the JPEG EXIF orientation first (ImageOps.exif_transpose),
-   * what photo users expect. Only affects encoded input.
+   * 'apply' (default): rotate/flip by the JPEG EXIF orientation first
+   * (ImageOps.exif_transpose), so encoded bytes give the upright photo a browser draws
+   * (ImageData is already upright; CASES B13). 'ignore': the official pipeline
+   * (PIL.Image.open does not rotate), reference parity. Only affects encoded input.
    */
   exif?: 'ignore' | 'apply';
   /** Also return {format, mode, width, height, orientation} of the decoded file. */
@@ -183,7 +184,7 @@ export interface ImageInfo {
  * Throws ClipdbError: BAD_IMAGE (corrupt/truncated/empty), UNSUPPORTED (WebP, AVIF, HEIC,
  * TIFF, 12-bit JPEG, ...), IMAGE_TOO_LARGE, INVALID_ARGUMENT, OUT_OF_MEMORY.
  * @example
- *   const pixels = await preprocess(await blob.arrayBuffer(), { exif: 'apply' });
+ *   const pixels = await preprocess(await blob.arrayBuffer()); // EXIF orientation applied
  */
 export function preprocess(
   input: ArrayBuffer | ArrayBufferView | Blob | ImageDataLike,
@@ -448,8 +449,11 @@ export class WasmVectorIndex {
  * The visual and text encoders of one loaded CLIP model as store Models: images go through
  * preprocess() (the official transform) and clipdb_image_embed, texts through the CLIP
  * tokenizer and clipdb_text_embed. `identifier` names the weights and is stored with each
- * vector index ('<identifier>#visual'), so reopening with other weights is MODEL_MISMATCH.
+ * vector index ('<identifier>#visual+exif' with exif 'apply', the default; '<identifier>#visual'
+ * with 'ignore'), so reopening with other weights, or with the other EXIF policy, is
+ * MODEL_MISMATCH ({reindex: true} re-embeds the stored documents).
  * `truncate` (default true) cuts over-long texts as clip.tokenize(truncate=True).
+ * `exif` (default 'apply') as in preprocess().
  * @example
  *   const clip = await loadModel({ 'model.safetensors': bytes });
  *   const tokenizer = await createTokenizer({ 'bpe_simple_vocab_16e6.txt.gz': vocab });

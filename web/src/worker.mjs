@@ -128,7 +128,10 @@ const ops = {
     if (state.models) { await state.db.close(); await openDb(); }
     state.clip?.free(); state.tokenizer?.free();
     state.clip = clip; state.tokenizer = tokenizer;
-    state.models = clipModels({ clip, tokenizer, identifier });
+    // EXIF orientation applied (clipModels' default, README "Images"): photos stored as bytes
+    // embed upright, as the page shows them. A store built before with exif 'ignore' has another
+    // visual identifier, so addIndex's reindex re-embeds its photos (none is dropped).
+    state.models = clipModels({ clip, tokenizer, identifier, exif: 'apply' });
     state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + byteSize(f.data), 0) };
     const added = await addIndex({ signal, progress });
     return { ...state.model, ...added, info: dbInfo() };

@@ -17,18 +17,28 @@ import { Model } from './database.mjs';
  *   every vector index built from these models (as '<identifier>#visual'), so reopening a
  *   store with other weights is a MODEL_MISMATCH instead of silently mixed vectors.
  *   `truncate` (default true): texts longer than the context are cut as clip.tokenize(...,
- *   truncate=True) does, instead of failing with TEXT_TOO_LONG. `exif` as in preprocess().
+ *   truncate=True) does, instead of failing with TEXT_TOO_LONG.
+ *   `exif` as in preprocess(): 'apply' (default) turns encoded photos upright by their EXIF
+ *   orientation first, so stored bytes, an ImageData query and a file query agree (CASES
+ *   B13); 'ignore' reproduces the official pipeline's embeddings (reference parity).
+ *   The policy is part of the visual model's identity: 'ignore' keeps the identifier
+ *   '<identifier>#visual' that stores built before 'apply' became the default
+ *   carry, and 'apply' is '<identifier>#visual+exif'. So a store whose vectors were made
+ *   with the other policy is a MODEL_MISMATCH when its vector index is added (nothing is
+ *   dropped; {reindex: true} re-embeds the stored documents with the new policy) instead of
+ *   silently mixing rotated and unrotated vectors.
  * @returns {{visual: Model|null, text: Model|null}} null for a tower the model lacks.
  * @example
  *   const { visual, text } = clipModels({ clip: await loadModel(files), tokenizer, identifier: 'clip-tiny-vit' });
  */
-export function clipModels({ clip, tokenizer, identifier, truncate = true, exif = 'ignore' } = {}) {
+export function clipModels({ clip, tokenizer, identifier, truncate = true, exif = 'apply' } = {}) {
   if (!clip || typeof clip.embedImage !== 'function' || !clip.config) throw new ClipdbError('INVALID_ARGUMENT', 'clipModels needs a loaded CLIP model (loadModel())');
   if (typeof identifier !== 'string' || identifier === '') throw new ClipdbError('INVALID_ARGUMENT', 'clipModels needs an identifier naming the weights');
+  if (exif !== 'apply' && exif !== 'ignore') throw new ClipdbError('INVALID_ARGUMENT', `clipModels: exif must be 'apply' or 'ignore', not '${exif}'`);
   const c = clip.config;
   const dim = c.embed_dim;
   const visual = c.has_vision === false ? null : new Model({
-    identifier: `${identifier}#visual`, dim, kind: 'image',
+    identifier: exif === 'apply' ? `${identifier}#visual+exif` : `${identifier}#visual`, dim, kind: 'image',
     encode: async (input) => {
       if (typeof input === 'string') throw new ClipdbError('INVALID_ARGUMENT', 'the visual encoder needs an image (bytes, Blob or ImageData), got a string');
       const pixels = await preprocess(input, { resolution: c.image_resolution, mean: c.image_mean, std: c.image_std, exif });
