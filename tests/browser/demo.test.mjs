@@ -19,21 +19,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS } from './chromium.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
 const PYTHON = '/usr/bin/python3';
 const MODEL_DIR = path.join(repo, 'models', 'clipdb-shapes');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SEED = 4242; // not a training seed (scripts/train-tiny-clip.py)
 const LONG_TASK_LIMIT_MS = 200;
 
-let chromium = null;
-try { ({ chromium } = await import('playwright-core')); } catch { /* reported by skip */ }
 function why() {
-  if (!existsSync(CHROMIUM)) return `chromium not found at ${CHROMIUM}`;
-  if (!chromium) return 'playwright-core not installed (npm ci)';
+  const base = chromiumSkip();
+  if (base) return base;
   if (!existsSync(path.join(repo, 'web', 'src', 'engine.mjs'))) return 'web/src/engine.mjs (the CLIP engine JS API) is not in this tree yet';
   if (!existsSync(path.join(MODEL_DIR, 'model.safetensors')) || !existsSync(path.join(MODEL_DIR, 'vocab.txt.gz'))) return 'the shipped model models/clipdb-shapes is not in this tree yet';
   if (!existsSync(path.join(repo, 'web', 'dist', 'clipdb.wasm'))) return 'web/dist/clipdb.wasm missing (scripts/build)';

@@ -9,17 +9,11 @@
 // browser drew.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { serve } from '../../scripts/serve.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS } from './chromium.mjs';
 import { goldenDir } from '../js/golden.mjs';
 
-const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
-let chromium = null;
-try { ({ chromium } = await import('playwright-core')); } catch { /* reported by skip */ }
-const skip = !existsSync(CHROMIUM) ? `chromium not found at ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm ci)'
-  : !goldenDir ? 'golden reference data not found: expected ../shared/golden beside the checkout, or set CLIPDB_GOLDEN' : false;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const skip = chromiumSkip() || (!goldenDir && 'golden reference data not found: expected ../shared/golden beside the checkout, or set CLIPDB_GOLDEN');
 
 let server, browser;
 before(async () => {

@@ -9,42 +9,31 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
+import { chromiumSkip, NEEDS_WASM, openProfile, openTestPage } from './chromium.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
-let chromium = null;
-try { ({ chromium } = await import('playwright-core')); } catch { /* reported by skip */ }
 const MODEL = path.join(repo, 'models', 'clipdb-shapes', 'model.safetensors');
-const skip = !existsSync(CHROMIUM) ? `chromium not found at ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm ci)'
-  : !existsSync(path.join(repo, 'web', 'dist', 'clipdb.wasm')) ? 'web/dist/clipdb.wasm missing (scripts/build)'
-    : !existsSync(MODEL) ? 'models/clipdb-shapes is not in this tree' : false;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const skip = chromiumSkip([NEEDS_WASM, [MODEL, 'models/clipdb-shapes is not in this tree']]);
 const CHUNK = 65536; // modelChunkSize: far below the 1.3 MB model, so "never whole" is visible
 
-let server, models, profile, context, page;
+let server, models, browser, context, page;
 before(async () => {
   if (skip) return;
   server = await serve({});
   // The model files come from a second origin that the test can take away ("offline").
   models = await serve({ root: path.join(repo, 'models'), headers: { 'access-control-allow-origin': '*' } });
-  profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-'));
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-  page = context.pages()[0] ?? await context.newPage();
-  await page.goto(`${server.url}tests/browser/worker.html`);
-  await page.waitForFunction(() => window.ready === true);
+  browser = await openProfile();
+  ({ context, page } = browser);
+  await openTestPage(page, server, 'worker.html');
 });
 after(async () => {
-  await context?.close();
+  await browser?.close();
   await models?.close();
   await server?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 const modelSize = () => readFileSync(MODEL).length;

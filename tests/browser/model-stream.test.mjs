@@ -4,35 +4,23 @@
 // of the same bytes given as an ArrayBuffer; a truncated Blob is BAD_MODEL naming the file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
+import { chromiumSkip, NEEDS_WASM, openProfile, openTestPage } from './chromium.mjs';
 
-const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
-let chromium = null;
-try { ({ chromium } = await import('playwright-core')); } catch { /* reported by skip */ }
-const skip = !existsSync(CHROMIUM) ? `chromium not found at ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm ci)'
-  : !existsSync(new URL('../../web/dist/clipdb.wasm', import.meta.url)) ? 'web/dist/clipdb.wasm missing (scripts/build)'
-    : !existsSync(new URL('../../models/clipdb-shapes/model.safetensors', import.meta.url)) ? 'models/clipdb-shapes is not in this tree' : false;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const skip = chromiumSkip([NEEDS_WASM,
+  [new URL('../../models/clipdb-shapes/model.safetensors', import.meta.url), 'models/clipdb-shapes is not in this tree']]);
 
-let server, profile, context, page;
+let server, browser, page;
 before(async () => {
   if (skip) return;
   server = await serve({});
-  profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-'));
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-  page = context.pages()[0] ?? await context.newPage();
-  await page.goto(`${server.url}tests/browser/worker.html`);
-  await page.waitForFunction(() => window.ready === true);
+  browser = await openProfile();
+  page = browser.page;
+  await openTestPage(page, server, 'worker.html');
 });
 after(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 test('loadModel(Blob) in a Worker streams and matches the ArrayBuffer route', { skip, timeout: 120000 }, async () => {

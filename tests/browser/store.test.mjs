@@ -12,15 +12,11 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS } from './chromium.mjs';
 import { goldenDir, repoRoot } from '../js/golden.mjs';
 import { loadGolden, referenceOrder } from '../js/store-helpers.mjs';
 
-const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
-let chromium = null;
-try { ({ chromium } = await import('playwright-core')); } catch { /* reported by skip */ }
-const skip = !existsSync(CHROMIUM) ? `chromium not found at ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm ci)' : false;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const skip = chromiumSkip();
 
 let server, profile;
 before(async () => {

@@ -5,22 +5,13 @@
 // match (CASES.md B20), and getModelFiles reads the network once, then the cache.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
+import { chromiumSkip, NEEDS_WASM, openProfile, openTestPage } from './chromium.mjs';
 
-const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
-let chromium = null;
-try { ({ chromium } = await import('playwright-core')); } catch { /* reported by skip */ }
-const skip = !existsSync(CHROMIUM) ? `chromium not found at ${CHROMIUM}` : !chromium ? 'playwright-core not installed (npm ci)'
-  : !existsSync(new URL('../../web/dist/clipdb.wasm', import.meta.url)) ? 'web/dist/clipdb.wasm missing (scripts/build)' : false;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const skip = chromiumSkip([NEEDS_WASM]);
 
-let server, hang, hangURL, profile, context, page;
+let server, hang, hangURL, browser, context, page;
 const held = [];
 before(async () => {
   if (skip) return;
@@ -29,19 +20,16 @@ before(async () => {
   hang = http.createServer((req, res) => { held.push(res); res.setHeader('access-control-allow-origin', '*'); });
   await new Promise((r) => hang.listen(0, '127.0.0.1', r));
   hangURL = `http://127.0.0.1:${hang.address().port}/model.safetensors`;
-  profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-'));
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-  page = context.pages()[0] ?? await context.newPage();
-  await page.goto(`${server.url}tests/browser/worker.html`);
-  await page.waitForFunction(() => window.ready === true);
+  browser = await openProfile();
+  ({ context, page } = browser);
+  await openTestPage(page, server, 'worker.html');
 });
 after(async () => {
-  await context?.close();
+  await browser?.close();
   for (const r of held) r.destroy();
   hang?.closeAllConnections?.();
   await new Promise((r) => (hang ? hang.close(r) : r()));
   await server?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 test('ClipdbWorkerClient: results, errors with codes, abort, terminate', { skip, timeout: 120000 }, async () => {

@@ -1,0 +1,53 @@
+// The browser tests' one Chromium setup: Debian's chromium driven by playwright-core
+// (`npx playwright install` cannot download here), headless, each profile in a fresh
+// --user-data-dir so IndexedDB starts empty.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const CHROMIUM = process.env.CLIPDB_CHROMIUM || '/usr/bin/chromium';
+export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let pw = null;
+try { ({ chromium: pw } = await import('playwright-core')); } catch { /* reported by chromiumSkip */ }
+/** playwright-core's chromium launcher, or null when the package is not installed. */
+export const chromium = pw;
+
+/**
+ * Why the browser tests cannot run on this machine (a message for node:test's `skip`), or
+ * false. `needs`: more [path, message] pairs that must exist (e.g. the wasm build).
+ */
+export function chromiumSkip(needs = []) {
+  if (!existsSync(CHROMIUM)) return `chromium not found at ${CHROMIUM}`;
+  if (!chromium) return 'playwright-core not installed (npm ci)';
+  for (const [file, message] of needs) if (!existsSync(file)) return message;
+  return false;
+}
+
+/** Requirement: the wasm build in web/dist (for chromiumSkip). */
+export const NEEDS_WASM = [new URL('../../web/dist/clipdb.wasm', import.meta.url), 'web/dist/clipdb.wasm missing (scripts/build)'];
+
+/**
+ * A persistent browser context on a new, empty profile directory. Returns {profile, context,
+ * page, close}; close() shuts the browser and deletes the profile.
+ */
+export async function openProfile() {
+  const profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  const page = context.pages()[0] ?? await context.newPage();
+  return {
+    profile, context, page,
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Open tests/browser/<file> from `server` (scripts/serve.mjs) in `page` and wait for window.ready. */
+export async function openTestPage(page, server, file) {
+  await page.goto(`${server.url}tests/browser/${file}`);
+  await page.waitForFunction(() => window.ready === true);
+}
