@@ -119,14 +119,15 @@ static size_t pooled_position(const int32_t *tokens, size_t n_tokens) {
 #define TEXT_GROUP_ROWS 512
 
 /*
- * Texts `order[0..n_seq)` (rows of `tokens`, row_len apart), all of pooled position < n, as
- * one batch of n positions each; embeddings to out + order[q]·embed_dim. Positions after a
+ * Texts `order[0..n_seq)` (rows of `tokens`, row_len apart), pooled at positions
+ * `keep[0..n_seq)` (all < n), as one batch of n positions each; embeddings to
+ * out + order[q]·embed_dim. Positions after a
  * text's end-of-text token cannot change its pooled row (causal mask), so padding a shorter
  * text to n positions with its own later tokens leaves its embedding unchanged.
  */
 static clipdb_status encode_text_group(clipdb_session_t *s, const int32_t *tokens, size_t row_len,
-                                       const size_t *order, const size_t *eot, size_t n_seq,
-                                       size_t n, size_t *keep, float *out) {
+                                       const size_t *order, const size_t *keep, size_t n_seq,
+                                       size_t n, float *out) {
   const clipdb_model_t *m = s->model;
   const clipdb_model_config *c = &m->cfg;
   const size_t W = (size_t)c->transformer_width, E = (size_t)c->embed_dim;
@@ -139,7 +140,6 @@ static clipdb_status encode_text_group(clipdb_session_t *s, const int32_t *token
   float *x = s->buf[0];
   for (size_t q = 0; q < n_seq; q++) {
     const int32_t *row = tokens + order[q] * row_len;
-    keep[q] = eot[order[q]];
     float *xq = x + q * n * W;
     for (size_t i = 0; i < n; i++)
       memcpy(xq + i * W, m->token_embedding + (size_t)row[i] * W, W * sizeof(float));
@@ -184,19 +184,22 @@ clipdb_status clipdb__encode_text_batch(clipdb_session_t *s, const int32_t *toke
                                    "failed to embed texts: text %zu, token %zu is %d, outside [0, %d)",
                                    t, i, (int)id, (int)c->vocab_size);
     }
-  /* {pooled length, index} sorted by length; eot[], order[] and keep[] in one allocation */
-  size_t *pairs = clipdb__malloc(sizeof(size_t) * 5 * n_texts);
+  /* {pooled length, index} pairs sorted by length, then split into the texts' order and their
+   * pooled positions (length - 1) in that order; one allocation */
+  size_t *pairs = clipdb__malloc(sizeof(size_t) * 4 * n_texts);
   if (pairs == NULL)
     return clipdb__error(s->err, CLIPDB_STATUS_OUT_OF_MEMORY,
                          "failed to embed texts: cannot allocate the order of %zu texts", n_texts);
-  size_t *eot = pairs + 2 * n_texts, *order = eot + n_texts, *keep = order + n_texts;
+  size_t *order = pairs + 2 * n_texts, *keep = order + n_texts;
   for (size_t t = 0; t < n_texts; t++) {
-    eot[t] = pooled_position(tokens + t * row_len, row_len);
-    pairs[2 * t] = eot[t] + 1;
+    pairs[2 * t] = pooled_position(tokens + t * row_len, row_len) + 1;
     pairs[2 * t + 1] = t;
   }
   qsort(pairs, n_texts, 2 * sizeof(size_t), cmp_by_length);
-  for (size_t t = 0; t < n_texts; t++) order[t] = pairs[2 * t + 1];
+  for (size_t t = 0; t < n_texts; t++) {
+    keep[t] = pairs[2 * t] - 1;
+    order[t] = pairs[2 * t + 1];
+  }
   /* Groups of similar length: from the shortest left, add texts while the group's longest is
    * within a quarter (at least 2 positions) of its shortest and the rows fit the group. */
   clipdb_status status = CLIPDB_STATUS_SUCCESS;
@@ -207,8 +210,8 @@ clipdb_status clipdb__encode_text_batch(clipdb_session_t *s, const int32_t *toke
     while (g1 < n_texts && pairs[2 * g1] <= shortest + slack &&
            (g1 - g0 + 1) * pairs[2 * g1] <= TEXT_GROUP_ROWS)
       g1++;
-    status = encode_text_group(s, tokens, row_len, order + g0, eot, g1 - g0, pairs[2 * (g1 - 1)],
-                               keep, out);
+    status = encode_text_group(s, tokens, row_len, order + g0, keep + g0, g1 - g0,
+                               pairs[2 * (g1 - 1)], out);
     g0 = g1;
   }
   clipdb__free(pairs);
