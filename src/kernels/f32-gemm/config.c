@@ -63,16 +63,18 @@ int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern) {
 #define DEFAULT_KERNEL 3 /* 6x8 scalar: 22 GFLOP/s natively (gcc vectorises it) vs 6 (4x8) */
 #endif
 #if defined(CLIPDB_X86_KERNELS)
-#define DEFAULT_X86_AVX_KERNEL "f32_gemm_5x16__avx" /* 87 GFLOP/s vs 75 (4x16), 62 (6x8), <= 56 (others) */
+#define DEFAULT_X86_AVX_UKERNEL clipdb_f32_gemm_ukernel_5x16__avx /* 87 GFLOP/s vs 75 (4x16), 62 (6x8), <= 56 (others) */
 #endif
 
 const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void) {
 #if defined(CLIPDB_X86_KERNELS)
-  /* __builtin_cpu_supports reads flags libgcc set at startup: cheap enough per GEMM call. */
-  if (__builtin_cpu_supports("avx"))
-    for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
-      if (strcmp(clipdb__f32_gemm_kernels[i].name, DEFAULT_X86_AVX_KERNEL) == 0)
-        return &clipdb__f32_gemm_kernels[i];
+  /* The AVX kernel's table entry, if this CPU can run it (__builtin_cpu_supports reads flags
+   * libgcc set at startup: cheap enough per GEMM call). */
+  for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
+    if (clipdb__f32_gemm_kernels[i].ukernel == DEFAULT_X86_AVX_UKERNEL)
+      return clipdb__f32_gemm_kernel_usable(&clipdb__f32_gemm_kernels[i])
+                 ? &clipdb__f32_gemm_kernels[i]
+                 : &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
 #endif
   return &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
 }

@@ -1,7 +1,8 @@
 /*
  * Backend "simd": the GEMM boundary (src/nn/gemm.h) on our register-tiled microkernels
- * (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten, their scalar twins natively. The
- * kernel is chosen once (clipdb__f32_gemm_default); W is packed at load into 8-wide panels,
+ * (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten; natively x86 AVX when the CPU has
+ * it, else their scalar twins. The kernel table decides (clipdb__f32_gemm_default), operators
+ * never name a kernel; W is packed at load into 8-wide panels,
  * bias first; the epilogue (residual add, ReLU, QuickGELU) is fused into the microkernel.
  * With a model thread pool, large GEMMs are split by output columns (gemm_slice).
  */
