@@ -6,6 +6,7 @@
  *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/gemm-native.c \
  *       build/native/libclipdb.a -lXNNPACK -lpthreadpool -lpthread -lm
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ int main(void) {
     for (size_t ki = 0; ki < nk; ki++) {
       qsort(t[ki], REPS, sizeof(double), cmp_double);
       const double ms = t[ki][REPS / 2], gflops = 2.0 * m * n * k / (ms * 1e6);
-      geo[ki] += gflops > 0 ? __builtin_log(gflops) : 0;
+      geo[ki] += gflops > 0 ? log(gflops) : 0;
       printf("%-24s %s %4zu %5zu %5zu %10.3f %8.1f\n", kerns[ki]->name, kerns[ki] == def ? "*" : " ",
              m, k, n, ms, gflops);
     }
@@ -66,6 +67,6 @@ int main(void) {
     clipdb__free(packed);
   }
   for (size_t ki = 0; ki < nk; ki++)
-    printf("geomean %-24s %6.1f GFLOP/s\n", kerns[ki]->name, __builtin_exp(geo[ki] / 3));
+    printf("geomean %-24s %6.1f GFLOP/s\n", kerns[ki]->name, exp(geo[ki] / 3));
   return 0;
 }

@@ -202,10 +202,14 @@ static void run_model(const char *label, const char *dir, const char *hf_subdir)
     if (!clipdb__safetensors_find(ref, key)) break;
   }
   CHECK(n_texts == 42, "%s: %d texts", label, n_texts);
+  int32_t *all = calloc(64 * 77, sizeof(int32_t)); /* every text's ids, for the batch below */
+  int have_all = 1;
   for (int i = 0; i < n_texts && i < 64; i++) {
     char key[64];
     snprintf(key, sizeof key, "text/%d/tokens", i);
     int32_t *tok = clipdb__safetensors_read_i32(ref, key, NULL, NULL);
+    if (tok) memcpy(all + (size_t)i * 77, tok, 77 * sizeof(int32_t));
+    else have_all = 0;
     snprintf(key, sizeof key, "text/%d/embedding", i);
     float *want = clipdb__safetensors_read_f32(ref, key, NULL, NULL);
     if (tok && want) {
@@ -237,29 +241,16 @@ static void run_model(const char *label, const char *dir, const char *hf_subdir)
    * by length inside: each embedding must equal the one-text call (bit for bit except on the
    * xnnpack backend, whose kernel choice depends on the batch size). Then in reverse order
    * (other groups), and a bad id in one text, named by the error. */
-  if (n_texts > 0 && n_texts <= 64) {
-    int32_t *all = calloc((size_t)n_texts * 77, sizeof(int32_t));
+  CHECK(have_all, "%s: text tokens for the batch", label);
+  if (n_texts > 0 && n_texts <= 64 && have_all) {
+    int32_t *rows = calloc((size_t)n_texts * 77, sizeof(int32_t));
     float *batch = calloc((size_t)n_texts * E, sizeof(float));
-    int read_all_tokens = 1;
-    for (int i = 0; i < n_texts; i++) {
-      char key[64];
-      snprintf(key, sizeof key, "text/%d/tokens", n_texts - 1 - i);
-      int32_t *tok = clipdb__safetensors_read_i32(ref, key, NULL, NULL);
-      if (tok == NULL) read_all_tokens = 0;
-      else memcpy(all + (size_t)i * 77, tok, 77 * sizeof(int32_t));
-      clipdb__free(tok);
-    }
-    CHECK(read_all_tokens, "%s: text tokens for the batch", label);
-    for (int pass = 0; pass < 2 && read_all_tokens; pass++) {
-      /* pass 0: reversed order (as read); pass 1: the reference order */
-      if (pass == 1)
-        for (int i = 0; i < n_texts / 2; i++)
-          for (int k = 0; k < 77; k++) {
-            int32_t t = all[(size_t)i * 77 + k];
-            all[(size_t)i * 77 + k] = all[(size_t)(n_texts - 1 - i) * 77 + k];
-            all[(size_t)(n_texts - 1 - i) * 77 + k] = t;
-          }
-      st = clipdb_text_embed_batch(s, all, (size_t)n_texts, 77, batch);
+    for (int pass = 0; pass < 2; pass++) {
+      /* pass 0: the texts in reverse order; pass 1: the reference order */
+      for (int i = 0; i < n_texts; i++)
+        memcpy(rows + (size_t)i * 77, all + (size_t)(pass == 0 ? n_texts - 1 - i : i) * 77,
+               77 * sizeof(int32_t));
+      st = clipdb_text_embed_batch(s, rows, (size_t)n_texts, 77, batch);
       CHECK(st == CLIPDB_STATUS_SUCCESS, "%s: text batch: %s", label, clipdb_last_error());
       double worst_batch = 0;
       for (int i = 0; i < n_texts && st == CLIPDB_STATUS_SUCCESS; i++) {
@@ -276,18 +267,19 @@ static void run_model(const char *label, const char *dir, const char *hf_subdir)
 #endif
     }
     if (n_texts > 5) {
-      all[5 * 77 + 3] = (int32_t)cfg.vocab_size;
-      st = clipdb_text_embed_batch(s, all, (size_t)n_texts, 77, batch);
+      rows[5 * 77 + 3] = (int32_t)cfg.vocab_size;
+      st = clipdb_text_embed_batch(s, rows, (size_t)n_texts, 77, batch);
       CHECK(st == CLIPDB_STATUS_INVALID_ARGUMENT && strstr(clipdb_last_error(), "text 5, token 3") != NULL,
             "%s: bad id in a batch: %s %s", label, clipdb_status_string(st), clipdb_last_error());
     }
-    st = clipdb_text_embed_batch(s, all, 0, 77, batch);
+    st = clipdb_text_embed_batch(s, rows, 0, 77, batch);
     CHECK(st == CLIPDB_STATUS_INVALID_ARGUMENT, "%s: empty batch accepted", label);
-    st = clipdb_text_embed_batch(s, all, 1, 78, batch);
+    st = clipdb_text_embed_batch(s, rows, 1, 78, batch);
     CHECK(st == CLIPDB_STATUS_INVALID_ARGUMENT, "%s: rows longer than the context accepted", label);
-    free(all);
+    free(rows);
     free(batch);
   }
+  free(all);
 
   /* logits_per_image = exp(logit_scale) · cos(img, txt) */
   size_t nl = 0;
