@@ -342,6 +342,8 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
     kind: 'indexeddb',
     persistent: true,
     migrated,
+    /** Why the connection can no longer be used (site data deleted, newer version elsewhere), or null. */
+    closedReason: () => (closedWhy && closedWhy !== 'it was closed by this page' ? closedWhy : null),
     getAll(store, prefix) {
       return read(`read IndexedDB store ${store}`, async () => {
         const tx = db.transaction(IDB_NAMES[store], 'readonly');
