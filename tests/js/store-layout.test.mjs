@@ -47,7 +47,7 @@ describe('clipdb 0.1 stores are converted on open, nothing lost', () => {
       const before = await readFile(path.join(dir, 'photos.clipdb.jsonl'));
       const db = await openDatabase({ storage: 'fs', dir, name: 'photos' });
       assert.deepEqual(db.migrated, { from: 1, documents: 3 });
-      assert.deepEqual((await readdir(dir)).sort(), ['photos.clipdb', 'photos.clipdb.jsonl.v1-backup']);
+      assert.deepEqual((await readdir(dir)).sort(), ['photos.clipdb', 'photos.clipdb.blobs', 'photos.clipdb.jsonl.v1-backup']);
       assert.deepEqual(await readFile(path.join(dir, 'photos.clipdb.jsonl.v1-backup')), before);
       const c = db.collection('photos');
       // clipdb 0.1 stored _id 7 and '7' under one key, so only '7' (written last) was ever on disk.
