@@ -46,6 +46,7 @@ export function storageError(err, what, details) {
   const inner = err?.inner?.name || err?.target?.error?.name || err?.cause?.code || '';
   if (name === 'QuotaExceededError' || inner === 'QuotaExceededError' || err?.code === 'ENOSPC' || inner === 'ENOSPC' || err?.code === 22 || /No space left/i.test(err?.message || '')) {
     const e = new ClipdbError('QUOTA_EXCEEDED', `failed to ${what}: storage quota exceeded (${err?.message || name}); nothing of this write was stored`, { cause: err, details });
+    e.name = 'QuotaExceededError'; // the platform's name, so code written for IndexedDB's error recognises it
     return e;
   }
   if (err?.code === 'LEVEL_LOCKED' || inner === 'LEVEL_LOCKED' || /lock/i.test(err?.cause?.message || '') && err?.code === 'LEVEL_DATABASE_NOT_OPEN') {
@@ -117,7 +118,13 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
   await fs.mkdir(dir, { recursive: true });
   const location = path.join(dir, `${name}.clipdb`);
   const db = new ClassicLevel(location, { keyEncoding: 'utf8', valueEncoding: 'view' });
-  try { await db.open(); } catch (e) { throw storageError(e, `open ${location}`); }
+  try { await db.open(); } catch (e) {
+    // LevelDB reports a full disk on open only in its cause's message.
+    if (/No space left|ENOSPC/i.test(`${e?.cause?.message ?? ''} ${e?.message ?? ''}`)) {
+      throw new ClipdbError('QUOTA_EXCEEDED', `failed to open ${location}: the disk is full (${e.cause?.message ?? e.message}); free some space and open it again — nothing stored was changed`, { cause: e });
+    }
+    throw storageError(e, `open ${location}`);
+  }
   const sk = (store, key) => `${store}:${key}`;
   const decode = (store, key, bytes) => {
     try { return v8.deserialize(bytes); } catch (e) { throw corrupt(`record ${store} ${JSON.stringify(key)} in ${location}`, `it does not decode (${e.message})`, e); }
@@ -132,13 +139,25 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
   await fs.mkdir(blobDir, { recursive: true });
   const { openAsBlob } = await import('node:fs');
   const { randomBytes } = await import('node:crypto');
+  // Short writes are not success: loop until every byte is written (a full disk then fails
+  // with ENOSPC), and check the size on disk before anything refers to the file.
+  async function writeAll(fh, buf) {
+    for (let off = 0; off < buf.length;) {
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+      if (!(bytesWritten > 0)) throw Object.assign(new Error(`short write (${off} of ${buf.length} bytes)`), { code: 'EIO' });
+      off += bytesWritten;
+    }
+  }
   async function writeFileSynced(file, data) {
     const fh = await fs.open(file, 'wx');
+    let expected = 0;
     try {
       if (hasBlob && data instanceof Blob) {
-        for await (const chunk of data.stream()) await fh.write(chunk);
-      } else await fh.write(data);
+        for await (const chunk of data.stream()) { await writeAll(fh, chunk); expected += chunk.length; }
+      } else { await writeAll(fh, data); expected = data.byteLength; }
       await fh.sync();
+      const { size } = await fh.stat();
+      if (size !== expected) throw Object.assign(new Error(`${file} holds ${size} bytes after writing ${expected}`), { code: 'EIO' });
     } finally { await fh.close(); }
   }
   async function syncDir(d) {
