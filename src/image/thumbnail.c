@@ -25,6 +25,7 @@
 
 #include "image.h"
 
+#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
 #define MIN_SIDE 16
@@ -337,6 +338,16 @@ clipdb_status clipdb_image_thumbnail(const void *data, size_t size,
   clipdb__image img, small;
   memset(&small, 0, sizeof small);
   status = clipdb__image_decode(data, size, params->max_pixels, &img, info);
+  if (status == CLIPDB_STATUS_OUT_OF_MEMORY) {
+    /* Name the size: the decoded pixels alone need width x height x samples bytes. */
+    int w = 0, h = 0, comp = 0;
+    if (size <= 0x7fffffff && stbi_info_from_memory(data, (int)size, &w, &h, &comp))
+      return clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY,
+                           "failed to make thumbnail: out of memory decoding a %d x %d image "
+                           "(at least %llu bytes of pixels)", w, h,
+                           (unsigned long long)w * (unsigned long long)h *
+                               (unsigned long long)comp);
+  }
   if (status != CLIPDB_STATUS_SUCCESS) return status;
   flatten(&img);
 
