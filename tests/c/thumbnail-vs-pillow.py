@@ -18,6 +18,9 @@ Checks:
     80 within 4 (JPEG error included). Pillow's NEAREST is at 4.2 on this photo, so the bound
     tells a real averaging filter from a point sampler;
   - the zone plate at quality 100 is within 2 of Pillow's BOX (NEAREST: about 80);
+  - 16-bit gray PNG, CMYK JPEG, RGBA PNG and palette GIF (800 x 600) at quality 100 within
+    1.5 of Pillow's own conversion (16 bits / 257, convert("RGB"), alpha_composite over
+    white) followed by BOX;
   - 3000 x 4000 -> 240 x 320, 100 x 50 stays 100 x 50, 4000 x 3000 -> 320 x 240 and at
     --max-side 1000 -> 1000 x 750, read back from the JPEG files by Pillow.
 """
@@ -91,7 +94,8 @@ def main():
     try:
         rng = np.random.default_rng(20240512)
         p = os.path.join(tmp, "photo.jpg")
-        Image.fromarray(photo(rng)).save(p, "JPEG", quality=93)
+        pixels = photo(rng)
+        Image.fromarray(pixels).save(p, "JPEG", quality=93)
         size = os.path.getsize(p)
         print(f"generated photo: {W} x {H}, {size} bytes")
         check(2_500_000 <= size <= 5_000_000, f"the generated photo is a 3-4 MB JPEG ({size} bytes)")
@@ -125,6 +129,32 @@ def main():
         zgot = np.asarray(Image.open(t).convert("L"))
         d = mad(zgot, zref)
         check(zgot.shape == (240, 320) and d <= 2.0, f"zone plate vs Pillow BOX: mean |d| {d:.3f} <= 2")
+
+        # Other modes, each against Pillow's own conversion then BOX (quality 100):
+        # 16-bit gray (scaled to 8 bits), CMYK JPEG, RGBA over white, palette GIF.
+        tex = np.ascontiguousarray(pixels[:600, :800])
+        g16 = (tex[..., 1].astype(np.uint16) * 257 + rng.integers(0, 257, (600, 800))).astype(np.uint16)
+        modes = []
+        f = os.path.join(tmp, "gray16.png")
+        Image.fromarray(g16).save(f)
+        modes.append((f, Image.fromarray((g16.astype(np.float64) / 257.0).round().astype(np.uint8)).convert("RGB")))
+        f = os.path.join(tmp, "cmyk.jpg")
+        Image.fromarray(tex).convert("CMYK").save(f, quality=95)
+        modes.append((f, Image.open(f).convert("RGB")))
+        f = os.path.join(tmp, "rgba.png")
+        alpha = (np.arange(800)[None, :] * 255 // 799).repeat(600, 0).astype(np.uint8)
+        Image.fromarray(np.dstack([tex, alpha])).save(f)
+        white = Image.new("RGBA", (800, 600), (255, 255, 255, 255))
+        modes.append((f, Image.alpha_composite(white, Image.open(f)).convert("RGB")))
+        f = os.path.join(tmp, "palette.gif")
+        Image.fromarray(tex).quantize(64).save(f)
+        modes.append((f, Image.open(f).convert("RGB")))
+        for f, ref_img in modes:
+            out = thumbnail(cli, f, t, "--quality", "100")
+            got = np.asarray(Image.open(t).convert("RGB"))
+            d = mad(got, np.asarray(ref_img.resize((320, 240), Image.BOX)))
+            check(got.shape == (240, 320, 3) and d <= 1.5,
+                  f"{os.path.basename(f)} (mode {out['mode']}) vs Pillow convert + BOX: mean |d| {d:.3f} <= 1.5")
 
         for (w, h, args, want) in [(3000, 4000, [], (240, 320)), (100, 50, [], (100, 50)),
                                    (4000, 3000, [], (320, 240)),
