@@ -7,19 +7,19 @@ import { getModule } from './module.mjs';
 import { ClipdbError } from './errors.mjs';
 import * as b from './binding.mjs';
 
-function raise(mod, status, message, what) {
-  const table = b.statusCodes(mod);
-  const code = Object.keys(table).find((k) => table[k] === status) || `STATUS_${status}`;
-  const text = message || b.clipdb_last_error(mod) || `${what}: ${code}`;
-  return new ClipdbError(code, text, { status });
-}
-
-const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
+const raise = (mod, status, message, what) => b.toError(mod, { status, message }, what);
 
 // A streamed file for binding.clipdb_model_init_from_files: {name, size, read(offset, dst, n),
 // close()}. `read` writes into mod.HEAPU8, looked up on every call (memory may grow).
 async function nodeFileSource(mod, name, file) {
-  const fs = await import('node:fs');
+  // Decided by capability: a runtime that cannot import node:fs cannot read a path.
+  let fs;
+  try {
+    fs = await import('node:fs');
+    if (typeof fs.openSync !== 'function') throw new Error('no synchronous file API');
+  } catch {
+    throw new ClipdbError('UNSUPPORTED', `loadModel: file ${name} is given by path, which this runtime cannot read (no node:fs); pass its bytes or a Blob`);
+  }
   let fd;
   try {
     fd = fs.openSync(file, 'r');
@@ -66,10 +66,7 @@ async function toSource(mod, name, data) {
     if (typeof FileReaderSync !== 'undefined') return blobSource(mod, name, data);
     return { name, data: new Uint8Array(await data.arrayBuffer()) };
   }
-  if (data && typeof data === 'object' && typeof data.path === 'string') {
-    if (!isNode) throw new ClipdbError('UNSUPPORTED', `loadModel: file ${name} is given by path, which only Node can read`);
-    return nodeFileSource(mod, name, data.path);
-  }
+  if (data && typeof data === 'object' && typeof data.path === 'string') return nodeFileSource(mod, name, data.path);
   if (typeof data === 'string' && name.endsWith('.json')) return { name, data: new TextEncoder().encode(data) };
   throw new ClipdbError('INVALID_ARGUMENT', `loadModel: file ${name} must be an ArrayBuffer, typed array, Blob or (Node) {path}`);
 }
@@ -160,6 +157,11 @@ export class ClipModel {
     b.clipdb_model_free(this.#mod, this.#model);
     this.#model = 0;
     this.#session = 0;
+  }
+
+  /** The clipdb wasm instance this model lives in (pass it to preprocess/createTokenizer). */
+  get module() {
+    return this.#mod;
   }
 
   /** True once free() was called. */
