@@ -35,9 +35,12 @@ export function instantiateClipdb({ wasmModule, wasmBinary } = {}) {
     // race it against one that the failure rejects.
     let fail;
     const failure = new Promise((_, reject) => { fail = reject; });
+    const refuse = (e) => fail(new ClipdbError('INVALID_ARGUMENT',
+      `wasmModule could not be instantiated (is it this package version's clipdb.wasm?): ${e && e.message ? e.message : e}`, { cause: e }));
     config.instantiateWasm = (imports, done) => {
-      WebAssembly.instantiate(wasmModule, imports).then((instance) => done(instance, wasmModule), (e) => fail(
-        new ClipdbError('INVALID_ARGUMENT', `wasmModule could not be instantiated (is it this package version's clipdb.wasm?): ${e && e.message ? e.message : e}`, { cause: e })));
+      WebAssembly.instantiate(wasmModule, imports).then((instance) => {
+        try { done(instance, wasmModule); } catch (e) { refuse(e); }
+      }, refuse);
       return {};
     };
     return Promise.race([createClipdbModule(config), failure]);
