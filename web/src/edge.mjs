@@ -10,7 +10,7 @@
 // nothing is cached between calls (a failed instantiation leaves nothing behind). The store
 // runs on memory storage (or an adapter object the caller provides).
 import { ClipdbError } from './errors.mjs';
-import { instantiateClipdb } from './module.mjs';
+import { instantiateClipdb } from './instantiate.mjs';
 import { loadModel as loadModelOn, ClipModel, normalize } from './engine.mjs';
 import { preprocess as preprocessOn, defaultImageOptions as defaultImageOptionsOn } from './image.mjs';
 import { createTokenizer as createTokenizerOn, Tokenizer } from './text.mjs';
@@ -18,6 +18,8 @@ import { openDatabase as openDatabaseOn, Database, Collection, LikeQuery, Model,
 import { memoryStorage } from './db/storage.mjs';
 import { WasmVectorIndex } from './db/vector-index.mjs';
 import { clipModels } from './db/clip-models.mjs';
+import { checkMemoryBudget } from './budget.mjs';
+import * as b from './binding.mjs';
 
 export {
   ClipdbError, ClipModel, normalize, Tokenizer, Database, Collection, LikeQuery, Model, Listener,
@@ -74,30 +76,44 @@ function chunkReader(chunks) {
   };
 }
 
-async function readChunks(stream, name) {
+// `early(chunks)`, when given, runs after each chunk until it returns true; if it throws, the
+// stream is cancelled (nothing more is read) and the error passed on.
+async function readChunks(stream, name, early) {
   const chunks = [];
   const reader = stream.getReader();
+  let waiting = typeof early === 'function';
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (!(value instanceof Uint8Array)) throw new ClipdbError('INVALID_ARGUMENT', `${name}: the stream must yield Uint8Array chunks`);
+    if (!(value instanceof Uint8Array)) {
+      reader.cancel().catch(() => {});
+      throw new ClipdbError('INVALID_ARGUMENT', `${name}: the stream must yield Uint8Array chunks`);
+    }
     chunks.push(value);
+    if (waiting) {
+      try {
+        waiting = !early(chunks);
+      } catch (e) {
+        reader.cancel().catch(() => {});
+        throw e;
+      }
+    }
   }
   return chunks;
 }
 
 // Bytes of one input as chunks: ArrayBuffer / typed array (no copy), Blob, ReadableStream,
 // Response (its body).
-async function chunksOf(data, name) {
+async function chunksOf(data, name, early) {
   if (data instanceof Uint8Array) return [data];
   if (data instanceof ArrayBuffer) return [new Uint8Array(data)];
   if (ArrayBuffer.isView(data)) return [new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
   if (typeof Response !== 'undefined' && data instanceof Response) {
     if (!data.ok) throw new ClipdbError('IO', `${name}: HTTP ${data.status}`);
-    return data.body ? readChunks(data.body, name) : [];
+    return data.body ? readChunks(data.body, name, early) : [];
   }
-  if (data && typeof data.getReader === 'function') return readChunks(data, name);
-  if (typeof Blob !== 'undefined' && data instanceof Blob) return readChunks(data.stream(), name);
+  if (data && typeof data.getReader === 'function') return readChunks(data, name, early);
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return readChunks(data.stream(), name, early);
   throw new ClipdbError('INVALID_ARGUMENT', `${name} must be an ArrayBuffer, typed array, Blob, Response or ReadableStream`);
 }
 
@@ -108,6 +124,17 @@ function entriesOf(files, what) {
   throw new ClipdbError('INVALID_ARGUMENT', `${what}: files must be an object {name: bytes}, a Map or an array of {name, data}`);
 }
 
+// True once `r` holds the whole safetensors header and the budget check passed (throws
+// MEMORY_BUDGET_EXCEEDED otherwise); false while the header is still incomplete.
+function headerChecked(name, r, options, mod) {
+  if (r.size < 8) return false;
+  const h = r.read(0, 8);
+  const len = h[0] + h[1] * 2 ** 8 + h[2] * 2 ** 16 + h[3] * 2 ** 24 + (h[4] + h[5] * 2 ** 8) * 2 ** 32;
+  if (r.size < 8 + len && len <= 100 * 2 ** 20) return false;
+  checkMemoryBudget([{ name, peek: (o, n) => r.read(o, Math.max(0, Math.min(n, r.size - o))) }], options, b.clipdb_allocated_bytes(mod));
+  return true;
+}
+
 /**
  * Load a CLIP model (engine.mjs loadModel) on `options.module`. `files`: {name: data} (or a
  * Map / [{name, data}]), data an ArrayBuffer or typed array (a Worker's Data module; read in
@@ -116,7 +143,8 @@ function entriesOf(files, what) {
  * they arrive, not concatenated, then streamed the same way).
  * Options: `module` (required), `loadVision` / `loadText` (default true; a text-search Worker
  * passes loadVision: false), `maxMemoryMB` (refuse, before anything is allocated, a model
- * whose towers need more: MEMORY_BUDGET_EXCEEDED stating the bytes).
+ * whose towers need more: MEMORY_BUDGET_EXCEEDED stating the bytes; a stream is refused as
+ * soon as its safetensors header has arrived and is cancelled).
  * @returns {Promise<ClipModel>}
  */
 export async function loadModel(files, options = {}) {
@@ -124,7 +152,11 @@ export async function loadModel(files, options = {}) {
   const list = [];
   for (const [name, data] of entriesOf(files, 'loadModel')) {
     if (typeof name !== 'string' || name === '') throw new ClipdbError('INVALID_ARGUMENT', 'loadModel: every file needs a name');
-    list.push({ name, data: chunkReader(await chunksOf(data, name)) });
+    // With a budget, a streamed safetensors file is checked as soon as its header has arrived:
+    // a model that cannot fit is refused after reading a few KB, not the whole file.
+    const early = options.maxMemoryMB != null && name.endsWith('.safetensors')
+      ? (chunks) => headerChecked(name, chunkReader(chunks), options, mod) : null;
+    list.push({ name, data: chunkReader(await chunksOf(data, name, early)) });
   }
   return loadModelOn(list, { ...options, module: mod });
 }

@@ -10,13 +10,17 @@ import { checkMemoryBudget } from './budget.mjs';
 
 const raise = (mod, status, message, what) => b.toError(mod, { status, message }, what);
 
+// Named through a variable so that bundlers for Workers and pages leave it out (only a path
+// given under Node reaches it).
+const NODE_FS = 'node:fs';
+
 // A streamed file for binding.clipdb_model_init_from_files: {name, size, read(offset, dst, n),
 // close()}. `read` writes into mod.HEAPU8, looked up on every call (memory may grow).
 async function nodeFileSource(mod, name, file) {
   // Decided by capability: a runtime that cannot import node:fs cannot read a path.
   let fs;
   try {
-    fs = await import('node:fs');
+    fs = await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_FS);
     if (typeof fs.openSync !== 'function') throw new Error('no synchronous file API');
   } catch {
     throw new ClipdbError('UNSUPPORTED', `loadModel: file ${name} is given by path, which this runtime cannot read (no node:fs); pass its bytes or a Blob`);

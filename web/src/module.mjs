@@ -9,51 +9,16 @@
 //   wasmURL     where to fetch clipdb.wasm from (pages)
 //   otherwise   the clipdb.wasm next to this package, located from import.meta.url: read with
 //               node:fs when that URL is a file: URL, fetched otherwise.
-// The Emscripten glue is always told where the wasm is (locateFile) and given the bytes or the
-// module, so it never resolves anything against import.meta.url itself and never asks for
-// __dirname, require('fs') or process (it is built without its Node branch).
-import createClipdbModule from '../dist/clipdb.mjs';
+// The glue itself is instantiated in instantiate.mjs (which the edge entry uses alone).
 import { ClipdbError } from './errors.mjs';
+import { instantiateClipdb } from './instantiate.mjs';
 
+export { instantiateClipdb };
+
+// Through a variable, so bundlers for Workers and pages leave it out (file: URLs only).
+const NODE_FS_PROMISES = 'node:fs/promises';
 let defaultInstance = null; // Promise of the shared instance
 let defaultModule = null; // the shared instance once created
-
-/**
- * Instantiate the glue around a wasm the caller already has; touches no URL, file system or
- * process object. `source`: {wasmModule} or {wasmBinary}. Returns the Emscripten module.
- * Used by createModule() and by the edge entry (edge.mjs).
- */
-export function instantiateClipdb({ wasmModule, wasmBinary } = {}) {
-  // `config` becomes the module object. onAbort marks an instance that trapped (out of memory
-  // inside the glue, a wasm trap): it is unusable afterwards and getModule() drops it.
-  const config = { locateFile: (path) => path, onAbort: () => { config.clipdbAborted = true; } };
-  if (wasmModule != null) {
-    if (typeof WebAssembly === 'undefined' || !(wasmModule instanceof WebAssembly.Module)) {
-      return Promise.reject(new ClipdbError('INVALID_ARGUMENT', 'wasmModule must be a WebAssembly.Module (the compiled clipdb.wasm)'));
-    }
-    // A failed instantiation never reaches the glue's own promise (it would wait forever):
-    // race it against one that the failure rejects.
-    let fail;
-    const failure = new Promise((_, reject) => { fail = reject; });
-    const refuse = (e) => fail(new ClipdbError('INVALID_ARGUMENT',
-      `wasmModule could not be instantiated (is it this package version's clipdb.wasm?): ${e && e.message ? e.message : e}`, { cause: e }));
-    config.instantiateWasm = (imports, done) => {
-      WebAssembly.instantiate(wasmModule, imports).then((instance) => {
-        try { done(instance, wasmModule); } catch (e) { refuse(e); }
-      }, refuse);
-      return {};
-    };
-    return Promise.race([createClipdbModule(config), failure]);
-  }
-  if (wasmBinary != null) {
-    if (!(wasmBinary instanceof ArrayBuffer) && !ArrayBuffer.isView(wasmBinary)) {
-      return Promise.reject(new ClipdbError('INVALID_ARGUMENT', 'wasmBinary must be an ArrayBuffer or typed array of clipdb.wasm'));
-    }
-    config.wasmBinary = wasmBinary;
-    return createClipdbModule(config);
-  }
-  return Promise.reject(new ClipdbError('INVALID_ARGUMENT', 'instantiateClipdb needs {wasmModule} or {wasmBinary}'));
-}
 
 async function fetchBytes(url) {
   const res = await fetch(url);
@@ -72,7 +37,7 @@ async function readDefaultWasm() {
   }
   const url = new URL('../dist/clipdb.wasm', base);
   if (url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
+    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_FS_PROMISES);
     return readFile(url);
   }
   return fetchBytes(url);
