@@ -1,5 +1,6 @@
 // A Cloudflare Worker that answers text queries over photos indexed elsewhere:
-//   GET /search?q=a+red+circle&n=5  ->  {"query", "n", "results": [{rank, file, score}], "ms"}
+//   GET /search?q=a+red+circle&n=5  ->  {"query", "n", "results": [{rank, file, score}], "ms",
+//                                        "setupMs", "runtime": {processVersionsNode, wasmHeapBytes}}
 // The CLIP text tower, its vocabulary and an export container of image vectors (written by the
 // native CLI) are bundled as Data modules; clipdb.wasm as a CompiledWasm module. Everything is
 // set up on the first request (Workers allow no such work at global scope) and kept for the
@@ -40,7 +41,7 @@ async function setup() {
     compatibleListener: new Listener({ model: text, key: 'text', select }),
   }));
   await db.collection(spec.collection).insertMany(rows.map((r) => ({ ...r.doc, _id: r.id, vid: r.id })));
-  return { db, spec, count: rows.length, setupMs: Date.now() - t0 };
+  return { module, db, spec, count: rows.length, setupMs: Date.now() - t0 };
 }
 
 function json(body, status = 200) {
@@ -71,7 +72,7 @@ export default {
       const results = hits.map((h, i) => ({ rank: i + 1, file: h.file ?? h._id, score: h.score }));
       // What the runtime reports as Node (workerd with nodejs_compat does): clipdb must not care.
       const node = typeof process !== 'undefined' && process.versions ? process.versions.node ?? null : null;
-      return json({ query: q, n, results, ms: Date.now() - t0, setupMs: state.setupMs, runtime: { processVersionsNode: node } });
+      return json({ query: q, n, results, ms: Date.now() - t0, setupMs: state.setupMs, runtime: { processVersionsNode: node, wasmHeapBytes: state.module.HEAPU8.length } });
     } catch (e) {
       return json({ error: e.code || 'ERROR', message: e.message }, 400);
     }
