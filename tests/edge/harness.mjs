@@ -102,7 +102,7 @@ const worker :Workerd.Worker = (
       try {
         const res = await fetch(`${url}/`);
         await res.arrayBuffer();
-        return { url, stop, started, log: () => log };
+        return { url, stop, started, pid: proc.pid, log: () => log };
       } catch {
         await new Promise((r) => setTimeout(r, 20));
       }

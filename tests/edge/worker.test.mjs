@@ -48,17 +48,11 @@ describe('example edge Worker in workerd', { skip: edgeSkip(), timeout: 300000 }
   it('the installed package works in Node too (the node condition), with the same ranking', () => {
     const script = `
       import { readFileSync } from 'node:fs';
-      import { loadModel, createTokenizer, WasmVectorIndex, getModule } from 'clipdb';
-      const clip = await loadModel({ 'model.safetensors': readFileSync('assets/model.safetensors') }, { loadVision: false });
-      const tok = await createTokenizer({ 'vocab.txt.gz': readFileSync('assets/vocab.txt.gz') });
-      const { readExport } = await import('./src/export-reader.mjs');
-      const [{ rows }] = readExport(new Uint8Array(readFileSync('assets/index.clipdb'))).indexes.values();
-      const index = new WasmVectorIndex(await getModule(), rows[0].vector.length);
-      const flat = new Float32Array(rows.length * rows[0].vector.length);
-      rows.forEach((r, i) => flat.set(r.vector, i * r.vector.length));
-      index.add(rows.map((_, i) => i), flat);
-      const [hit] = index.search(clip.embedText(tok.tokenize(${JSON.stringify(QUERIES[0])})), 5);
-      console.log(JSON.stringify(Array.from(hit.keys, (k, i) => ({ file: rows[k].id, score: hit.scores[i] }))));
+      import * as clipdb from 'clipdb';
+      import { openSearch } from './src/search.mjs';
+      const s = await openSearch(clipdb, { module: await clipdb.getModule(), model: readFileSync('assets/model.safetensors'),
+        vocab: readFileSync('assets/vocab.txt.gz'), index: readFileSync('assets/index.clipdb'), maxMemoryMB: 128 });
+      console.log(JSON.stringify(await s.search(${JSON.stringify(QUERIES[0])}, 5)));
     `;
     const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ex.app, encoding: 'utf8' }));
     const want = expected.get(QUERIES[0]);

@@ -541,6 +541,11 @@ export function clipdb_index_add(mod, index, keys, vectors) {
   });
 }
 
+/** clipdb_index_reserve(index, n): room for n vectors in total. {status}. */
+export function clipdb_index_reserve(mod, index, n) {
+  return { status: mod._clipdb_index_reserve(index, n >>> 0) };
+}
+
 /** clipdb_index_remove(index, key): {status} (NOT_FOUND when absent). */
 export function clipdb_index_remove(mod, index, key) {
   return { status: mod._clipdb_index_remove(index, key >>> 0) };

@@ -1,18 +1,16 @@
 // A Cloudflare Worker that answers text queries over photos indexed elsewhere:
 //   GET /search?q=a+red+circle&n=5  ->  {"query", "n", "results": [{rank, file, score}], "ms",
 //                                        "setupMs", "runtime": {processVersionsNode, wasmHeapBytes}}
-// The CLIP text tower, its vocabulary and an export container of image vectors (written by the
-// native CLI) are bundled as Data modules; clipdb.wasm as a CompiledWasm module. Everything is
-// set up on the first request (Workers allow no such work at global scope) and kept for the
-// isolate's life; a failed setup is dropped so the next request tries again.
-import {
-  createModule, loadModel, createTokenizer, openDatabase, Model, Listener, VectorIndex,
-} from 'clipdb';
+// The CLIP text tower, its vocabulary and an export container of image vectors (written from
+// the native CLI's store) are bundled as Data modules; clipdb.wasm as a CompiledWasm module.
+// Everything is set up on the first request (Workers allow no such work at global scope) and
+// kept for the isolate's life; a failed setup is dropped so the next request tries again.
+import * as clipdb from 'clipdb';
 import wasmModule from 'clipdb/dist/clipdb.wasm';
 import modelBytes from '../assets/model.safetensors';
 import vocabBytes from '../assets/vocab.txt.gz';
 import indexBytes from '../assets/index.clipdb';
-import { readExport } from './export-reader.mjs';
+import { openSearch } from './search.mjs';
 
 const MAX_MEMORY_MB = 128; // a Worker isolate's memory
 
@@ -20,28 +18,9 @@ let ready = null;
 
 async function setup() {
   const t0 = Date.now();
-  const module = await createModule({ wasmModule });
-  const clip = await loadModel({ 'model.safetensors': modelBytes }, { module, loadVision: false, maxMemoryMB: MAX_MEMORY_MB });
-  const tokenizer = await createTokenizer({ 'vocab.txt.gz': vocabBytes }, { module });
-  const { indexes } = readExport(new Uint8Array(indexBytes));
-  const [{ spec, rows }] = indexes.values();
-  // The stored image vectors enter the memory store through a Model that looks them up, so
-  // nothing is re-embedded; queries go through the real text encoder.
-  const byId = new Map(rows.map((r) => [r.id, r.vector]));
-  const stored = new Model({ identifier: spec.model.identifier, dim: spec.model.dim, encode: (id) => byId.get(id) });
-  const text = new Model({
-    identifier: spec.compatible ? spec.compatible.identifier : `${spec.model.identifier}#text`,
-    dim: clip.config.embed_dim,
-    encode: (q) => clip.embedText(tokenizer.tokenize(q, { truncate: true, contextLength: clip.config.context_length })),
-  });
-  const db = await openDatabase({ module });
-  const select = { collection: spec.collection };
-  await db.add(new VectorIndex(spec.name, {
-    indexingListener: new Listener({ model: stored, key: 'vid', select }),
-    compatibleListener: new Listener({ model: text, key: 'text', select }),
-  }));
-  await db.collection(spec.collection).insertMany(rows.map((r) => ({ ...r.doc, _id: r.id, vid: r.id })));
-  return { module, db, spec, count: rows.length, setupMs: Date.now() - t0 };
+  const module = await clipdb.createModule({ wasmModule });
+  const search = await openSearch(clipdb, { module, model: modelBytes, vocab: vocabBytes, index: indexBytes, maxMemoryMB: MAX_MEMORY_MB });
+  return { module, search, setupMs: Date.now() - t0 };
 }
 
 function json(body, status = 200) {
@@ -68,8 +47,7 @@ export default {
     }
     const t0 = Date.now();
     try {
-      const hits = await state.db.collection(state.spec.collection).like({ text: q }, { vectorIndex: state.spec.name, n }).find();
-      const results = hits.map((h, i) => ({ rank: i + 1, file: h.file ?? h._id, score: h.score }));
+      const results = await state.search.search(q, n);
       // What the runtime reports as Node (workerd with nodejs_compat does): clipdb must not care.
       const node = typeof process !== 'undefined' && process.versions ? process.versions.node ?? null : null;
       return json({ query: q, n, results, ms: Date.now() - t0, setupMs: state.setupMs, runtime: { processVersionsNode: node, wasmHeapBytes: state.module.HEAPU8.length } });

@@ -36,6 +36,19 @@ export class WasmVectorIndex {
     this._checkIndex(b.clipdb_index_add(this.mod, this.ptr, keys, vectors), 'add to index');
   }
 
+  /** Make room for `n` vectors in total, so that filling the index allocates once (clipdb_index_reserve). */
+  reserve(n) {
+    if (!Number.isInteger(n) || n < 0) throw new ClipdbError('INVALID_ARGUMENT', `reserve needs a non-negative integer, got ${n}`);
+    this._checkIndex(b.clipdb_index_reserve(this.mod, this.ptr, n), 'reserve index');
+  }
+
+  /** The stored vector of `key` (L2-normalised, Float32Array [dim]), or null if absent. */
+  get(key) {
+    const r = b.clipdb_index_get(this.mod, this.ptr, key);
+    if (r.status === b.statusCodes(this.mod).NOT_FOUND) return null;
+    return this._checkIndex(r, 'read from index').vector;
+  }
+
   /** Remove `key`; returns false if it was absent. */
   remove(key) {
     const r = b.clipdb_index_remove(this.mod, this.ptr, key);
