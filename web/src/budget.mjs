@@ -21,8 +21,8 @@ const isVision = (name) => name.startsWith('visual.') || name.startsWith('vision
 
 /**
  * The estimate for one parsed safetensors header (the JSON object): {text, vision, largest}
- * in bytes — packed weights per tower and the largest single tensor as stored in the file
- * (the loader's one conversion scratch).
+ * in bytes — packed weights per tower and the largest tensor that is converted while loading
+ * (F16/BF16, as stored in the file: the loader's one conversion scratch; 0 for all-F32 files).
  */
 export function towerBytes(header) {
   const out = { text: 0, vision: 0, largest: 0 };
@@ -31,8 +31,8 @@ export function towerBytes(header) {
     const n = t.shape.reduce((a, d) => a * d, 1);
     const bytes = n * packedBytesPerElement(t.dtype);
     if (isVision(name)) out.vision += bytes; else out.text += bytes;
-    const stored = Array.isArray(t.data_offsets) ? t.data_offsets[1] - t.data_offsets[0] : 0;
-    out.largest = Math.max(out.largest, stored);
+    // F32 tensors are read straight into their packed buffer; others pass through one scratch
+    if (t.dtype !== 'F32' && Array.isArray(t.data_offsets)) out.largest = Math.max(out.largest, t.data_offsets[1] - t.data_offsets[0]);
   }
   return out;
 }
@@ -79,12 +79,15 @@ export function checkMemoryBudget(sources, options, usedBytes = 0) {
   let weights = 0;
   if (options.loadText !== false) { weights += t.text; towers.push('text'); }
   if (options.loadVision !== false) { weights += t.vision; towers.push('image'); }
-  const needed = weights + t.largest + HEADROOM + usedBytes;
+  // Files given as bytes are copied whole into wasm memory for the load; streamed ones are not.
+  const copied = sources.reduce((a, f) => a + (f.data ? f.data.length : 0), 0);
+  const needed = weights + t.largest + copied + HEADROOM + usedBytes;
   if (needed > budget) {
     const int8 = Math.round(weights / 4);
     throw new ClipdbError('MEMORY_BUDGET_EXCEEDED',
       `loadModel: the ${towers.join(' and ')} tower${towers.length > 1 ? 's' : ''} of ${file.name} need about ${needed} bytes ` +
-      `(${(needed / MiB).toFixed(1)} MiB: ${weights} bytes of packed weights, ${t.largest} for loading the largest tensor, ` +
+      `(${(needed / MiB).toFixed(1)} MiB: ${weights} bytes of packed weights, ${t.largest} for converting the largest tensor, ` +
+      `${copied ? `${copied} for the file copied in whole, ` : ''}` +
       `${HEADROOM} of working memory${usedBytes ? `, ${usedBytes} already in use` : ''}), more than maxMemoryMB ${mb} ` +
       `(${budget} bytes); nothing was allocated. Quantize the model to int8 (clipdb quantize; about ${int8} bytes of weights) ` +
       'or load only the tower you need (loadVision: false / loadText: false).',
