@@ -117,6 +117,8 @@ describe('edge entry: memory budget for a ViT-B/32 float32 text tower', { skip }
         assert.equal(e.code, 'MEMORY_BUDGET_EXCEEDED');
         // ViT-B/32's text tower: 63,428,097 float32 values = 253,712,388 bytes packed
         assert.equal(e.details.weights, 253712388);
+        // + 16 MiB of working memory + what the fresh module holds; no scratch (F32), no copy (streamed)
+        assert.equal(e.details.needed, 253712388 + 16 * 2 ** 20 + allocated);
         assert.deepEqual(e.details.towers, ['text']);
         assert.ok(e.details.needed > 128 * 2 ** 20);
         assert.match(e.message, new RegExp(`need about ${e.details.needed} bytes`));
