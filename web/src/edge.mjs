@@ -163,12 +163,14 @@ export async function loadModel(files, options = {}) {
 
 /**
  * A CLIP tokenizer (text.mjs createTokenizer) on `options.module`; vocabulary files as
- * {name: data} with data as for loadModel.
+ * {name: data} with data as for loadModel, or a string (UTF-8 encoded).
+ * @throws ClipdbError INVALID_ARGUMENT (no module, bad data), BAD_VOCAB (names file and line).
  */
 export async function createTokenizer(files, options = {}) {
   const mod = needModule(options, 'createTokenizer');
   const out = {};
   for (const [name, data] of entriesOf(files, 'createTokenizer')) {
+    if (typeof data === 'string') { out[name] = data; continue; }
     const r = chunkReader(await chunksOf(data, name));
     out[name] = r.read(0, r.size);
   }

@@ -54,7 +54,7 @@ export interface ModelConfig {
  * Node only, `{ path }` (streamed with fs.readSync). Streamed files are never held whole: the
  * load's peak is about the packed float32 weights plus the largest tensor.
  */
-export type ModelFileData = ArrayBuffer | ArrayBufferView | Blob | { path: string } | SyncReader;
+export type ModelFileData = ArrayBuffer | ArrayBufferView | Blob | { path: string } | SyncReader | EdgeFileData;
 
 /**
  * A synchronous random-access reader of one file: `read(offset, n)` returns a Uint8Array of
@@ -224,7 +224,8 @@ export function defaultImageOptions(options?: { module?: object }): Promise<{
 // ---- tokenizer ---------------------------------------------------------------------------
 
 /** Vocabulary file bytes; strings are UTF-8 encoded. */
-export type VocabData = ArrayBuffer | ArrayBufferView | string;
+/** Vocabulary file content; a Blob, Response or ReadableStream only through the edge entry. */
+export type VocabData = ArrayBuffer | ArrayBufferView | string | Blob | EdgeFileData;
 
 /**
  * A CLIP BPE tokenizer held in wasm memory (clip/simple_tokenizer.py + clip.tokenize of
@@ -738,5 +739,9 @@ export class ClipdbWorkerClient extends EventTarget {
 // there: getModule, setDefaultTokenizer, tokenize, fsStorage, indexedDBStorage, the model cache
 // and the Worker client.
 
-/** Edge entry: model or vocabulary bytes as a Worker gets them. */
-export type EdgeFileData = ArrayBuffer | ArrayBufferView | Blob | Response | ReadableStream<Uint8Array>;
+/**
+ * Edge entry only: model or vocabulary data as a Worker gets it (an R2 object's body, a KV
+ * stream, a fetch Response): read chunk by chunk, the chunks kept as they arrive (never
+ * concatenated), then streamed into wasm memory tensor by tensor.
+ */
+export type EdgeFileData = Response | ReadableStream<Uint8Array>;
