@@ -47,9 +47,37 @@ void cli_json_floats(FILE *f, const float *v, size_t n);
  * model.safetensors). cmd-embed.c. */
 clipdb_status cli_load_model(const char *path, clipdb_model_t **out);
 
-/* Find the tokenizer files: `vocab_path` if given (a .txt.gz / .txt in OpenAI format, or a
- * directory holding vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz), else next to
- * `model_path`. cmd-tokenize.c. */
+/*
+ * Tokenizer vocabularies. A model and its vocabulary travel together, so a vocabulary next to
+ * a model is found only under documented names, in this order of authority:
+ *   1. the file named by the model's safetensors `__metadata__` key "clipdb_vocab" (a plain
+ *      file name in the model's folder; it must exist);
+ *   2. else exactly one of bpe_simple_vocab_16e6.txt.gz, vocab.txt.gz, or vocab.json +
+ *      merges.txt in the folder of the .safetensors file; a model given as a folder (Hugging
+ *      Face layout) is searched itself, then, when it has none, the folder above it
+ *      (per-model folders sharing one vocabulary).
+ * Two candidates in one folder are an INVALID_ARGUMENT error naming both; none is NOT_FOUND
+ * naming the names looked for and `--vocab PATH`. Other files (any other *.txt.gz) are never
+ * picked up. cmd-tokenize.c.
+ */
+#define CLI_VOCAB_METADATA_KEY "clipdb_vocab"
+
+typedef struct cli_vocab {
+  char *path[2]; /* malloc'ed; path[1] is merges.txt for the vocab.json + merges.txt pair */
+  int n;         /* 1 or 2 files */
+} cli_vocab;
+
+/* The vocabulary of the model at `model_path` (a .safetensors file or a model folder) by the
+ * rule above. Errors are reported (JSON on stderr) before returning. */
+clipdb_status cli_find_vocab(const char *model_path, cli_vocab *out);
+/* An explicit --vocab PATH: a file (OpenAI .txt.gz / .txt, or vocab.json / merges.txt, which
+ * means both), or a folder searched with the documented names, else for its only *.txt.gz
+ * (the user named that folder; two are an error naming both). Errors reported. */
+clipdb_status cli_vocab_from_path(const char *vocab_path, cli_vocab *out);
+/* Read the files of `v` and create the tokenizer (free with clipdb_tokenizer_free). */
+clipdb_status cli_vocab_load(const cli_vocab *v, clipdb_tokenizer_t **out);
+void cli_vocab_clear(cli_vocab *v);
+/* `vocab_path` if given (cli_vocab_from_path), else the rule next to `model_path`. */
 clipdb_status cli_load_tokenizer(const char *vocab_path, const char *model_path,
                                  clipdb_tokenizer_t **out);
 

@@ -759,7 +759,7 @@ out:
  * ---------------------------------------------------------------------------------------- */
 
 int cli_search(int argc, char **argv) {
-  const char *store_arg = NULL, *text = NULL, *image = NULL;
+  const char *store_arg = NULL, *text = NULL, *image = NULL, *vocab = NULL;
   long n = 5;
   int exif = CLIPDB_EXIF_APPLY;
   for (int i = 1; i < argc; i++) {
@@ -767,6 +767,7 @@ int cli_search(int argc, char **argv) {
     if (strcmp(a, "--store") == 0 && i + 1 < argc) store_arg = argv[++i];
     else if (strcmp(a, "--text") == 0 && i + 1 < argc) text = argv[++i];
     else if (strcmp(a, "--image") == 0 && i + 1 < argc) image = argv[++i];
+    else if (strcmp(a, "--vocab") == 0 && i + 1 < argc) vocab = argv[++i];
     else if (strcmp(a, "--exif") == 0 && i + 1 < argc) {
       if (parse_exif("search", argv[++i], &exif)) return 2;
     } else if ((strcmp(a, "-n") == 0 || strcmp(a, "--n") == 0) && i + 1 < argc) {
@@ -832,7 +833,7 @@ int cli_search(int argc, char **argv) {
       cli_fail(CLIPDB_STATUS_INVALID_STATE, "model %s has no text encoder", s.model_path);
       goto out;
     }
-    if (cli_load_tokenizer(NULL, s.model_path, &tok) != CLIPDB_STATUS_SUCCESS) goto out; /* reported */
+    if (cli_load_tokenizer(vocab, s.model_path, &tok) != CLIPDB_STATUS_SUCCESS) goto out; /* reported */
     tokens = malloc((size_t)cfg.context_length * sizeof *tokens);
     int32_t n_tok = 0;
     if (tokens == NULL) {

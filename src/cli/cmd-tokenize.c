@@ -3,96 +3,34 @@
  *   prints one JSON array of N (default 77) token ids per TEXT, one per line, as
  *   clip.tokenize(TEXT, context_length=N, truncate=...) returns them.
  *
- * Also cli_load_tokenizer, which `clipdb embed --text` uses to find the vocabulary.
+ * Also the vocabulary rule (cli_find_vocab, cli_vocab_from_path; see cli.h) and
+ * cli_load_tokenizer, which `embed --text` and `search --text` use.
  */
-#define _POSIX_C_SOURCE 200809L /* strdup, dirent */
+#define _POSIX_C_SOURCE 200809L /* strdup, fseeko */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <dirent.h>
 
 #include "cli.h"
+#include "model/safetensors.h"
 
 static int has_suffix(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
   return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int file_exists(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return 0;
-  fclose(f);
-  return 1;
+static int is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Load the tokenizer files found in directory `dir`; returns NOT_FOUND when it holds none. */
-static clipdb_status load_from_dir(const char *dir, clipdb_tokenizer_t **out);
-
-static clipdb_status load_files(const char **paths, const char **names, size_t n, clipdb_tokenizer_t **out) {
-  clipdb_file files[2];
-  void *data[2] = {NULL, NULL};
-  clipdb_status st = CLIPDB_STATUS_SUCCESS;
-  for (size_t i = 0; i < n && st == CLIPDB_STATUS_SUCCESS; i++) {
-    size_t size = 0;
-    st = cli_read_file(paths[i], &data[i], &size);
-    files[i].name = names[i];
-    files[i].data = data[i];
-    files[i].size = size;
-  }
-  if (st == CLIPDB_STATUS_SUCCESS) {
-    st = clipdb_tokenizer_init_from_files(files, n, out);
-    if (st != CLIPDB_STATUS_SUCCESS) cli_fail(st, "%s", clipdb_last_error());
-  }
-  for (size_t i = 0; i < n; i++) free(data[i]);
-  return st;
-}
-
-static clipdb_status load_from_dir(const char *dir, clipdb_tokenizer_t **out) {
-  char *gz = cli_join(dir, "bpe_simple_vocab_16e6.txt.gz");
-  char *vocab = cli_join(dir, "vocab.json");
-  char *merges = cli_join(dir, "merges.txt");
-  clipdb_status st = CLIPDB_STATUS_NOT_FOUND;
-  char *other = NULL;
-  if (gz == NULL || vocab == NULL || merges == NULL) {
-    st = CLIPDB_STATUS_OUT_OF_MEMORY;
-    cli_fail(st, "out of memory");
-    goto done;
-  }
-  if (file_exists(gz)) {
-    const char *p[1] = {gz}, *nm[1] = {"bpe_simple_vocab_16e6.txt.gz"};
-    st = load_files(p, nm, 1, out);
-    goto done;
-  }
-  /* any other *.txt.gz (e.g. the project's own small vocabulary), first in name order */
-  DIR *d = opendir(dir);
-  if (d != NULL) {
-    struct dirent *e;
-    char *best = NULL;
-    while ((e = readdir(d)) != NULL) {
-      if (has_suffix(e->d_name, ".txt.gz") && (best == NULL || strcmp(e->d_name, best) < 0)) {
-        free(best);
-        best = strdup(e->d_name);
-      }
-    }
-    closedir(d);
-    if (best != NULL) {
-      other = cli_join(dir, best);
-      const char *p[1] = {other}, *nm[1] = {best};
-      st = other ? load_files(p, nm, 1, out) : CLIPDB_STATUS_OUT_OF_MEMORY;
-      free(best);
-      goto done;
-    }
-  }
-  if (file_exists(vocab) && file_exists(merges)) {
-    const char *p[2] = {vocab, merges}, *nm[2] = {"vocab.json", "merges.txt"};
-    st = load_files(p, nm, 2, out);
-  }
-done:
-  free(gz);
-  free(vocab);
-  free(merges);
-  free(other);
-  return st;
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
 }
 
 /* Directory part of a file path ("." when there is none). */
@@ -107,45 +45,262 @@ static char *dir_of(const char *path) {
   return d;
 }
 
-clipdb_status cli_load_tokenizer(const char *vocab_path, const char *model_path, clipdb_tokenizer_t **out) {
-  *out = NULL;
-  if (vocab_path != NULL) {
-    if (cli_is_dir(vocab_path)) {
-      clipdb_status st = load_from_dir(vocab_path, out);
-      if (st == CLIPDB_STATUS_NOT_FOUND)
-        cli_fail(st, "no tokenizer files in %s (bpe_simple_vocab_16e6.txt.gz, *.txt.gz, or vocab.json + merges.txt)", vocab_path);
-      return st;
-    }
-    const char *slash = strrchr(vocab_path, '/');
-    const char *base = slash ? slash + 1 : vocab_path;
-    if (strcmp(base, "vocab.json") == 0 || strcmp(base, "merges.txt") == 0) {
-      char *dir = dir_of(vocab_path);
-      char *v = dir ? cli_join(dir, "vocab.json") : NULL, *m = dir ? cli_join(dir, "merges.txt") : NULL;
-      const char *p[2] = {v, m}, *nm[2] = {"vocab.json", "merges.txt"};
-      clipdb_status st = v && m ? load_files(p, nm, 2, out) : CLIPDB_STATUS_OUT_OF_MEMORY;
-      free(dir);
-      free(v);
-      free(m);
-      return st;
-    }
-    const char *p[1] = {vocab_path}, *nm[1] = {base};
-    if (!has_suffix(base, ".gz") && !has_suffix(base, ".txt")) nm[0] = "vocab.txt"; /* plain OpenAI text */
-    return load_files(p, nm, 1, out);
+void cli_vocab_clear(cli_vocab *v) {
+  free(v->path[0]);
+  free(v->path[1]);
+  memset(v, 0, sizeof *v);
+}
+
+static int stdio_read_at(void *user, uint64_t offset, void *dst, size_t n) {
+  FILE *f = user;
+  if (offset > (uint64_t)INT64_MAX || fseeko(f, (off_t)offset, SEEK_SET) != 0) return 1;
+  return fread(dst, 1, n, f) == n ? 0 : 1;
+}
+
+/* The `clipdb_vocab` value of the safetensors `__metadata__` of `weights`, malloc'ed, or NULL
+ * when the file has none (or cannot be parsed: loading the model reports that). */
+static char *metadata_vocab(const char *weights) {
+  FILE *f = fopen(weights, "rb");
+  if (f == NULL) return NULL;
+  char *name = NULL;
+  off_t size = -1;
+  if (fseeko(f, 0, SEEK_END) == 0) size = ftello(f);
+  clipdb__safetensors *st = NULL;
+  if (size > 0 && clipdb__safetensors_open_reader(stdio_read_at, f, (uint64_t)size, NULL, &st) == CLIPDB_STATUS_SUCCESS) {
+    const char *v = clipdb__safetensors_metadata(st, CLI_VOCAB_METADATA_KEY);
+    if (v != NULL) name = strdup(v);
+    clipdb__safetensors_free(st);
   }
-  if (model_path == NULL) return cli_fail(CLIPDB_STATUS_INVALID_ARGUMENT, "no tokenizer: give --vocab PATH"), CLIPDB_STATUS_INVALID_ARGUMENT;
+  fclose(f);
+  return name;
+}
+
+/* The safetensors file of a model path (a .safetensors file, or the weights in a folder). */
+static char *weights_of(const char *model_path) {
+  if (!cli_is_dir(model_path)) return strdup(model_path);
+  static const char *names[] = {"model.safetensors", "open_clip_model.safetensors"};
+  for (size_t i = 0; i < 2; i++) {
+    char *p = cli_join(model_path, names[i]);
+    if (p == NULL || is_file(p)) return p;
+    free(p);
+  }
+  return NULL;
+}
+
+/* Candidates among the documented names in `dir`: count returned, the first two filled in
+ * `found` (each with its second file for vocab.json + merges.txt). -1: out of memory. */
+static int candidates_in(const char *dir, cli_vocab found[2]) {
+  static const char *single[] = {"bpe_simple_vocab_16e6.txt.gz", "vocab.txt.gz"};
+  int n = 0;
+  for (size_t i = 0; i < 3; i++) {
+    char *a = cli_join(dir, i < 2 ? single[i] : "vocab.json");
+    char *b = i < 2 ? NULL : cli_join(dir, "merges.txt");
+    if (a == NULL || (i == 2 && b == NULL)) {
+      free(a);
+      free(b);
+      return -1;
+    }
+    if (is_file(a) && (i < 2 || is_file(b))) {
+      if (n < 2) {
+        found[n].path[0] = a;
+        found[n].path[1] = b;
+        found[n].n = i < 2 ? 1 : 2;
+        a = b = NULL;
+      }
+      n++;
+    }
+    free(a);
+    free(b);
+  }
+  return n;
+}
+
+static const char *const looked_for =
+    "bpe_simple_vocab_16e6.txt.gz, vocab.txt.gz, vocab.json + merges.txt, or the file named by "
+    "the model's safetensors metadata key " CLI_VOCAB_METADATA_KEY;
+
+/* The rule in one folder. SUCCESS (found), NOT_FOUND (nothing there; not reported), or an
+ * error already reported. */
+static clipdb_status find_in_dir(const char *dir, const char *what, cli_vocab *out) {
+  cli_vocab found[2];
+  memset(found, 0, sizeof found);
+  int n = candidates_in(dir, found);
+  if (n < 0) return cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory"), CLIPDB_STATUS_OUT_OF_MEMORY;
+  if (n == 0) return CLIPDB_STATUS_NOT_FOUND;
+  if (n > 1) {
+    cli_fail(CLIPDB_STATUS_INVALID_ARGUMENT,
+             "two tokenizer vocabularies for %s: %s%s and %s%s; remove one or give --vocab PATH", what,
+             found[0].path[0], found[0].n == 2 ? " + merges.txt" : "", found[1].path[0],
+             found[1].n == 2 ? " + merges.txt" : "");
+    cli_vocab_clear(&found[0]);
+    cli_vocab_clear(&found[1]);
+    return CLIPDB_STATUS_INVALID_ARGUMENT;
+  }
+  *out = found[0];
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+clipdb_status cli_find_vocab(const char *model_path, cli_vocab *out) {
+  memset(out, 0, sizeof *out);
+  char *weights = weights_of(model_path);
   char *dir = cli_is_dir(model_path) ? strdup(model_path) : dir_of(model_path);
-  if (dir == NULL) return cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory"), CLIPDB_STATUS_OUT_OF_MEMORY;
-  clipdb_status st = load_from_dir(dir, out);
-  if (st == CLIPDB_STATUS_NOT_FOUND) {
-    /* one level up: models kept in per-model folders beside a shared vocabulary */
+  clipdb_status st = CLIPDB_STATUS_OUT_OF_MEMORY;
+  char *named = NULL;
+  if (dir == NULL) goto oom;
+  named = weights ? metadata_vocab(weights) : NULL;
+  if (named != NULL) {
+    /* the model says which file: a plain name in its own folder */
+    if (named[0] == '\0' || strchr(named, '/') != NULL || strcmp(named, ".") == 0 || strcmp(named, "..") == 0) {
+      st = CLIPDB_STATUS_BAD_MODEL;
+      cli_fail(st, "model %s names its vocabulary '%s' (metadata %s): not a file name in the model's folder",
+               model_path, named, CLI_VOCAB_METADATA_KEY);
+      goto done;
+    }
+    out->path[0] = cli_join(dir, named);
+    if (out->path[0] == NULL) goto oom;
+    out->n = 1;
+    if (strcmp(named, "vocab.json") == 0 || strcmp(named, "merges.txt") == 0) {
+      free(out->path[0]);
+      out->path[0] = cli_join(dir, "vocab.json");
+      out->path[1] = cli_join(dir, "merges.txt");
+      out->n = 2;
+      if (out->path[0] == NULL || out->path[1] == NULL) goto oom;
+    }
+    for (int i = 0; i < out->n; i++) {
+      if (!is_file(out->path[i])) {
+        st = CLIPDB_STATUS_NOT_FOUND;
+        cli_fail(st, "model %s names its vocabulary %s (metadata %s), which does not exist; give --vocab PATH",
+                 model_path, out->path[i], CLI_VOCAB_METADATA_KEY);
+        cli_vocab_clear(out);
+        goto done;
+      }
+    }
+    st = CLIPDB_STATUS_SUCCESS;
+    goto done;
+  }
+  st = find_in_dir(dir, model_path, out);
+  if (st == CLIPDB_STATUS_NOT_FOUND && cli_is_dir(model_path)) {
+    /* a model folder without one: per-model folders beside one shared vocabulary */
     char *parent = cli_join(dir, "..");
-    if (parent != NULL) st = load_from_dir(parent, out);
+    if (parent == NULL) goto oom;
+    st = find_in_dir(parent, model_path, out);
     free(parent);
   }
   if (st == CLIPDB_STATUS_NOT_FOUND)
-    cli_fail(st, "no tokenizer files next to %s (bpe_simple_vocab_16e6.txt.gz, *.txt.gz, or vocab.json + merges.txt); give --vocab PATH",
-             model_path);
+    cli_fail(st, "no tokenizer vocabulary next to %s (looked in %s for %s); give --vocab PATH",
+             model_path, cli_is_dir(model_path) ? "that folder and the one above" : "its folder", looked_for);
+  goto done;
+oom:
+  cli_vocab_clear(out);
+  st = CLIPDB_STATUS_OUT_OF_MEMORY;
+  cli_fail(st, "out of memory");
+done:
+  free(weights);
   free(dir);
+  free(named);
+  return st;
+}
+
+/* A folder given as --vocab that holds none of the documented names: its one *.txt.gz (the
+ * user named the folder as the vocabulary's). Two are an error naming both. */
+static clipdb_status only_gz_in(const char *dir, cli_vocab *out) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return CLIPDB_STATUS_NOT_FOUND;
+  char *names[2] = {NULL, NULL};
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.' || !has_suffix(e->d_name, ".txt.gz")) continue;
+    if (n < 2) names[n] = strdup(e->d_name);
+    n++;
+  }
+  closedir(d);
+  clipdb_status st = CLIPDB_STATUS_NOT_FOUND;
+  if (n == 1) {
+    out->path[0] = names[0] ? cli_join(dir, names[0]) : NULL;
+    out->n = 1;
+    st = out->path[0] ? CLIPDB_STATUS_SUCCESS : CLIPDB_STATUS_OUT_OF_MEMORY;
+    if (st != CLIPDB_STATUS_SUCCESS) cli_fail(st, "out of memory");
+  } else if (n > 1) {
+    st = CLIPDB_STATUS_INVALID_ARGUMENT;
+    cli_fail(st, "two tokenizer vocabularies in folder %s: %s and %s; give --vocab FILE", dir,
+             names[0] ? names[0] : "?", names[1] ? names[1] : "?");
+  }
+  free(names[0]);
+  free(names[1]);
+  return st;
+}
+
+clipdb_status cli_vocab_from_path(const char *vocab_path, cli_vocab *out) {
+  memset(out, 0, sizeof *out);
+  if (cli_is_dir(vocab_path)) {
+    clipdb_status st = find_in_dir(vocab_path, vocab_path, out);
+    if (st == CLIPDB_STATUS_NOT_FOUND) st = only_gz_in(vocab_path, out);
+    if (st == CLIPDB_STATUS_NOT_FOUND)
+      cli_fail(st, "no tokenizer vocabulary in folder %s (looked for bpe_simple_vocab_16e6.txt.gz, vocab.txt.gz, vocab.json + merges.txt, or a single *.txt.gz)",
+               vocab_path);
+    return st;
+  }
+  const char *base = base_name(vocab_path);
+  if (strcmp(base, "vocab.json") == 0 || strcmp(base, "merges.txt") == 0) {
+    char *dir = dir_of(vocab_path);
+    out->path[0] = dir ? cli_join(dir, "vocab.json") : NULL;
+    out->path[1] = dir ? cli_join(dir, "merges.txt") : NULL;
+    out->n = 2;
+    free(dir);
+  } else {
+    out->path[0] = strdup(vocab_path);
+    out->n = 1;
+  }
+  if (out->path[0] == NULL || (out->n == 2 && out->path[1] == NULL)) {
+    cli_vocab_clear(out);
+    return cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory"), CLIPDB_STATUS_OUT_OF_MEMORY;
+  }
+  for (int i = 0; i < out->n; i++) {
+    if (!is_file(out->path[i])) {
+      cli_fail(CLIPDB_STATUS_IO, "failed to open vocabulary %s: %s", out->path[i],
+               cli_is_dir(out->path[i]) ? "a folder" : "no such file");
+      cli_vocab_clear(out);
+      return CLIPDB_STATUS_IO;
+    }
+  }
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+clipdb_status cli_vocab_load(const cli_vocab *v, clipdb_tokenizer_t **out) {
+  clipdb_file files[2];
+  void *data[2] = {NULL, NULL};
+  const char *names[2];
+  clipdb_status st = CLIPDB_STATUS_SUCCESS;
+  memset(files, 0, sizeof files);
+  for (int i = 0; i < v->n && st == CLIPDB_STATUS_SUCCESS; i++) {
+    size_t size = 0;
+    st = cli_read_file(v->path[i], &data[i], &size);
+    names[i] = base_name(v->path[i]);
+    /* plain OpenAI text under another name (e.g. "vocab"): the tokenizer keys on the suffix */
+    if (v->n == 1 && !has_suffix(names[i], ".gz") && !has_suffix(names[i], ".txt")) names[i] = "vocab.txt";
+    files[i].name = names[i];
+    files[i].data = data[i];
+    files[i].size = size;
+  }
+  if (st == CLIPDB_STATUS_SUCCESS) {
+    st = clipdb_tokenizer_init_from_files(files, (size_t)v->n, out);
+    if (st != CLIPDB_STATUS_SUCCESS) cli_fail(st, "%s", clipdb_last_error());
+  }
+  for (int i = 0; i < 2; i++) free(data[i]);
+  return st;
+}
+
+clipdb_status cli_load_tokenizer(const char *vocab_path, const char *model_path, clipdb_tokenizer_t **out) {
+  *out = NULL;
+  cli_vocab v;
+  clipdb_status st;
+  if (vocab_path != NULL) st = cli_vocab_from_path(vocab_path, &v);
+  else if (model_path != NULL) st = cli_find_vocab(model_path, &v);
+  else return cli_fail(CLIPDB_STATUS_INVALID_ARGUMENT, "no tokenizer: give --vocab PATH"), CLIPDB_STATUS_INVALID_ARGUMENT;
+  if (st != CLIPDB_STATUS_SUCCESS) return st;
+  st = cli_vocab_load(&v, out);
+  cli_vocab_clear(&v);
   return st;
 }
 

@@ -13,6 +13,7 @@
 // ClipdbWorkerClient in index.d.ts.
 import { ClipdbError } from './errors.mjs';
 import { openModelCache, getModelFiles, sha256Hex, byteSize } from './model-cache.mjs';
+import { selectModelFiles } from './model-files.mjs';
 import * as lib from './index.mjs';
 
 const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib;
@@ -30,11 +31,6 @@ function toWire(e) {
   const err = { name: e?.name || 'Error', code: e?.code || (e?.name === 'AbortError' ? 'ABORTED' : 'INTERNAL'), message: e?.message || String(e) };
   if (e?.details !== undefined) { try { structuredClone(e.details); err.details = e.details; } catch { /* not cloneable: dropped */ } }
   return err;
-}
-
-function isVocab(name) {
-  const n = name.toLowerCase();
-  return n.endsWith('.txt.gz') || n === 'vocab.json' || n === 'merges.txt' || (n.endsWith('.txt') && !n.includes('license'));
 }
 
 function needDb() {
@@ -100,11 +96,10 @@ const ops = {
     } else {
       throw new ClipdbError('INVALID_ARGUMENT', 'loadModel needs files or urls');
     }
-    const weights = list.filter((f) => !isVocab(f.name));
-    const vocab = list.filter((f) => isVocab(f.name));
-    const st = weights.find((f) => f.name.toLowerCase().endsWith('.safetensors'));
-    if (!st) throw new ClipdbError('INVALID_ARGUMENT', `no .safetensors file among ${list.map((f) => f.name).join(', ') || 'the files given'}`);
-    if (!vocab.length) throw new ClipdbError('INVALID_ARGUMENT', 'no tokenizer vocabulary (a *.txt.gz BPE file, or vocab.json + merges.txt) among the model files');
+    // Weights and vocabulary by their documented names only (model-files.mjs).
+    const picked = await selectModelFiles(list);
+    const st = picked.weights, vocab = picked.vocab;
+    const weights = picked.config ? [st, picked.config] : [st];
     progress({ phase: 'load' });
     let clip;
     try {
