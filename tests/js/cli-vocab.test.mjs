@@ -118,20 +118,6 @@ describe('CLI: the vocabulary next to a model', { skip: skip || (!clis.length &&
       assert.equal(r.stdout, ref.stdout);
     });
 
-    it(`${name}: search accepts --vocab`, () => {
-      const dir = path.join(tmp, `s-${name}`), images = path.join(tmp, `s-img-${name}`), store = path.join(tmp, `s-store-${name}`);
-      mkdirSync(dir);
-      mkdirSync(images);
-      const m = path.join(dir, 'model.safetensors');
-      copyFileSync(model, m);
-      decoy(dir);
-      for (const f of ['no-tag.jpg', 'orientation3.jpg']) copyFileSync(path.join(repoRoot, 'tests', 'data', 'exif', f), path.join(images, f));
-      let r = run(cli, ['index', '--model', m, '--store', store, images]);
-      assert.equal(r.status, 0, r.stderr);
-      r = run(cli, ['search', '--store', store, '--vocab', vocab, '--text', 'a red circle', '-n', '2']);
-      assert.equal(r.status, 0, r.stderr);
-      assert.deepEqual(r.stdout.trim().split('\n').map((l) => path.basename(JSON.parse(l).file)).sort(), ['no-tag.jpg', 'orientation3.jpg']);
-    });
   }
 });
 
