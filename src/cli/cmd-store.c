@@ -1,5 +1,6 @@
 /*
- * clipdb index  --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] IMAGE_DIR_OR_FILE...
+ * clipdb index  --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] [--no-wait]
+ *               [--save-every N] IMAGE_DIR_OR_FILE...
  * clipdb search --store DIR (--text TEXT | --image FILE) [-n N] [--vocab PATH] [--exif apply|ignore]
  *
  * `index` walks the given folders recursively, embeds every image file (by extension: .jpg
@@ -27,6 +28,12 @@
  *
  * Saving: the store is rewritten atomically (store-file.h) at the end of `index` and every
  * --save-every N new embeddings (default 256), so an interrupted run loses little work.
+ *
+ * Concurrency: `index` holds the store lock (store-file.h) from before it reads the store until
+ * its last write. A second `index` on the same store waits for it and then reads what the
+ * first one wrote, so both runs' images end up in the store; with --no-wait it fails at once
+ * with INVALID_STATE "store DIR is in use by another clipdb process". `search` and `export`
+ * take no lock: they read whole files that are only ever replaced by a rename.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -211,6 +218,7 @@ int cli_index(int argc, char **argv) {
   const char *model_arg = NULL, *store_arg = NULL, *vocab_arg = NULL;
   int exif = CLIPDB_EXIF_APPLY, exif_given = 0;
   long save_every = SAVE_EVERY;
+  int wait = 1, lock_fd = -1, locked = 0;
   list_t inputs = {0}, files = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -220,6 +228,8 @@ int cli_index(int argc, char **argv) {
     else if (strcmp(a, "--exif") == 0 && i + 1 < argc) {
       if (parse_exif("index", argv[++i], &exif)) return list_clear(&inputs), 2;
       exif_given = 1;
+    } else if (strcmp(a, "--no-wait") == 0) {
+      wait = 0;
     } else if (strcmp(a, "--save-every") == 0 && i + 1 < argc) {
       char *end = NULL;
       save_every = strtol(argv[++i], &end, 10);
@@ -266,7 +276,15 @@ int cli_index(int argc, char **argv) {
     cli_fail(CLIPDB_STATUS_IO, "failed to create store folder %s: %s", dir, strerror(errno));
     goto out;
   }
-  clipdb_status st = cli_store_load(dir, &s, err);
+  /* One `index` per store at a time; the store is read only once the lock is held, so what
+   * an earlier run wrote is kept. */
+  clipdb_status st = cli_store_lock(dir, wait, &lock_fd, err);
+  if (st != CLIPDB_STATUS_SUCCESS) {
+    cli_fail(st, "%s", err);
+    goto out;
+  }
+  locked = 1;
+  st = cli_store_load(dir, &s, err);
   if (st == CLIPDB_STATUS_SUCCESS) {
     if (s.model_size != msize || s.model_hash != mhash) {
       cli_fail(CLIPDB_STATUS_INVALID_STATE,
@@ -463,6 +481,7 @@ int cli_index(int argc, char **argv) {
          s.count, embedded, unchanged, removed, failed);
   rc = 0;
 out:
+  if (locked) cli_store_unlock(lock_fd);
   clipdb_session_free(session);
   clipdb_model_free(model);
   free(pixels);

@@ -14,7 +14,7 @@ static const struct {
     {"info", cli_info, "info --model PATH"},
     {"tokenize", cli_tokenize, "tokenize --vocab PATH [--truncate] TEXT..."},
     {"preprocess", cli_preprocess, "preprocess --model PATH [--exif ignore|apply] IMAGE --out FILE"},
-    {"index", cli_index, "index --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] [--save-every N] IMAGE_DIR..."},
+    {"index", cli_index, "index --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] [--save-every N] [--no-wait] IMAGE_DIR..."},
     {"search", cli_search, "search --store DIR (--text TEXT | --image FILE) [-n N] [--vocab PATH] [--exif apply|ignore]"},
 };
 

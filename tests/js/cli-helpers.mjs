@@ -26,3 +26,49 @@ export const jsonLines = (s) => s.split('\n').filter((l) => l.trim()).map((l) =>
 
 /** The last JSON error line a command wrote to stderr. */
 export const lastError = (r) => JSON.parse(r.stderr.trim().split('\n').at(-1));
+
+/** FNV-1a 64 of `bytes` (as the CLI store's checksum). */
+export function fnv1a64(bytes) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of bytes) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  return h;
+}
+
+/**
+ * An independent reader of the CLI store file (format version 2, src/cli/store-file.h):
+ * {version, dim, modelPath, modelSize, modelHash, vocab: [paths], vocabSize, vocabHash, exif,
+ * entries: [{path, size, mtime, vector: Float32Array}], checksumOk}.
+ */
+export function readStoreFile(bytes) {
+  const b = Buffer.from(bytes);
+  assertMagic(b);
+  let at = 8;
+  const u32 = () => { const v = b.readUInt32LE(at); at += 4; return v; };
+  const u64 = () => { const v = b.readBigUInt64LE(at); at += 8; return v; };
+  const str = () => { const n = u32(); const s = b.subarray(at, at + n).toString('utf8'); at += n; return s; };
+  const out = { version: u32(), dim: u32() };
+  const count = Number(u64());
+  out.modelSize = u64();
+  out.modelHash = u64();
+  out.modelPath = str();
+  if (out.version !== 2) throw new Error(`store version ${out.version}`);
+  out.vocab = [str(), str()].filter((s) => s);
+  out.vocabSize = u64();
+  out.vocabHash = u64();
+  out.exif = u32();
+  out.entries = [];
+  for (let i = 0; i < count; i++) {
+    const p = str(), size = Number(u64()), mtime = Number(b.readBigInt64LE(at));
+    at += 8;
+    const vector = new Float32Array(out.dim);
+    for (let k = 0; k < out.dim; k++) vector[k] = b.readFloatLE(at + 4 * k);
+    at += 4 * out.dim;
+    out.entries.push({ path: p, size, mtime, vector });
+  }
+  out.checksumOk = at === b.length - 8 && fnv1a64(b.subarray(0, at)) === b.readBigUInt64LE(at);
+  return out;
+}
+
+function assertMagic(b) {
+  if (b.length < 20 || b.subarray(0, 8).toString('latin1') !== 'CLIPDBST') throw new Error('not a clipdb store');
+}
