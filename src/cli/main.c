@@ -15,6 +15,7 @@ static const struct {
     {"tokenize", cli_tokenize, "tokenize --vocab PATH [--truncate] TEXT..."},
     {"preprocess", cli_preprocess, "preprocess --model PATH [--exif ignore|apply] IMAGE --out FILE"},
     {"index", cli_index, "index --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] [--save-every N] [--no-wait] IMAGE_DIR..."},
+    {"export", cli_export, "export --store DIR --out FILE [--with-images]"},
     {"search", cli_search, "search --store DIR (--text TEXT | --image FILE) [-n N] [--vocab PATH] [--exif apply|ignore]"},
 };
 

@@ -189,12 +189,12 @@ clipdb_status cli_store_decode(const void *data, size_t size, cli_store *s, char
     s->exif = (int32_t)exif;
   }
   if (r.bad) FAIL(CLIPDB_STATUS_IO, "malformed header (truncated)");
-  if (count > 0 && (s->dim == 0 || s->dim > CLI_STORE_MAX_DIM))
+  if (s->dim > CLI_STORE_MAX_DIM || (count > 0 && s->dim == 0))
     FAIL(CLIPDB_STATUS_IO, "malformed header (dimension %u)", s->dim);
   /* each entry takes at least 20 bytes + its vector: a count past that is damage, not a size */
   if (count > (r.len - r.at) / ((uint64_t)s->dim * 4 + 20))
     FAIL(CLIPDB_STATUS_IO, "malformed header (%llu entries cannot fit in %zu bytes)", (unsigned long long)count, r.len - r.at);
-  if (cli_store_reserve(s, (size_t)count + 1) != 0) FAIL(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory for %llu entries", (unsigned long long)count);
+  if (count > 0 && cli_store_reserve(s, (size_t)count) != 0) FAIL(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory for %llu entries", (unsigned long long)count);
   for (uint64_t i = 0; i < count; i++) {
     cli_store_entry *e = &s->entries[s->count];
     e->path = get_string(&r, &ok, &oom);

@@ -78,7 +78,7 @@ uint64_t cli_fnv1a(uint64_t h, const void *data, size_t n);
  * Parse and validate a whole store file held in memory. On success `s` (zeroed by the caller
  * or cleared) owns copies of everything. Errors (the message in `err`, CLI_ERR_SIZE bytes,
  * without the file name): IO for bad magic, checksum mismatch, an unsupported version, a
- * malformed header or entry (lengths past the end, dim 0 or over 65536 with entries, an EXIF
+ * malformed header or entry (lengths past the end, dim over 65536, or 0 with entries, an EXIF
  * value other than 0/1, an empty or NUL-holding path, a duplicate path, a non-finite vector,
  * bytes left over); OUT_OF_MEMORY. On failure `s` is left cleared.
  */

@@ -180,6 +180,19 @@ int main(void) {
   c[16] = 0xff; /* count's low byte: far more entries than bytes */
   reseal(c, wsize);
   expect_refused(c, wsize, "entries cannot fit", "count");
+  {
+    /* a huge dimension and no entries (found by fuzz-store-file: it made the reader reserve 8 GB) */
+    cli_store empty = {0};
+    empty.model_path = (char *)"/m.safetensors";
+    empty.dim = 64;
+    unsigned char *e = NULL;
+    size_t en = 0;
+    REQUIRE(cli_store_encode(&empty, &e, &en, err) == CLIPDB_STATUS_SUCCESS);
+    put32(e + 12, 0x02000040u);
+    reseal(e, en);
+    expect_refused(e, en, "dimension 33554496", "huge dim, no entries");
+    free(e);
+  }
   memcpy(c, w, wsize);
   put32(c + 12, 0); /* dim 0 with entries */
   reseal(c, wsize);

@@ -35,8 +35,9 @@ export function fnv1a64(bytes) {
 }
 
 /**
- * An independent reader of the CLI store file (format version 2, src/cli/store-file.h):
- * {version, dim, modelPath, modelSize, modelHash, vocab: [paths], vocabSize, vocabHash, exif,
+ * An independent reader of the CLI store file (format versions 1 and 2, src/cli/store-file.h):
+ * {version, dim, modelPath, modelSize, modelHash, vocab: [paths], vocabSize, vocabHash, exif
+ * (these four from version 2 on),
  * entries: [{path, size, mtime, vector: Float32Array}], checksumOk}.
  */
 export function readStoreFile(bytes) {
@@ -51,11 +52,13 @@ export function readStoreFile(bytes) {
   out.modelSize = u64();
   out.modelHash = u64();
   out.modelPath = str();
-  if (out.version !== 2) throw new Error(`store version ${out.version}`);
-  out.vocab = [str(), str()].filter((s) => s);
-  out.vocabSize = u64();
-  out.vocabHash = u64();
-  out.exif = u32();
+  if (out.version !== 1 && out.version !== 2) throw new Error(`store version ${out.version}`);
+  if (out.version === 2) {
+    out.vocab = [str(), str()].filter((s) => s);
+    out.vocabSize = u64();
+    out.vocabHash = u64();
+    out.exif = u32();
+  }
   out.entries = [];
   for (let i = 0; i < count; i++) {
     const p = str(), size = Number(u64()), mtime = Number(b.readBigInt64LE(at));
