@@ -17,6 +17,7 @@ static const struct {
     {"index", cli_index, "index --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] [--save-every N] [--no-wait] IMAGE_DIR..."},
     {"export", cli_export, "export --store DIR --out FILE [--with-images]"},
     {"search", cli_search, "search --store DIR (--text TEXT | --image FILE) [-n N] [--vocab PATH] [--exif apply|ignore]"},
+    {"thumbnail", cli_thumbnail, "thumbnail [--max-side N] [--quality Q] [--exif ignore|apply] IMAGE OUT.jpg"},
 };
 
 static void usage(FILE *f) {
