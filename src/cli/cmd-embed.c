@@ -1,5 +1,5 @@
 /*
- * clipdb embed / info, and model loading for every command (cli_load_model).
+ * clipdb embed / info (model, vocabulary and image loading: loaders.c).
  *
  *   clipdb embed --model PATH (--pixels FILE | --tokens IDS | --text TEXT | --image FILE)...
  *                [--exif ignore|apply] [--vocab PATH]
@@ -13,8 +13,6 @@
  * --image FILE: EXIF orientation applied by default (as ImageOps.exif_transpose); --exif
  * ignore for the official pipeline's exact input (reference parity).
  */
-#define _POSIX_C_SOURCE 200809L /* fseeko, ftello */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,99 +20,6 @@
 #include <sys/types.h>
 
 #include "cli.h"
-
-static int ends_with(const char *s, const char *suffix) {
-  size_t a = strlen(s), b = strlen(suffix);
-  return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-/* clipdb_file_read_fn over stdio: the model is streamed, never read whole (include/clipdb.h,
- * clipdb_file). Positioned reads by seeking, so it also works under Emscripten's NODERAWFS. */
-static int stdio_read(void *user, uint64_t offset, void *dst, size_t n) {
-  FILE *f = user;
-  if (offset > (uint64_t)INT64_MAX || fseeko(f, (off_t)offset, SEEK_SET) != 0) return 1;
-  return fread(dst, 1, n, f) == n ? 0 : 1;
-}
-
-/* Open `path` as a streamed clipdb_file called `name`; *fp receives the stream to fclose.
- * Returns 0 if the file does not exist, 1 when opened, -1 (error printed) on other failures. */
-static int open_streamed(const char *path, const char *name, clipdb_file *file, FILE **fp) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return 0;
-  off_t size = -1;
-  if (fseeko(f, 0, SEEK_END) == 0) size = ftello(f);
-  if (size < 0 || (uint64_t)size > (uint64_t)SIZE_MAX) {
-    fclose(f);
-    cli_fail(CLIPDB_STATUS_IO, "failed to read %s: cannot tell its size", path);
-    return -1;
-  }
-  memset(file, 0, sizeof *file);
-  file->name = name;
-  file->size = (size_t)size;
-  file->read = stdio_read;
-  file->user = f;
-  *fp = f;
-  return 1;
-}
-
-clipdb_status cli_load_model(const char *path, clipdb_model_t **out) {
-  *out = NULL;
-  clipdb_file files[2];
-  FILE *fp[2] = {NULL, NULL};
-  size_t n = 0;
-  clipdb_status status = CLIPDB_STATUS_IO;
-  if (cli_is_dir(path)) {
-    /* a Hugging Face CLIPModel directory (or any folder with model.safetensors) */
-    static const char *weights[] = {"model.safetensors", "open_clip_model.safetensors"};
-    for (size_t i = 0; i < 2 && n == 0; i++) {
-      char *p = cli_join(path, weights[i]);
-      int r = p ? open_streamed(p, weights[i], &files[0], &fp[0]) : -1;
-      free(p);
-      if (r < 0) return CLIPDB_STATUS_IO;
-      if (r > 0) n = 1;
-    }
-    if (n == 0) {
-      cli_fail(CLIPDB_STATUS_IO, "failed to load model: %s holds no model.safetensors", path);
-      return CLIPDB_STATUS_IO;
-    }
-    char *p = cli_join(path, "config.json");
-    int r = p ? open_streamed(p, "config.json", &files[1], &fp[1]) : -1;
-    free(p);
-    if (r < 0) goto done;
-    if (r > 0) n = 2;
-  } else {
-    if (!ends_with(path, ".safetensors")) {
-      cli_fail(CLIPDB_STATUS_INVALID_ARGUMENT,
-               "failed to load model: %s is neither a .safetensors file nor a directory", path);
-      return CLIPDB_STATUS_INVALID_ARGUMENT;
-    }
-    int r = open_streamed(path, "model.safetensors", &files[0], &fp[0]);
-    if (r == 0) {
-      cli_fail(CLIPDB_STATUS_IO, "failed to open %s: %s", path, strerror(errno));
-      return CLIPDB_STATUS_IO;
-    }
-    if (r < 0) return CLIPDB_STATUS_IO;
-    n = 1;
-  }
-  clipdb_model_params params = clipdb_model_default_params();
-  const char *threads = getenv("CLIPDB_THREADS");
-  if (threads != NULL && threads[0] != '\0') {
-    char *end = NULL;
-    long v = strtol(threads, &end, 10);
-    if (*end != '\0' || v < 0 || v > 256) {
-      cli_fail(CLIPDB_STATUS_INVALID_ARGUMENT, "CLIPDB_THREADS must be a number of threads from 0 to 256, not '%s'", threads);
-      status = CLIPDB_STATUS_INVALID_ARGUMENT;
-      goto done;
-    }
-    params.n_threads = (int32_t)v;
-  }
-  status = clipdb_model_init_from_files(files, n, &params, out);
-  if (status != CLIPDB_STATUS_SUCCESS) cli_fail(status, "%s", clipdb_last_error());
-done:
-  for (int i = 0; i < 2; i++)
-    if (fp[i]) fclose(fp[i]);
-  return status;
-}
 
 /* Parse "49406,320,1125,..." into ids (at most `cap`). Returns the count, or -1. */
 static long parse_ids(const char *s, int32_t *ids, size_t cap) {

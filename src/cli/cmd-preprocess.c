@@ -15,47 +15,6 @@
 
 #include "cli.h"
 
-static clipdb_image_params params_for(const clipdb_model_config *cfg, int exif) {
-  clipdb_image_params p = clipdb_image_default_params();
-  if (cfg != NULL) {
-    if (cfg->image_resolution > 0) p.resolution = cfg->image_resolution;
-    for (int c = 0; c < 3; c++) {
-      if (cfg->image_std[c] != 0.0f) {
-        p.mean[c] = cfg->image_mean[c];
-        p.std[c] = cfg->image_std[c];
-      }
-    }
-  }
-  p.exif = exif;
-  return p;
-}
-
-static clipdb_status load_pixels(const char *path, const clipdb_image_params *p, float *out,
-                                 clipdb_image_info *info) {
-  void *data = NULL;
-  size_t size = 0;
-  clipdb_status status = cli_read_file(path, &data, &size);
-  if (status != CLIPDB_STATUS_SUCCESS) return status; /* already reported */
-  status = clipdb_image_preprocess(data, size, p, out, info);
-  free(data);
-  if (status != CLIPDB_STATUS_SUCCESS) cli_fail(status, "%s: %s", path, clipdb_last_error());
-  return status;
-}
-
-clipdb_status cli_load_pixels(const char *image_path, const clipdb_model_config *cfg, int exif,
-                              float *out) {
-  clipdb_image_params p = params_for(cfg, exif);
-  clipdb_image_info info;
-  return load_pixels(image_path, &p, out, &info);
-}
-
-/* "ignore" / "apply" -> clipdb_exif_mode, -1 if neither. */
-int cli_parse_exif(const char *s) {
-  if (strcmp(s, "ignore") == 0) return CLIPDB_EXIF_IGNORE;
-  if (strcmp(s, "apply") == 0) return CLIPDB_EXIF_APPLY;
-  return -1;
-}
-
 /* Resolution, mean and std of the model at `path` (cli_load_model). 0 or an exit status. */
 static int config_from_model(const char *path, clipdb_model_config *cfg) {
   clipdb_model_t *model = NULL;
@@ -107,14 +66,14 @@ int cli_preprocess(int argc, char **argv) {
     if (rc != 0) return rc;
     have_cfg = 1;
   }
-  clipdb_image_params p = params_for(have_cfg ? &cfg : NULL, exif);
+  clipdb_image_params p = cli_image_params(have_cfg ? &cfg : NULL, exif);
   if (resolution > 0) p.resolution = resolution;
 
   const size_t n = (size_t)3 * p.resolution * p.resolution;
   float *pixels = malloc(n * sizeof(float));
   if (pixels == NULL) return cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory for %zu floats", n);
   clipdb_image_info info;
-  if (load_pixels(image, &p, pixels, &info) != CLIPDB_STATUS_SUCCESS) {
+  if (cli_load_image(image, &p, pixels, &info) != CLIPDB_STATUS_SUCCESS) {
     free(pixels);
     return 1;
   }

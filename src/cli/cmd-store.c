@@ -1,36 +1,39 @@
 /*
- * clipdb index  --model PATH --store DIR [--exif apply|ignore] IMAGE_DIR_OR_FILE...
- * clipdb search --store DIR (--text TEXT | --image FILE) [-n N] [--exif apply|ignore]
+ * clipdb index  --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] [--no-wait]
+ *               [--save-every N] IMAGE_DIR_OR_FILE...
+ * clipdb search --store DIR (--text TEXT | --image FILE) [-n N] [--vocab PATH] [--exif apply|ignore]
  *
  * `index` walks the given folders recursively, embeds every image file (by extension: .jpg
  * .jpeg .png .bmp .gif, any case) with the model's image encoder, and keeps the L2-normalised
- * embeddings with their absolute paths in a store folder. Re-running skips files whose size
- * and modification time are unchanged, re-embeds changed ones and drops entries whose file
- * is gone. A file that fails to decode is reported by name on stderr
+ * embeddings with their absolute paths in a store folder (format: store-file.h). Re-running
+ * skips files whose size and modification time are unchanged, re-embeds changed ones and drops
+ * entries whose file is gone. A file that fails to decode is reported by name on stderr
  * ({"skipped": FILE, "error": STATUS, "message": ...}) and skipped; the run continues and
  * ends with one summary line on stdout. Exit status 0 unless the model or store itself fails.
  *
- * `search` needs no --model: the store remembers the model's path and identity (size and a
- * hash of its bytes) and refuses to answer if that file changed since indexing. It embeds the
- * query with the text encoder (tokenizer files found next to the model) or the image encoder,
- * runs an exact cosine top-k over the stored vectors (clipdb_index_*) and prints one JSON
+ * The store records what its vectors were made with: the model (path, size, hash), the
+ * tokenizer vocabulary that goes with it (found next to the model by the documented names, or
+ * --vocab; path, size, hash) and the EXIF policy (--exif, default apply). A later `index` into
+ * the same store must use the same model bytes, the same vocabulary bytes and the same EXIF
+ * policy, or it is refused by name.
+ *
+ * `search` needs no --model: it uses the store's model and refuses if that file changed since
+ * indexing. A text query is tokenized with exactly the vocabulary the store recorded (refused,
+ * naming the file, if it changed or is gone; --vocab may point at a moved copy with the same
+ * bytes); a store that recorded none (written by clipdb 0.1) uses --vocab or the rule next to
+ * the model. An image query is embedded with the store's EXIF policy unless --exif is given.
+ * It runs an exact cosine top-k over the stored vectors (clipdb_index_*) and prints one JSON
  * object per hit, best first: {"rank":1,"file":"/abs/path.jpg","score":0.31}. `score` is the
  * cosine similarity.
  *
- * Store format: DIR/clipdb-store.bin, little-endian, version 1:
- *     char[8]  magic "CLIPDBST"
- *     u32      version (1)
- *     u32      dim (embedding size)
- *     u64      count (entries)
- *     u64      model_size (bytes of the model file, or of config.json + model.safetensors)
- *     u64      model_hash (FNV-1a 64 over those bytes)
- *     u32 n, u8[n]  model path (absolute, UTF-8, no NUL)
- *     count x { u32 n, u8[n] file path (absolute);  u64 file size;  i64 mtime (seconds);
- *               f32[dim] embedding, L2-normalised }
- *     u64      FNV-1a 64 of every byte before it (detects a truncated or damaged store)
- * It is always written as DIR/clipdb-store.bin.tmp, flushed, fsync'ed and renamed over the
- * old one, so an interrupted `index` leaves either the previous store or the new one. Long
- * runs also save every 256 new embeddings, so an interruption loses little work.
+ * Saving: the store is rewritten atomically (store-file.h) at the end of `index` and every
+ * --save-every N new embeddings (default 256), so an interrupted run loses little work.
+ *
+ * Concurrency: `index` holds the store lock (store-file.h) from before it reads the store until
+ * its last write. A second `index` on the same store waits for it and then reads what the
+ * first one wrote, so both runs' images end up in the store; with --no-wait it fails at once
+ * with INVALID_STATE "store DIR is in use by another clipdb process". `search` and `export`
+ * take no lock: they read whole files that are only ever replaced by a rename.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -43,372 +46,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "store-file.h"
 
-#define STORE_FILE "clipdb-store.bin"
-#define STORE_MAGIC "CLIPDBST"
-#define STORE_VERSION 1u
 #define SAVE_EVERY 256
-
-clipdb_status cli_load_pixels(const char *image_path, const clipdb_model_config *cfg, int exif,
-                              float *out);
-
-/* ------------------------------------------------------------------------------------------
- * Small helpers: FNV-1a, paths, growable byte buffer
- * ---------------------------------------------------------------------------------------- */
-
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * FNV_PRIME;
-  return h;
-}
-
-/* Hash a file's bytes into *hash and add its size to *size. 0 on success. */
-static int hash_file(const char *path, uint64_t *hash, uint64_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return -1;
-  unsigned char *buf = malloc(1 << 20);
-  if (buf == NULL) {
-    fclose(f);
-    return -1;
-  }
-  size_t got;
-  while ((got = fread(buf, 1, 1 << 20, f)) > 0) {
-    *hash = fnv1a(*hash, buf, got);
-    *size += got;
-  }
-  int err = ferror(f);
-  free(buf);
-  fclose(f);
-  return err ? -1 : 0;
-}
-
-/* Identity of a model: a .safetensors file, or an HF directory (config.json + model.safetensors). */
-static clipdb_status model_identity(const char *path, uint64_t *size, uint64_t *hash) {
-  *size = 0;
-  *hash = FNV_OFFSET;
-  if (cli_is_dir(path)) {
-    const char *parts[] = {"config.json", "model.safetensors"};
-    for (int i = 0; i < 2; i++) {
-      char *p = cli_join(path, parts[i]);
-      int rc = p ? hash_file(p, hash, size) : -1;
-      free(p);
-      if (rc != 0) return CLIPDB_STATUS_IO;
-    }
-    return CLIPDB_STATUS_SUCCESS;
-  }
-  return hash_file(path, hash, size) == 0 ? CLIPDB_STATUS_SUCCESS : CLIPDB_STATUS_IO;
-}
-
-/* An absolute, normalised ("." and ".." resolved, no doubled or trailing "/") copy of `path`.
- * Symbolic links are not resolved. NULL on allocation failure. */
-static char *absolute_path(const char *path) {
-  char *joined;
-  if (path[0] == '/') {
-    joined = strdup(path);
-  } else {
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd) == NULL) return NULL;
-    joined = cli_join(cwd, path);
-  }
-  if (joined == NULL) return NULL;
-  size_t n = strlen(joined);
-  char *out = malloc(n + 2);
-  if (out == NULL) {
-    free(joined);
-    return NULL;
-  }
-  size_t len = 0;
-  char *save = NULL;
-  for (char *seg = strtok_r(joined, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
-    if (strcmp(seg, ".") == 0) continue;
-    if (strcmp(seg, "..") == 0) {
-      while (len > 0 && out[len - 1] != '/') len--;
-      if (len > 0) len--; /* drop the "/" too */
-      continue;
-    }
-    out[len++] = '/';
-    size_t s = strlen(seg);
-    memcpy(out + len, seg, s);
-    len += s;
-  }
-  if (len == 0) out[len++] = '/';
-  out[len] = '\0';
-  free(joined);
-  return out;
-}
-
-static int mkdir_p(const char *path) {
-  char *p = strdup(path);
-  if (p == NULL) return -1;
-  for (char *s = p + 1; *s; s++) {
-    if (*s == '/') {
-      *s = '\0';
-      if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-        free(p);
-        return -1;
-      }
-      *s = '/';
-    }
-  }
-  int rc = (mkdir(p, 0777) != 0 && errno != EEXIST) ? -1 : 0;
-  free(p);
-  return rc == 0 && cli_is_dir(path) ? 0 : -1;
-}
-
-typedef struct {
-  unsigned char *data;
-  size_t len, cap;
-  int failed;
-} bytes_t;
-
-static void put(bytes_t *b, const void *p, size_t n) {
-  if (b->failed) return;
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n) cap *= 2;
-    unsigned char *d = realloc(b->data, cap);
-    if (d == NULL) {
-      b->failed = 1;
-      return;
-    }
-    b->data = d;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-}
-
-static void put_u32(bytes_t *b, uint32_t v) {
-  unsigned char x[4];
-  for (int i = 0; i < 4; i++) x[i] = (unsigned char)(v >> (8 * i));
-  put(b, x, 4);
-}
-
-static void put_u64(bytes_t *b, uint64_t v) {
-  unsigned char x[8];
-  for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (8 * i));
-  put(b, x, 8);
-}
-
-static void put_f32(bytes_t *b, float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  put_u32(b, u);
-}
-
-/* Bounds-checked reader over a loaded store file. */
-typedef struct {
-  const unsigned char *p;
-  size_t len, at;
-  int bad;
-} reader_t;
-
-static const unsigned char *take(reader_t *r, size_t n) {
-  if (r->bad || n > r->len - r->at) {
-    r->bad = 1;
-    return NULL;
-  }
-  const unsigned char *p = r->p + r->at;
-  r->at += n;
-  return p;
-}
-
-static uint64_t get_le(reader_t *r, int bytes) {
-  const unsigned char *p = take(r, (size_t)bytes);
-  uint64_t v = 0;
-  if (p)
-    for (int i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-
-/* ------------------------------------------------------------------------------------------
- * The store
- * ---------------------------------------------------------------------------------------- */
-
-typedef struct {
-  char *path;
-  uint64_t size;
-  int64_t mtime;
-  int seen; /* set while indexing */
-} entry_t;
-
-typedef struct {
-  char *dir;        /* store folder */
-  char *model_path; /* absolute */
-  uint64_t model_size, model_hash;
-  uint32_t dim;
-  size_t count, cap;
-  entry_t *entries;
-  float *vectors; /* [cap, dim] */
-} store_t;
-
-static void store_clear(store_t *s) {
-  for (size_t i = 0; i < s->count; i++) free(s->entries[i].path);
-  free(s->entries);
-  free(s->vectors);
-  free(s->model_path);
-  free(s->dir);
-  memset(s, 0, sizeof *s);
-}
-
-static int store_reserve(store_t *s, size_t n) {
-  if (n <= s->cap) return 0;
-  size_t cap = s->cap ? s->cap * 2 : 64;
-  while (cap < n) cap *= 2;
-  entry_t *e = realloc(s->entries, cap * sizeof *e);
-  if (e == NULL) return -1;
-  s->entries = e;
-  float *v = realloc(s->vectors, cap * (size_t)(s->dim ? s->dim : 1) * sizeof *v);
-  if (v == NULL) return -1;
-  s->vectors = v;
-  s->cap = cap;
-  return 0;
-}
-
-/* Load DIR/clipdb-store.bin into `s` (s->dir already set). Returns SUCCESS, NOT_FOUND when
- * there is no store file, or an error already reported. */
-static clipdb_status store_load(store_t *s) {
-  char *file = cli_join(s->dir, STORE_FILE);
-  if (file == NULL) return cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory"), CLIPDB_STATUS_OUT_OF_MEMORY;
-  struct stat st;
-  if (stat(file, &st) != 0) {
-    free(file);
-    return CLIPDB_STATUS_NOT_FOUND;
-  }
-  void *data = NULL;
-  size_t size = 0;
-  clipdb_status status = cli_read_file(file, &data, &size);
-  if (status != CLIPDB_STATUS_SUCCESS) {
-    free(file);
-    return status;
-  }
-  reader_t r = {data, size, 0, 0};
-  const unsigned char *magic = take(&r, 8);
-  status = CLIPDB_STATUS_IO;
-  const char *why = NULL;
-  if (magic == NULL || memcmp(magic, STORE_MAGIC, 8) != 0) {
-    why = "not a clipdb store (bad magic)";
-    goto done;
-  }
-  if (size < 16 || fnv1a(FNV_OFFSET, data, size - 8) != (r.at = size - 8, get_le(&r, 8))) {
-    why = "checksum mismatch (truncated or damaged)";
-    goto done;
-  }
-  r.len = size - 8;
-  r.at = 8;
-  uint32_t version = (uint32_t)get_le(&r, 4);
-  if (version != STORE_VERSION) {
-    why = "unsupported store version";
-    goto done;
-  }
-  s->dim = (uint32_t)get_le(&r, 4);
-  uint64_t count = get_le(&r, 8);
-  s->model_size = get_le(&r, 8);
-  s->model_hash = get_le(&r, 8);
-  uint32_t n = (uint32_t)get_le(&r, 4);
-  const unsigned char *mp = take(&r, n);
-  if (r.bad || (s->dim == 0 && count > 0) || s->dim > 65536 || count > (r.len - r.at) / ((uint64_t)s->dim * 4 + 20)) {
-    why = "malformed header";
-    goto done;
-  }
-  s->model_path = malloc(n + 1);
-  if (s->model_path == NULL || store_reserve(s, (size_t)count + 1) != 0) {
-    status = CLIPDB_STATUS_OUT_OF_MEMORY;
-    why = "out of memory";
-    goto done;
-  }
-  memcpy(s->model_path, mp, n);
-  s->model_path[n] = '\0';
-  for (uint64_t i = 0; i < count; i++) {
-    uint32_t pn = (uint32_t)get_le(&r, 4);
-    const unsigned char *pp = take(&r, pn);
-    uint64_t fsize = get_le(&r, 8);
-    int64_t mtime = (int64_t)get_le(&r, 8);
-    const unsigned char *vp = take(&r, (size_t)s->dim * 4);
-    if (r.bad) {
-      why = "truncated entry";
-      goto done;
-    }
-    entry_t *e = &s->entries[s->count];
-    e->path = malloc(pn + 1);
-    if (e->path == NULL) {
-      status = CLIPDB_STATUS_OUT_OF_MEMORY;
-      why = "out of memory";
-      goto done;
-    }
-    memcpy(e->path, pp, pn);
-    e->path[pn] = '\0';
-    e->size = fsize;
-    e->mtime = mtime;
-    e->seen = 0;
-    float *v = s->vectors + s->count * s->dim;
-    for (uint32_t k = 0; k < s->dim; k++) {
-      uint32_t u = (uint32_t)vp[4 * k] | (uint32_t)vp[4 * k + 1] << 8 | (uint32_t)vp[4 * k + 2] << 16 |
-                   (uint32_t)vp[4 * k + 3] << 24;
-      memcpy(&v[k], &u, 4);
-    }
-    s->count++;
-  }
-  status = CLIPDB_STATUS_SUCCESS;
-done:
-  if (status != CLIPDB_STATUS_SUCCESS) cli_fail(status, "failed to read store %s: %s", file, why);
-  free(data);
-  free(file);
-  return status;
-}
-
-/* Write the store atomically: temp file, fsync, rename. */
-static clipdb_status store_save(const store_t *s) {
-  bytes_t b = {0};
-  put(&b, STORE_MAGIC, 8);
-  put_u32(&b, STORE_VERSION);
-  put_u32(&b, s->dim);
-  put_u64(&b, s->count);
-  put_u64(&b, s->model_size);
-  put_u64(&b, s->model_hash);
-  put_u32(&b, (uint32_t)strlen(s->model_path));
-  put(&b, s->model_path, strlen(s->model_path));
-  for (size_t i = 0; i < s->count; i++) {
-    const entry_t *e = &s->entries[i];
-    put_u32(&b, (uint32_t)strlen(e->path));
-    put(&b, e->path, strlen(e->path));
-    put_u64(&b, e->size);
-    put_u64(&b, (uint64_t)e->mtime);
-    for (uint32_t k = 0; k < s->dim; k++) put_f32(&b, s->vectors[i * s->dim + k]);
-  }
-  if (!b.failed) put_u64(&b, fnv1a(FNV_OFFSET, b.data, b.len));
-  if (b.failed) {
-    free(b.data);
-    return cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "failed to write store: out of memory"), CLIPDB_STATUS_OUT_OF_MEMORY;
-  }
-  char *file = cli_join(s->dir, STORE_FILE);
-  char *tmp = cli_join(s->dir, STORE_FILE ".tmp");
-  clipdb_status status = CLIPDB_STATUS_IO;
-  FILE *f = (file && tmp) ? fopen(tmp, "wb") : NULL;
-  if (f == NULL) {
-    cli_fail(CLIPDB_STATUS_IO, "failed to create %s: %s", tmp ? tmp : "store", strerror(errno));
-  } else {
-    int ok = fwrite(b.data, 1, b.len, f) == b.len && fflush(f) == 0;
-    ok = ok && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-      cli_fail(CLIPDB_STATUS_IO, "failed to write %s: %s", tmp, strerror(errno));
-      remove(tmp);
-    } else if (rename(tmp, file) != 0) {
-      cli_fail(CLIPDB_STATUS_IO, "failed to rename %s to %s: %s", tmp, file, strerror(errno));
-      remove(tmp);
-    } else {
-      status = CLIPDB_STATUS_SUCCESS;
-    }
-  }
-  free(file);
-  free(tmp);
-  free(b.data);
-  return status;
-}
 
 /* ------------------------------------------------------------------------------------------
  * Finding image files
@@ -513,19 +153,21 @@ static int parse_exif(const char *command, const char *s, int *out) {
   return 0;
 }
 
+static const char *exif_name(int exif) { return exif == CLIPDB_EXIF_IGNORE ? "ignore" : "apply"; }
+
 /* Sorted copy of the scanned paths, to tell "not scanned this run" from "failed now". */
 static int is_listed(const list_t *sorted, const char *path) {
   return sorted->count && bsearch(&path, sorted->items, sorted->count, sizeof(char *), cmp_str) != NULL;
 }
 
 /* Entries of the store as loaded, sorted by path, for lookups while indexing. */
-static const store_t *sort_store;
+static const cli_store *sort_store;
 
 static int cmp_entry(const void *a, const void *b) {
   return strcmp(sort_store->entries[*(const size_t *)a].path, sort_store->entries[*(const size_t *)b].path);
 }
 
-static long find_entry(const store_t *s, const size_t *order, size_t n, const char *path) {
+static long find_entry(const cli_store *s, const size_t *order, size_t n, const char *path) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -537,16 +179,64 @@ static long find_entry(const store_t *s, const size_t *order, size_t n, const ch
   return -1;
 }
 
+static clipdb_status save(const char *dir, const cli_store *s) {
+  char err[CLI_ERR_SIZE];
+  clipdb_status st = cli_store_save(dir, s, err);
+  if (st != CLIPDB_STATUS_SUCCESS) cli_fail(st, "%s", err);
+  return st;
+}
+
+/* The vocabulary `index` records: --vocab, else the rule next to the model (none is allowed:
+ * image vectors do not need it, and `search --text` then asks for --vocab). Paths made
+ * absolute, the files checked to load as a tokenizer. SUCCESS with v->n == 0 when none. */
+static clipdb_status index_vocab(const char *vocab_arg, const char *model_path, cli_vocab *v,
+                                 uint64_t *size, uint64_t *hash) {
+  clipdb_status st = vocab_arg ? cli_vocab_from_path(vocab_arg, v) : cli_find_vocab(model_path, 0, v);
+  if (st == CLIPDB_STATUS_NOT_FOUND && vocab_arg == NULL) {
+    memset(v, 0, sizeof *v);
+    return CLIPDB_STATUS_SUCCESS;
+  }
+  if (st != CLIPDB_STATUS_SUCCESS) return st; /* reported */
+  for (int i = 0; i < v->n; i++) {
+    char *abs = cli_absolute_path(v->path[i]);
+    if (abs == NULL) return cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory"), CLIPDB_STATUS_OUT_OF_MEMORY;
+    free(v->path[i]);
+    v->path[i] = abs;
+  }
+  clipdb_tokenizer_t *tok = NULL;
+  st = cli_vocab_load(v, &tok); /* a damaged vocabulary is refused now, not at search time */
+  clipdb_tokenizer_free(tok);
+  if (st != CLIPDB_STATUS_SUCCESS) return st;
+  if (cli_vocab_identity(v, size, hash) != CLIPDB_STATUS_SUCCESS) {
+    cli_fail(CLIPDB_STATUS_IO, "failed to read vocabulary %s: %s", v->path[0], strerror(errno));
+    return CLIPDB_STATUS_IO;
+  }
+  return CLIPDB_STATUS_SUCCESS;
+}
+
 int cli_index(int argc, char **argv) {
-  const char *model_arg = NULL, *store_arg = NULL;
-  int exif = CLIPDB_EXIF_APPLY;
+  const char *model_arg = NULL, *store_arg = NULL, *vocab_arg = NULL;
+  int exif = CLIPDB_EXIF_APPLY, exif_given = 0;
+  long save_every = SAVE_EVERY;
+  int wait = 1, lock_fd = -1, locked = 0;
   list_t inputs = {0}, files = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--model") == 0 && i + 1 < argc) model_arg = argv[++i];
     else if (strcmp(a, "--store") == 0 && i + 1 < argc) store_arg = argv[++i];
+    else if (strcmp(a, "--vocab") == 0 && i + 1 < argc) vocab_arg = argv[++i];
     else if (strcmp(a, "--exif") == 0 && i + 1 < argc) {
       if (parse_exif("index", argv[++i], &exif)) return list_clear(&inputs), 2;
+      exif_given = 1;
+    } else if (strcmp(a, "--no-wait") == 0) {
+      wait = 0;
+    } else if (strcmp(a, "--save-every") == 0 && i + 1 < argc) {
+      char *end = NULL;
+      save_every = strtol(argv[++i], &end, 10);
+      if (end == argv[i] || *end != '\0' || save_every < 1 || save_every > 1000000000L) {
+        list_clear(&inputs);
+        return cli_usage("index", "--save-every takes an integer 1..1000000000, not '%s'", argv[i]);
+      }
     } else if (a[0] == '-' && a[1] != '\0') {
       list_clear(&inputs);
       return cli_usage("index", "unknown or incomplete option '%s'", a);
@@ -560,47 +250,88 @@ int cli_index(int argc, char **argv) {
   }
 
   int rc = 1;
-  store_t s = {0};
+  cli_store s = {0};
+  cli_vocab vocab = {{NULL, NULL}, 0};
   clipdb_model_t *model = NULL;
   clipdb_session_t *session = NULL;
   float *pixels = NULL, *emb = NULL;
   size_t *order = NULL;
   size_t embedded = 0, unchanged = 0, failed = 0, removed = 0, since_save = 0;
+  uint64_t vsize = 0, vhash = 0;
+  char err[CLI_ERR_SIZE];
 
-  char *model_path = absolute_path(model_arg);
-  s.dir = absolute_path(store_arg);
-  if (model_path == NULL || s.dir == NULL) {
+  char *model_path = cli_absolute_path(model_arg);
+  char *dir = cli_absolute_path(store_arg);
+  if (model_path == NULL || dir == NULL) {
     cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory");
     goto out;
   }
   uint64_t msize, mhash;
-  if (model_identity(model_path, &msize, &mhash) != CLIPDB_STATUS_SUCCESS) {
+  if (cli_model_identity(model_path, &msize, &mhash) != CLIPDB_STATUS_SUCCESS) {
     cli_fail(CLIPDB_STATUS_IO, "failed to read model %s: %s", model_path, strerror(errno));
     goto out;
   }
-  if (mkdir_p(s.dir) != 0) {
-    cli_fail(CLIPDB_STATUS_IO, "failed to create store folder %s: %s", s.dir, strerror(errno));
+  if (index_vocab(vocab_arg, model_path, &vocab, &vsize, &vhash) != CLIPDB_STATUS_SUCCESS) goto out;
+  if (cli_mkdir_p(dir) != 0) {
+    cli_fail(CLIPDB_STATUS_IO, "failed to create store folder %s: %s", dir, strerror(errno));
     goto out;
   }
-  clipdb_status st = store_load(&s);
+  /* One `index` per store at a time; the store is read only once the lock is held, so what
+   * an earlier run wrote is kept. */
+  clipdb_status st = cli_store_lock(dir, wait, &lock_fd, err);
+  if (st != CLIPDB_STATUS_SUCCESS) {
+    cli_fail(st, "%s", err);
+    goto out;
+  }
+  locked = 1;
+  st = cli_store_load(dir, &s, err);
   if (st == CLIPDB_STATUS_SUCCESS) {
     if (s.model_size != msize || s.model_hash != mhash) {
       cli_fail(CLIPDB_STATUS_INVALID_STATE,
-               "store %s was built with another model (%s); index into a new --store folder",
-               s.dir, s.model_path);
+               "store %s was built with another model (%s); index into a new --store folder", dir,
+               s.model_path);
       goto out;
     }
+    if (s.vocab_path[0] != NULL && vocab.n > 0 && (s.vocab_size != vsize || s.vocab_hash != vhash)) {
+      cli_fail(CLIPDB_STATUS_INVALID_STATE,
+               "store %s was indexed with vocabulary %s, which differs from %s; index into a new --store folder",
+               dir, s.vocab_path[0], vocab.path[0]);
+      goto out;
+    }
+    if (s.exif != CLI_STORE_EXIF_UNKNOWN && exif_given && s.exif != exif) {
+      cli_fail(CLIPDB_STATUS_INVALID_STATE,
+               "store %s holds images embedded with --exif %s, not %s; index into a new --store folder",
+               dir, exif_name(s.exif), exif_name(exif));
+      goto out;
+    }
+    if (s.exif != CLI_STORE_EXIF_UNKNOWN) exif = s.exif;
     free(s.model_path); /* same bytes; remember where the model lives now */
-  } else if (st != CLIPDB_STATUS_NOT_FOUND) {
+    s.model_path = NULL;
+  } else if (st == CLIPDB_STATUS_NOT_FOUND) {
+    memset(&s, 0, sizeof s);
+  } else {
+    cli_fail(st, "%s", err);
     goto out;
   }
   s.model_path = model_path;
   model_path = NULL;
   s.model_size = msize;
   s.model_hash = mhash;
+  s.exif = exif;
+  if (vocab.n > 0) { /* the vocabulary as found now (same bytes as any recorded one) */
+    free(s.vocab_path[0]);
+    free(s.vocab_path[1]);
+    s.vocab_path[0] = vocab.path[0];
+    s.vocab_path[1] = vocab.n == 2 ? vocab.path[1] : NULL;
+    if (vocab.n != 2) free(vocab.path[1]);
+    vocab.path[0] = vocab.path[1] = NULL;
+    vocab.n = 0;
+    s.vocab_size = vsize;
+    s.vocab_hash = vhash;
+  }
 
   for (size_t i = 0; i < inputs.count; i++) {
-    char *p = absolute_path(inputs.items[i]);
+    char *p = cli_absolute_path(inputs.items[i]);
     struct stat stt;
     if (p == NULL) {
       cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -660,11 +391,19 @@ int cli_index(int argc, char **argv) {
         goto out;
       }
       if (s.count > 0 && s.dim != (uint32_t)cfg.embed_dim) {
-        cli_fail(CLIPDB_STATUS_INVALID_STATE, "store %s holds %u-d vectors, model gives %d", s.dir,
+        cli_fail(CLIPDB_STATUS_INVALID_STATE, "store %s holds %u-d vectors, model gives %d", dir,
                  s.dim, cfg.embed_dim);
         goto out;
       }
-      s.dim = (uint32_t)cfg.embed_dim;
+      if (s.dim != (uint32_t)cfg.embed_dim) {
+        /* an empty store takes the model's size: re-make the vector rows for it */
+        free(s.vectors);
+        s.vectors = NULL;
+        s.cap = 0;
+        free(s.entries);
+        s.entries = NULL;
+        s.dim = (uint32_t)cfg.embed_dim;
+      }
       if (clipdb_session_init(model, &session) != CLIPDB_STATUS_SUCCESS) {
         cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "failed to create a session: %s", clipdb_model_last_error(model));
         goto out;
@@ -692,7 +431,7 @@ int cli_index(int argc, char **argv) {
       continue;
     }
     if (at < 0) {
-      if (store_reserve(&s, s.count + 1) != 0) {
+      if (cli_store_reserve(&s, s.count + 1) != 0) {
         cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory");
         goto out;
       }
@@ -709,8 +448,8 @@ int cli_index(int argc, char **argv) {
     s.entries[at].seen = 1;
     memcpy(s.vectors + (size_t)at * s.dim, emb, s.dim * sizeof *emb);
     embedded++;
-    if (++since_save == SAVE_EVERY) {
-      if (store_save(&s) != CLIPDB_STATUS_SUCCESS) goto out;
+    if (++since_save == (size_t)save_every) {
+      if (save(dir, &s) != CLIPDB_STATUS_SUCCESS) goto out;
       since_save = 0;
     }
   }
@@ -719,7 +458,7 @@ int cli_index(int argc, char **argv) {
   list_t scanned = {files.items, files.count, files.cap, };
   size_t kept = 0;
   for (size_t i = 0; i < s.count; i++) {
-    entry_t e = s.entries[i];
+    cli_store_entry e = s.entries[i];
     struct stat fst;
     int keep = e.seen || (stat(e.path, &fst) == 0 && !is_listed(&scanned, e.path));
     if (!keep) {
@@ -734,21 +473,24 @@ int cli_index(int argc, char **argv) {
     kept++;
   }
   s.count = kept;
-  if (store_save(&s) != CLIPDB_STATUS_SUCCESS) goto out;
+  if (save(dir, &s) != CLIPDB_STATUS_SUCCESS) goto out;
 
   printf("{\"store\":");
-  cli_json_string(stdout, s.dir);
+  cli_json_string(stdout, dir);
   printf(",\"images\":%zu,\"embedded\":%zu,\"unchanged\":%zu,\"removed\":%zu,\"failed\":%zu}\n",
          s.count, embedded, unchanged, removed, failed);
   rc = 0;
 out:
+  if (locked) cli_store_unlock(lock_fd);
   clipdb_session_free(session);
   clipdb_model_free(model);
   free(pixels);
   free(emb);
   free(order);
   free(model_path);
-  store_clear(&s);
+  free(dir);
+  cli_vocab_clear(&vocab);
+  cli_store_clear(&s);
   list_clear(&inputs);
   list_clear(&files);
   return rc;
@@ -758,17 +500,54 @@ out:
  * clipdb search
  * ---------------------------------------------------------------------------------------- */
 
+/* The tokenizer for a text query on store `s` (see the top of this file). Errors reported. */
+static clipdb_status search_tokenizer(const cli_store *s, const char *dir, const char *vocab_arg,
+                                      clipdb_tokenizer_t **tok) {
+  if (s->vocab_path[0] == NULL) return cli_load_tokenizer(vocab_arg, s->model_path, tok);
+  cli_vocab v = {{NULL, NULL}, 0};
+  clipdb_status st;
+  if (vocab_arg != NULL) {
+    st = cli_vocab_from_path(vocab_arg, &v);
+  } else {
+    v.n = s->vocab_path[1] ? 2 : 1;
+    for (int i = 0; i < v.n; i++) v.path[i] = strdup(s->vocab_path[i]);
+    st = v.path[0] && (v.n == 1 || v.path[1]) ? CLIPDB_STATUS_SUCCESS : CLIPDB_STATUS_OUT_OF_MEMORY;
+    if (st != CLIPDB_STATUS_SUCCESS) cli_fail(st, "out of memory");
+  }
+  if (st != CLIPDB_STATUS_SUCCESS) {
+    cli_vocab_clear(&v);
+    return st;
+  }
+  uint64_t size, hash;
+  int same = cli_vocab_identity(&v, &size, &hash) == CLIPDB_STATUS_SUCCESS && size == s->vocab_size && hash == s->vocab_hash;
+  if (!same) {
+    st = CLIPDB_STATUS_INVALID_STATE;
+    if (vocab_arg != NULL)
+      cli_fail(st, "--vocab %s is not the vocabulary store %s was indexed with (%s: %llu bytes, fnv1a64 %016llx)",
+               vocab_arg, dir, s->vocab_path[0], (unsigned long long)s->vocab_size, (unsigned long long)s->vocab_hash);
+    else
+      cli_fail(st, "vocabulary %s changed or is gone since store %s was indexed; give --vocab with the original file, or re-index into a new store",
+               s->vocab_path[0], dir);
+  } else {
+    st = cli_vocab_load(&v, tok);
+  }
+  cli_vocab_clear(&v);
+  return st;
+}
+
 int cli_search(int argc, char **argv) {
-  const char *store_arg = NULL, *text = NULL, *image = NULL;
+  const char *store_arg = NULL, *text = NULL, *image = NULL, *vocab = NULL;
   long n = 5;
-  int exif = CLIPDB_EXIF_APPLY;
+  int exif = CLIPDB_EXIF_APPLY, exif_given = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--store") == 0 && i + 1 < argc) store_arg = argv[++i];
     else if (strcmp(a, "--text") == 0 && i + 1 < argc) text = argv[++i];
     else if (strcmp(a, "--image") == 0 && i + 1 < argc) image = argv[++i];
+    else if (strcmp(a, "--vocab") == 0 && i + 1 < argc) vocab = argv[++i];
     else if (strcmp(a, "--exif") == 0 && i + 1 < argc) {
       if (parse_exif("search", argv[++i], &exif)) return 2;
+      exif_given = 1;
     } else if ((strcmp(a, "-n") == 0 || strcmp(a, "--n") == 0) && i + 1 < argc) {
       char *end = NULL;
       n = strtol(argv[++i], &end, 10);
@@ -782,7 +561,7 @@ int cli_search(int argc, char **argv) {
   if ((text == NULL) == (image == NULL)) return cli_usage("search", "give exactly one of --text TEXT or --image FILE");
 
   int rc = 1;
-  store_t s = {0};
+  cli_store s = {0};
   clipdb_model_t *model = NULL;
   clipdb_session_t *session = NULL;
   clipdb_tokenizer_t *tok = NULL;
@@ -790,32 +569,38 @@ int cli_search(int argc, char **argv) {
   float *query = NULL, *pixels = NULL, *scores = NULL;
   int32_t *tokens = NULL;
   uint32_t *keys = NULL;
+  char err[CLI_ERR_SIZE];
 
-  s.dir = absolute_path(store_arg);
-  if (s.dir == NULL) {
+  char *dir = cli_absolute_path(store_arg);
+  if (dir == NULL) {
     cli_fail(CLIPDB_STATUS_OUT_OF_MEMORY, "out of memory");
     goto out;
   }
-  clipdb_status st = store_load(&s);
+  clipdb_status st = cli_store_load(dir, &s, err);
   if (st == CLIPDB_STATUS_NOT_FOUND) {
-    cli_fail(CLIPDB_STATUS_NOT_FOUND, "no clipdb store in %s (create one with clipdb index)", s.dir);
+    cli_fail(CLIPDB_STATUS_NOT_FOUND, "no clipdb store in %s (create one with clipdb index)", dir);
     goto out;
   }
-  if (st != CLIPDB_STATUS_SUCCESS) goto out;
+  if (st != CLIPDB_STATUS_SUCCESS) {
+    cli_fail(st, "%s", err);
+    goto out;
+  }
+  if (!exif_given && s.exif != CLI_STORE_EXIF_UNKNOWN) exif = s.exif;
   uint64_t msize, mhash;
-  if (model_identity(s.model_path, &msize, &mhash) != CLIPDB_STATUS_SUCCESS) {
+  if (cli_model_identity(s.model_path, &msize, &mhash) != CLIPDB_STATUS_SUCCESS) {
     cli_fail(CLIPDB_STATUS_IO, "failed to read the store's model %s: %s", s.model_path, strerror(errno));
     goto out;
   }
   if (msize != s.model_size || mhash != s.model_hash) {
     cli_fail(CLIPDB_STATUS_INVALID_STATE, "model %s changed since %s was indexed; re-index into a new store",
-             s.model_path, s.dir);
+             s.model_path, dir);
     goto out;
   }
+  if (text != NULL && search_tokenizer(&s, dir, vocab, &tok) != CLIPDB_STATUS_SUCCESS) goto out; /* reported */
   if (cli_load_model(s.model_path, &model) != CLIPDB_STATUS_SUCCESS) goto out; /* reported */
   clipdb_model_config cfg;
   if (clipdb_model_get_config(model, &cfg) != CLIPDB_STATUS_SUCCESS || (s.count && (uint32_t)cfg.embed_dim != s.dim)) {
-    cli_fail(CLIPDB_STATUS_INVALID_STATE, "model %s does not match store %s", s.model_path, s.dir);
+    cli_fail(CLIPDB_STATUS_INVALID_STATE, "model %s does not match store %s", s.model_path, dir);
     goto out;
   }
   if (clipdb_session_init(model, &session) != CLIPDB_STATUS_SUCCESS) {
@@ -832,7 +617,6 @@ int cli_search(int argc, char **argv) {
       cli_fail(CLIPDB_STATUS_INVALID_STATE, "model %s has no text encoder", s.model_path);
       goto out;
     }
-    if (cli_load_tokenizer(NULL, s.model_path, &tok) != CLIPDB_STATUS_SUCCESS) goto out; /* reported */
     tokens = malloc((size_t)cfg.context_length * sizeof *tokens);
     int32_t n_tok = 0;
     if (tokens == NULL) {
@@ -901,6 +685,7 @@ out:
   free(scores);
   free(tokens);
   free(keys);
-  store_clear(&s);
+  free(dir);
+  cli_store_clear(&s);
   return rc;
 }

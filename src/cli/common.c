@@ -1,9 +1,11 @@
 /* Helpers shared by the CLI commands: errors as JSON, file reading, JSON output. */
+#define _POSIX_C_SOURCE 200809L /* strdup, strtok_r */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -114,4 +116,60 @@ char *cli_join(const char *dir, const char *name) {
   if (a > 0 && dir[a - 1] != '/') s[at++] = '/';
   memcpy(s + at, name, b + 1);
   return s;
+}
+
+/* An absolute, normalised ("." and ".." resolved, no doubled or trailing "/") copy of `path`.
+ * Symbolic links are not resolved. NULL on allocation failure. */
+char *cli_absolute_path(const char *path) {
+  char *joined;
+  if (path[0] == '/') {
+    joined = strdup(path);
+  } else {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) == NULL) return NULL;
+    joined = cli_join(cwd, path);
+  }
+  if (joined == NULL) return NULL;
+  size_t n = strlen(joined);
+  char *out = malloc(n + 2);
+  if (out == NULL) {
+    free(joined);
+    return NULL;
+  }
+  size_t len = 0;
+  char *save = NULL;
+  for (char *seg = strtok_r(joined, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+    if (strcmp(seg, ".") == 0) continue;
+    if (strcmp(seg, "..") == 0) {
+      while (len > 0 && out[len - 1] != '/') len--;
+      if (len > 0) len--; /* drop the "/" too */
+      continue;
+    }
+    out[len++] = '/';
+    size_t s = strlen(seg);
+    memcpy(out + len, seg, s);
+    len += s;
+  }
+  if (len == 0) out[len++] = '/';
+  out[len] = '\0';
+  free(joined);
+  return out;
+}
+
+int cli_mkdir_p(const char *path) {
+  char *p = strdup(path);
+  if (p == NULL) return -1;
+  for (char *s = p + 1; *s; s++) {
+    if (*s == '/') {
+      *s = '\0';
+      if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        free(p);
+        return -1;
+      }
+      *s = '/';
+    }
+  }
+  int rc = (mkdir(p, 0777) != 0 && errno != EEXIST) ? -1 : 0;
+  free(p);
+  return rc == 0 && cli_is_dir(path) ? 0 : -1;
 }

@@ -14,8 +14,9 @@ static const struct {
     {"info", cli_info, "info --model PATH"},
     {"tokenize", cli_tokenize, "tokenize --vocab PATH [--truncate] TEXT..."},
     {"preprocess", cli_preprocess, "preprocess --model PATH [--exif ignore|apply] IMAGE --out FILE"},
-    {"index", cli_index, "index --model PATH --store DIR IMAGE_DIR..."},
-    {"search", cli_search, "search --store DIR (--text TEXT | --image FILE) [-n N]"},
+    {"index", cli_index, "index --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] [--save-every N] [--no-wait] IMAGE_DIR..."},
+    {"export", cli_export, "export --store DIR --out FILE [--with-images]"},
+    {"search", cli_search, "search --store DIR (--text TEXT | --image FILE) [-n N] [--vocab PATH] [--exif apply|ignore]"},
     {"thumbnail", cli_thumbnail, "thumbnail [--max-side N] [--quality Q] [--exif ignore|apply] IMAGE OUT.jpg"},
 };
 

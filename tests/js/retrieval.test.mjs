@@ -120,8 +120,15 @@ describe('clipdb index/search with the shipped model (held-out generated images)
       const dir = path.join(tmp, `small-${name}`), store = path.join(tmp, `store-small-${name}`);
       mkdirSync(dir);
       for (const m of manifest.images.slice(0, 3)) writeFileSync(path.join(dir, m.file), readFileSync(path.join(images, m.file)));
-      const copy = path.join(tmp, `model-${name}.safetensors`);
+      // The model travels with its vocabulary (found by its documented name); decoy files
+      // beside it must not be taken for either.
+      const modelDir = path.join(tmp, `model-${name}`);
+      mkdirSync(modelDir);
+      const copy = path.join(modelDir, 'model.safetensors');
       writeFileSync(copy, readFileSync(model));
+      writeFileSync(path.join(modelDir, 'vocab.txt.gz'), readFileSync(path.join(path.dirname(model), 'vocab.txt.gz')));
+      writeFileSync(path.join(modelDir, 'aaa-decoy.txt.gz'), 'not a vocabulary');
+      writeFileSync(path.join(modelDir, 'decoy.safetensors'), 'not a model');
       let r = run(cli, ['index', '--model', copy, '--store', store, dir]);
       assert.equal(r.status, 0, r.stderr);
       rmSync(path.join(dir, manifest.images[1].file));
@@ -129,6 +136,7 @@ describe('clipdb index/search with the shipped model (held-out generated images)
       const sum = jsonLines(r.stdout).at(-1);
       assert.deepEqual([sum.images, sum.unchanged, sum.removed], [2, 2, 1]);
       r = run(cli, ['search', '--store', store, '--text', 'a red circle', '-n', '10']);
+      assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(jsonLines(r.stdout).map((h) => path.basename(h.file)).sort(),
         [manifest.images[0].file, manifest.images[2].file].sort());
       // A truncated store file (as a crash mid-write would leave, were it not renamed into place).

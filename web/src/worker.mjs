@@ -13,6 +13,7 @@
 // ClipdbWorkerClient in index.d.ts.
 import { ClipdbError } from './errors.mjs';
 import { openModelCache, getModelFiles, sha256Hex, byteSize } from './model-cache.mjs';
+import { selectModelFiles } from './model-files.mjs';
 import * as lib from './index.mjs';
 
 const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib;
@@ -33,6 +34,8 @@ function toWire(e) {
   return err;
 }
 
+// A file that may be a vocabulary: only to fetch the small files first (the choice among
+// them is model-files.mjs's).
 function isVocab(name) {
   const n = name.toLowerCase();
   return n.endsWith('.txt.gz') || n === 'vocab.json' || n === 'merges.txt' || (n.endsWith('.txt') && !n.includes('license'));
@@ -129,13 +132,10 @@ const ops = {
     } else {
       throw new ClipdbError('INVALID_ARGUMENT', 'loadModel needs files or urls');
     }
-    const weights = list.filter((f) => !isVocab(f.name));
-    const vocab = list.filter((f) => isVocab(f.name));
-    const sts = weights.filter((f) => f.name.toLowerCase().endsWith('.safetensors'));
-    const st = sts.find((f) => f.name === 'model.safetensors') ?? sts[0];
-    if (!st) throw new ClipdbError('INVALID_ARGUMENT', `no .safetensors file among ${list.map((f) => f.name).join(', ') || 'the files given'}`);
-    if (sts.length > 1) throw new ClipdbError('INVALID_ARGUMENT', `several weight files: ${sts.map((f) => f.path || f.name).join(', ')}; pick a folder with one model`);
-    if (!vocab.length) throw new ClipdbError('INVALID_ARGUMENT', 'no tokenizer vocabulary (a *.txt.gz BPE file, or vocab.json + merges.txt) among the model files');
+    // Weights and vocabulary by their documented names only (model-files.mjs).
+    const picked = await selectModelFiles(list);
+    const st = picked.weights, vocab = picked.vocab;
+    const weights = picked.config ? [st, picked.config] : [st];
     progress({ phase: 'load' });
     let clip;
     try {
