@@ -369,7 +369,48 @@ static void gif_fill_canvas(uint8_t *px, int w, int h, int channels, const gif_f
 
 /* ---- decode ---------------------------------------------------------------------------- */
 
-static clipdb_status stb_failure(const char *fmt_name) {
+/* A PNG whose chunks run past the end of the data, or that stops before IEND: the byte
+ * offset and type of the chunk that was cut (stb reports such files as corrupt or as an
+ * unknown chunk, because it reads the missing bytes as zeros). 0 when the file is whole. */
+static int png_truncated(const uint8_t *d, size_t n, size_t *at, char type[5], uint64_t *need) {
+  size_t pos = 8;
+  memset(type, 0, 5);
+  while (pos + 8 <= n) {
+    const uint64_t len = be32(d + pos);
+    for (int i = 0; i < 4; i++) {
+      const uint8_t c = d[pos + 4 + i];
+      type[i] = (char)((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ? c : '?');
+    }
+    if (len > 0x7fffffffu) return 0; /* a bad length, not a cut: stb's message fits */
+    if (pos + 12 + len > n) {
+      *at = pos;
+      *need = 12 + len;
+      return 1;
+    }
+    if (memcmp(type, "IEND", 4) == 0) return 0;
+    pos += 12 + (size_t)len;
+  }
+  *at = pos;
+  *need = 12;
+  if (pos < n) memcpy(type, "????", 4);
+  else memset(type, 0, 5);
+  return 1;
+}
+
+static clipdb_status stb_failure(const char *fmt_name, const uint8_t *data, size_t size) {
+  size_t at = 0;
+  uint64_t need = 0;
+  char type[5];
+  if (strcmp(fmt_name, "PNG") == 0 && png_truncated(data, size, &at, type, &need)) {
+    if (type[0] != '\0' && memcmp(type, "????", 4) != 0)
+      return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                           "failed to decode PNG: truncated file (the %s chunk at byte %zu needs "
+                           "%llu bytes, %zu are left)", type, at, (unsigned long long)need,
+                           size - at);
+    return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                         "failed to decode PNG: truncated file (it ends at byte %zu, before the "
+                         "IEND chunk)", size);
+  }
   const char *why = stbi_failure_reason();
   if (why != NULL && strcmp(why, "Out of memory") == 0)
     return clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to decode %s: out of memory",
@@ -508,7 +549,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
                          (unsigned long long)hw * (unsigned long long)hh,
                          (unsigned long long)max_pixels, MAX_SIDE);
   int w = 0, h = 0, comp = 0;
-  if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp)) return stb_failure(name);
+  if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp)) return stb_failure(name, data, size);
   if (w <= 0 || h <= 0)
     return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE, "failed to decode %s: size %d x %d",
                          name, w, h);
@@ -523,7 +564,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
   int dw = 0, dh = 0, file_comp = 0;
   if (mode == CLIPDB__MODE_I && want16) {
     unsigned short *p16 = stbi_load_16_from_memory(data, (int)size, &dw, &dh, &file_comp, 1);
-    if (p16 == NULL) return stb_failure(name);
+    if (p16 == NULL) return stb_failure(name, data, size);
     img->i32 = clipdb__malloc((size_t)dw * (size_t)dh * sizeof(int32_t));
     if (img->i32 == NULL) {
       stbi_image_free(p16);
@@ -535,7 +576,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
   } else if (mode == CLIPDB__MODE_CMYK) {
     int transform = -1;
     stbi_uc *raw = clipdb__stbi_jpeg_load_4(data, (int)size, &dw, &dh, &transform);
-    if (raw == NULL) return stb_failure(name);
+    if (raw == NULL) return stb_failure(name, data, size);
     /* Pillow reads every 4-component JPEG as Adobe-inverted CMYK ("CMYK;I"); for YCCK
      * libjpeg first turns YCC into inverted RGB, so the RGB channels come out as stored. */
     const size_t n = (size_t)dw * (size_t)dh * 4;
@@ -557,7 +598,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
     }
     stbi_uc *p = stbi_load_from_memory(src, (int)size, &dw, &dh, &file_comp, channels);
     clipdb__free(patched);
-    if (p == NULL) return stb_failure(name);
+    if (p == NULL) return stb_failure(name, data, size);
     img->u8 = p; /* allocated by clipdb__malloc through STBI_MALLOC */
     if (fmt == FMT_GIF) gif_fill_canvas(img->u8, dw, dh, channels, &gif);
   }
