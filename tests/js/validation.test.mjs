@@ -5,9 +5,10 @@
 // Runs on the shipped default model models/clipdb-shapes in its own wasm instance.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './golden.mjs';
-import { createModule, loadModel, WasmVectorIndex, ClipdbError } from '../../web/src/index.mjs';
+import { createModule, loadModel, preprocess, WasmVectorIndex, ClipdbError } from '../../web/src/index.mjs';
 import * as binding from '../../web/src/binding.mjs';
 
 const modelPath = path.join(repoRoot, 'models', 'clipdb-shapes', 'model.safetensors');
@@ -81,5 +82,31 @@ describe('public entry points validate their arguments', () => {
     } finally {
       index.free();
     }
+  });
+});
+
+describe('messages name what failed', () => {
+  it('a failed wasm allocation reports the bytes asked for and the memory limit, not the input size', async () => {
+    const mod = await createModule();
+    const png = readFileSync(path.join(repoRoot, 'tests', 'fuzz', 'corpus', 'image', 'rgb-13x9.png'));
+    const R = 512, outBytes = 3 * R * R * 4;
+    // Every allocation above 1 MB fails in this instance: the 3 MB output buffer does. (The
+    // glue's first _malloc call replaces mod._malloc with the wasm export: call it once first.)
+    mod._free(mod._malloc(1));
+    const malloc = mod._malloc;
+    mod._malloc = (n) => (n > 1 << 20 ? 0 : malloc(n));
+    try {
+      await assert.rejects(preprocess(png, { module: mod, resolution: R }), (e) => {
+        assert.equal(e.code, 'OUT_OF_MEMORY');
+        assert.match(e.message, new RegExp(`^preprocess: failed to allocate ${outBytes} bytes of wasm memory \\(memory is \\d+ bytes, at most 4294967296 bytes\\)$`));
+        assert.ok(!e.message.includes(`${png.length} bytes`), e.message);
+        return true;
+      });
+    } finally {
+      mod._malloc = malloc;
+    }
+    // The same instance still works once memory is available again.
+    const pixels = await preprocess(png, { module: mod, resolution: 16 });
+    assert.equal(pixels.length, 3 * 16 * 16);
   });
 });

@@ -3,7 +3,7 @@
 // convert("RGB"), ToTensor, Normalize), reproducing Pillow 9.4's arithmetic; see
 // include/clipdb.h (clipdb_image_preprocess) and ../shared/golden/README.md ("Images").
 import { getModule } from './module.mjs';
-import { check, ClipdbError } from './errors.mjs';
+import { check, ClipdbError, outOfMemory } from './errors.mjs';
 
 const INFO_CAP = 256;
 
@@ -105,7 +105,7 @@ export async function preprocess(input, options = {}) {
       const px = mod._malloc(data.length || 1); ptrs.push(px);
       const ms = mod._malloc(24); ptrs.push(ms);
       const out = mod._malloc(outBytes); ptrs.push(out);
-      if (!px || !ms || !out) throw new ClipdbError('OUT_OF_MEMORY', `preprocess: out of wasm memory for ${data.length} bytes`);
+      if (!px || !ms || !out) throw outOfMemory(mod, 'preprocess', (px ? 0 : data.length || 1) + (ms ? 0 : 24) + (out ? 0 : outBytes));
       mod.HEAPU8.set(data, px);
       new Float32Array(mod.HEAPU8.buffer, ms, 6).set([...o.mean, ...o.std]);
       const s = mod._clipdb__wasm_image_preprocess_pixels(px, width, height, channels, width * channels, R, ms, o.maxPixels, out);
@@ -122,7 +122,7 @@ export async function preprocess(input, options = {}) {
     const ms = mod._malloc(24); ptrs.push(ms);
     const out = mod._malloc(outBytes); ptrs.push(out);
     const info = mod._malloc(INFO_CAP); ptrs.push(info);
-    if (!src || !ms || !out || !info) throw new ClipdbError('OUT_OF_MEMORY', `preprocess: out of wasm memory for ${bytes.length} bytes`);
+    if (!src || !ms || !out || !info) throw outOfMemory(mod, 'preprocess', (src ? 0 : bytes.length || 1) + (ms ? 0 : 24) + (out ? 0 : outBytes) + (info ? 0 : INFO_CAP));
     mod.HEAPU8.set(bytes, src);
     new Float32Array(mod.HEAPU8.buffer, ms, 6).set([...o.mean, ...o.std]);
     const s = mod._clipdb__wasm_image_preprocess(src, bytes.length, R, ms, o.maxPixels, o.exif === 'apply' ? 1 : 0, out, info, INFO_CAP);

@@ -4,7 +4,7 @@
 // <|startoftext|> ... <|endoftext|>, zero padding. See include/clipdb.h (clipdb_tokenize) and
 // ../shared/golden/README.md ("Texts").
 import { getModule } from './module.mjs';
-import { check, ClipdbError } from './errors.mjs';
+import { check, ClipdbError, outOfMemory } from './errors.mjs';
 
 const encoder = new TextEncoder();
 let defaultTokenizer = null;
@@ -20,7 +20,7 @@ function toBytes(data, what) {
 // Copy `bytes` into a fresh wasm allocation (recorded in `ptrs` for the caller's finally).
 function copyIn(mod, bytes, ptrs) {
   const p = mod._malloc(bytes.length + 1);
-  if (!p) throw new ClipdbError('OUT_OF_MEMORY', `out of wasm memory for ${bytes.length} bytes`);
+  if (!p) throw outOfMemory(mod, 'tokenizer', bytes.length + 1);
   ptrs.push(p);
   mod.HEAPU8.set(bytes, p);
   mod.HEAPU8[p + bytes.length] = 0;
