@@ -7,6 +7,7 @@
 //   wasmModule  a precompiled WebAssembly.Module (edge runtimes that forbid runtime compile)
 //   wasmURL     where to fetch clipdb.wasm from (pages)
 import createClipdbModule from '../dist/clipdb.mjs';
+import { requireWasmSimd } from './features.mjs';
 
 const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
 let defaultInstance = null;
@@ -25,9 +26,12 @@ async function readDefaultWasm() {
 /**
  * Create a new, independent clipdb wasm instance (its own memory).
  * @param {{wasmBinary?: ArrayBuffer|Uint8Array, wasmModule?: WebAssembly.Module, wasmURL?: string|URL}} [options]
+ * Throws ClipdbError UNSUPPORTED (before compiling anything) where the engine lacks WebAssembly
+ * or its 128-bit SIMD, which the module is built with.
  * @returns {Promise<object>} the Emscripten module (flat C exports as `_clipdb_*`, HEAP views)
  */
 export async function createModule(options = {}) {
+  requireWasmSimd(); // a clear UNSUPPORTED error instead of a CompileError on engines without SIMD
   const config = {};
   if (options.wasmModule) {
     config.instantiateWasm = (imports, done) => {
