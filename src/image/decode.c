@@ -133,6 +133,52 @@ static int exif_orientation(const uint8_t *p, size_t n) {
   return 1;
 }
 
+/* A Huffman table (DHT segment) whose 16 code counts add up to more than 256 symbols, which
+ * JPEG does not allow: stb_image 2.27 would write that many code lengths into its 257-entry
+ * table (past its end), so such a file is refused before stb sees it. Walks every marker
+ * segment of the file, skipping the entropy-coded data after each start of scan (where 0xFF
+ * is followed by 0x00 stuffing or a restart marker). 1 and the segment's offset and symbol
+ * count when found; 0 otherwise (other damage is left to stb to report). */
+static int jpeg_bad_huffman(const uint8_t *d, size_t n, size_t *where, int *symbols) {
+  size_t at = 2;
+  while (at + 1 < n) {
+    if (d[at] != 0xff) return 0;
+    const int marker = d[at + 1];
+    if (marker == 0xff) { /* fill byte */
+      at++;
+      continue;
+    }
+    if (marker == 0xd8 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2;
+      continue;
+    }
+    if (marker == 0xd9 || at + 4 > n) return 0;
+    const size_t len = be16(d + at + 2);
+    if (len < 2 || at + 2 + len > n) return 0;
+    if (marker == 0xc4) {
+      const uint8_t *p = d + at + 4;
+      size_t left = len - 2;
+      while (left >= 17) {
+        int sum = 0;
+        for (int i = 0; i < 16; i++) sum += p[1 + i];
+        if (sum > 256) {
+          *where = at;
+          *symbols = sum;
+          return 1;
+        }
+        if ((size_t)(17 + sum) > left) break;
+        p += 17 + sum;
+        left -= 17 + (size_t)sum;
+      }
+    }
+    at += 2 + len;
+    if (marker == 0xda)
+      while (at + 1 < n && !(d[at] == 0xff && d[at + 1] != 0x00 && !(d[at + 1] >= 0xd0 && d[at + 1] <= 0xd7)))
+        at++;
+  }
+  return 0;
+}
+
 static void jpeg_scan(const uint8_t *d, size_t n, jpeg_header *h) {
   memset(h, 0, sizeof *h);
   h->orientation = 1;
@@ -464,9 +510,15 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
       status = png_mode(data, size, &mode, &want16);
       if (status != CLIPDB_STATUS_SUCCESS) return status;
       break;
-    case FMT_JPEG:
+    case FMT_JPEG: {
       jpeg_scan(data, size, &jh);
       info->orientation = jh.orientation;
+      size_t dht_at = 0;
+      int dht_symbols = 0;
+      if (jpeg_bad_huffman(data, size, &dht_at, &dht_symbols))
+        return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                             "failed to decode JPEG: the Huffman table at byte %zu has %d codes "
+                             "(at most 256)", dht_at, dht_symbols);
       if (jh.sof == 0xc3 || jh.sof == 0xc7 || jh.sof == 0xcb || jh.sof == 0xcf)
         return clipdb__error(NULL, CLIPDB_STATUS_UNSUPPORTED,
                              "failed to decode JPEG: lossless JPEG (SOF%d) is not supported",
@@ -501,6 +553,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
       mode = jh.components == 1 ? CLIPDB__MODE_L
              : jh.components == 4 ? CLIPDB__MODE_CMYK : CLIPDB__MODE_RGB;
       break;
+    }
     case FMT_GIF: {
       int truncated = 0;
       gif_scan(data, size, &mode, &gce_flags_at, &truncated, &gif);
