@@ -154,23 +154,25 @@ static int jpeg_bad_huffman(const uint8_t *d, size_t n, size_t *where, int *symb
     }
     if (marker == 0xd9 || at + 4 > n) return 0;
     const size_t len = be16(d + at + 2);
-    if (len < 2 || at + 2 + len > n) return 0;
+    if (len < 2) return 0;
     if (marker == 0xc4) {
+      /* also a segment cut off by the end of the file: stb reads the missing bytes as 0 */
       const uint8_t *p = d + at + 4;
       size_t left = len - 2;
       while (left >= 17) {
         int sum = 0;
-        for (int i = 0; i < 16; i++) sum += p[1 + i];
+        for (int i = 0; i < 16; i++) sum += (size_t)(p - d) + 1 + (size_t)i < n ? p[1 + i] : 0;
         if (sum > 256) {
           *where = at;
           *symbols = sum;
           return 1;
         }
-        if ((size_t)(17 + sum) > left) break;
+        if ((size_t)(17 + sum) > left || (size_t)(p - d) + 17 + (size_t)sum >= n) break;
         p += 17 + sum;
         left -= 17 + (size_t)sum;
       }
     }
+    if (at + 2 + len > n) return 0;
     at += 2 + len;
     if (marker == 0xda)
       while (at + 1 < n && !(d[at] == 0xff && d[at + 1] != 0x00 && !(d[at + 1] >= 0xd0 && d[at + 1] <= 0xd7)))

@@ -7,7 +7,8 @@
  *  - a negative or fractional tensor dimension in a safetensors header: BAD_MODEL quoting the
  *    entry as written, not "bad dimension 0";
  *  - a JPEG whose Huffman table claims more than 256 codes (found by fuzz-image: stb_image
- *    wrote past its code-length table): BAD_IMAGE naming the table.
+ *    wrote past its code-length table), also in a segment cut by the end of the file:
+ *    BAD_IMAGE naming the table.
  * Each failure must leave nothing allocated.
  */
 #include <stdint.h>
@@ -103,26 +104,29 @@ static void test_bad_dimension(void) {
   }
 }
 
-static void test_jpeg_huffman_table(void) {
+static void test_jpeg_huffman_table(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/tests/fuzz/corpus/image/%s", CLIPDB_SOURCE_DIR, name);
   size_t n = 0;
-  uint8_t *jpg = read_file(CLIPDB_SOURCE_DIR "/tests/fuzz/corpus/image/jpeg-huffman-over-256.jpg", &n);
-  CHECK(jpg != NULL, "cannot read jpeg-huffman-over-256.jpg");
+  uint8_t *jpg = read_file(path, &n);
+  CHECK(jpg != NULL, "cannot read %s", path);
   if (jpg == NULL) return;
   clipdb_image_params p = clipdb_image_default_params();
   p.resolution = 16;
   static float out[3 * 16 * 16];
   const size_t before = clipdb_allocated_bytes();
   clipdb_status s = clipdb_image_preprocess(jpg, n, &p, out, NULL);
-  CHECK(s == CLIPDB_STATUS_BAD_IMAGE, "got %s", clipdb_status_string(s));
+  CHECK(s == CLIPDB_STATUS_BAD_IMAGE, "%s: got %s", name, clipdb_status_string(s));
   CHECK(strstr(clipdb_last_error(), "Huffman table at byte") != NULL &&
             strstr(clipdb_last_error(), "(at most 256)") != NULL,
-        "message: %s", clipdb_last_error());
-  CHECK(clipdb_allocated_bytes() == before, "leaked");
+        "%s: message: %s", name, clipdb_last_error());
+  CHECK(clipdb_allocated_bytes() == before, "%s: leaked", name);
   free(jpg);
 }
 
 int main(void) {
-  test_jpeg_huffman_table();
+  test_jpeg_huffman_table("jpeg-huffman-over-256.jpg");     /* a whole DHT segment */
+  test_jpeg_huffman_table("jpeg-huffman-over-256-cut.jpg"); /* a DHT cut by the end of file */
   test_empty_texts();
   test_truncated_png();
   test_bad_dimension();
