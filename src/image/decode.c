@@ -134,45 +134,49 @@ static int exif_orientation(const uint8_t *p, size_t n) {
 }
 
 /* A Huffman table (DHT segment) whose 16 code counts add up to more than 256 symbols, which
- * JPEG does not allow: stb_image 2.27 would write that many code lengths into its 257-entry
- * table (past its end), so such a file is refused before stb sees it. Walks every marker
- * segment of the file, skipping the entropy-coded data after each start of scan (where 0xFF
- * is followed by 0x00 stuffing or a restart marker). 1 and the segment's offset and symbol
- * count when found; 0 otherwise (other damage is left to stb to report). */
+ * JPEG does not allow: stb_image 2.27 writes that many code lengths into its 257-entry table
+ * (past its end) before it looks at the count, so such a file is refused before stb sees it.
+ * The walk follows stb's reading: bytes between segments are skipped, the entropy-coded data
+ * after a start of scan runs to the next marker (0xFF not followed by 0x00 stuffing or a
+ * restart marker), and a DHT segment is read table by table while its remaining length is
+ * positive, 17 bytes at least each time, with zeros past the end of the file. 1 and the
+ * segment's offset and symbol count when found; 0 otherwise (other damage is stb's to
+ * report). */
 static int jpeg_bad_huffman(const uint8_t *d, size_t n, size_t *where, int *symbols) {
   size_t at = 2;
   while (at + 1 < n) {
-    if (d[at] != 0xff) return 0;
+    if (d[at] != 0xff) { /* stb skips stray bytes between segments */
+      at++;
+      continue;
+    }
     const int marker = d[at + 1];
     if (marker == 0xff) { /* fill byte */
       at++;
       continue;
     }
-    if (marker == 0xd8 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+    if (marker == 0x00 || marker == 0xd8 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
       at += 2;
       continue;
     }
-    if (marker == 0xd9 || at + 4 > n) return 0;
-    const size_t len = be16(d + at + 2);
-    if (len < 2) return 0;
+    if (marker == 0xd9) return 0;
+    const size_t len = at + 4 <= n ? be16(d + at + 2) : 0;
     if (marker == 0xc4) {
-      /* also a segment cut off by the end of the file: stb reads the missing bytes as 0 */
-      const uint8_t *p = d + at + 4;
-      size_t left = len - 2;
-      while (left >= 17) {
+      long left = (long)len - 2;
+      size_t p = at + 4;
+      while (left > 0) {
         int sum = 0;
-        for (int i = 0; i < 16; i++) sum += (size_t)(p - d) + 1 + (size_t)i < n ? p[1 + i] : 0;
+        for (size_t i = 0; i < 16; i++) sum += p + 1 + i < n ? d[p + 1 + i] : 0;
         if (sum > 256) {
           *where = at;
           *symbols = sum;
           return 1;
         }
-        if ((size_t)(17 + sum) > left || (size_t)(p - d) + 17 + (size_t)sum >= n) break;
-        p += 17 + sum;
-        left -= 17 + (size_t)sum;
+        p += 17 + (size_t)sum;
+        left -= 17 + sum;
       }
+      if (left != 0) return 0; /* stb stops at this segment */
     }
-    if (at + 2 + len > n) return 0;
+    if (len < 2) return 0;
     at += 2 + len;
     if (marker == 0xda)
       while (at + 1 < n && !(d[at] == 0xff && d[at + 1] != 0x00 && !(d[at + 1] >= 0xd0 && d[at + 1] <= 0xd7)))

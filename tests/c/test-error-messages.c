@@ -126,7 +126,8 @@ static void test_jpeg_huffman_table(const char *name) {
 
 int main(void) {
   test_jpeg_huffman_table("jpeg-huffman-over-256.jpg");     /* a whole DHT segment */
-  test_jpeg_huffman_table("jpeg-huffman-over-256-cut.jpg"); /* a DHT cut by the end of file */
+  test_jpeg_huffman_table("jpeg-huffman-over-256-cut.jpg");   /* a DHT cut by the end of file */
+  test_jpeg_huffman_table("jpeg-huffman-over-256-stray.jpg"); /* stray bytes before the DHT */
   test_empty_texts();
   test_truncated_png();
   test_bad_dimension();
