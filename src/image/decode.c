@@ -1,7 +1,7 @@
 /*
  * Image decoding with stb_image (src/common/stb-image.c), keeping the "mode" Pillow 9.4 would
  * open the file in, because the official pipeline resizes in that mode before converting to
- * RGB (../shared/golden/README.md, "Images", step 1). stb decodes; the mode comes from our
+ * RGB (so a palette or 16-bit image is resized as Pillow resizes it). stb decodes; the mode comes from our
  * own reading of the headers:
  *
  *   PNG   IHDR colour type / bit depth: gray 1-bit -> "1"; gray 2..8-bit -> L; gray 16-bit ->

@@ -1,7 +1,7 @@
 // Image preprocessing on the wasm build: decode (JPEG, PNG, BMP, GIF) and the official CLIP
 // transform (clip/clip.py `_transform`: Resize(R, BICUBIC) on a PIL image, CenterCrop(R),
 // convert("RGB"), ToTensor, Normalize), reproducing Pillow 9.4's arithmetic; see
-// include/clipdb.h (clipdb_image_preprocess) and ../shared/golden/README.md ("Images").
+// include/clipdb.h (clipdb_image_preprocess).
 import { getModule } from './module.mjs';
 import { check, ClipdbError, outOfMemory } from './errors.mjs';
 
@@ -76,8 +76,7 @@ async function toBytes(input) {
  * `mean` / `std` (OpenAI CLIP's, RGB), `maxPixels` (178956970, Pillow's decompression-bomb
  * limit; checked from the header before decoding), `exif`: 'apply' (default: rotate/flip
  * by the JPEG EXIF orientation first, as PIL.ImageOps.exif_transpose, so the bytes of a
- * phone photo give what a browser draws and an ImageData of it gives; CASES B13, README
- * "Images") or 'ignore' (reference parity: PIL.Image.open + the official transform, which
+ * phone photo give what a browser draws and an ImageData of it gives; README "Images") or 'ignore' (reference parity: PIL.Image.open + the official transform, which
  * do not rotate; the golden embeddings assume it).
  *
  * Returns a new Float32Array [3 * R * R] (CHW, RGB, normalised). Throws ClipdbError with

@@ -1,8 +1,7 @@
 // The CLIP tokenizer on the wasm build: clip.tokenize of the official OpenAI code
 // (clip/simple_tokenizer.py at d05afc4): ftfy-style cleaning, HTML unescaping, white-space
 // collapsing, lower-casing, the official pre-tokenisation pattern, byte-level BPE with "</w>",
-// <|startoftext|> ... <|endoftext|>, zero padding. See include/clipdb.h (clipdb_tokenize) and
-// ../shared/golden/README.md ("Texts").
+// <|startoftext|> ... <|endoftext|>, zero padding. See include/clipdb.h (clipdb_tokenize).
 import { getModule } from './module.mjs';
 import { check, ClipdbError, outOfMemory } from './errors.mjs';
 
