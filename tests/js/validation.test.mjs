@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './golden.mjs';
-import { createModule, loadModel, preprocess, WasmVectorIndex, ClipdbError } from '../../web/src/index.mjs';
+import { createModule, loadModel, normalize, preprocess, WasmVectorIndex, ClipdbError } from '../../web/src/index.mjs';
 import * as binding from '../../web/src/binding.mjs';
 
 const modelPath = path.join(repoRoot, 'models', 'clipdb-shapes', 'model.safetensors');
@@ -49,6 +49,16 @@ describe('public entry points validate their arguments', () => {
     // The instance is intact: the same text gives the same embedding, nothing leaked.
     assert.deepEqual(model.embedText([sot, 5, 7, eot]), reference);
     assert.deepEqual(model.embedText(Int32Array.of(sot, 5, 7, eot)), reference);
+    assert.equal(binding.clipdb_allocated_bytes(mod), allocated);
+  });
+
+  it('loadModel and normalize reject bad options and vectors by name', async () => {
+    const files = [{ name: 'model.safetensors', path: modelPath }];
+    await assert.rejects(loadModel(files, { module: mod, loadText: 'no' }), invalidNaming(/loadModel: options.loadText must be true or false, got the string "no"/));
+    await assert.rejects(loadModel(files, null), invalidNaming(/loadModel: options must be an object, got null/));
+    assert.throws(() => normalize('abc'), invalidNaming(/normalize: v must be a Float32Array or an array of numbers, got the string "abc"/));
+    assert.throws(() => normalize([1, '2', 3]), invalidNaming(/normalize: v\[1\] is the string "2", not a number/));
+    assert.deepEqual([...normalize([3, 4])], [Math.fround(0.6), Math.fround(0.8)]);
     assert.equal(binding.clipdb_allocated_bytes(mod), allocated);
   });
 

@@ -218,6 +218,10 @@ export class ClipModel {
  * loadText (default true).
  */
 export async function loadModel(files, options = {}) {
+  if (options === null || typeof options !== 'object') throw invalid(`loadModel: options must be an object, got ${describe(options)}`);
+  for (const key of ['loadVision', 'loadText']) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw invalid(`loadModel: options.${key} must be true or false, got ${describe(options[key])}`);
+  }
   const mod = options.module || (await getModule(options));
   const list = await normalizeFiles(mod, files);
   let r;
@@ -238,9 +242,15 @@ export async function loadModel(files, options = {}) {
 
 /**
  * A unit-L2-norm copy of `v` (Float32Array or number[]), as clipdb_embedding_normalize.
- * Throws ClipdbError BAD_VECTOR for a zero or non-finite vector.
+ * Throws ClipdbError BAD_VECTOR for a zero or non-finite vector, INVALID_ARGUMENT when `v` is
+ * not an array or typed array of numbers.
  */
 export function normalize(v) {
+  const listLike = Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+  if (!listLike) throw invalid(`normalize: v must be a Float32Array or an array of numbers, got ${describe(v)}`);
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'number') throw invalid(`normalize: v[${i}] is ${describe(v[i])}, not a number`);
+  }
   const x = Float32Array.from(v);
   let ss = 0;
   for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
