@@ -433,7 +433,6 @@ static int png_truncated(const uint8_t *d, size_t n, size_t *at, char type[5], u
       const uint8_t c = d[pos + 4 + i];
       type[i] = (char)((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ? c : '?');
     }
-    if (len > 0x7fffffffu) return 0; /* a bad length, not a cut: stb's message fits */
     if (pos + 12 + len > n) {
       *at = pos;
       *need = 12 + len;
@@ -515,6 +514,16 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
     case FMT_PNG:
       status = png_mode(data, size, &mode, &want16);
       if (status != CLIPDB_STATUS_SUCCESS) return status;
+      {
+        /* A chunk that claims more bytes than the file has left is refused here: stb would
+         * first grow its buffer to the claimed length (up to 2 GiB for a file of a few
+         * bytes, memory that wasm never gives back) before finding the data missing. */
+        size_t at = 0;
+        uint64_t need = 0;
+        char type[5];
+        if (png_truncated(data, size, &at, type, &need) && need > 12 && memcmp(type, "IEND", 4) != 0)
+          return stb_failure(name, data, size);
+      }
       break;
     case FMT_JPEG: {
       jpeg_scan(data, size, &jh);

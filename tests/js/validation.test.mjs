@@ -120,3 +120,20 @@ describe('messages name what failed', () => {
     assert.equal(pixels.length, 3 * 16 * 16);
   });
 });
+
+describe('a damaged file cannot make the module grow its memory', () => {
+  it('a 143-byte PNG whose IDAT claims 1.6 GB is BAD_IMAGE without growing wasm memory', async () => {
+    const mod = await createModule();
+    const png = readFileSync(path.join(repoRoot, 'tests', 'fuzz', 'corpus', 'image', 'png-chunk-claims-1.6gb.png'));
+    assert.equal(png.length, 143);
+    const before = mod.HEAPU8.length;
+    await assert.rejects(preprocess(png, { module: mod, resolution: 16 }), (e) => {
+      assert.equal(e.code, 'BAD_IMAGE');
+      assert.match(e.message, /^failed to decode PNG: truncated file \(the IDAT chunk at byte 33 needs 1632043106 bytes, 110 are left\)$/);
+      return true;
+    });
+    // Before the check, stb grew its buffer to the claimed length first: wasm memory went
+    // from 16 MB to about 1.6 GB and stayed there.
+    assert.equal(mod.HEAPU8.length, before, `wasm memory grew from ${before} to ${mod.HEAPU8.length} bytes`);
+  });
+});
