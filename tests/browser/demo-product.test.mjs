@@ -195,6 +195,29 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.waitForFunction((n) => document.body.dataset.shown === String(Math.min(n, 400)), total);
     assert.equal(await page.$$eval('#results figure', (fs) => fs.length), Math.min(total, 400));
 
+    // Back up, clear everything, restore: every photo back, nothing embedded, same results.
+    await page.fill('#query', 'a blue star');
+    await page.evaluate(() => { document.body.dataset.query = ''; });
+    await page.click('#search-form button[type=submit]');
+    await page.waitForFunction(() => document.body.dataset.query === 'text:a blue star');
+    const before = await page.$$eval('#results figure', (fs) => fs.map((f) => [f.dataset.id, f.dataset.score]));
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120000 }), page.click('#backup')]);
+    const backup = path.join(work, 'backup.clipdb');
+    await download.saveAs(backup);
+    const names = spawnSync('tar', ['tf', backup], { encoding: 'utf8' }).stdout.trim().split('\n');
+    assert.equal(names[0], 'clipdb-export.json');
+    page.once('dialog', (d) => d.accept());
+    await page.click('#clear');
+    await page.waitForFunction(() => document.body.dataset.count === '0', null, { timeout: 60000 });
+    await page.setInputFiles('#restore', backup);
+    await page.waitForFunction((n) => document.body.dataset.count === String(n), total, { timeout: 300000 });
+    assert.match(await page.textContent('#results-status'), new RegExp(`Restored ${total} photos`));
+    await page.fill('#query', 'a blue star');
+    await page.evaluate(() => { document.body.dataset.query = ''; });
+    await page.click('#search-form button[type=submit]');
+    await page.waitForFunction(() => document.body.dataset.query === 'text:a blue star');
+    assert.deepEqual(await page.$$eval('#results figure', (fs) => fs.map((f) => [f.dataset.id, f.dataset.score])), before, 'restored results');
+
     // Phone layout: 390 px wide, touch targets at least 44 px, no serious axe violation.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.click('#search-form button[type=submit]');

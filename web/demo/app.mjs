@@ -302,6 +302,31 @@ function wire() {
     if (text) runQuery({ text }); else showAll();
   });
   $('show-all').addEventListener('click', () => { $('query').value = ''; showAll(); });
+  $('backup').addEventListener('click', async () => {
+    $('results-status').textContent = 'Writing a backup of every photo and vector…';
+    try {
+      const { file, documents } = await client.exportData();
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(file);
+      a.download = `photos-${new Date().toISOString().slice(0, 10)}.clipdb`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+      $('results-status').textContent = `Backup of ${documents} photos ready (${fmtBytes(file.size)}): restore it here or in another browser with Restore.`;
+    } catch (e) { $('results-status').textContent = `Backup failed: ${e.message}`; }
+  });
+  $('restore-button').addEventListener('click', () => $('restore').click());
+  $('restore').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    e.target.value = '';
+    if (!file) return;
+    $('results-status').textContent = `Restoring ${file.name}…`;
+    try {
+      const r = await client.importData(file, { onProgress: (p) => { $('results-status').textContent = `Restoring ${file.name}: ${p.documents} photos…`; } });
+      $('results-status').textContent = `Restored ${r.documents} photos (${r.skipped} already here).`;
+      await updateCount();
+      await showAll();
+    } catch (err) { $('results-status').textContent = `Restore failed: ${err.message}`; }
+  });
   $('clear').addEventListener('click', async () => {
     if (!confirm('Delete every stored photo from this browser?')) return;
     const info = await client.clear();

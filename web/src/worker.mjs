@@ -278,6 +278,23 @@ const ops = {
     return { urls: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)] };
   },
 
+  /** The store as one export container: {file: Blob (application/x-tar), documents}. */
+  async exportData() {
+    const db = needDb();
+    const file = await new Response(db.exportData()).blob();
+    return { file: new Blob([file], { type: 'application/x-tar' }), documents: db.info.documents };
+  },
+
+  /** Load an export container: args {file: Blob|File, onConflict?: 'error'|'skip'} → {documents, vectors, skipped}. */
+  async importData({ file, onConflict = 'skip' } = {}, { signal, progress }) {
+    const db = needDb();
+    if (!(file instanceof Blob)) throw new ClipdbError('INVALID_ARGUMENT', 'importData needs {file: Blob}');
+    const r = await db.importData(file, { onConflict, signal, onProgress: (p) => progress({ phase: 'import', ...p }) });
+    // Vectors of the loaded model's index came with the file: re-add it so they are searchable.
+    if (state.models) { await db.removeVectorIndex(state.index); await addIndex({ signal, progress }); }
+    return { ...r, info: dbInfo() };
+  },
+
   async info() {
     const info = dbInfo();
     try { info.estimate = globalThis.navigator?.storage?.estimate ? await navigator.storage.estimate() : null; } catch { info.estimate = null; }
