@@ -378,8 +378,8 @@ typedef struct clipdb_image_params {
   int32_t exif;         /**< clipdb_exif_mode. Default APPLY, everywhere (C API, CLI, JS,
                              store, demo): rotate/flip by the JPEG EXIF orientation (APP1, both
                              byte orders) first, as PIL.ImageOps.exif_transpose, so encoded bytes
-                             give what a browser draws (ImageData is already upright; CASES
-                             B13). IGNORE gives the official pipeline's input exactly
+                             give what a browser draws (ImageData is already upright).
+                             IGNORE gives the official pipeline's input exactly
                              (PIL.Image.open does not rotate): use it for reference parity */
 } clipdb_image_params;
 
@@ -403,7 +403,7 @@ typedef struct clipdb_image_info {
  * `info` (optional) receives format, mode, size and EXIF orientation.
  * EXIF: with the default params->exif (APPLY) a JPEG carrying an EXIF orientation is turned
  * upright first (PIL.ImageOps.exif_transpose), so it matches what a browser draws and what
- * clipdb_image_preprocess_pixels gets from an ImageData (CASES B13); IGNORE reproduces the
+ * clipdb_image_preprocess_pixels gets from an ImageData; IGNORE reproduces the
  * official pipeline's input exactly (PIL.Image.open does not rotate).
  * Memory: the decoded image plus about R x (rows the crop needs) x channels bytes, all freed
  * before returning.

@@ -76,14 +76,15 @@ def main():
         ('gray.gif', gray, {}), ('trns.gif', src.quantize(32), {'transparency': 5}),
         ('gray.jpg', gray, {'quality': 95}),
     ]
-    # CASES.md B09: hard-edged colour bars 500x375 (-> 298x224, crop x 37); 301x224 with a
+    # Hard-edged colour bars (resampling ringing at sharp edges): 500x375 (-> 298x224, crop x 37); 301x224 with a
     # white column every 10 px (no resize, crop x round(38.5) = 38).
     bars = np.zeros((375, 500, 3), np.uint8)
     for i, c in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 255, 255)]):
         bars[:, i * 72:(i + 1) * 72] = c
     cols = np.zeros((224, 301), np.uint8)
     cols[:, ::10] = 255
-    # B11: RGBA with stored green under alpha 0 (left) and opaque red (right).
+    # RGBA with stored green under alpha 0 (left) and opaque red (right): the colour under
+    # fully transparent pixels must not bleed into the resized image.
     half = np.zeros((256, 256, 4), np.uint8)
     half[:, :128] = (0, 255, 0, 0)
     half[:, 128:] = (255, 0, 0, 255)

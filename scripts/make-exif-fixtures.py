@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write the CASES B13 test photos to tests/data/exif/ (run with Debian's python3-pil).
+"""Write the EXIF orientation test photos to tests/data/exif/ (run with Debian's python3-pil).
 
 One 320x160 JPEG, left half pure red and right half pure blue, saved without an EXIF
 orientation tag (no-tag.jpg) and with Orientation = 3, 6 and 8 (orientationN.jpg). Displayed upright

@@ -37,5 +37,8 @@ void *clipdb__malloc(size_t size);
 void *clipdb__calloc(size_t count, size_t size);
 void *clipdb__realloc(void *ptr, size_t size);
 void clipdb__free(void *ptr);
+/* Bytes of this thread's last failed clipdb__malloc/calloc/realloc request, then 0 until the
+ * next failure (clipdb__error adds it to every OUT_OF_MEMORY message). */
+size_t clipdb__take_failed_request(void);
 
 #endif /* CLIPDB_IMPL_H */

@@ -12,6 +12,8 @@
 #define ALIGN 64
 
 static atomic_size_t allocated;
+/* Size of this thread's most recent failed request (0: none since it was last reported). */
+static _Thread_local size_t failed_request;
 
 typedef struct header {
   size_t size;
@@ -19,9 +21,13 @@ typedef struct header {
 } header;
 
 void *clipdb__malloc(size_t size) {
-  if (size > SIZE_MAX - 2 * ALIGN - CLIPDB__EXTRA_BYTES) return NULL;
-  unsigned char *raw = malloc(size + 2 * ALIGN + CLIPDB__EXTRA_BYTES);
-  if (raw == NULL) return NULL;
+  unsigned char *raw = NULL;
+  if (size <= SIZE_MAX - 2 * ALIGN - CLIPDB__EXTRA_BYTES)
+    raw = malloc(size + 2 * ALIGN + CLIPDB__EXTRA_BYTES);
+  if (raw == NULL) {
+    failed_request = size;
+    return NULL;
+  }
   uintptr_t user = ((uintptr_t)raw + sizeof(header) + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1);
   header *h = (header *)(user - sizeof(header));
   h->size = size;
@@ -31,7 +37,10 @@ void *clipdb__malloc(size_t size) {
 }
 
 void *clipdb__calloc(size_t count, size_t size) {
-  if (size != 0 && count > SIZE_MAX / size) return NULL;
+  if (size != 0 && count > SIZE_MAX / size) {
+    failed_request = SIZE_MAX;
+    return NULL;
+  }
   void *p = clipdb__malloc(count * size);
   if (p != NULL) memset(p, 0, count * size);
   return p;
@@ -55,3 +64,9 @@ void *clipdb__realloc(void *ptr, size_t size) {
 }
 
 size_t clipdb_allocated_bytes(void) { return atomic_load(&allocated); }
+
+size_t clipdb__take_failed_request(void) {
+  const size_t n = failed_request;
+  failed_request = 0;
+  return n;
+}

@@ -35,8 +35,27 @@ const char *clipdb_last_error(void) { return thread_error; }
 clipdb_status clipdb__error(char *handle_buf, clipdb_status status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(thread_error, sizeof thread_error, fmt, ap);
+  int len = vsnprintf(thread_error, sizeof thread_error, fmt, ap);
   va_end(ap);
+  /* Out of memory: say what was asked for and what the library held, whatever the caller's
+   * message quotes (an input's size is not the request that failed). */
+  const size_t failed = clipdb__take_failed_request();
+  if (status == CLIPDB_STATUS_OUT_OF_MEMORY && failed != 0 && len >= 0 &&
+      (size_t)len < sizeof thread_error) {
+#if defined(__EMSCRIPTEN__)
+    const char *limit = "; wasm memory is limited to 4 GiB";
+#else
+    const char *limit = "";
+#endif
+    if (failed == SIZE_MAX)
+      snprintf(thread_error + len, sizeof thread_error - (size_t)len,
+               " (a request larger than the address space failed; the library held %zu bytes%s)",
+               clipdb_allocated_bytes(), limit);
+    else
+      snprintf(thread_error + len, sizeof thread_error - (size_t)len,
+               " (a request for %zu bytes failed; the library held %zu bytes%s)", failed,
+               clipdb_allocated_bytes(), limit);
+  }
   if (handle_buf != NULL) memcpy(handle_buf, thread_error, CLIPDB__ERROR_SIZE);
   if (log_callback != NULL) log_callback(CLIPDB_LOG_LEVEL_DEBUG, thread_error, log_user_data);
   return status;

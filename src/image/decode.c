@@ -1,7 +1,7 @@
 /*
  * Image decoding with stb_image (src/common/stb-image.c), keeping the "mode" Pillow 9.4 would
  * open the file in, because the official pipeline resizes in that mode before converting to
- * RGB (../shared/golden/README.md, "Images", step 1). stb decodes; the mode comes from our
+ * RGB (so a palette or 16-bit image is resized as Pillow resizes it). stb decodes; the mode comes from our
  * own reading of the headers:
  *
  *   PNG   IHDR colour type / bit depth: gray 1-bit -> "1"; gray 2..8-bit -> L; gray 16-bit ->
@@ -131,6 +131,58 @@ static int exif_orientation(const uint8_t *p, size_t n) {
 #undef U16
 #undef U32
   return 1;
+}
+
+/* A Huffman table (DHT segment) whose 16 code counts add up to more than 256 symbols, which
+ * JPEG does not allow: stb_image 2.27 writes that many code lengths into its 257-entry table
+ * (past its end) before it looks at the count, so such a file is refused before stb sees it.
+ * The walk follows stb's reading: bytes between segments are skipped, the entropy-coded data
+ * after a start of scan runs to the next marker (0xFF not followed by 0x00 stuffing or a
+ * restart marker), and a DHT segment is read table by table while its remaining length is
+ * positive, 17 bytes at least each time, with zeros past the end of the file. 1 and the
+ * segment's offset and symbol count when found; 0 otherwise (other damage is stb's to
+ * report). */
+static int jpeg_bad_huffman(const uint8_t *d, size_t n, size_t *where, int *symbols) {
+  size_t at = 2;
+  while (at + 1 < n) {
+    if (d[at] != 0xff) { /* stb skips stray bytes between segments */
+      at++;
+      continue;
+    }
+    const int marker = d[at + 1];
+    if (marker == 0xff) { /* fill byte */
+      at++;
+      continue;
+    }
+    if (marker == 0x00 || marker == 0xd8 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2;
+      continue;
+    }
+    if (marker == 0xd9) return 0;
+    const size_t len = at + 4 <= n ? be16(d + at + 2) : 0;
+    if (marker == 0xc4) {
+      long left = (long)len - 2;
+      size_t p = at + 4;
+      while (left > 0) {
+        int sum = 0;
+        for (size_t i = 0; i < 16; i++) sum += p + 1 + i < n ? d[p + 1 + i] : 0;
+        if (sum > 256) {
+          *where = at;
+          *symbols = sum;
+          return 1;
+        }
+        p += 17 + (size_t)sum;
+        left -= 17 + sum;
+      }
+      if (left != 0) return 0; /* stb stops at this segment */
+    }
+    if (len < 2) return 0;
+    at += 2 + len;
+    if (marker == 0xda)
+      while (at + 1 < n && !(d[at] == 0xff && d[at + 1] != 0x00 && !(d[at + 1] >= 0xd0 && d[at + 1] <= 0xd7)))
+        at++;
+  }
+  return 0;
 }
 
 static void jpeg_scan(const uint8_t *d, size_t n, jpeg_header *h) {
@@ -369,7 +421,47 @@ static void gif_fill_canvas(uint8_t *px, int w, int h, int channels, const gif_f
 
 /* ---- decode ---------------------------------------------------------------------------- */
 
-static clipdb_status stb_failure(const char *fmt_name) {
+/* A PNG whose chunks run past the end of the data, or that stops before IEND: the byte
+ * offset and type of the chunk that was cut (stb reports such files as corrupt or as an
+ * unknown chunk, because it reads the missing bytes as zeros). 0 when the file is whole. */
+static int png_truncated(const uint8_t *d, size_t n, size_t *at, char type[5], uint64_t *need) {
+  size_t pos = 8;
+  memset(type, 0, 5);
+  while (pos + 8 <= n) {
+    const uint64_t len = be32(d + pos);
+    for (int i = 0; i < 4; i++) {
+      const uint8_t c = d[pos + 4 + i];
+      type[i] = (char)((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ? c : '?');
+    }
+    if (pos + 12 + len > n) {
+      *at = pos;
+      *need = 12 + len;
+      return 1;
+    }
+    if (memcmp(type, "IEND", 4) == 0) return 0;
+    pos += 12 + (size_t)len;
+  }
+  *at = pos;
+  *need = 12;
+  if (pos < n) memcpy(type, "????", 4);
+  else memset(type, 0, 5);
+  return 1;
+}
+
+static clipdb_status stb_failure(const char *fmt_name, const uint8_t *data, size_t size) {
+  size_t at = 0;
+  uint64_t need = 0;
+  char type[5];
+  if (strcmp(fmt_name, "PNG") == 0 && png_truncated(data, size, &at, type, &need)) {
+    if (type[0] != '\0' && memcmp(type, "????", 4) != 0)
+      return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                           "failed to decode PNG: truncated file (the %s chunk at byte %zu needs "
+                           "%llu bytes, %zu are left)", type, at, (unsigned long long)need,
+                           size - at);
+    return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                         "failed to decode PNG: truncated file (it ends at byte %zu, before the "
+                         "IEND chunk)", size);
+  }
   const char *why = stbi_failure_reason();
   if (why != NULL && strcmp(why, "Out of memory") == 0)
     return clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to decode %s: out of memory",
@@ -422,10 +514,26 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
     case FMT_PNG:
       status = png_mode(data, size, &mode, &want16);
       if (status != CLIPDB_STATUS_SUCCESS) return status;
+      {
+        /* A chunk that claims more bytes than the file has left is refused here: stb would
+         * first grow its buffer to the claimed length (up to 2 GiB for a file of a few
+         * bytes, memory that wasm never gives back) before finding the data missing. */
+        size_t at = 0;
+        uint64_t need = 0;
+        char type[5];
+        if (png_truncated(data, size, &at, type, &need) && need > 12 && memcmp(type, "IEND", 4) != 0)
+          return stb_failure(name, data, size);
+      }
       break;
-    case FMT_JPEG:
+    case FMT_JPEG: {
       jpeg_scan(data, size, &jh);
       info->orientation = jh.orientation;
+      size_t dht_at = 0;
+      int dht_symbols = 0;
+      if (jpeg_bad_huffman(data, size, &dht_at, &dht_symbols))
+        return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE,
+                             "failed to decode JPEG: the Huffman table at byte %zu has %d codes "
+                             "(at most 256)", dht_at, dht_symbols);
       if (jh.sof == 0xc3 || jh.sof == 0xc7 || jh.sof == 0xcb || jh.sof == 0xcf)
         return clipdb__error(NULL, CLIPDB_STATUS_UNSUPPORTED,
                              "failed to decode JPEG: lossless JPEG (SOF%d) is not supported",
@@ -460,6 +568,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
       mode = jh.components == 1 ? CLIPDB__MODE_L
              : jh.components == 4 ? CLIPDB__MODE_CMYK : CLIPDB__MODE_RGB;
       break;
+    }
     case FMT_GIF: {
       int truncated = 0;
       gif_scan(data, size, &mode, &gce_flags_at, &truncated, &gif);
@@ -508,7 +617,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
                          (unsigned long long)hw * (unsigned long long)hh,
                          (unsigned long long)max_pixels, MAX_SIDE);
   int w = 0, h = 0, comp = 0;
-  if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp)) return stb_failure(name);
+  if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp)) return stb_failure(name, data, size);
   if (w <= 0 || h <= 0)
     return clipdb__error(NULL, CLIPDB_STATUS_BAD_IMAGE, "failed to decode %s: size %d x %d",
                          name, w, h);
@@ -523,7 +632,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
   int dw = 0, dh = 0, file_comp = 0;
   if (mode == CLIPDB__MODE_I && want16) {
     unsigned short *p16 = stbi_load_16_from_memory(data, (int)size, &dw, &dh, &file_comp, 1);
-    if (p16 == NULL) return stb_failure(name);
+    if (p16 == NULL) return stb_failure(name, data, size);
     img->i32 = clipdb__malloc((size_t)dw * (size_t)dh * sizeof(int32_t));
     if (img->i32 == NULL) {
       stbi_image_free(p16);
@@ -535,7 +644,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
   } else if (mode == CLIPDB__MODE_CMYK) {
     int transform = -1;
     stbi_uc *raw = clipdb__stbi_jpeg_load_4(data, (int)size, &dw, &dh, &transform);
-    if (raw == NULL) return stb_failure(name);
+    if (raw == NULL) return stb_failure(name, data, size);
     /* Pillow reads every 4-component JPEG as Adobe-inverted CMYK ("CMYK;I"); for YCCK
      * libjpeg first turns YCC into inverted RGB, so the RGB channels come out as stored. */
     const size_t n = (size_t)dw * (size_t)dh * 4;
@@ -557,7 +666,7 @@ clipdb_status clipdb__image_decode(const uint8_t *data, size_t size, uint64_t ma
     }
     stbi_uc *p = stbi_load_from_memory(src, (int)size, &dw, &dh, &file_comp, channels);
     clipdb__free(patched);
-    if (p == NULL) return stb_failure(name);
+    if (p == NULL) return stb_failure(name, data, size);
     img->u8 = p; /* allocated by clipdb__malloc through STBI_MALLOC */
     if (fmt == FMT_GIF) gif_fill_canvas(img->u8, dw, dh, channels, &gif);
   }

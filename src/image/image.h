@@ -5,7 +5,7 @@
  *
  * The reference is the official CLIP transform (clip/clip.py `_transform`: torchvision
  * Resize(R, BICUBIC) on a PIL image, CenterCrop(R), convert("RGB"), ToTensor, Normalize) run
- * on Pillow 9.4; ../shared/golden/README.md ("Images") describes every step we reproduce.
+ * on Pillow 9.4; every step of it is reproduced, Pillow's integer arithmetic included.
  */
 #ifndef CLIPDB_IMAGE_H
 #define CLIPDB_IMAGE_H

@@ -1,8 +1,7 @@
 /*
  * The official CLIP image transform (clip/clip.py `_transform(n_px)` at d05afc4):
  *   Resize(n_px, BICUBIC) -> CenterCrop(n_px) -> convert("RGB") -> ToTensor -> Normalize
- * on a PIL image opened with PIL.Image.open, reproduced step by step
- * (../shared/golden/README.md, "How the values were produced", Images 1-6):
+ * on a PIL image opened with PIL.Image.open, reproduced step by step:
  *
  *  - resize target: short side R, long side int(R * long / short) (truncated); nothing at
  *    all happens when the image already has that size (not even the RGBA round trip);
@@ -36,7 +35,8 @@ clipdb_image_params clipdb_image_default_params(void) {
   p.std[1] = 0.26130258f;
   p.std[2] = 0.27577711f;
   p.max_pixels = 178956970; /* Pillow raises DecompressionBombError above 2 * 89478485 */
-  p.exif = CLIPDB_EXIF_APPLY; /* one policy on every path (README "Images", CASES B13) */
+  p.exif = CLIPDB_EXIF_APPLY; /* one policy on every path (README "Images"): encoded bytes
+                                  come out upright, as a browser draws them */
   return p;
 }
 

@@ -1,6 +1,5 @@
 /*
- * The three encoders, as clip/model.py computes them (see ../shared/golden/README.md
- * "Forward pass"): text transformer (causal mask, pooled at the first argmax token), vision
+ * The three encoders, as clip/model.py computes them in float32: text transformer (causal mask, pooled at the first argmax token), vision
  * transformer, ModifiedResNet with attention pooling. Scratch comes from the session.
  */
 #include <math.h>

@@ -2,7 +2,7 @@
  * Model loading: safetensors (OpenAI/open_clip names, or a Hugging Face CLIPModel directory)
  * -> resolved config -> packed weights.
  *
- * Config resolution (DESIGN.md §2 "Model files"): every field is first inferred from tensor
+ * Config resolution: every field is first inferred from tensor
  * shapes the way clip/model.py `build_model` does (heads = width // 64 there), then
  * overridden by the explicit config where one exists: the `clip_config` JSON (and
  * `vision_heads`) in `__metadata__`, or HF `config.json`. Every tensor is then checked

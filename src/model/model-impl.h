@@ -1,5 +1,6 @@
 /* The model and session objects (private to src/model/). A model holds packed, immutable
- * weights; a session holds scratch buffers. See DESIGN.md §2. */
+ * weights shared by any number of sessions; a session holds the scratch buffers of one
+ * caller at a time. */
 #ifndef CLIPDB_MODEL_IMPL_H
 #define CLIPDB_MODEL_IMPL_H
 

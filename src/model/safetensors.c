@@ -447,9 +447,13 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
         t->n_dims = fv->size;
         for (int d = 0; d < fv->size; d++) {
           uint64_t dim;
-          if (f + 2 + d >= n_tok || !json_uint(js, &tok[f + 2 + d], &dim) ||
-              dim > (uint64_t)INT64_MAX)
-            FAIL("failed to read safetensors: shape of tensor %s has a bad dimension %d", name, d);
+          if (f + 2 + d >= n_tok)
+            FAIL("failed to read safetensors: shape of tensor %s is cut short", name);
+          const jsmntok_t *dt = &tok[f + 2 + d];
+          if (!json_uint(js, dt, &dim) || dim > (uint64_t)INT64_MAX)
+            FAIL("failed to read safetensors: shape of tensor %s: entry %d is %.*s, not a size "
+                 "(an integer >= 0)", name, d, dt->end - dt->start > 24 ? 24 : dt->end - dt->start,
+                 js + dt->start);
           t->shape[d] = (int64_t)dim;
         }
         have_shape = 1;

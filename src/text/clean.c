@@ -656,7 +656,8 @@ void clipdb__py_strip(const uint32_t *in, size_t n, clipdb__u32buf *out) {
   size_t a = 0, b = n;
   while (a < b && is_pyspace(in[a])) a++;
   while (b > a && is_pyspace(in[b - 1])) b--;
-  clipdb__u32buf_append(out, in + a, b - a);
+  /* `in` is NULL for an empty buffer (empty or all-whitespace text): no pointer arithmetic */
+  if (b > a) clipdb__u32buf_append(out, in + a, b - a);
 }
 
 void clipdb__whitespace_clean(const uint32_t *in, size_t n, clipdb__u32buf *out) {

@@ -1,8 +1,8 @@
-// CASES B13 in Debian's Chromium (playwright-core): the browser draws a JPEG upright by its
+// EXIF orientation in Debian's Chromium (playwright-core): the browser draws a JPEG upright by its
 // EXIF orientation (createImageBitmap's default imageOrientation 'from-image', and a canvas
 // drawImage of it), so the ImageData path into preprocess() sees the photo upright; with the
 // defaults (exif 'apply') the encoded-bytes path (the wasm decoder) must agree: cosine
-// >= 0.999 (B13; asserted 0.9999) between the two embeddings (golden tiny-vit), for the golden exif_orientation6.jpg
+// >= 0.999 (the bar for 'the same photo'; asserted 0.9999) between the two embeddings (golden tiny-vit), for the golden exif_orientation6.jpg
 // and the generated tests/data/exif/orientation{6,8,3}.jpg (scripts/make-exif-fixtures.py),
 // and the ImageData of orientation6.jpg has red on top. With exif 'ignore' the bytes path
 // keeps the stored (unrotated) layout, which the same page shows differs from what the
@@ -62,7 +62,7 @@ test('ImageData (browser-decoded, upright) and bytes paths agree with the defaul
   await page.close();
   for (const r of results) {
     console.log(`${r.file}: drawn ${r.drawn.join('x')}, cosine ImageData vs bytes (defaults) ${r.cosine.toFixed(7)}, vs bytes (exif ignore) ${r.cosineIgnore.toFixed(7)}`);
-    // B13's bar is 0.999; on this tiny model an unrotated input already reaches 0.994-0.9991,
+    // The bar for 'the same photo' is 0.999; on this tiny model an unrotated input already reaches 0.994-0.9991,
     // so the bar that tells the two apart is 0.9999 (measured: 1.000000 to six places).
     assert.ok(r.cosine >= 0.9999, `${r.file}: ImageData vs bytes cosine ${r.cosine} < 0.9999`);
   }

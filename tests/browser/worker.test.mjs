@@ -2,7 +2,7 @@
 // Debian's Chromium, without a model: errors cross the Worker as ClipdbError with their code,
 // AbortSignal aborts a call inside the Worker, terminate() rejects pending calls; the model
 // cache returns what was stored (as a Blob), ignores (and deletes) records whose size or SHA-256 no longer
-// match (CASES.md B20), and getModelFiles reads the network once, then the cache.
+// match (a write that failed half-way is never served as cached), and getModelFiles reads the network once, then the cache.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';

@@ -1,5 +1,5 @@
 /*
- * CASES B13 (EXIF orientation): one policy on every path, and by default it is "apply".
+ * EXIF orientation: one policy on every path, and by default it is "apply".
  *  - clipdb_image_default_params().exif == CLIPDB_EXIF_APPLY;
  *  - tests/data/exif/ (scripts/make-exif-fixtures.py: a 320x160 PIL JPEG, left half red,
  *    right half blue, without a tag and with Orientation 3, 6, 8): with the defaults the
@@ -81,7 +81,7 @@ int main(void) {
         "default exif mode is %d, the documented default is APPLY (1)",
         (int)clipdb_image_default_params().exif);
 
-  /* The generated B13 photos. Quadrants in reading order: top-left, top-right, bottom-left,
+  /* The generated orientation photos. Quadrants in reading order: top-left, top-right, bottom-left,
    * bottom-right. */
   static const struct {
     const char *file;

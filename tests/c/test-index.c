@@ -268,7 +268,7 @@ static void test_errors(void) {
   clipdb_index_free(NULL);
 }
 
-/* Upsert keeps the tie position; equal vectors rank by insertion order (B29). */
+/* Upsert keeps the tie position; equal vectors rank by insertion order, the same on every run. */
 static void test_ties(void) {
   clipdb_index_t *ix = NULL;
   clipdb_index_init(2, &ix);

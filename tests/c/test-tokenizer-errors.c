@@ -93,7 +93,8 @@ int main(void) {
     for (size_t i = 0; i < len; i++) {
       state = state * 1664525u + 1013904223u;
       uint32_t r = state >> 24;
-      text[i] = (char)(r < 64 ? " &<;#'abcxyz\xc3\xa9\xe2\x80\x99\xef\xbc\xa1\xc2\x85\xcc\x81"[r % 32] : r);
+      static const char alphabet[] = " &<;#'abcxyz\xc3\xa9\xe2\x80\x99\xef\xbc\xa1\xc2\x85\xcc\x81";
+      text[i] = (char)(r < 64 ? alphabet[r % (sizeof alphabet - 1)] : r); /* within the literal */
     }
     for (int trunc = 0; trunc < 2; trunc++) {
       clipdb_status st = clipdb_tokenize(t, text, len, 77, trunc, out, &n);

@@ -3,8 +3,8 @@
  * of tiny-vit/reference.safetensors (clip.tokenize(..., truncate=True) of the official code),
  * with the vocabulary read from OpenAI's .txt.gz and from the HF vocab.json + merges.txt;
  * texts the manifest marks as truncated fail with TEXT_TOO_LONG when truncation is off, and
- * the others give the same ids either way. Also CASES.md B01/B07 ids and the reported broken
- * sequence of B01.
+ * the others give the same ids either way. Also ids users reported from the official Python
+ * tokenizer for two strings, and a wrong sequence reported for the first (which must not come out).
  */
 #include "golden-texts.h"
 #include "model/safetensors.h"
@@ -62,20 +62,21 @@ static void check_golden(clipdb_tokenizer_t *tok, const char *vocab_name, golden
   printf("[%s] %d/%d golden texts exact\n", vocab_name, ok, GOLDEN_N_TEXTS);
 }
 
-/* CASES.md B01 and B07: ids reported from the official Python tokenizer in those issues. */
+/* Ids users reported from the official Python tokenizer for two strings; `reported_broken` is
+ * what a faulty port produced for the first one. */
 static void check_reported(clipdb_tokenizer_t *tok) {
-  static const int32_t b01[] = {49406, 589, 533, 320, 1628, 9696, 539, 4160, 49407};
-  static const int32_t b01_broken[] = {49406, 4340, 595, 64, 7738, 25512, 684, 18169, 49407};
-  static const int32_t b07[] = {49406, 3306, 1002, 49407};
+  static const int32_t reported_test[] = {49406, 589, 533, 320, 1628, 9696, 539, 4160, 49407};
+  static const int32_t reported_broken[] = {49406, 4340, 595, 64, 7738, 25512, 684, 18169, 49407};
+  static const int32_t reported_hello[] = {49406, 3306, 1002, 49407};
   int32_t got[77];
   const char *s = "this is a test string of text";
-  CHECK(clipdb_tokenize(tok, s, strlen(s), 77, 0, got, NULL) == CLIPDB_STATUS_SUCCESS, "B01 tokenize");
-  CHECK(memcmp(got, b01, sizeof b01) == 0, "B01 ids");
-  CHECK(memcmp(got, b01_broken, sizeof b01_broken) != 0, "B01 broken sequence");
-  for (int i = 9; i < 77; i++) CHECK(got[i] == 0, "B01 padding at %d", i);
+  CHECK(clipdb_tokenize(tok, s, strlen(s), 77, 0, got, NULL) == CLIPDB_STATUS_SUCCESS, "\"this is a test...\" tokenize");
+  CHECK(memcmp(got, reported_test, sizeof reported_test) == 0, "\"this is a test...\" ids");
+  CHECK(memcmp(got, reported_broken, sizeof reported_broken) != 0, "\"this is a test...\" is not the broken sequence");
+  for (int i = 9; i < 77; i++) CHECK(got[i] == 0, "\"this is a test...\" padding at %d", i);
   s = "hello world";
-  CHECK(clipdb_tokenize(tok, s, strlen(s), 77, 0, got, NULL) == CLIPDB_STATUS_SUCCESS, "B07 tokenize");
-  CHECK(memcmp(got, b07, sizeof b07) == 0 && got[4] == 0, "B07 ids");
+  CHECK(clipdb_tokenize(tok, s, strlen(s), 77, 0, got, NULL) == CLIPDB_STATUS_SUCCESS, "\"hello world\" tokenize");
+  CHECK(memcmp(got, reported_hello, sizeof reported_hello) == 0 && got[4] == 0, "\"hello world\" ids");
 }
 
 int main(void) {

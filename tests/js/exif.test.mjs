@@ -1,6 +1,6 @@
-// CASES B13 (EXIF orientation) on the wasm build: one policy on every path, 'apply' by
+// EXIF orientation on the wasm build: one policy on every path, 'apply' by
 // default, 'ignore' as the explicit reference-parity option.
-//  - defaultImageOptions().exif is 'apply'; preprocess() of the generated B13 photos
+//  - defaultImageOptions().exif is 'apply'; preprocess() of the generated orientation photos
 //    (tests/data/exif, scripts/make-exif-fixtures.py: 320x160, red left / blue right, EXIF
 //    orientation none/3/6/8) gives the upright layout by default (orientation 6: top half of
 //    the 224x224 input red, bottom half blue) and the untagged layout with exif 'ignore';
@@ -56,11 +56,11 @@ function cosine(a, b) {
 // Upright layouts (TL TR BL BR) of the fixtures; without rotation every one is 'rbrb'.
 const FIXTURES = [['no-tag.jpg', 1, 'rbrb'], ['orientation3.jpg', 3, 'brbr'], ['orientation6.jpg', 6, 'rrbb'], ['orientation8.jpg', 8, 'bbrr']];
 
-describe('EXIF orientation: one policy, applied by default (B13)', { skip }, () => {
+describe('EXIF orientation: one policy, applied by default', { skip }, () => {
   let lib;
   before(async () => { lib = await import('../../web/src/index.mjs'); });
 
-  it('the default is apply; the B13 photos come out upright, ignore keeps them as stored', async () => {
+  it('the default is apply; the orientation photos come out upright, ignore keeps them as stored', async () => {
     assert.equal((await lib.defaultImageOptions()).exif, 'apply');
     for (const [file, o, upright] of FIXTURES) {
       const { pixels, info } = await lib.preprocess(fixture(file), { info: true });

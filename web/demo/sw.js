@@ -2,7 +2,8 @@
 // the idb module) is served from the Cache API when the network is unreachable, so the demo
 // opens offline. Network first while online (so updates show up), cache as the fallback.
 // Model weights are not cached here: the clipdb Worker keeps them in IndexedDB
-// (web/src/model-cache.mjs), and CASES.md B20 warns against large files in the Cache API.
+// (web/src/model-cache.mjs): large files in the Cache API are the first thing a browser
+// evicts or refuses.
 const CACHE = 'clipdb-demo-v1';
 const SHELL = ['./', './index.html', './app.mjs', './worker.mjs', './style.css', './manifest.webmanifest', './icon.svg'];
 

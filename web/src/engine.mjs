@@ -123,6 +123,37 @@ function closeSources(list) {
   for (const f of list) if (f.close) f.close();
 }
 
+// ---- argument checks: every public entry point validates before any wasm memory is touched.
+// A bad argument is ClipdbError INVALID_ARGUMENT whose message names the function, the
+// argument and what was wrong (the first bad element where it is an array).
+
+function invalid(message) {
+  return new ClipdbError('INVALID_ARGUMENT', message);
+}
+
+function describe(v) {
+  if (v === null) return 'null';
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}...` : v)}`;
+  if (typeof v === 'object') return `a ${v.constructor ? v.constructor.name : 'object'}`;
+  return `a ${typeof v}`;
+}
+
+// Token ids: an Int32Array, or an array / other typed array of integers in [0, 2^31).
+// Returns the ids as an Int32Array (the input itself when it already is one).
+function tokenIds(what, arg, tokens) {
+  if (tokens instanceof Int32Array) return tokens;
+  const listLike = Array.isArray(tokens) || (ArrayBuffer.isView(tokens) && !(tokens instanceof DataView));
+  if (!listLike) throw invalid(`${what}: ${arg} must be an Int32Array or an array of integer token ids, got ${describe(tokens)}`);
+  for (let i = 0; i < tokens.length; i++) {
+    const id = tokens[i];
+    if (typeof id === 'bigint' || typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
+      throw invalid(`${what}: ${arg}[${i}] is ${describe(id)}, not an integer token id in [0, 2^31)`);
+    }
+  }
+  return Int32Array.from(tokens);
+}
+
 /** A loaded CLIP model with its scratch session. Create with loadModel(); call free() when done. */
 export class ClipModel {
   #mod;
@@ -147,6 +178,9 @@ export class ClipModel {
    */
   embedImage(pixels) {
     this.#live('embedImage');
+    if (!(pixels instanceof Float32Array)) {
+      throw invalid(`embedImage: pixels must be a Float32Array of 3x${this.config.image_resolution}x${this.config.image_resolution} values, got ${describe(pixels)}`);
+    }
     const r = b.clipdb_image_embed(this.#mod, this.#model, this.#session, pixels, 1);
     if (r.status !== 0) throw raise(this.#mod, r.status, r.message, 'embedImage');
     return r.embeddings;
@@ -158,7 +192,8 @@ export class ClipModel {
    */
   embedText(tokens) {
     this.#live('embedText');
-    const r = b.clipdb_text_embed(this.#mod, this.#model, this.#session, tokens);
+    const ids = tokenIds('embedText', 'tokens', tokens);
+    const r = b.clipdb_text_embed(this.#mod, this.#model, this.#session, ids);
     if (r.status !== 0) throw raise(this.#mod, r.status, r.message, 'embedText');
     return r.embedding;
   }
@@ -172,7 +207,9 @@ export class ClipModel {
    */
   embedTexts(texts) {
     this.#live('embedTexts');
-    const r = b.clipdb_text_embed_batch(this.#mod, this.#model, this.#session, texts);
+    if (!Array.isArray(texts)) throw invalid(`embedTexts: texts must be an array of token id arrays, got ${describe(texts)}`);
+    const rows = texts.map((t, i) => tokenIds('embedTexts', `texts[${i}]`, t));
+    const r = b.clipdb_text_embed_batch(this.#mod, this.#model, this.#session, rows);
     if (r.status !== 0) throw raise(this.#mod, r.status, r.message, 'embedTexts');
     const dim = r.embeddings.length / texts.length;
     return Array.from(texts, (_, i) => r.embeddings.slice(i * dim, (i + 1) * dim));
@@ -214,6 +251,10 @@ export class ClipModel {
  * the bytes needed before anything is allocated).
  */
 export async function loadModel(files, options = {}) {
+  if (options === null || typeof options !== 'object') throw invalid(`loadModel: options must be an object, got ${describe(options)}`);
+  for (const key of ['loadVision', 'loadText']) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw invalid(`loadModel: options.${key} must be true or false, got ${describe(options[key])}`);
+  }
   const mod = options.module || (await getModule(options));
   const list = await normalizeFiles(mod, files);
   if (options.maxMemoryMB != null) {
@@ -242,9 +283,15 @@ export async function loadModel(files, options = {}) {
 
 /**
  * A unit-L2-norm copy of `v` (Float32Array or number[]), as clipdb_embedding_normalize.
- * Throws ClipdbError BAD_VECTOR for a zero or non-finite vector.
+ * Throws ClipdbError BAD_VECTOR for a zero or non-finite vector, INVALID_ARGUMENT when `v` is
+ * not an array or typed array of numbers.
  */
 export function normalize(v) {
+  const listLike = Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+  if (!listLike) throw invalid(`normalize: v must be a Float32Array or an array of numbers, got ${describe(v)}`);
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'number') throw invalid(`normalize: v[${i}] is ${describe(v[i])}, not a number`);
+  }
   const x = Float32Array.from(v);
   let ss = 0;
   for (let i = 0; i < x.length; i++) ss += x[i] * x[i];

@@ -29,3 +29,19 @@ export function check(mod, status, what) {
   const message = mod.UTF8ToString(mod._clipdb_last_error());
   throw new ClipdbError(code, message || `${what}: ${code}`, { status });
 }
+
+// The most wasm memory a module can grow to (the build's -sMAXIMUM_MEMORY: the wasm32 limit).
+export const WASM_MEMORY_LIMIT = 4 * 1024 * 1024 * 1024;
+
+/**
+ * ClipdbError OUT_OF_MEMORY for a failed wasm allocation: the message gives the bytes that
+ * were asked for, the module's memory size now and its limit (never the size of some input).
+ * @param {object} mod the Emscripten module
+ * @param {string} what the call that failed, e.g. 'preprocess'
+ * @param {number} requested bytes of the allocation that failed (or the sum of a group of them)
+ */
+export function outOfMemory(mod, what, requested) {
+  const now = mod.HEAPU8 ? mod.HEAPU8.length : 0;
+  return new ClipdbError('OUT_OF_MEMORY',
+    `${what}: failed to allocate ${requested} bytes of wasm memory (memory is ${now} bytes, at most ${WASM_MEMORY_LIMIT} bytes)`);
+}

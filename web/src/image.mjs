@@ -1,7 +1,7 @@
 // Image preprocessing on the wasm build: decode (JPEG, PNG, BMP, GIF) and the official CLIP
 // transform (clip/clip.py `_transform`: Resize(R, BICUBIC) on a PIL image, CenterCrop(R),
 // convert("RGB"), ToTensor, Normalize), reproducing Pillow 9.4's arithmetic; see
-// include/clipdb.h (clipdb_image_preprocess) and ../shared/golden/README.md ("Images").
+// include/clipdb.h (clipdb_image_preprocess).
 // Reaches wasm only through binding.mjs, on the module its caller passes (`options.module`),
 // else the shared default instance.
 import { getModule } from './module.mjs';

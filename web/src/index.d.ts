@@ -175,7 +175,7 @@ export interface PreprocessOptions {
   /**
    * 'apply' (default): rotate/flip by the JPEG EXIF orientation first
    * (ImageOps.exif_transpose), so encoded bytes give the upright photo a browser draws
-   * (ImageData is already upright; CASES B13). 'ignore': the official pipeline
+   * (ImageData is already upright). 'ignore': the official pipeline
    * (PIL.Image.open does not rotate), reference parity. Only affects encoded input.
    */
   exif?: 'ignore' | 'apply';
@@ -496,7 +496,7 @@ export class LikeQuery {
 }
 
 export class Database {
-  /** True if writes survive a restart (false after the B21 fallback to memory). */
+  /** True if writes survive a restart (false where IndexedDB was unavailable and the store fell back to memory). */
   readonly persistent: boolean;
   /** Why storage is not persistent, if it is not. */
   readonly reason?: string;
@@ -588,7 +588,8 @@ export function clipModels(options: {
  * URL they were fetched from) as Blobs, so reloads and offline use need no network and a
  * Worker can stream them into loadModel() without holding the file whole. A record is used
  * only if its Blob has the recorded size and each `chunkSize` slice has the SHA-256 recorded
- * when it was written (CASES.md B20); slices are read one at a time, never the whole file.
+ * when it was written (a file whose write failed half-way is never taken as cached); slices
+ * are read one at a time, never the whole file.
  * Records from before per-slice digests are checked against their whole-file SHA-256 with the
  * streaming JavaScript SHA-256. Security is SHA-256's (per slice; the slice list and the file's
  * `sha256` come from the same bytes).
@@ -720,7 +721,7 @@ export class ClipdbWorkerClient extends EventTarget {
   constructor(options?: { worker?: Worker; workerURL?: string | URL });
   /**
    * Open the store (IndexedDB; memory with `persistent: false` and a `reason` where IndexedDB
-   * is unavailable, CASES.md B21) and the model cache. `dbName` default 'clipdb'.
+   * is unavailable, e.g. in a private window) and the model cache. `dbName` default 'clipdb'.
    * `modelChunkSize`: the model cache's `chunkSize`, also the slice size when hashing model files
    * given as Blobs (default 4 MiB).
    */

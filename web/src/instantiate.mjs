@@ -6,6 +6,7 @@
 // the package's own clipdb.wasm.
 import createClipdbModule from '../dist/clipdb.mjs';
 import { ClipdbError } from './errors.mjs';
+import { requireWasmSimd } from './features.mjs';
 
 /**
  * Instantiate the glue around a wasm the caller already has; touches no URL, file system or
@@ -15,6 +16,7 @@ import { ClipdbError } from './errors.mjs';
 export function instantiateClipdb({ wasmModule, wasmBinary } = {}) {
   // `config` becomes the module object. onAbort marks an instance that trapped (out of memory
   // inside the glue, a wasm trap): it is unusable afterwards and getModule() drops it.
+  try { requireWasmSimd(); } catch (e) { return Promise.reject(e); } // a clear UNSUPPORTED, not a CompileError
   const config = { locateFile: (path) => path, onAbort: () => { config.clipdbAborted = true; } };
   if (wasmModule != null) {
     if (typeof WebAssembly === 'undefined' || !(wasmModule instanceof WebAssembly.Module)) {

@@ -1,5 +1,6 @@
 // Model files kept in IndexedDB, keyed by URL, so that reloads and offline use need no network
-// (FIELD.md (b)1: users ask for durable model storage, not only the HTTP cache / Cache API).
+// (durable storage the app controls, rather than the HTTP cache or the Cache API, which a
+// browser may drop or refuse for files this large).
 //
 // One IndexedDB database (default 'clipdb-models'), one object store 'files':
 //   key   the absolute URL the file was fetched from
@@ -8,7 +9,7 @@
 // one ArrayBuffer: inside a Worker, loadModel() streams a Blob slice by slice (engine.mjs), so the
 // peak stays the packed weights plus one tensor (README "Streaming model load").
 //
-// Integrity (CASES.md B20: a file whose write failed is never treated as cached). A record is
+// Integrity (a file whose write failed or was cut short is never treated as cached). A record is
 // trusted only if its Blob has the recorded size and every `chunkSize` (default 4 MiB) slice has the
 // SHA-256 recorded in `chunks` when the record was written. Why per-slice digests rather than
 // the whole file's: Web Crypto digests a whole message at once, so checking the file's SHA-256
@@ -20,7 +21,7 @@
 // both were computed from the same bytes when the record was written. Records written before
 // `chunks` existed (whole-file `sha256` only) are checked with the streaming JS SHA-256.
 // A slice read that makes no progress for `readTimeoutMs` is abandoned and the file fetched
-// again (B20: cached reads that hang forever); such a record is kept, since the read may
+// again (browsers have been seen to leave a cached Blob read hanging forever); such a record is kept, since the read may
 // succeed next time. Records failing the size or digest check are deleted.
 import { ClipdbError } from './errors.mjs';
 import { Sha256, toHex } from './sha256.mjs';

@@ -2,7 +2,7 @@
  * Backend "xnnpack": the GEMM boundary (src/nn/gemm.h) on XNNPACK's fully connected operator
  * (xnn_create_fully_connected_nc_f32; Debian libxnnpack-dev, XNNPACK ae108ef).
  *
- * XNNPACK's phases, as STYLE.md asks: the operator is created (and XNNPACK packs W + bias
+ * XNNPACK's phases kept apart, so nothing is packed per call: the operator is created (and XNNPACK packs W + bias
  * into its own panels) once, in clipdb__gemm_pack at model load; each run only sets up the
  * batch size and pointers (xnn_setup_fully_connected_nc_f32) and runs it. The buffer the ops
  * layer allocates for "packed" weights holds just our small handle (below); XNNPACK owns the

@@ -4,6 +4,26 @@
 import { ClipdbError } from '../errors.mjs';
 import * as b from '../binding.mjs';
 
+// Argument checks, before any wasm memory is touched: INVALID_ARGUMENT naming the argument.
+function checkKeys(what, arg, keys) {
+  if (keys instanceof Uint32Array) return;
+  if (!Array.isArray(keys)) throw new ClipdbError('INVALID_ARGUMENT', `${what}: ${arg} must be a Uint32Array or an array of integer keys`);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key > 0xffffffff) {
+      throw new ClipdbError('INVALID_ARGUMENT', `${what}: ${arg}[${i}] is ${typeof key === 'number' ? key : typeof key}, not an integer key in [0, 2^32)`);
+    }
+  }
+}
+
+function checkFloats(what, arg, values) {
+  if (values instanceof Float32Array) return;
+  if (!Array.isArray(values)) throw new ClipdbError('INVALID_ARGUMENT', `${what}: ${arg} must be a Float32Array or an array of numbers`);
+  for (let i = 0; i < values.length; i++) {
+    if (typeof values[i] !== 'number') throw new ClipdbError('INVALID_ARGUMENT', `${what}: ${arg}[${i}] is a ${typeof values[i]}, not a number`);
+  }
+}
+
 export class WasmVectorIndex {
   /**
    * @param {object} mod the Emscripten module (getModule())
@@ -28,6 +48,8 @@ export class WasmVectorIndex {
    * Throws DIMENSION_MISMATCH if vectors.length != n * dim, BAD_VECTOR for NaN/Inf/zero.
    */
   add(keys, vectors) {
+    checkKeys('add', 'keys', keys);
+    checkFloats('add', 'vectors', vectors);
     const n = keys.length;
     if (vectors.length !== n * this.dim) {
       throw new ClipdbError('DIMENSION_MISMATCH', `expected ${n} vectors of ${this.dim} dimensions (${n * this.dim} floats), got ${vectors.length} floats`);
@@ -64,6 +86,12 @@ export class WasmVectorIndex {
    * @returns {Array<{keys: Uint32Array, scores: Float32Array}>} one entry per query
    */
   search(queries, k, candidates = null) {
+    checkFloats('search', 'queries', queries);
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 0) {
+      throw new ClipdbError('INVALID_ARGUMENT', `search: k must be an integer >= 0, got ${typeof k === 'number' ? k : typeof k}`);
+    }
+    if (candidates !== null && candidates !== undefined) checkKeys('search', 'candidates', candidates);
+    else candidates = null;
     const dim = this.dim;
     if (queries.length === 0 || queries.length % dim !== 0) {
       throw new ClipdbError('DIMENSION_MISMATCH', `expected query vectors of ${dim} dimensions, got ${queries.length} floats`);
