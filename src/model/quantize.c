@@ -121,7 +121,7 @@ static clipdb_status emit(out_stream *o, const void *data, size_t n) {
 }
 
 /* One channel of a weight: the scale that minimizes the squared error ||w - scale·q||² among
- * max|w|/127 · (1 - 0.01·i), i = 0..40 (clipping the few largest weights buys a finer step for
+ * max|w|/127 · (1 - 0.01·i), i = 0..40, searched every 4 steps then around the best (clipping the few largest weights buys a finer step for
  * all the others; on the golden tiny models it raised the worst embedding cosine from 0.9987 to
  * 0.9992 (ViT) and 0.9955 to 0.9969 (ResNet)), and the int8 values rounded half away from zero. */
 static float quantize_channel(size_t n, const float *x, size_t stride, int8_t *q, size_t qstride,
@@ -129,21 +129,27 @@ static float quantize_channel(size_t n, const float *x, size_t stride, int8_t *q
   for (size_t i = 0; i < n; i++) tmp[i] = x[i * stride];
   float best = clipdb__qs8_quantize_row(n, n, tmp, qtmp);
   if (best > 0.0f) {
+    /* coarse grid (every 4 %), then the neighbours of its best point */
     const float amax = best * 127.0f;
     double best_err = -1.0;
     float best_s = best;
-    for (int step = 0; step <= 40; step++) {
-      const float s = (amax * (1.0f - 0.01f * (float)step)) / 127.0f;
-      double err = 0.0;
-      for (size_t i = 0; i < n; i++) {
-        float t = tmp[i] / s;
-        float r = t >= 0.0f ? floorf(t + 0.5f) : -floorf(-t + 0.5f);
-        if (r > 127.0f) r = 127.0f;
-        if (r < -127.0f) r = -127.0f;
-        const double d = (double)tmp[i] - (double)(r * s);
-        err += d * d;
+    int best_step = 0;
+    for (int pass = 0; pass < 2; pass++) {
+      const int lo = pass == 0 ? 0 : best_step - 3, hi = pass == 0 ? 40 : best_step + 3;
+      for (int step = lo; step <= hi; step += pass == 0 ? 4 : 1) {
+        if (step < 0 || step > 40 || (pass == 1 && step % 4 == 0)) continue;
+        const float s = (amax * (1.0f - 0.01f * (float)step)) / 127.0f;
+        double err = 0.0;
+        for (size_t i = 0; i < n; i++) {
+          float t = tmp[i] / s;
+          float r = t >= 0.0f ? floorf(t + 0.5f) : -floorf(-t + 0.5f);
+          if (r > 127.0f) r = 127.0f;
+          if (r < -127.0f) r = -127.0f;
+          const double d = (double)tmp[i] - (double)(r * s);
+          err += d * d;
+        }
+        if (best_err < 0.0 || err < best_err) best_err = err, best_s = s, best_step = step;
       }
-      if (best_err < 0.0 || err < best_err) best_err = err, best_s = s;
     }
     best = best_s;
     for (size_t i = 0; i < n; i++) {
