@@ -277,7 +277,8 @@ typedef int (*clipdb_write_fn)(void *user, const void *data, size_t size);
  * Rewrite one float CLIP safetensors file (OpenAI/open_clip names or a Hugging Face
  * CLIPModel's model.safetensors; F32, F16 or BF16) as an int8 or F16 file, written in order
  * through `write`. `in` may carry `data` or a streaming `read` (then only the header and one
- * tensor at a time are held: peak memory is about the largest tensor, 5 bytes per element).
+ * tensor at a time are held: about 6 bytes per element of the largest converted tensor, plus
+ * the stored size of the largest F16/BF16 one).
  * Tensors other than float weights are copied unchanged; metadata is kept, with the scheme
  * keys added for int8. The result loads with clipdb_model_init_from_files.
  * `*out_size` (may be NULL) receives the bytes written.

@@ -252,7 +252,7 @@ clipdb_status clipdb_model_quantize(const clipdb_file *in, clipdb_quantize_dtype
   }
   /* header */
   uint64_t off = 0;
-  size_t largest = 0;
+  size_t largest = 0, largest_kept = 0; /* elements of a converted tensor; bytes of a copied one */
   sb_str(&h, "{\"__metadata__\":{");
   int first = 1;
   for (size_t i = 0; i < st->n_metadata; i++) {
@@ -270,7 +270,8 @@ clipdb_status clipdb_model_quantize(const clipdb_file *in, clipdb_quantize_dtype
   for (size_t i = 0; i < st->n_tensors; i++) {
     const clipdb__st_tensor *t = &st->tensors[i];
     const plan_kind k = plan_for(t, dtype);
-    if (t->numel > largest) largest = t->numel;
+    if (k == KEEP && t->nbytes > largest_kept) largest_kept = t->nbytes;
+    if (k != KEEP && t->numel > largest) largest = t->numel;
     if (k == TO_I8_AXIS0 || k == TO_I8_AXIS1) {
       int64_t sshape[CLIPDB__ST_MAX_DIMS];
       for (int d = 0; d < t->n_dims; d++) sshape[d] = 1;
@@ -296,11 +297,12 @@ clipdb_status clipdb_model_quantize(const clipdb_file *in, clipdb_quantize_dtype
   if (status == CLIPDB_STATUS_SUCCESS) status = emit(&o, h.p, h.n);
   /* data, one tensor at a time, through buffers sized for the largest */
   v = clipdb__malloc(largest * sizeof(float) + 8);
-  raw = clipdb__malloc(largest * 8 + 8);
+  raw = clipdb__malloc(largest_kept + 8);
   half = dtype == CLIPDB_QUANTIZE_F16 ? clipdb__malloc(largest * 2 + 8) : NULL;
   if (v == NULL || raw == NULL || (dtype == CLIPDB_QUANTIZE_F16 && half == NULL)) {
     status = clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY,
-                           "failed to quantize model: no memory for a tensor of %zu elements", largest);
+                           "failed to quantize model: no memory for a tensor of %zu elements",
+                           largest > largest_kept ? largest : largest_kept);
     goto done;
   }
   for (size_t i = 0; i < st->n_tensors && status == CLIPDB_STATUS_SUCCESS; i++) {
