@@ -33,7 +33,12 @@ clipdb_status clipdb__linear_init_dtype(clipdb__linear *l, clipdb__weight_dtype 
 
 size_t clipdb__linear_bytes(const clipdb__linear *l) {
   if (l->q8 != NULL) return clipdb__qs8_bytes(l->q8);
-  return l->packed != NULL ? clipdb__gemm_packed_floats(l->n_out, l->n_in) * sizeof(float) : 0;
+  if (l->packed == NULL) return 0;
+  /* a backend that keeps its packed copy elsewhere (xnnpack: inside its operator) still holds
+   * at least the float32 weights and bias */
+  const size_t ours = clipdb__gemm_packed_floats(l->n_out, l->n_in) * sizeof(float);
+  const size_t logical = (l->n_out * l->n_in + l->n_out) * sizeof(float);
+  return ours > logical ? ours : logical;
 }
 
 clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, const float *w,
