@@ -7,6 +7,8 @@ export { loadModel, ClipModel, normalize } from './engine.mjs';
 export { quantizeModel } from './quantize.mjs';
 // Image preprocessing: decode + the official CLIP transform
 export { preprocess, defaultImageOptions } from './image.mjs';
+// Thumbnails: a small upright JPEG of a photo, for display
+export { thumbnail } from './thumbnail.mjs';
 // The CLIP tokenizer (clip.tokenize)
 export { Tokenizer, createTokenizer, setDefaultTokenizer, tokenize } from './text.mjs';
 // Document store: collections, listeners, vector indexes, like().find()
