@@ -67,7 +67,7 @@ typedef enum clipdb_status {
   CLIPDB_STATUS_BAD_MODEL = 4,        /**< malformed safetensors/config, missing or misshapen tensor */
   CLIPDB_STATUS_BAD_IMAGE = 5,        /**< corrupt, truncated or empty image file */
   CLIPDB_STATUS_UNSUPPORTED = 6,      /**< valid input that clipdb does not handle (e.g. WebP) */
-  CLIPDB_STATUS_IO = 7,               /**< only returned by the CLI and JS layers */
+  CLIPDB_STATUS_IO = 7,               /**< the CLI and JS layers; clipdb_model_quantize: its writer failed */
   CLIPDB_STATUS_ABORTED = 8,          /**< cancelled by the caller */
   CLIPDB_STATUS_TEXT_TOO_LONG = 9,    /**< more tokens than the context length, truncation off */
   CLIPDB_STATUS_BAD_VOCAB = 10,       /**< malformed tokenizer files */
@@ -190,9 +190,15 @@ typedef struct clipdb_model clipdb_model_t;
  *     clip/model.py `build_model` does;
  *   - a Hugging Face `CLIPModel` directory's `model.safetensors` plus its `config.json`.
  * Tensors may be F32, F16 or BF16; they are converted to float32 and packed at load.
+ * Quantized files (written by clipdb_model_quantize, see "Quantized model files" below) load
+ * through the same call: layers stored as I8 stay int8 (int8 GEMM with activations
+ * quantized per row), everything else is float32 as above.
  *
  * Errors: INVALID_ARGUMENT (NULL/empty, n_threads outside 0..256), BAD_MODEL (bad header,
- * truncated data, unknown dtype, missing tensor, wrong shape — the message names the tensor),
+ * truncated data, unknown dtype, missing tensor, wrong shape — the message names the tensor;
+ * for quantized files also: an unknown quantization scheme or version, an I8 tensor without
+ * its `.scale` tensor, a scale tensor of the wrong shape or dtype or with a negative / NaN
+ * entry), UNSUPPORTED (an int8 layer with more than 16256 inputs),
  * OUT_OF_MEMORY (also: the compute threads could not be started).
  * `params` may be NULL (defaults). Towers not present in the files, or switched off in
  * `params`, are absent: the matching embed function then returns INVALID_STATE.
@@ -227,12 +233,62 @@ CLIPDB_API clipdb_status clipdb_model_get_config(const clipdb_model_t *model,
  * may be NULL with `size` 0 to query the length); -1 if `model` is NULL. Keys: the
  * clipdb_model_config fields (vision_type "vit" | "modified_resnet" | "none",
  * vision_layers a number or a 4-array, vision_patch_size null for ResNet), plus has_vision,
- * has_text, backend.
+ * has_text, backend, weights ("float32", or "int8" when the file's layers were stored int8)
+ * and weight_bytes (bytes of weights the model holds: packed layers, embedding tables,
+ * norms; scratch buffers of sessions not included).
  */
 CLIPDB_API int32_t clipdb_model_config_json(const clipdb_model_t *model, char *buf, size_t size);
 
 /** Last error message recorded on this model, or "". Owned by the model. */
 CLIPDB_API const char *clipdb_model_last_error(const clipdb_model_t *model);
+
+/* ------------------------------------------------------------------------------------------
+ * Quantized model files
+ *
+ * An int8 file is a safetensors file whose `__metadata__` holds
+ *     "quantization": "int8_symmetric_per_channel", "quantization_version": "1"
+ * (CLIPDB_QUANTIZATION_SCHEME / _VERSION; other keys such as clip_config are kept). In it,
+ * every weight of a linear layer, convolution (the ViT patch embedding, the ResNet's
+ * convolutions), projection and the token embedding table is stored as I8 `q` with an F32
+ * tensor `<name>.scale` beside it; the float weight is q · scale, symmetric (no zero point),
+ * q in [-127, 127], scale = max|w| / 127 over one output channel:
+ *   - scale shape [d0, 1, ..., 1]: one scale per index of axis 0 (torch Linear [out, in],
+ *     Conv2d [out, in, kh, kw], the token embedding's rows [vocab, width]);
+ *   - scale shape [1, d1]: per column of a 2-D tensor (OpenAI's `text_projection` and
+ *     `visual.proj`, stored [in, out]).
+ * Rounding is half away from zero. Biases, layer norms, batch norms, positional and class
+ * embeddings and logit_scale stay F32. An I8 tensor in a file without the scheme, or without
+ * its scale, is BAD_MODEL naming the tensor.
+ * ---------------------------------------------------------------------------------------- */
+
+#define CLIPDB_QUANTIZATION_SCHEME "int8_symmetric_per_channel"
+#define CLIPDB_QUANTIZATION_VERSION "1"
+
+typedef enum clipdb_quantize_dtype {
+  CLIPDB_QUANTIZE_INT8 = 1, /**< the int8 scheme above */
+  CLIPDB_QUANTIZE_F16 = 2,  /**< every F32/BF16/F64 tensor as IEEE half (round to nearest even) */
+} clipdb_quantize_dtype;
+
+/** Output sink: write `size` bytes at the current end; return 0 on success (nonzero fails the
+ * call with IO). `user` is passed through. */
+typedef int (*clipdb_write_fn)(void *user, const void *data, size_t size);
+
+/**
+ * Rewrite one float CLIP safetensors file (OpenAI/open_clip names or a Hugging Face
+ * CLIPModel's model.safetensors; F32, F16 or BF16) as an int8 or F16 file, written in order
+ * through `write`. `in` may carry `data` or a streaming `read` (then only the header and one
+ * tensor at a time are held: about 6 bytes per element of the largest converted tensor, plus
+ * the stored size of the largest F16/BF16 one).
+ * Tensors other than float weights are copied unchanged; metadata is kept, with the scheme
+ * keys added for int8. The result loads with clipdb_model_init_from_files.
+ * `*out_size` (may be NULL) receives the bytes written.
+ * Errors: INVALID_ARGUMENT (NULL arguments, unknown dtype), BAD_MODEL (the input is not a
+ * valid safetensors file, or is already quantized: the message names the tensor),
+ * OUT_OF_MEMORY, IO (`write` failed).
+ */
+CLIPDB_API clipdb_status clipdb_model_quantize(const clipdb_file *in, clipdb_quantize_dtype dtype,
+                                               clipdb_write_fn write, void *user,
+                                               uint64_t *out_size);
 
 /* ------------------------------------------------------------------------------------------
  * Sessions: scratch buffers for running a model

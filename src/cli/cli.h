@@ -23,6 +23,7 @@ int cli_preprocess(int argc, char **argv); /* cmd-preprocess.c */
 int cli_index(int argc, char **argv);      /* cmd-store.c */
 int cli_search(int argc, char **argv);     /* cmd-store.c */
 int cli_export(int argc, char **argv);     /* cmd-export.c */
+int cli_quantize(int argc, char **argv);   /* cmd-quantize.c */
 int cli_thumbnail(int argc, char **argv);  /* cmd-thumbnail.c */
 
 /* ---- shared helpers (common.c) ---- */

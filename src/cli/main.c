@@ -12,6 +12,7 @@ static const struct {
     {"embed", cli_embed,
      "embed --model PATH (--pixels FILE | --tokens IDS | --text TEXT | --image FILE) [--exif ignore|apply]"},
     {"info", cli_info, "info --model PATH"},
+    {"quantize", cli_quantize, "quantize --model IN.safetensors --out OUT.safetensors [--dtype int8|f16]"},
     {"tokenize", cli_tokenize, "tokenize --vocab PATH [--truncate] TEXT..."},
     {"preprocess", cli_preprocess, "preprocess --model PATH [--exif ignore|apply] IMAGE --out FILE"},
     {"index", cli_index, "index --model PATH --store DIR [--vocab PATH] [--exif apply|ignore] [--save-every N] [--no-wait] IMAGE_DIR..."},

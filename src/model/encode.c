@@ -140,8 +140,15 @@ static clipdb_status encode_text_group(clipdb_session_t *s, const int32_t *token
   for (size_t q = 0; q < n_seq; q++) {
     const int32_t *row = tokens + order[q] * row_len;
     float *xq = x + q * n * W;
-    for (size_t i = 0; i < n; i++)
-      memcpy(xq + i * W, m->token_embedding + (size_t)row[i] * W, W * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+      if (m->token_q8 != NULL) { /* int8 table: dequantize only this text's rows */
+        const int8_t *src = m->token_q8 + (size_t)row[i] * W;
+        const float sc = m->token_scale[row[i]];
+        for (size_t d = 0; d < W; d++) xq[i * W + d] = (float)src[d] * sc;
+      } else {
+        memcpy(xq + i * W, m->token_embedding + (size_t)row[i] * W, W * sizeof(float));
+      }
+    }
   }
   if (n_seq == 1) debug2(s, "token_embedding", x, n, W);
   for (size_t q = 0; q < n_seq; q++)

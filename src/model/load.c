@@ -29,6 +29,8 @@ typedef struct loader {
   size_t config_len;
   float ln_eps; /* from config.json, else 1e-5 (torch LayerNorm default, used by CLIP) */
   char *err;
+  int quantized;  /* a file declares the int8 scheme (CLIPDB_QUANTIZATION_SCHEME) */
+  int fetched_i8; /* the last fetch() read an I8 tensor (dequantized through its scale) */
 } loader;
 
 /* The tensor called `name` in any of the files; `*owner` (optional) receives its file. */
@@ -72,6 +74,113 @@ static int64_t dim(const clipdb__st_tensor *t, int i) {
   return i >= 0 && i < t->n_dims ? t->shape[i] : 0;
 }
 
+/* ---- int8 tensors ------------------------------------------------------------------------- */
+
+/* Format shape as "a,b,c". */
+static void shape_str(const clipdb__st_tensor *t, char *buf, size_t size) {
+  size_t g = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < t->n_dims && g < size; i++)
+    g += (size_t)snprintf(buf + g, size - g, i ? ",%lld" : "%lld", (long long)t->shape[i]);
+}
+
+/*
+ * The scale tensor of I8 tensor `t`: `<name>.scale`, F32, one value per channel along one axis:
+ * shape [d0, 1, ..., 1] (axis 0: a Linear's or a convolution's output channels, an embedding
+ * table's rows) or, for a 2-D tensor, [1, d1] (axis 1: a projection stored [in, out]).
+ */
+static clipdb_status find_scale(loader *ld, const clipdb__st_tensor *t,
+                                const clipdb__st_tensor **scale, size_t *axis) {
+  char sname[300];
+  snprintf(sname, sizeof sname, "%s.scale", t->name);
+  if (!ld->quantized)
+    return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to load model: tensor %s is I8 but no file declares a "
+                         "quantization scheme (__metadata__ \"quantization\": \"%s\")",
+                         t->name, CLIPDB_QUANTIZATION_SCHEME);
+  const clipdb__st_tensor *s = find(ld, sname);
+  if (s == NULL)
+    return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to load model: tensor %s is I8 but its scale tensor %s is missing",
+                         t->name, sname);
+  if (s->dtype != CLIPDB__DTYPE_F32)
+    return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to load model: scale tensor %s has dtype %s (F32 needed)", sname,
+                         clipdb__dtype_name(s->dtype));
+  int ok0 = t->n_dims >= 1 && s->n_dims == t->n_dims && s->shape[0] == t->shape[0];
+  for (int i = 1; ok0 && i < s->n_dims; i++) ok0 = s->shape[i] == 1;
+  int ok1 = t->n_dims == 2 && s->n_dims == 2 && s->shape[0] == 1 && s->shape[1] == t->shape[1];
+  if (ok1 && ok0) ok1 = 0; /* [d0, 1] with d1 == 1 too: per row */
+  if (!ok0 && !ok1) {
+    char got[128], want[128];
+    shape_str(s, got, sizeof got);
+    shape_str(t, want, sizeof want);
+    return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to load model: scale tensor %s has shape [%s]; for I8 tensor %s "
+                         "of shape [%s] it must be [%lld, 1...] (per row) or [1, %lld] (per column)",
+                         sname, got, t->name, want, (long long)(t->n_dims ? t->shape[0] : 0),
+                         (long long)(t->n_dims > 1 ? t->shape[1] : 0));
+  }
+  *scale = s;
+  *axis = ok0 ? 0 : 1;
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+/* v (t's int8 values as floats) *= scale along `axis`. */
+static clipdb_status dequantize(loader *ld, const clipdb__st_tensor *t,
+                                const clipdb__st_tensor *scale, size_t axis, float *v) {
+  const clipdb__safetensors *st = NULL;
+  find_in(ld, scale->name, &st);
+  float *s = clipdb__malloc(scale->numel * sizeof(float) + 4);
+  if (s == NULL)
+    return clipdb__error(ld->err, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to allocate %zu bytes for %s",
+                         scale->numel * sizeof(float), scale->name);
+  clipdb_status status = clipdb__st_tensor_load_f32(st, scale, s, ld->err);
+  if (status == CLIPDB_STATUS_SUCCESS) {
+    for (size_t c = 0; c < scale->numel; c++)
+      if (!(s[c] >= 0.0f) || !isfinite(s[c])) {
+        status = clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                               "failed to load model: scale tensor %s has a negative, NaN or "
+                               "infinite entry at %zu", scale->name, c);
+        break;
+      }
+  }
+  if (status == CLIPDB_STATUS_SUCCESS) {
+    const size_t rows = (size_t)t->shape[0], per_row = rows ? t->numel / rows : 0;
+    for (size_t r = 0; r < rows; r++)
+      for (size_t i = 0; i < per_row; i++)
+        v[r * per_row + i] *= s[axis == 0 ? r : i];
+  }
+  clipdb__free(s);
+  return status;
+}
+
+/* Check every file's quantization metadata; sets ld->quantized. */
+static clipdb_status check_scheme(loader *ld) {
+  for (int i = 0; i < ld->n_st; i++) {
+    const char *q = clipdb__safetensors_metadata(ld->st[i], "quantization");
+    const char *v = clipdb__safetensors_metadata(ld->st[i], "quantization_version");
+    const char *file = ld->st[i]->source_name ? ld->st[i]->source_name : "model";
+    if (q == NULL && v == NULL) continue;
+    if (q == NULL || strcmp(q, CLIPDB_QUANTIZATION_SCHEME) != 0)
+      return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                           "failed to load model: %s declares quantization scheme \"%.64s\"; this "
+                           "build reads only \"%s\" version %s", file, q ? q : "(none)",
+                           CLIPDB_QUANTIZATION_SCHEME, CLIPDB_QUANTIZATION_VERSION);
+    if (v == NULL || strcmp(v, CLIPDB_QUANTIZATION_VERSION) != 0)
+      return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                           "failed to load model: %s declares %s version \"%.16s\"; this build "
+                           "reads version %s", file, q, v ? v : "(none)", CLIPDB_QUANTIZATION_VERSION);
+    ld->quantized = 1;
+  }
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+/* The precision a layer keeps: int8 when its weight was stored as I8. */
+static clipdb__weight_dtype fetched_dtype(const loader *ld) {
+  return ld->fetched_i8 ? CLIPDB__WEIGHTS_QS8 : CLIPDB__WEIGHTS_F32;
+}
+
 /* Fetch a tensor as float32 (new clipdb__malloc buffer) after checking its shape. `nd` dims
  * in `d`; a scalar (nd 0) also accepts shape [1]. */
 static clipdb_status fetch(loader *ld, float **out, int nd, const int64_t *d, const char *fmt,
@@ -103,21 +212,30 @@ static clipdb_status fetch(loader *ld, float **out, int nd, const int64_t *d, co
                          "failed to load model: tensor %s has shape [%s], expected [%s]", name,
                          got, want);
   }
-  if (t->dtype != CLIPDB__DTYPE_F32 && t->dtype != CLIPDB__DTYPE_F16 &&
-      t->dtype != CLIPDB__DTYPE_BF16)
+  ld->fetched_i8 = 0;
+  const clipdb__st_tensor *scale = NULL;
+  size_t axis = 0;
+  if (t->dtype == CLIPDB__DTYPE_I8) {
+    clipdb_status qs = find_scale(ld, t, &scale, &axis);
+    if (qs != CLIPDB_STATUS_SUCCESS) return qs;
+  } else if (t->dtype != CLIPDB__DTYPE_F32 && t->dtype != CLIPDB__DTYPE_F16 &&
+             t->dtype != CLIPDB__DTYPE_BF16) {
     return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
-                         "failed to load model: tensor %s has dtype %s (F32, F16 or BF16 needed)",
-                         name, clipdb__dtype_name(t->dtype));
+                         "failed to load model: tensor %s has dtype %s (F32, F16, BF16, or I8 "
+                         "with scales, needed)", name, clipdb__dtype_name(t->dtype));
+  }
   float *v = clipdb__malloc(t->numel * sizeof(float) + 4);
   if (v == NULL)
     return clipdb__error(ld->err, CLIPDB_STATUS_OUT_OF_MEMORY,
                          "failed to allocate %zu bytes for tensor %s", t->numel * sizeof(float), name);
   /* in memory: converted from the caller's buffer; streamed: F32 read straight into v */
   clipdb_status status = clipdb__st_tensor_load_f32(st, t, v, ld->err);
+  if (status == CLIPDB_STATUS_SUCCESS && scale != NULL) status = dequantize(ld, t, scale, axis, v);
   if (status != CLIPDB_STATUS_SUCCESS) {
     clipdb__free(v);
     return status;
   }
+  ld->fetched_i8 = scale != NULL;
   *out = v;
   return CLIPDB_STATUS_SUCCESS;
 }
@@ -403,8 +521,9 @@ static clipdb_status load_linear(loader *ld, clipdb__linear *l, int64_t n_out, i
   clipdb_status status;
   float *w = NULL, *b = NULL;
   FETCH(&w, (n_out, n_in), "%s", wname);
+  const clipdb__weight_dtype dt = fetched_dtype(ld);
   if (bname != NULL) FETCH(&b, (n_out), "%s", bname);
-  CHECK(clipdb__linear_init(l, (size_t)n_out, (size_t)n_in, w, (size_t)n_in, 1, b, wname, ld->err));
+  CHECK(clipdb__linear_init_dtype(l, dt, (size_t)n_out, (size_t)n_in, w, (size_t)n_in, 1, b, wname, ld->err));
 error:
   clipdb__free(w);
   clipdb__free(b);
@@ -431,8 +550,10 @@ static clipdb_status load_transformer(loader *ld, clipdb__transformer *t, const 
   int64_t H = t->hidden;
   for (int i = 0; i < layers; i++) {
     clipdb__block *bl = &t->blocks[i];
+    clipdb__weight_dtype qkv_dt = CLIPDB__WEIGHTS_F32;
     if (!ld->hf) {
       FETCH(&qkv_w, (3 * W, W), "%s%d.attn.in_proj_weight", prefix, i);
+      qkv_dt = fetched_dtype(ld);
       FETCH(&qkv_b, (3 * W), "%s%d.attn.in_proj_bias", prefix, i);
     } else {
       qkv_w = clipdb__malloc((size_t)(3 * W * W) * sizeof(float));
@@ -444,6 +565,7 @@ static clipdb_status load_transformer(loader *ld, clipdb__transformer *t, const 
       static const char *qkv[3] = {"q", "k", "v"};
       for (int j = 0; j < 3; j++) {
         FETCH(&part, (W, W), "%s%d.self_attn.%s_proj.weight", prefix, i, qkv[j]);
+        if (ld->fetched_i8) qkv_dt = CLIPDB__WEIGHTS_QS8;
         memcpy(qkv_w + j * W * W, part, (size_t)(W * W) * sizeof(float));
         clipdb__free(part);
         part = NULL;
@@ -454,7 +576,8 @@ static clipdb_status load_transformer(loader *ld, clipdb__transformer *t, const 
       }
     }
     snprintf(a, sizeof a, "%s%d.%s", prefix, i, ld->hf ? "self_attn.q/k/v_proj" : "attn.in_proj_weight");
-    CHECK(clipdb__linear_init(&bl->qkv, (size_t)(3 * W), (size_t)W, qkv_w, (size_t)W, 1, qkv_b, a, ld->err));
+    CHECK(clipdb__linear_init_dtype(&bl->qkv, qkv_dt, (size_t)(3 * W), (size_t)W, qkv_w, (size_t)W, 1,
+                                    qkv_b, a, ld->err));
     clipdb__free(qkv_w);
     clipdb__free(qkv_b);
     qkv_w = qkv_b = NULL;
@@ -487,13 +610,50 @@ static clipdb_status load_projection(loader *ld, clipdb__linear *l, int64_t n_in
   float *p = NULL;
   if (ld->hf) {
     FETCH(&p, (n_out, n_in), "%s", hf_name);
-    CHECK(clipdb__linear_init(l, (size_t)n_out, (size_t)n_in, p, (size_t)n_in, 1, NULL, hf_name, ld->err));
+    CHECK(clipdb__linear_init_dtype(l, fetched_dtype(ld), (size_t)n_out, (size_t)n_in, p, (size_t)n_in, 1,
+                                    NULL, hf_name, ld->err));
   } else {
     FETCH(&p, (n_in, n_out), "%s", oa_name);
-    CHECK(clipdb__linear_init(l, (size_t)n_out, (size_t)n_in, p, 1, (size_t)n_out, NULL, oa_name, ld->err));
+    CHECK(clipdb__linear_init_dtype(l, fetched_dtype(ld), (size_t)n_out, (size_t)n_in, p, 1, (size_t)n_out,
+                                    NULL, oa_name, ld->err));
   }
 error:
   clipdb__free(p);
+  return status;
+}
+
+/* An int8 token embedding table stays int8 (a query dequantizes only its own rows): the
+ * values as stored plus one scale per row. */
+static clipdb_status load_token_q8(loader *ld, clipdb_model_t *m, const clipdb__st_tensor *t,
+                                   int64_t W) {
+  const clipdb__st_tensor *scale = NULL;
+  size_t axis = 0;
+  clipdb_status status = find_scale(ld, t, &scale, &axis);
+  if (status != CLIPDB_STATUS_SUCCESS) return status;
+  if (t->n_dims != 2 || t->shape[0] != m->cfg.vocab_size || t->shape[1] != W)
+    return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to load model: tensor %s has the wrong shape (expected [%d, %lld])",
+                         t->name, (int)m->cfg.vocab_size, (long long)W);
+  if (axis != 0)
+    return clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                         "failed to load model: scale tensor %s.scale must be per row ([%lld, 1])",
+                         t->name, (long long)t->shape[0]);
+  const clipdb__safetensors *st = NULL, *sst = NULL;
+  find_in(ld, t->name, &st);
+  find_in(ld, scale->name, &sst);
+  m->token_q8 = clipdb__malloc(t->nbytes);
+  m->token_scale = clipdb__malloc(scale->numel * sizeof(float));
+  if (m->token_q8 == NULL || m->token_scale == NULL)
+    return clipdb__error(ld->err, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to allocate %zu bytes for tensor %s", t->nbytes, t->name);
+  status = clipdb__st_tensor_load_raw(st, t, m->token_q8, ld->err);
+  if (status == CLIPDB_STATUS_SUCCESS)
+    status = clipdb__st_tensor_load_f32(sst, scale, m->token_scale, ld->err);
+  for (size_t r = 0; status == CLIPDB_STATUS_SUCCESS && r < scale->numel; r++)
+    if (!(m->token_scale[r] >= 0.0f) || !isfinite(m->token_scale[r]))
+      status = clipdb__error(ld->err, CLIPDB_STATUS_BAD_MODEL,
+                             "failed to load model: scale tensor %s has a negative, NaN or "
+                             "infinite entry at %zu", scale->name, r);
   return status;
 }
 
@@ -502,8 +662,12 @@ static clipdb_status load_text(loader *ld, clipdb_model_t *m) {
   const clipdb_model_config *c = &m->cfg;
   int64_t W = c->transformer_width;
   int hf = ld->hf;
-  FETCH(&m->token_embedding, (c->vocab_size, W), "%s",
-        hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight");
+  const char *tok_name = hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight";
+  const clipdb__st_tensor *tok = find(ld, tok_name);
+  if (tok != NULL && tok->dtype == CLIPDB__DTYPE_I8)
+    CHECK(load_token_q8(ld, m, tok, W));
+  else
+    FETCH(&m->token_embedding, (c->vocab_size, W), "%s", tok_name);
   FETCH(&m->text_pos, (c->context_length, W), "%s",
         hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding");
   CHECK(load_transformer(ld, &m->text, hf ? "text_model.encoder.layers." : "transformer.resblocks.",
@@ -523,7 +687,8 @@ static clipdb_status load_vit(loader *ld, clipdb_model_t *m) {
   float *w = NULL;
   const char *conv_name = hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight";
   FETCH(&w, (W, 3, P, P), "%s", conv_name);
-  CHECK(clipdb__conv2d_init(&m->patch, 3, (size_t)W, (size_t)P, (size_t)P, 0, w, NULL, NULL, conv_name, ld->err));
+  CHECK(clipdb__conv2d_init_dtype(&m->patch, fetched_dtype(ld), 3, (size_t)W, (size_t)P, (size_t)P, 0, w,
+                                  NULL, NULL, conv_name, ld->err));
   FETCH(&m->class_embedding, (W), "%s", hf ? "vision_model.embeddings.class_embedding" : "visual.class_embedding");
   FETCH(&m->vis_pos, (G * G + 1, W), "%s",
         hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding");
@@ -545,6 +710,7 @@ static clipdb_status load_conv_bn(loader *ld, clipdb__conv2d *cv, int64_t cin, i
   clipdb_status status;
   float *w = NULL, *g = NULL, *b = NULL, *mu = NULL, *var = NULL;
   FETCH(&w, (cout, cin, k, k), "%s.weight", conv);
+  const clipdb__weight_dtype dt = fetched_dtype(ld);
   FETCH(&g, (cout), "%s.weight", bn);
   FETCH(&b, (cout), "%s.bias", bn);
   FETCH(&mu, (cout), "%s.running_mean", bn);
@@ -556,8 +722,8 @@ static clipdb_status load_conv_bn(loader *ld, clipdb__conv2d *cv, int64_t cin, i
       goto error;
     }
   clipdb__batchnorm bnp = {g, b, mu, var, 1e-5f};
-  CHECK(clipdb__conv2d_init(cv, (size_t)cin, (size_t)cout, (size_t)k, (size_t)stride, (size_t)(k / 2), w,
-                            NULL, &bnp, conv, ld->err));
+  CHECK(clipdb__conv2d_init_dtype(cv, dt, (size_t)cin, (size_t)cout, (size_t)k, (size_t)stride,
+                                  (size_t)(k / 2), w, NULL, &bnp, conv, ld->err));
 error:
   clipdb__free(w);
   clipdb__free(g);
@@ -642,6 +808,52 @@ error:
   return status;
 }
 
+/* ---- weights held -------------------------------------------------------------------------- */
+
+static size_t transformer_bytes(const clipdb__transformer *t) {
+  size_t b = 0;
+  for (int i = 0; t->blocks != NULL && i < t->layers; i++) {
+    const clipdb__block *bl = &t->blocks[i];
+    b += clipdb__linear_bytes(&bl->qkv) + clipdb__linear_bytes(&bl->out) +
+         clipdb__linear_bytes(&bl->fc) + clipdb__linear_bytes(&bl->proj) +
+         4 * (size_t)t->width * sizeof(float); /* two layer norms */
+  }
+  return b;
+}
+
+static int linear_is_q8(const clipdb__linear *l) { return l->q8 != NULL; }
+
+/* m->weight_bytes and m->int8 from what was loaded. */
+static void count_weights(clipdb_model_t *m) {
+  const clipdb_model_config *c = &m->cfg;
+  size_t b = 0;
+  if (m->has_text) {
+    const size_t W = (size_t)c->transformer_width;
+    b += m->token_q8 != NULL ? (size_t)c->vocab_size * (W + sizeof(float))
+                             : (size_t)c->vocab_size * W * sizeof(float);
+    b += (size_t)c->context_length * W * sizeof(float) + 2 * W * sizeof(float);
+    b += transformer_bytes(&m->text) + clipdb__linear_bytes(&m->text_proj);
+    m->int8 |= m->token_q8 != NULL || linear_is_q8(&m->text_proj) ||
+               (m->text.blocks != NULL && m->text.layers > 0 && linear_is_q8(&m->text.blocks[0].fc));
+  }
+  if (m->has_vision && c->vision_type == CLIPDB_VISION_VIT) {
+    const size_t W = (size_t)c->vision_width, G = (size_t)(c->image_resolution / c->vision_patch_size);
+    b += clipdb__linear_bytes(&m->patch.gemm) + (W + (G * G + 1) * W + 4 * W) * sizeof(float);
+    b += transformer_bytes(&m->vit) + clipdb__linear_bytes(&m->vis_proj);
+    m->int8 |= linear_is_q8(&m->patch.gemm) || linear_is_q8(&m->vis_proj);
+  } else if (m->has_vision) {
+    for (int i = 0; i < 3; i++) b += clipdb__linear_bytes(&m->stem[i].gemm);
+    for (int i = 0; i < m->n_blocks; i++)
+      b += clipdb__linear_bytes(&m->blocks[i].conv1.gemm) + clipdb__linear_bytes(&m->blocks[i].conv2.gemm) +
+           clipdb__linear_bytes(&m->blocks[i].conv3.gemm) + clipdb__linear_bytes(&m->blocks[i].down.gemm);
+    const size_t C = (size_t)m->ap_channels, S = (size_t)(c->image_resolution / 32);
+    b += (S * S + 1) * C * sizeof(float) + clipdb__linear_bytes(&m->ap_q) + clipdb__linear_bytes(&m->ap_k) +
+         clipdb__linear_bytes(&m->ap_v) + clipdb__linear_bytes(&m->ap_c);
+    m->int8 |= linear_is_q8(&m->stem[0].gemm) || linear_is_q8(&m->ap_c);
+  }
+  m->weight_bytes = b;
+}
+
 /* ---- entry points -------------------------------------------------------------------------- */
 
 static int ends_with(const char *s, const char *suffix) {
@@ -713,6 +925,7 @@ clipdb_status clipdb__model_load(const clipdb_file *files, size_t n_files,
                            "failed to load model: no *.safetensors file among the %zu given", n_files);
     goto error;
   }
+  CHECK(check_scheme(&ld));
   ld.hf = find(&ld, "text_model.embeddings.token_embedding.weight") != NULL ||
           find(&ld, "vision_model.embeddings.patch_embedding.weight") != NULL;
   CHECK(resolve_config(&ld, params, m));
@@ -722,6 +935,7 @@ clipdb_status clipdb__model_load(const clipdb_file *files, size_t n_files,
     if (m->cfg.vision_type == CLIPDB_VISION_VIT) CHECK(load_vit(&ld, m));
     else CHECK(load_resnet(&ld, m));
   }
+  count_weights(m);
   const clipdb__st_tensor *ls = find(&ld, "logit_scale");
   if (ls != NULL) {
     float *v = NULL;
@@ -760,6 +974,8 @@ static void free_transformer(clipdb__transformer *t) {
 
 void clipdb__model_release(clipdb_model_t *m) {
   clipdb__free(m->token_embedding);
+  clipdb__free(m->token_q8);
+  clipdb__free(m->token_scale);
   clipdb__free(m->text_pos);
   free_transformer(&m->text);
   free_ln(&m->ln_final);

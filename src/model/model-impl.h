@@ -47,7 +47,9 @@ struct clipdb_model {
   char err[CLIPDB__ERROR_SIZE];
 
   /* text */
-  float *token_embedding; /* [vocab, W] */
+  float *token_embedding; /* [vocab, W]; NULL when the table is int8 (token_q8) */
+  int8_t *token_q8;       /* [vocab, W] int8, row r = token_q8[r] · token_scale[r]; or NULL */
+  float *token_scale;     /* [vocab] */
   float *text_pos;        /* [context, W] */
   clipdb__transformer text;
   clipdb__ln ln_final;
@@ -70,6 +72,8 @@ struct clipdb_model {
   float *ap_pos;              /* [spacial^2 + 1, ap_channels] */
   clipdb__linear ap_q, ap_k, ap_v, ap_c;
   size_t rn_act_floats, rn_col_floats; /* scratch bounds computed at load */
+  int int8;            /* some weights are held as int8 (a quantized file) */
+  size_t weight_bytes; /* bytes of weights held (packed layers, tables, norms) */
 };
 
 #define CLIPDB__SESSION_SLOTS 8

@@ -641,6 +641,16 @@ clipdb_status clipdb__st_tensor_load_f32(const clipdb__safetensors *st, const cl
   return status;
 }
 
+clipdb_status clipdb__st_tensor_load_raw(const clipdb__safetensors *st, const clipdb__st_tensor *t,
+                                         void *out, char *errbuf) {
+  if (t->nbytes == 0) return CLIPDB_STATUS_SUCCESS;
+  if (t->data != NULL) {
+    memcpy(out, t->data, t->nbytes);
+    return CLIPDB_STATUS_SUCCESS;
+  }
+  return tensor_bytes(st, t, out, errbuf);
+}
+
 clipdb_status clipdb__st_tensor_load_i32(const clipdb__safetensors *st, const clipdb__st_tensor *t,
                                          int32_t *out, char *errbuf) {
   if (t->data != NULL || t->nbytes == 0) return clipdb__st_tensor_to_i32(t, out, errbuf);

@@ -112,6 +112,9 @@ clipdb_status clipdb__safetensors_open_reader(clipdb_file_read_fn read, void *us
  */
 clipdb_status clipdb__st_tensor_load_f32(const clipdb__safetensors *st, const clipdb__st_tensor *t,
                                          float *out, char *errbuf);
+/* `t`'s bytes as stored (little-endian, t->nbytes of them) into `out`; errors as above. */
+clipdb_status clipdb__st_tensor_load_raw(const clipdb__safetensors *st, const clipdb__st_tensor *t,
+                                         void *out, char *errbuf);
 /* Likewise as int32 (see clipdb__st_tensor_to_i32). */
 clipdb_status clipdb__st_tensor_load_i32(const clipdb__safetensors *st, const clipdb__st_tensor *t,
                                          int32_t *out, char *errbuf);

@@ -4,11 +4,49 @@
 #include <math.h>
 #include <string.h>
 
+#include "threads.h"
+
+/* Bytes of a stack buffer that int8 layers quantize one row of A into when the int8 copy of
+ * all of A cannot be allocated; bounds the inputs of an int8 layer. */
+#define QS8_FALLBACK_BYTES 16384
+
+clipdb_status clipdb__linear_init_dtype(clipdb__linear *l, clipdb__weight_dtype dtype, size_t n_out,
+                                        size_t n_in, const float *w, size_t stride_n,
+                                        size_t stride_k, const float *bias, const char *what,
+                                        char *errbuf) {
+  if (dtype == CLIPDB__WEIGHTS_F32)
+    return clipdb__linear_init(l, n_out, n_in, w, stride_n, stride_k, bias, what, errbuf);
+  l->n_in = n_in;
+  l->n_out = n_out;
+  l->packed = NULL;
+  l->q8 = NULL;
+  if (clipdb__qs8_scratch_bytes(1, n_in) > QS8_FALLBACK_BYTES)
+    return clipdb__error(errbuf, CLIPDB_STATUS_UNSUPPORTED,
+                         "failed to load model: %s has %zu inputs; int8 layers take at most %d",
+                         what, n_in, QS8_FALLBACK_BYTES - 128);
+  l->q8 = clipdb__qs8_pack_f32(n_out, n_in, w, stride_n, stride_k, bias);
+  if (l->q8 == NULL)
+    return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to allocate int8 packed weights of %s (%zu x %zu)", what, n_out, n_in);
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+size_t clipdb__linear_bytes(const clipdb__linear *l) {
+  if (l->q8 != NULL) return clipdb__qs8_bytes(l->q8);
+  if (l->packed == NULL) return 0;
+  /* a backend that keeps its packed copy elsewhere (xnnpack: inside its operator) still holds
+   * at least the float32 weights and bias */
+  const size_t ours = clipdb__gemm_packed_floats(l->n_out, l->n_in) * sizeof(float);
+  const size_t logical = (l->n_out * l->n_in + l->n_out) * sizeof(float);
+  return ours > logical ? ours : logical;
+}
+
 clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, const float *w,
                                   size_t stride_n, size_t stride_k, const float *bias,
                                   const char *what, char *errbuf) {
   l->n_in = n_in;
   l->n_out = n_out;
+  l->q8 = NULL;
   size_t floats = clipdb__gemm_packed_floats(n_out, n_in);
   l->packed = clipdb__malloc(floats * sizeof(float));
   if (l->packed == NULL)
@@ -27,19 +65,77 @@ clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, 
 
 void clipdb__linear_free(clipdb__linear *l) {
   if (l == NULL) return;
-  clipdb__gemm_release(l->packed);
+  if (l->packed != NULL) clipdb__gemm_release(l->packed);
   clipdb__free(l->packed);
   l->packed = NULL;
+  clipdb__qs8_free(l->q8);
+  l->q8 = NULL;
+}
+
+typedef struct qs8_job {
+  const clipdb_qs8_gemm_kernel *kern;
+  const clipdb__qs8_packed *w;
+  const void *scratch;
+  size_t m, n, slice, ldc;
+  float *c;
+  uint32_t flags;
+} qs8_job;
+
+static void qs8_slice(void *ctx, size_t t) {
+  const qs8_job *j = ctx;
+  const size_t n0 = t * j->slice, n1 = n0 + j->slice < j->n ? n0 + j->slice : j->n;
+  clipdb__qs8_gemm_columns(j->kern, j->m, j->w, j->scratch, n0, n1, j->c, j->ldc, j->flags);
+}
+
+static void qs8_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
+                    size_t ldy, uint32_t flags) {
+  const clipdb_qs8_gemm_kernel *kern = clipdb__qs8_gemm_default();
+  const size_t k = l->n_in, n = l->n_out;
+  /* The int8 copy of all of A (so every weight panel is read once); under memory pressure,
+   * row blocks through a stack buffer instead (slower, same results). */
+  void *scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(m, k));
+  if (scratch != NULL) {
+    clipdb__qs8_gemm_quantize_a(m, k, x, ldx, scratch);
+    const size_t threads = clipdb__threads_current();
+    size_t slice = n;
+    if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
+      slice = (n + 2 * threads - 1) / (2 * threads);
+      slice = (slice + 7) / 8 * 8;
+    }
+    qs8_job job = {kern, l->q8, scratch, m, n, slice, ldy, y, flags};
+    if (slice < n) clipdb__parallel_for((n + slice - 1) / slice, qs8_slice, &job);
+    else qs8_slice(&job, 0);
+    clipdb__free(scratch);
+    return;
+  }
+  _Alignas(64) uint8_t buf[QS8_FALLBACK_BYTES];
+  for (size_t i = 0; i < m; i++) { /* one row fits: clipdb__linear_init_dtype checks n_in */
+    clipdb__qs8_gemm_quantize_a(1, k, x + i * ldx, ldx, buf);
+    clipdb__qs8_gemm_columns(kern, 1, l->q8, buf, 0, n, y + i * ldy, ldy, flags);
+  }
 }
 
 void clipdb__linear_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
                         size_t ldy, uint32_t flags) {
+  if (l->q8 != NULL) {
+    qs8_run(l, m, x, ldx, y, ldy, flags);
+    return;
+  }
   clipdb__gemm_run(m, l->n_out, l->n_in, x, ldx, l->packed, y, ldy, flags);
 }
 
 clipdb_status clipdb__conv2d_init(clipdb__conv2d *c, size_t c_in, size_t c_out, size_t kernel,
                                   size_t stride, size_t pad, const float *w, const float *bias,
                                   const clipdb__batchnorm *bn, const char *what, char *errbuf) {
+  return clipdb__conv2d_init_dtype(c, CLIPDB__WEIGHTS_F32, c_in, c_out, kernel, stride, pad, w,
+                                   bias, bn, what, errbuf);
+}
+
+clipdb_status clipdb__conv2d_init_dtype(clipdb__conv2d *c, clipdb__weight_dtype dtype, size_t c_in,
+                                        size_t c_out, size_t kernel, size_t stride, size_t pad,
+                                        const float *w, const float *bias,
+                                        const clipdb__batchnorm *bn, const char *what,
+                                        char *errbuf) {
   c->c_in = c_in;
   c->c_out = c_out;
   c->kernel = kernel;
@@ -65,7 +161,7 @@ clipdb_status clipdb__conv2d_init(clipdb__conv2d *c, size_t c_in, size_t c_out, 
           wt[o * k + (ky * kernel + kx) * c_in + i] =
               w[((o * c_in + i) * kernel + ky) * kernel + kx] * scale;
   }
-  clipdb_status status = clipdb__linear_init(&c->gemm, c_out, k, wt, k, 1, b, what, errbuf);
+  clipdb_status status = clipdb__linear_init_dtype(&c->gemm, dtype, c_out, k, wt, k, 1, b, what, errbuf);
   clipdb__free(wt);
   return status;
 }

@@ -18,11 +18,21 @@
 
 #include "../clipdb-impl.h"
 #include "gemm.h"
+#include "../kernels/qs8-gemm/qs8-gemm.h"
 
-/* A fully connected layer y = x · Wᵀ + b with W [n_out, n_in] packed for clipdb__gemm_run. */
+/* Weight precision of a layer. */
+typedef enum clipdb__weight_dtype {
+  CLIPDB__WEIGHTS_F32 = 0, /* packed for the backend's float GEMM (gemm.h) */
+  CLIPDB__WEIGHTS_QS8 = 1, /* int8 per output channel, activations quantized per row
+                              (src/kernels/qs8-gemm/), the same on every backend */
+} clipdb__weight_dtype;
+
+/* A fully connected layer y = x · Wᵀ + b with W [n_out, n_in] packed once at load: either for
+ * clipdb__gemm_run (float32) or as qs8 panels. Exactly one of packed / q8 is set. */
 typedef struct clipdb__linear {
   size_t n_in, n_out;
-  float *packed; /* clipdb__gemm_packed_floats(n_out, n_in), owned */
+  float *packed;           /* clipdb__gemm_packed_floats(n_out, n_in), owned; NULL when q8 */
+  clipdb__qs8_packed *q8;  /* owned; NULL for float32 layers */
 } clipdb__linear;
 
 /*
@@ -32,7 +42,15 @@ typedef struct clipdb__linear {
 clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, const float *w,
                                   size_t stride_n, size_t stride_k, const float *bias,
                                   const char *what, char *errbuf);
+/* The same with a chosen precision: QS8 quantizes W symmetric per output channel (a weight
+ * that was stored as int8 with per-channel scales comes back with the same int8 values). */
+clipdb_status clipdb__linear_init_dtype(clipdb__linear *l, clipdb__weight_dtype dtype, size_t n_out,
+                                        size_t n_in, const float *w, size_t stride_n,
+                                        size_t stride_k, const float *bias, const char *what,
+                                        char *errbuf);
 void clipdb__linear_free(clipdb__linear *l);
+/* Bytes of packed weights the layer holds. */
+size_t clipdb__linear_bytes(const clipdb__linear *l);
 
 /* y[m, n_out] = epilogue(x[m, n_in] · Wᵀ + b); rows ldx / ldy apart; flags: gemm.h. */
 void clipdb__linear_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
@@ -54,6 +72,12 @@ typedef struct clipdb__batchnorm {
 clipdb_status clipdb__conv2d_init(clipdb__conv2d *c, size_t c_in, size_t c_out, size_t kernel,
                                   size_t stride, size_t pad, const float *w, const float *bias,
                                   const clipdb__batchnorm *bn, const char *what, char *errbuf);
+/* The same with a chosen precision for the convolution's GEMM (BatchNorm folded first). */
+clipdb_status clipdb__conv2d_init_dtype(clipdb__conv2d *c, clipdb__weight_dtype dtype, size_t c_in,
+                                        size_t c_out, size_t kernel, size_t stride, size_t pad,
+                                        const float *w, const float *bias,
+                                        const clipdb__batchnorm *bn, const char *what,
+                                        char *errbuf);
 void clipdb__conv2d_free(clipdb__conv2d *c);
 
 /* Output side for an input side `in`. */

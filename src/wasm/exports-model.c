@@ -119,3 +119,49 @@ CLIPDB_API void clipdb__wasm_session_capture(clipdb_session_t *session, const ch
   info[0] = 0;
   clipdb__session_set_debug(session, capture_hook, NULL);
 }
+
+/* ---- clipdb_model_quantize --------------------------------------------------------------- */
+
+/* Output chunks to JS: `Module.clipdbWriters` maps a handle to write(ptr, n), which must copy
+ * the n bytes at wasm address ptr before returning. 0 = success; 2 unknown handle; 3 threw. */
+EM_JS(int, clipdb__js_write, (int32_t handle, const void *data, uint32_t n), {
+  var writers = Module['clipdbWriters'];
+  var write = writers && writers.get(handle);
+  if (!write) return 2;
+  try {
+    return write(data, n) | 0;
+  } catch (e) {
+    write.error = e;
+    return 3;
+  }
+});
+
+static int js_writer(void *user, const void *data, size_t size) {
+  return clipdb__js_write((int32_t)(intptr_t)user, data, (uint32_t)size);
+}
+
+/*
+ * clipdb_model_quantize for web/src/quantize.mjs: the input is `size` bytes at `data`, or,
+ * with `reader` != 0, streamed through Module.clipdbReaders (as clipdb__wasm_model_init);
+ * output goes to Module.clipdbWriters' `writer`. `dtype`: clipdb_quantize_dtype. The bytes
+ * written go to *out_size when it is not NULL (as a double: files may pass 4 GiB).
+ */
+CLIPDB_API int32_t clipdb__wasm_model_quantize(const char *name, const void *data, uint32_t size,
+                                               int32_t reader, int32_t dtype, int32_t writer,
+                                               double *out_size) {
+  clipdb_file f;
+  memset(&f, 0, sizeof f);
+  f.name = name;
+  f.size = size;
+  if (reader != 0) {
+    f.read = js_reader;
+    f.user = (void *)(intptr_t)reader;
+  } else {
+    f.data = data;
+  }
+  uint64_t written = 0;
+  clipdb_status st = clipdb_model_quantize(&f, (clipdb_quantize_dtype)dtype, js_writer,
+                                           (void *)(intptr_t)writer, &written);
+  if (out_size != NULL) *out_size = (double)written;
+  return st;
+}

@@ -54,3 +54,58 @@ CLIPDB_API void clipdb__wasm_test_f32_dot(int isa, size_t rows, size_t dim, cons
 CLIPDB_API void clipdb__wasm_test_softmax(int which, size_t n, float scale, float *x) {
   (which ? clipdb__f32_softmax_default() : clipdb_f32_softmax_ukernel__scalar)(n, scale, x);
 }
+
+/* ---- qs8 GEMM (tests/js/qs8-kernels.test.mjs) -------------------------------------------- */
+#include <string.h>
+
+#include "clipdb-impl.h"
+#include "kernels/qs8-gemm/qs8-gemm.h"
+
+CLIPDB_API int clipdb__wasm_test_qs8_kernel_count(void) { return (int)clipdb__qs8_gemm_kernel_count; }
+CLIPDB_API const char *clipdb__wasm_test_qs8_kernel_name(int i) { return clipdb__qs8_gemm_kernels[i].name; }
+CLIPDB_API const char *clipdb__wasm_test_qs8_default(void) { return clipdb__qs8_gemm_default()->name; }
+
+/*
+ * Random A [m, k] and W [n, k] (seeded), quantized and packed; kernel i and its scalar twin
+ * on every tile. Returns the number of int32 accumulators where kernel, twin and a plain
+ * int32 reference do not all agree (0 = bit-exact), or -1 when out of memory.
+ */
+CLIPDB_API int clipdb__wasm_test_qs8_check(int i, size_t m, size_t n, size_t k, unsigned seed) {
+  const clipdb_qs8_gemm_kernel *kern = &clipdb__qs8_gemm_kernels[i];
+  const clipdb_qs8_gemm_kernel *twin = &clipdb__qs8_gemm_kernels[kern->twin];
+  float *a = clipdb__malloc(m * k * sizeof(float)), *w = clipdb__malloc(n * k * sizeof(float));
+  if (a == NULL || w == NULL) return -1;
+  unsigned s = seed ? seed : 1;
+  for (size_t t = 0; t < m * k; t++) s = s * 1103515245u + 12345u, a[t] = (float)(s >> 8) / 8388608.0f - 1.0f;
+  for (size_t t = 0; t < n * k; t++) s = s * 1103515245u + 12345u, w[t] = (float)(s >> 8) / 8388608.0f - 1.0f;
+  clipdb__qs8_packed *p = clipdb__qs8_pack_f32(n, k, w, k, 1, NULL);
+  void *scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(m, k));
+  if (p == NULL || scratch == NULL) return -1;
+  clipdb__qs8_gemm_quantize_a(m, k, a, k, scratch);
+  const size_t kg = p->kg, kpad = kg * 4, panel_bytes = 32 + 32 * kg;
+  const int8_t *qa = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
+  int bad = 0;
+  for (size_t j0 = 0; j0 < n; j0 += 8) {
+    const int8_t *panel = p->panels + (j0 / 8) * panel_bytes;
+    for (size_t i0 = 0; i0 < m; i0 += kern->mr) {
+      const size_t rows = m - i0 < kern->mr ? m - i0 : kern->mr;
+      int32_t acc[CLIPDB_QS8_GEMM_MAX_MR * 8], tacc[CLIPDB_QS8_GEMM_MAX_MR * 8];
+      kern->ukernel(rows, kg, qa + i0 * kpad, kpad, panel, acc);
+      for (size_t r0 = 0; r0 < rows; r0 += twin->mr) {
+        const size_t tr = rows - r0 < twin->mr ? rows - r0 : twin->mr;
+        twin->ukernel(tr, kg, qa + (i0 + r0) * kpad, kpad, panel, tacc + r0 * 8);
+      }
+      for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < 8 && j0 + j < n; j++) {
+          int32_t ref = 0;
+          for (size_t q = 0; q < k; q++)
+            ref += (int32_t)qa[(i0 + r) * kpad + q] * (int32_t)panel[32 + (q / 4) * 32 + j * 4 + q % 4];
+          bad += acc[r * 8 + j] != ref || tacc[r * 8 + j] != ref;
+        }
+    }
+  }
+  clipdb__free(scratch);
+  clipdb__qs8_free(p);
+  clipdb__free(a), clipdb__free(w);
+  return bad;
+}

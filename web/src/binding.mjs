@@ -203,6 +203,56 @@ export function clipdb_model_init_from_files(mod, files, params = {}) {
   }
 }
 
+/**
+ * clipdb_model_quantize. `file`: {name, data} (bytes, copied into the heap for the call) or
+ * {name, size, read(offset, dst, n)} (streamed, as for clipdb_model_init_from_files);
+ * `dtype`: 1 = int8, 2 = f16; `write(bytes)` receives each output chunk (a Uint8Array copy,
+ * in order). Returns {status, size} (size = bytes written; message set if a callback threw).
+ */
+export function clipdb_model_quantize(mod, file, dtype, write) {
+  const s = scope(mod);
+  let rh = 0, wh = 0;
+  if (!mod.clipdbReaders) mod.clipdbReaders = new Map();
+  if (!mod.clipdbWriters) mod.clipdbWriters = new Map();
+  let written = 0;
+  const writer = (ptr, n) => { write(mod.HEAPU8.slice(ptr, ptr + n)); written += n; return 0; };
+  let reader = null;
+  try {
+    const name = String((file && file.name) || 'model.safetensors');
+    const np = s.alloc(mod.lengthBytesUTF8(name) + 1);
+    mod.stringToUTF8(name, np, mod.lengthBytesUTF8(name) + 1);
+    let dp = 0, size = 0;
+    if (file && typeof file.read === 'function') {
+      size = Number(file.size);
+      if (!Number.isSafeInteger(size) || size < 0 || size > 0xffffffff) {
+        return { status: statusCodes(mod).INVALID_ARGUMENT, size: 0, message: `file ${name}: size ${file.size} is not a byte count below 4 GiB` };
+      }
+      reader = (offset, dst, len) => { file.read(offset, dst, len); return 0; };
+      rh = nextReader++;
+      mod.clipdbReaders.set(rh, reader);
+    } else {
+      const bytes = bytesOf(file && file.data);
+      if (bytes == null) return { status: statusCodes(mod).INVALID_ARGUMENT, size: 0, message: `file ${name} has no byte data` };
+      dp = s.alloc(bytes.length);
+      mod.HEAPU8.set(bytes, dp);
+      size = bytes.length;
+    }
+    wh = nextReader++;
+    mod.clipdbWriters.set(wh, writer);
+    const status = mod._clipdb__wasm_model_quantize(np, dp, size, rh, dtype, wh, 0);
+    const thrown = (reader && reader.error) || writer.error;
+    if (status !== 0 && thrown != null) return { status, size: 0, message: `${clipdb_last_error(mod)}: ${thrown && thrown.message ? thrown.message : thrown}` };
+    return { status, size: status === 0 ? written : 0 };
+  } catch (err) {
+    if (err instanceof RangeError) return { status: OOM(mod), size: 0, message: err.message };
+    throw err;
+  } finally {
+    if (rh) mod.clipdbReaders.delete(rh);
+    if (wh) mod.clipdbWriters.delete(wh);
+    s.release();
+  }
+}
+
 /** clipdb_model_free(model). */
 export function clipdb_model_free(mod, model) {
   if (model) mod._clipdb_model_free(model);

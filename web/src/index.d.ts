@@ -148,6 +148,39 @@ export class ClipModel {
  */
 export function loadModel(files: ModelFiles, options?: LoadModelOptions): Promise<ClipModel>;
 
+/** Options of quantizeModel(). */
+export interface QuantizeModelOptions {
+  /** 'int8' (default): every linear/convolution/projection weight and the token embedding as
+   * I8 with a float32 scale per output channel (scheme "int8_symmetric_per_channel" version 1
+   * in the file's __metadata__, documented in include/clipdb.h); 'f16': every float tensor as
+   * IEEE half. */
+  dtype?: 'int8' | 'f16';
+  /** 'bytes' (default): a Uint8Array; 'blob': a Blob (where Blob exists). */
+  output?: 'bytes' | 'blob';
+  /** File name used in error messages (default 'model.safetensors'). */
+  name?: string;
+  /** The wasm module instance (default: getModule()). */
+  module?: unknown;
+}
+
+/**
+ * Rewrite one float CLIP safetensors file (OpenAI/open_clip names, or a Hugging Face
+ * CLIPModel's model.safetensors; F32, F16 or BF16) as an int8 (about a quarter of the float32
+ * size) or F16 file, without Python. The result loads with loadModel() like any model file
+ * (a Hugging Face directory keeps its config.json); `config.weights` is then 'int8' and
+ * `config.weight_bytes` the bytes of weights held. Works in a page, a Worker and Node; a
+ * Blob/File inside a Worker (FileReaderSync) and a `{ path }` in Node are streamed, one tensor
+ * in memory at a time. The output is byte-identical to `clipdb quantize`.
+ * @throws ClipdbError INVALID_ARGUMENT (unknown dtype/output, unusable input), BAD_MODEL
+ *   (not a valid safetensors file, no float weights, already quantized: the message names the
+ *   tensor), IO (a path that cannot be opened or read), OUT_OF_MEMORY, UNSUPPORTED.
+ * @example const int8 = await quantizeModel(await file.arrayBuffer()); const model = await loadModel({ 'model.safetensors': int8 });
+ */
+export function quantizeModel(input: ArrayBuffer | ArrayBufferView | Blob | { path: string },
+  options?: QuantizeModelOptions & { output?: 'bytes' }): Promise<Uint8Array>;
+export function quantizeModel(input: ArrayBuffer | ArrayBufferView | Blob | { path: string },
+  options: QuantizeModelOptions & { output: 'blob' }): Promise<Blob>;
+
 /**
  * A unit-L2-norm copy of `v` (cosine similarity of two normalised embeddings is their dot product).
  * @throws ClipdbError BAD_VECTOR for a zero or non-finite vector.

@@ -3,6 +3,8 @@ export { ClipdbError } from './errors.mjs';
 export { createModule, getModule } from './module.mjs';
 // CLIP encoders: load safetensors (OpenAI/open_clip or Hugging Face), embed images and texts
 export { loadModel, ClipModel, normalize } from './engine.mjs';
+// int8 / F16 copies of a float CLIP model file (clipdb_model_quantize)
+export { quantizeModel } from './quantize.mjs';
 // Image preprocessing: decode + the official CLIP transform
 export { preprocess, defaultImageOptions } from './image.mjs';
 // Thumbnails: a small upright JPEG of a photo, for display

@@ -1,0 +1,118 @@
+/*
+ * qs8 GEMM: int8 weights × int8 activations -> int32 accumulators -> float32 output.
+ *
+ *   C[m, n] = epilogue( (Σ_p qa[i, p] · qw[j, p]) · row_scale[i] · col_scale[j] )
+ *
+ * Weights are quantized once at load, symmetric per output channel: qw[j, p] in [-127, 127],
+ * col_scale[j] = max_p |w[j, p]| / 127. Activations are quantized on the fly, symmetric per
+ * row (one scale per token or output pixel): row_scale[i] = max_p |a[i, p]| / 127, values
+ * rounded half away from zero, in [-127, 127]. The int32 sums are exact (|sum| <= k·127² fits
+ * int32 for k < 133 000), so every kernel of the table gives the same accumulators bit for bit
+ * as its scalar twin, whatever order it adds in.
+ *
+ * Packed weights (clipdb__qs8_packed, opaque outside this folder's kernels): K is padded with
+ * zeros to a multiple of 4 (kg = K/4 "groups"), N with zero columns to a multiple of NR = 8.
+ * Panel j0 (columns j0..j0+7) is 32 bytes of header (int32 [8]: 128 · Σ_p qw[j, p], used by the
+ * VNNI kernel that feeds activations as unsigned a+128) followed by kg groups of 32 bytes:
+ * group g holds, for each of the 8 columns in turn, qw[j, 4g..4g+3].
+ *
+ * The epilogue (one C function for every kernel, so outputs agree exactly too) applies, per
+ * element and in this order: v = (float)acc · (row_scale · col_scale); v = v + bias;
+ * RESIDUAL: v = C_old + v; then RELU or QUICKGELU (flags of src/nn/gemm.h).
+ */
+#ifndef CLIPDB_KERNELS_QS8_GEMM_H
+#define CLIPDB_KERNELS_QS8_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLIPDB_QS8_GEMM_NR 8
+/* Largest MR of any kernel (the driver's accumulator tile). */
+#define CLIPDB_QS8_GEMM_MAX_MR 4
+
+/*
+ * Microkernel: the int32 sums of rows 0..mr-1 (1 <= mr <= MR) of `a` against one packed panel
+ * `w` (header included), over kg groups of 4. Row i of a starts at a + i*a_stride (bytes; rows
+ * hold kg*4 int8, zero-padded). Writes acc[i*8 + j] for i < mr, j < 8.
+ */
+typedef void (*clipdb_qs8_gemm_ukernel_fn)(size_t mr, size_t kg, const int8_t *a,
+                                           size_t a_stride, const int8_t *w, int32_t *acc);
+
+#define CLIPDB__DECLARE_QS8_GEMM_UKERNEL(name)                                                  \
+  void name(size_t mr, size_t kg, const int8_t *a, size_t a_stride, const int8_t *w, int32_t *acc)
+
+CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_1x8c4__scalar);
+CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_4x8c4__scalar);
+#if defined(CLIPDB_WASM_SIMD)
+/* wasmsimd.c: int8 widened to int16, i32x4.dot_i16x8_s. */
+CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16);
+CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_4x8c4__wasmsimd_dot16);
+#endif
+#if defined(CLIPDB_X86_KERNELS)
+/* avx.c: AVX2 vpmaddubsw(|a|, sign(w, a)) + vpmaddwd; AVX-512 VNNI vpdpbusd on 256-bit vectors. */
+CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_4x8c4__avx2);
+CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_4x8c4__avx512vnni);
+#endif
+
+/* What a kernel needs from the CPU beyond the build's baseline (checked at run time). */
+typedef enum clipdb_qs8_gemm_isa {
+  CLIPDB_QS8_GEMM_ISA_BASELINE = 0, /* scalar, or wasm SIMD128 */
+  CLIPDB_QS8_GEMM_ISA_X86_AVX2 = 1,
+  CLIPDB_QS8_GEMM_ISA_X86_AVX512VNNI = 2, /* AVX-512 VNNI + VL */
+} clipdb_qs8_gemm_isa;
+
+typedef struct clipdb_qs8_gemm_kernel {
+  const char *name;
+  clipdb_qs8_gemm_ukernel_fn ukernel;
+  unsigned mr;
+  int twin; /* index of the scalar twin in the table */
+  clipdb_qs8_gemm_isa isa;
+} clipdb_qs8_gemm_kernel;
+
+extern const clipdb_qs8_gemm_kernel clipdb__qs8_gemm_kernels[];
+extern const size_t clipdb__qs8_gemm_kernel_count;
+
+/* Nonzero when this CPU can run `kern`. */
+int clipdb__qs8_gemm_kernel_usable(const clipdb_qs8_gemm_kernel *kern);
+/* The table entry called `name`, or NULL. */
+const clipdb_qs8_gemm_kernel *clipdb__qs8_gemm_find(const char *name);
+/* The kernel layers use: the best one the CPU can run (VNNI, then AVX2, else the baseline). */
+const clipdb_qs8_gemm_kernel *clipdb__qs8_gemm_default(void);
+
+/* Packed int8 weights of one layer (one allocation; see the layout above). */
+typedef struct clipdb__qs8_packed {
+  size_t n, k, kg;   /* output columns, inputs, groups of 4 inputs */
+  int8_t *panels;    /* ceil(n/8) panels of 32 + 32·kg bytes */
+  float *col_scale;  /* [ceil(n/8)·8], 0 past n */
+  float *bias;       /* [ceil(n/8)·8], 0 past n */
+} clipdb__qs8_packed;
+
+/*
+ * Quantize float W (element (j, p) at w[j*stride_n + p*stride_k]) per output channel and pack
+ * it with `bias` (NULL: zeros). Returns NULL when out of memory. Free with clipdb__qs8_free.
+ */
+clipdb__qs8_packed *clipdb__qs8_pack_f32(size_t n, size_t k, const float *w, size_t stride_n,
+                                         size_t stride_k, const float *bias);
+void clipdb__qs8_free(clipdb__qs8_packed *p);
+/* Bytes held by `p`. */
+size_t clipdb__qs8_bytes(const clipdb__qs8_packed *p);
+
+/* Symmetric per-row quantization of one row x[k] into q[kpad] (zeros past k); returns the
+ * scale (max|x|/127; 0 for an all-zero row). The same rounding the weights use. */
+float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q);
+
+/* Bytes of scratch clipdb__qs8_gemm needs for m rows: quantized A plus row scales. */
+size_t clipdb__qs8_scratch_bytes(size_t m, size_t k);
+
+/*
+ * C[m, n] = epilogue(quantize(A) · Wᵀ) with `kern`; A [m, k] float rows `lda` apart, C rows
+ * `ldc` apart (A and C must not overlap); flags: CLIPDB__GEMM_* of src/nn/gemm.h. `scratch`
+ * holds clipdb__qs8_scratch_bytes(m, k) bytes. Columns [n0, n1) only (a thread's slice; whole
+ * panels: n0 a multiple of 8).
+ */
+void clipdb__qs8_gemm_quantize_a(size_t m, size_t k, const float *a, size_t lda, void *scratch);
+void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
+                              const clipdb__qs8_packed *w, const void *scratch, size_t n0,
+                              size_t n1, float *c, size_t ldc, uint32_t flags);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * wasm SIMD128 qs8 GEMM microkernels: each group of 4 inputs × 8 columns (32 bytes) is widened
+ * to four i16x8 vectors (two columns × four inputs each), the row's 4 activations to one
+ * i16x8 (a0..a3 twice), and i32x4.dot_i16x8_s gives pair sums [c0: a0w0+a1w1, c0: a2w2+a3w3,
+ * c1: ..., c1: ...]; the pairs are folded once after the K loop. Products fit int16·int16 ->
+ * int32 exactly, so the sums equal the scalar twin's.
+ */
+#include <wasm_simd128.h>
+
+#include "qs8-gemm.h"
+
+static inline v128_t fold_pairs(v128_t x, v128_t y) {
+  /* [x0+x1, x2+x3, y0+y1, y2+y3] */
+  return wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6), wasm_i32x4_shuffle(x, y, 1, 3, 5, 7));
+}
+
+#define DEFINE_WASMSIMD_UKERNEL(MR)                                                            \
+  void clipdb_qs8_gemm_ukernel_##MR##x8c4__wasmsimd_dot16(size_t mr, size_t kg,                \
+                                                          const int8_t *a, size_t a_stride,    \
+                                                          const int8_t *w, int32_t *acc) {     \
+    const int8_t *arow[MR];                                                                    \
+    for (size_t i = 0; i < MR; i++) arow[i] = a + (i < mr ? i : mr - 1) * a_stride;           \
+    v128_t s[MR][4];                                                                           \
+    for (size_t i = 0; i < MR; i++)                                                            \
+      for (size_t q = 0; q < 4; q++) s[i][q] = wasm_i32x4_const_splat(0);                      \
+    w += 32;                                                                                   \
+    for (size_t g = 0; g < kg; g++) {                                                          \
+      const v128_t wa = wasm_v128_load(w), wb = wasm_v128_load(w + 16);                        \
+      const v128_t w01 = wasm_i16x8_extend_low_i8x16(wa), w23 = wasm_i16x8_extend_high_i8x16(wa); \
+      const v128_t w45 = wasm_i16x8_extend_low_i8x16(wb), w67 = wasm_i16x8_extend_high_i8x16(wb); \
+      for (size_t i = 0; i < MR; i++) {                                                        \
+        const v128_t av = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(arow[i] + 4 * g)); \
+        s[i][0] = wasm_i32x4_add(s[i][0], wasm_i32x4_dot_i16x8(w01, av));                      \
+        s[i][1] = wasm_i32x4_add(s[i][1], wasm_i32x4_dot_i16x8(w23, av));                      \
+        s[i][2] = wasm_i32x4_add(s[i][2], wasm_i32x4_dot_i16x8(w45, av));                      \
+        s[i][3] = wasm_i32x4_add(s[i][3], wasm_i32x4_dot_i16x8(w67, av));                      \
+      }                                                                                        \
+      w += 32;                                                                                 \
+    }                                                                                          \
+    for (size_t i = 0; i < mr; i++) {                                                          \
+      wasm_v128_store(acc + i * 8, fold_pairs(s[i][0], s[i][1]));                              \
+      wasm_v128_store(acc + i * 8 + 4, fold_pairs(s[i][2], s[i][3]));                          \
+    }                                                                                          \
+  }
+
+DEFINE_WASMSIMD_UKERNEL(2)
+DEFINE_WASMSIMD_UKERNEL(4)
