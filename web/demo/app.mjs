@@ -267,7 +267,9 @@ async function main() {
     navigator.serviceWorker.register('sw.js').catch((e) => console.warn('service worker not registered:', e));
   }
   try {
-    const info = await client.init();
+    // The photo app's policy: its photos live in 'photos' / 'images', and a newly chosen model
+    // embeds the whole library (the other models' vectors stay stored for a switch back).
+    const info = await client.init({ collection: 'photos', vectorIndex: 'images', reindex: true });
     showStorage(info);
     await updateCount();
   } catch (e) {

@@ -19,7 +19,7 @@ const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib
 
 const state = {
   idb: null, dbName: 'clipdb', collection: 'photos', index: 'images',
-  db: null, cache: null, clip: null, tokenizer: null, models: null, model: null,
+  db: null, cache: null, clip: null, tokenizer: null, models: null, model: null, reindex: false,
   chunkSize: undefined, // bytes per Blob read when hashing / checking model files (model-cache.mjs)
 };
 const running = new Map(); // call id → AbortController
@@ -50,14 +50,15 @@ async function openDb() {
   state.db = await openDatabase({ storage: 'indexeddb', name: state.dbName, idb: state.idb ?? undefined });
 }
 
-async function addIndex({ signal, progress } = {}) {
+async function addIndex({ signal, progress, reindex = state.reindex } = {}) {
   const { visual, text } = state.models;
   const vi = new VectorIndex(state.index, {
     indexingListener: new Listener({ model: visual, key: 'image', select: { collection: state.collection } }),
     compatibleListener: text ? new Listener({ model: text, key: 'text', select: { collection: state.collection } }) : undefined,
   });
-  // A different model than the one the stored vectors came from: re-embed every photo.
-  return state.db.add(vi, { reindex: true, signal, onProgress: (p) => progress({ phase: 'index', done: p.done, total: p.total, id: p.id }) });
+  // A model this index has never seen: with `reindex` (the page's choice, see init) every photo
+  // is embedded with it; the vectors of the other models stay stored for a switch back.
+  return state.db.add(vi, { reindex, signal, onProgress: (p) => progress({ phase: 'index', done: p.done, total: p.total, id: p.id }) });
 }
 
 function dbInfo() {
@@ -68,12 +69,18 @@ function dbInfo() {
 const ops = {
   /**
    * Open the store (IndexedDB, else memory with {persistent: false, reason}) and the model
-   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?, modelChunkSize?}.
+   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?, vectorIndex?, reindex?,
+   * modelChunkSize?}. `collection` / `vectorIndex` name where photos and their vectors go
+   * (default 'photos' / 'images'); `reindex` (default false): when a model this vector index
+   * has never seen is loaded, embed every stored photo with it (else loadModel fails with
+   * MODEL_MISMATCH and the previous model stays loaded).
    */
-  async init({ idbURL, dbName, modelCacheName, collection, modelChunkSize } = {}) {
+  async init({ idbURL, dbName, modelCacheName, collection, vectorIndex, reindex, modelChunkSize } = {}) {
     if (idbURL) state.idb = await import(idbURL);
     if (dbName) state.dbName = dbName;
     if (collection) state.collection = collection;
+    if (vectorIndex) state.index = vectorIndex;
+    if (reindex !== undefined) state.reindex = Boolean(reindex);
     if (modelChunkSize !== undefined) state.chunkSize = modelChunkSize;
     if (state.db) await state.db.close();
     await openDb();
@@ -89,7 +96,7 @@ const ops = {
    * the model loaded before are switched only once the new model loaded, so a failed load
    * (a damaged file, a bad cached copy while offline) leaves both as they were.
    */
-  async loadModel({ files, urls, label, cache = true } = {}, { signal, progress }) {
+  async loadModel({ files, urls, label, cache = true, reindex } = {}, { signal, progress }) {
     needDb();
     if (typeof lib.loadModel !== 'function') throw new ClipdbError('UNSUPPORTED', 'this clipdb build has no CLIP engine (web/src/engine.mjs)');
     let list;
@@ -124,16 +131,27 @@ const ops = {
     let hash;
     try { hash = st.sha256 ?? await sha256Hex(st.data, { signal, chunkSize: state.chunkSize }); } catch (e) { clip.free(); tokenizer.free(); throw e; }
     const identifier = `${label || st.name}@sha256:${hash.slice(0, 16)}`;
-    // Switch: the store is reopened so the new vector index replaces the old one.
-    if (state.models) { await state.db.close(); await openDb(); }
-    state.clip?.free(); state.tokenizer?.free();
-    state.clip = clip; state.tokenizer = tokenizer;
+    // Switch: the vector index of the old model leaves memory (its vectors stay stored; the
+    // store stays open, so an import running meanwhile goes on), then the new model's index is
+    // added. If that fails (MODEL_MISMATCH without reindex, an abort), the old model is put back.
+    const previous = { clip: state.clip, tokenizer: state.tokenizer, models: state.models, model: state.model };
+    if (state.models) await state.db.removeVectorIndex(state.index);
     // EXIF orientation applied (clipModels' default, README "Images"): photos stored as bytes
-    // embed upright, as the page shows them. A store built before with exif 'ignore' has another
-    // visual identifier, so addIndex's reindex re-embeds its photos (none is dropped).
+    // embed upright, as the page shows them.
+    state.clip = clip; state.tokenizer = tokenizer;
     state.models = clipModels({ clip, tokenizer, identifier, exif: 'apply' });
     state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + byteSize(f.data), 0) };
-    const added = await addIndex({ signal, progress });
+    let added;
+    try {
+      added = await addIndex({ signal, progress, reindex: reindex ?? state.reindex });
+    } catch (e) {
+      await state.db.removeVectorIndex(state.index);
+      clip.free(); tokenizer.free();
+      Object.assign(state, previous);
+      if (state.models) await addIndex({ progress: () => {} }).catch(() => {});
+      throw e;
+    }
+    previous.clip?.free(); previous.tokenizer?.free();
     return { ...state.model, ...added, info: dbInfo() };
   },
 
@@ -179,7 +197,7 @@ const ops = {
   },
 
   /**
-   * Search. args: {text} | {id} (more like this stored photo) | {image: Blob|ArrayBuffer}, plus
+   * Search. args: {text} | {id} (more like this stored photo, by its stored vector) | {image: Blob|ArrayBuffer}, plus
    * n (default 24) and filter. Results: [{_id, name, type, size, image: Blob, score}] best first.
    */
   async search({ text, id, image, n = 24, filter = {} } = {}) {
@@ -187,11 +205,8 @@ const ops = {
     const col = db.collection(state.collection);
     let query;
     if (typeof text === 'string') query = { text };
-    else if (id !== undefined) {
-      const doc = await col.findOne({ _id: id });
-      if (!doc) throw new ClipdbError('NOT_FOUND', `no photo with id '${id}'`);
-      query = { image: doc.image };
-    } else if (image != null) query = { image };
+    else if (id !== undefined) query = { _id: id }; // its stored vector: nothing is embedded again
+    else if (image != null) query = { image };
     else throw new ClipdbError('INVALID_ARGUMENT', 'search needs {text}, {id} or {image}');
     const hits = await col.like(query, { vectorIndex: state.index, n }).find(filter);
     return hits.map((h) => ({ _id: h._id, name: h.name, type: h.type, size: h.size, image: h.image, score: h.score }));
