@@ -4,9 +4,15 @@
 // (DuckDB, LanceDB, Milvus, Pinecone imports), so a store that outgrows one device can move.
 //
 // The writer is hyparquet-writer (pure JS, no native code), imported only when an export runs.
-// Memory: the rows of one row group (ids, fields, vectors as plain arrays) and its encoded
-// bytes are all the export holds at a time, on top of what the store already holds; the file
-// leaves through a ReadableStream with a high-water mark of one chunk.
+// Its ParquetWriter encodes nested columns value by value; the vector column (a list of exactly
+// `dim` floats per row, never null) needs none of that: this module writes its column chunk
+// itself as one plain-encoded data page per row group (the Float32Array's bytes as they are,
+// with run-length encoded levels), and lets hyparquet-writer write the other columns, the page
+// headers and the footer. That uses hyparquet-writer's column encoder and row-group fields
+// directly, which is why its version is pinned exactly (the tests read every file back).
+// Memory: the rows of one row group and its encoded bytes are all the export holds at a time,
+// on top of what the store already holds; the file leaves through a ReadableStream with a
+// high-water mark of one chunk.
 import { ClipdbError } from '../errors.mjs';
 import { isRef } from './codec.mjs';
 import { VectorSet } from './vector-set.mjs';
@@ -17,6 +23,9 @@ export const PARQUET_VERSION = 1;
 
 /** Column names the export itself uses; document fields of these names are renamed (`doc.<name>`). */
 const RESERVED = new Set(['id', 'id_type', 'collection', 'vector']);
+
+/** Most vector values in one row group (256 MiB of float32; one data page holds them). */
+const MAX_GROUP_VALUES = 1 << 26;
 
 /** Default rows per row group: about one million float32 values of vectors, at least 256 rows. */
 export const defaultRowGroupSize = (dim) => Math.max(256, Math.floor((1 << 20) / dim));
@@ -133,6 +142,19 @@ function leaf(doc, path) {
   return o;
 }
 
+/** The parts of hyparquet-writer this module uses (modules that do not import node:fs). */
+async function loadWriter() {
+  const [pw, bw, col, dremel, schema, page] = await Promise.all([
+    import('hyparquet-writer/src/parquet-writer.js'), import('hyparquet-writer/src/bytewriter.js'),
+    import('hyparquet-writer/src/column.js'), import('hyparquet-writer/src/dremel.js'), import('hyparquet-writer/src/schema.js'),
+    import('hyparquet-writer/src/datapage.js'),
+  ]);
+  return {
+    ParquetWriter: pw.ParquetWriter, ByteWriter: bw.ByteWriter, writeColumn: col.writeColumn, encodeNestedValues: dremel.encodeNestedValues,
+    schemaPathResolver: schema.schemaPathResolver, writePageHeader: page.writePageHeader,
+  };
+}
+
 /**
  * The byte sink the Parquet writer writes into: a growing buffer whose contents are handed out
  * (and the buffer reused) after every row group.
@@ -145,11 +167,92 @@ function drainingWriter(ByteWriter, out) {
   };
   w.flush = drain;
   w.finish = drain;
+  // Bytes the caller will not touch again (a row group's vectors) join the output as they are.
+  w.appendOwned = (bytes) => { drain(); out.push(bytes); w.offset += bytes.byteLength; };
   return w;
 }
 
+const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The column chunk of `n` vectors of `dim` floats (`flat`, row after row, not used by the caller
+ * afterwards: its bytes become part of the output): one DATA_PAGE_V2, PLAIN, uncompressed. Levels (bit width 1, RLE runs): repetition 0 then dim-1 times 1 for
+ * each row; definition 1 for every value (each list present, elements required).
+ * @returns {{chunk: object}} what hyparquet-writer's column encoder returns for a chunk
+ */
+function writeVectorChunk(lib, writer, schemaPath, flat, n, dim) {
+  const start = writer.offset;
+  const levels = new lib.ByteWriter(n * 8 + 16);
+  for (let r = 0; r < n; r++) {
+    levels.appendVarInt(2); levels.appendUint8(0); // a run of one 0
+    if (dim > 1) { levels.appendVarInt((dim - 1) * 2); levels.appendUint8(1); } // dim-1 ones
+  }
+  const repLength = levels.offset;
+  levels.appendVarInt(n * dim * 2); levels.appendUint8(1);
+  const defLength = levels.offset - repLength;
+  let data = new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength);
+  if (!littleEndianHost) {
+    data = new Uint8Array(flat.byteLength);
+    const dv = new DataView(data.buffer);
+    flat.forEach((x, i) => dv.setFloat32(i * 4, x, true));
+  }
+  const size = levels.offset + data.byteLength;
+  lib.writePageHeader(writer, {
+    type: 'DATA_PAGE_V2', uncompressed_page_size: size, compressed_page_size: size,
+    data_page_header_v2: {
+      num_values: n * dim, num_nulls: 0, num_rows: n, encoding: 'PLAIN',
+      definition_levels_byte_length: defLength, repetition_levels_byte_length: repLength, is_compressed: false,
+    },
+  });
+  writer.appendBytes(levels.getBytes());
+  if (writer.appendOwned) writer.appendOwned(data); else writer.appendBytes(data);
+  const total = BigInt(writer.offset - start);
+  return {
+    chunk: {
+      meta_data: {
+        type: 'FLOAT', encodings: ['PLAIN', 'RLE'], path_in_schema: schemaPath.slice(1).map((e) => e.name),
+        codec: 'UNCOMPRESSED', num_values: BigInt(n * dim), total_compressed_size: total, total_uncompressed_size: total,
+        data_page_offset: BigInt(start),
+      },
+      file_offset: BigInt(start),
+    },
+  };
+}
+
+/**
+ * Write one row group of `n` rows: `columns` in schema order, each {name, data} (one value per
+ * row, encoded by hyparquet-writer) or {name, write(writer, schemaPath)} (writes its own column
+ * chunk). Mirrors ParquetWriter.write for a single group.
+ */
+function writeRowGroup(lib, pw, resolve, columns, n) {
+  const start = pw.writer.offset;
+  const chunks = [];
+  for (const c of columns) {
+    let path = resolve([c.name]);
+    while (path.at(-1).children.length) path = [...path, path.at(-1).children[0]]; // one leaf per column here
+    const schemaPath = path.map((t) => t.element);
+    let result;
+    if (c.write) result = c.write(pw.writer, schemaPath);
+    else {
+      const column = {
+        columnName: schemaPath.slice(1).map((e) => e.name).join('.'), element: schemaPath.at(-1), schemaPath,
+        codec: pw.codec, compressors: pw.compressors, stats: true, statisticsTruncateLength: undefined,
+        pageSize: 1 << 20, dictionarySize: undefined, columnIndex: false, offsetIndex: true, encoding: undefined, bloomFilter: false,
+      };
+      result = lib.writeColumn({ writer: pw.writer, column, pageData: lib.encodeNestedValues(path, c.data) });
+    }
+    chunks.push(result.chunk);
+    pw.pendingIndexes.push(result);
+  }
+  let total = 0n;
+  for (const ch of chunks) total += ch.meta_data?.total_uncompressed_size ?? 0n;
+  pw.num_rows += BigInt(n);
+  pw.row_groups.push({ columns: chunks, total_byte_size: total, num_rows: BigInt(n), total_compressed_size: BigInt(pw.writer.offset - start) });
+  pw.writer.flush();
+}
+
 function checkOptions(o) {
-  if (o == null || typeof o !== 'object') throw new ClipdbError('INVALID_ARGUMENT', 'exportParquet needs an options object {vectorIndex, fields?, rowGroupSize?, model?, parquetWriter?}');
+  if (o == null || typeof o !== 'object') throw new ClipdbError('INVALID_ARGUMENT', 'exportParquet needs an options object {vectorIndex, fields?, rowGroupSize?, model?}');
   const { vectorIndex, fields, rowGroupSize, model } = o;
   if (typeof vectorIndex !== 'string' || vectorIndex === '') throw new ClipdbError('INVALID_ARGUMENT', 'exportParquet needs {vectorIndex: name} naming the vector index whose vectors to export');
   if (fields !== undefined && (!Array.isArray(fields) || fields.some((f) => typeof f !== 'string' || f === ''))) {
@@ -159,10 +262,6 @@ function checkOptions(o) {
     throw new ClipdbError('INVALID_ARGUMENT', `exportParquet: rowGroupSize must be a positive integer, got ${rowGroupSize}`);
   }
   if (model !== undefined && (typeof model !== 'string' || model === '')) throw new ClipdbError('INVALID_ARGUMENT', 'exportParquet: model must be a model identifier string');
-  const w = o.parquetWriter;
-  if (w !== undefined && (typeof w?.ParquetWriter !== 'function' || typeof w?.ByteWriter !== 'function')) {
-    throw new ClipdbError('INVALID_ARGUMENT', 'exportParquet: parquetWriter must be the hyparquet-writer module (with ParquetWriter and ByteWriter)');
-  }
 }
 
 /**
@@ -213,8 +312,8 @@ export function exportParquet(db, options) {
 async function* parquetChunks(db, options, acquired) {
   await acquired;
   await db._ready();
-  const { vectorIndex, fields, model, parquetWriter } = options;
-  const { ParquetWriter, ByteWriter } = parquetWriter ?? await import('hyparquet-writer');
+  const { vectorIndex, fields, model } = options;
+  const lib = await loadWriter();
   const { def, vs, collection, loaded } = pickSet(db, vectorIndex, model);
   const dim = vs.dim;
   const recs = db._docs(collection);
@@ -234,6 +333,9 @@ async function* parquetChunks(db, options, acquired) {
     for (const id of recs.keys()) if (set.has(id)) ids.push(id);
     const cols = fieldColumns(recs, ids, fields);
     const rowGroupSize = options.rowGroupSize ?? defaultRowGroupSize(dim);
+    if (rowGroupSize * dim > MAX_GROUP_VALUES) {
+      throw new ClipdbError('INVALID_ARGUMENT', `exportParquet: rowGroupSize ${rowGroupSize} × ${dim} dimensions is over ${MAX_GROUP_VALUES} vector values per row group; use at most ${Math.floor(MAX_GROUP_VALUES / dim)} rows`);
+    }
 
     const schema = [
       { name: 'schema', num_children: 4 + cols.length },
@@ -252,44 +354,40 @@ async function* parquetChunks(db, options, acquired) {
       fields: cols.map((c) => ({ name: c.name, path: c.path, type: c.type })),
     };
     const out = [];
-    const writer = new ParquetWriter({
-      writer: drainingWriter(ByteWriter, out),
+    const pw = new lib.ParquetWriter({
+      writer: drainingWriter(lib.ByteWriter, out),
       schema,
       kvMetadata: [{ key: 'model', value: vs.model }, { key: 'clipdb', value: JSON.stringify(info) }],
       createdBy: 'clipdb (hyparquet-writer)',
     });
-    yield* out.splice(0);
+    const resolve = lib.schemaPathResolver(schema);
     for (let start = 0; start < ids.length; start += rowGroupSize) {
       const part = ids.slice(start, start + rowGroupSize);
       const n = part.length;
-      const idCol = new Array(n), typeCol = new Array(n), colCol = new Array(n).fill(collection), vecCol = new Array(n);
+      const idCol = new Array(n), typeCol = new Array(n), colCol = new Array(n).fill(collection);
+      const flat = new Float32Array(n * dim);
       const fieldCols = cols.map(() => new Array(n));
       for (let i = 0; i < n; i++) {
         const id = part[i];
         idCol[i] = String(id);
         typeCol[i] = typeof id;
-        const v = set.vectorOf(id);
-        const row = new Array(dim);
-        for (let j = 0; j < dim; j++) row[j] = v[j];
-        vecCol[i] = row;
+        flat.set(set.vectorOf(id), i * dim);
         const doc = recs.get(id).doc;
         for (let c = 0; c < cols.length; c++) {
           const raw = leaf(doc, cols[c].path);
           fieldCols[c][i] = cols[c].kinds.has(kindOf(raw)) ? cell(raw, cols[c].type) : null;
         }
       }
-      const columnData = [
+      writeRowGroup(lib, pw, resolve, [
         { name: 'id', data: idCol },
         { name: 'id_type', data: typeCol },
         { name: 'collection', data: colCol },
-        // Random-looking floats: plain encoding, no dictionary attempt, no min/max statistics.
-        { name: 'vector', data: vecCol, encoding: 'PLAIN', statistics: false, codec: 'UNCOMPRESSED' },
+        { name: 'vector', write: (w, schemaPath) => writeVectorChunk(lib, w, schemaPath, flat, n, dim) },
         ...cols.map((c, k) => ({ name: c.name, data: fieldCols[k] })),
-      ];
-      writer.write({ columnData, rowGroupSize: n });
+      ], n);
       yield* out.splice(0);
     }
-    writer.finish();
+    pw.finish();
     yield* out.splice(0);
   } finally {
     temp?.free();
