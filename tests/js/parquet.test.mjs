@@ -139,7 +139,7 @@ describe('exportParquet read back by DuckDB', () => {
 
 describe('exportParquet options and errors', () => {
   const small = [
-    { _id: 'a', vec: [1, 0, 0, 0], id: 'own-a', tags: ['x', 'y'], meta: { n: 1, deep: { s: 'q' } }, mixed: 3 },
+    { _id: 'a', vec: [1, 0, 0, 0], id: 'own-a', tags: ['x', 'y'], meta: { n: 1, deep: { s: 'q' } }, mixed: 3, 'lens.f': 2.8 },
     { _id: 2, vec: [0, 1, 0, 0], mixed: 'three', meta: { n: 2.5 } },
     { _id: 'c', vec: [0, 0, 1, 0], image: new Uint8Array([1, 2]) },
   ];
@@ -151,7 +151,7 @@ describe('exportParquet options and errors', () => {
     return { file, dir };
   }
 
-  test('fields picks columns (arrays as JSON); a field named like a reserved column becomes doc.<name>; mixed types are JSON', async () => {
+  test('fields picks columns (arrays as JSON); a field named like a reserved column becomes doc.<name>; mixed types are JSON; a key holding a dot keeps its value', async () => {
     const db = await openDatabase({ storage: 'memory' });
     await db.add(vectorIndex(vectorModel({ dim: 4 })));
     await db.collection('docs').insertMany(small);
@@ -161,7 +161,7 @@ describe('exportParquet options and errors', () => {
     try {
       const cols = async (f) => (await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${f}')`)).getRowObjectsJS().map((c) => `${c.column_name}:${c.column_type}`);
       assert.deepEqual(await cols(all.file), ['id:VARCHAR', 'id_type:VARCHAR', 'collection:VARCHAR', 'vector:FLOAT[]',
-        'doc.id:VARCHAR', 'meta.n:DOUBLE', 'meta.deep.s:VARCHAR', 'mixed:JSON']);
+        'doc.id:VARCHAR', 'meta.n:DOUBLE', 'meta.deep.s:VARCHAR', 'mixed:JSON', 'lens.f:DOUBLE']);
       assert.deepEqual(await cols(picked.file), ['id:VARCHAR', 'id_type:VARCHAR', 'collection:VARCHAR', 'vector:FLOAT[]',
         'doc.id:VARCHAR', 'tags:JSON', 'meta.deep.s:VARCHAR']);
       const r = (await con.runAndReadAll(`SELECT id, "doc.id", tags::VARCHAR AS tags, "meta.deep.s" FROM read_parquet('${picked.file}')`)).getRowObjectsJS();
@@ -170,8 +170,8 @@ describe('exportParquet options and errors', () => {
         { id: '2', 'doc.id': null, tags: null, 'meta.deep.s': null },
         { id: 'c', 'doc.id': null, tags: null, 'meta.deep.s': null },
       ]);
-      const m = (await con.runAndReadAll(`SELECT mixed::VARCHAR AS m, "meta.n" AS n FROM read_parquet('${all.file}')`)).getRowObjectsJS();
-      assert.deepEqual(m, [{ m: '3', n: 1 }, { m: '"three"', n: 2.5 }, { m: null, n: null }]);
+      const m = (await con.runAndReadAll(`SELECT mixed::VARCHAR AS m, "meta.n" AS n, "lens.f" AS f FROM read_parquet('${all.file}')`)).getRowObjectsJS();
+      assert.deepEqual(m, [{ m: '3', n: 1, f: 2.8 }, { m: '"three"', n: 2.5, f: null }, { m: null, n: null, f: null }]);
     } finally {
       await db.close();
       await rm(all.dir, { recursive: true, force: true });

@@ -60,14 +60,17 @@ function arrayIsPlain(a) {
   return true;
 }
 
-/** Call `visit(path, value, kind)` for every leaf of a stored document except `_id`. */
-function walkLeaves(doc, visit, prefix = '') {
+/**
+ * Call `visit(path, keys, value, kind)` for every leaf of a stored document except `_id`:
+ * `path` is the dotted name, `keys` the property names leading to it (a key may hold a dot).
+ */
+function walkLeaves(doc, visit, prefix = '', keys = []) {
   for (const [k, v] of Object.entries(doc)) {
     if (prefix === '' && k === '_id') continue;
     const path = prefix === '' ? k : `${prefix}.${k}`;
     const kind = kindOf(v);
-    if (kind === 'object') walkLeaves(v, visit, path);
-    else if (kind !== null) visit(path, v, kind);
+    if (kind === 'object') walkLeaves(v, visit, path, [...keys, k]);
+    else if (kind !== null) visit(path, [...keys, k], v, kind);
   }
 }
 
@@ -106,13 +109,13 @@ function cell(v, type) {
 function fieldColumns(recs, ids, fields) {
   const wanted = fields ? fields.map(String) : null;
   const picks = (path) => !wanted || wanted.some((f) => path === f || path.startsWith(`${f}.`));
-  const kinds = new Map(); // path → Set of kinds, in first-seen order
+  const kinds = new Map(); // path → {keys, set of kinds}, in first-seen order
   for (const id of ids) {
-    walkLeaves(recs.get(id).doc, (path, v, kind) => {
+    walkLeaves(recs.get(id).doc, (path, keys, v, kind) => {
       // Arrays (tags, raw vectors) only when `fields` asks for them.
       if (!picks(path) || (kind === 'json' && !wanted)) return;
-      if (!kinds.has(path)) kinds.set(path, new Set());
-      kinds.get(path).add(kind);
+      if (!kinds.has(path)) kinds.set(path, { keys, set: new Set() });
+      kinds.get(path).set.add(kind);
     });
   }
   if (wanted) {
@@ -123,21 +126,21 @@ function fieldColumns(recs, ids, fields) {
   }
   const taken = new Set(RESERVED);
   const cols = [];
-  for (const [path, set] of kinds) {
+  for (const [path, { keys, set }] of kinds) {
     let name = path;
     while (taken.has(name)) name = `doc.${name}`;
     taken.add(name);
-    cols.push({ path, name, type: columnType(set), kinds: set });
+    cols.push({ path, keys, name, type: columnType(set), kinds: set });
   }
   return cols;
 }
 
-/** The value at a dotted path of a stored document (undefined when a step is missing). */
-function leaf(doc, path) {
+/** The value under `keys` in a stored document (undefined when a step is missing). */
+function leaf(doc, keys) {
   let o = doc;
-  for (const p of path.split('.')) {
+  for (const k of keys) {
     if (o == null || typeof o !== 'object') return undefined;
-    o = o[p];
+    o = o[k];
   }
   return o;
 }
@@ -374,7 +377,7 @@ async function* parquetChunks(db, options, acquired) {
         flat.set(set.vectorOf(id), i * dim);
         const doc = recs.get(id).doc;
         for (let c = 0; c < cols.length; c++) {
-          const raw = leaf(doc, cols[c].path);
+          const raw = leaf(doc, cols[c].keys);
           fieldCols[c][i] = cols[c].kinds.has(kindOf(raw)) ? cell(raw, cols[c].type) : null;
         }
       }
