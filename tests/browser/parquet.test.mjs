@@ -65,6 +65,25 @@ test('an IndexedDB store exports Parquet in the page; DuckDB gives the page\'s t
     const con = await (await DuckDBInstance.create(':memory:')).connect();
     const rows = async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJS();
     assert.deepEqual(await rows(`SELECT count(*) AS n, count(DISTINCT id) AS ids, min(year) AS y0, max(year) AS y1 FROM read_parquet('${file}')`), [{ n: BigInt(N), ids: BigInt(N), y0: 2000n, y1: 2019n }]);
+    // A page whose import map lacks the writer: a named error, and the store still works.
+    const bare = PAGE.replace(/,\n  "hyparquet-writer[^]*?\n\} \}/, '\n} }');
+    assert.ok(!bare.includes('hyparquet'), 'test page without the writer');
+    await b.page.route('**/parquet-bare.html', (route) => route.fulfill({ contentType: 'text/html', body: bare }));
+    await b.page.goto(`${server.url}parquet-bare.html`);
+    await b.page.waitForFunction(() => window.ready === true);
+    const e = await b.page.evaluate(async () => {
+      const db = await window.clipdb.openDatabase({ storage: 'indexeddb', name: 'pq', fallback: false });
+      // Read with a reader: Response.blob() would turn the stream's error into 'Failed to fetch'.
+      let err = null;
+      const reader = db.exportParquet({ vectorIndex: 'vi' }).getReader();
+      try { while (!(await reader.read()).done); } catch (x) { err = { code: x.code, message: x.message }; }
+      const count = await db.collection('photos').count();
+      await db.close();
+      return { err, count };
+    });
+    assert.equal(e.err?.code, 'UNSUPPORTED', JSON.stringify(e.err));
+    assert.match(e.err.message, /hyparquet-writer.*import map/);
+    assert.equal(e.count, N);
     for (const [qi, q] of r.queries.entries()) {
       const got = await rows(`SELECT id, id_type, array_cosine_similarity(vector::FLOAT[${DIM}], [${q.map((x) => Math.fround(x)).join(',')}]::FLOAT[${DIM}]) AS score
         FROM read_parquet('${file}') ORDER BY score DESC, id LIMIT 10`);

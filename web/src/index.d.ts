@@ -496,7 +496,9 @@ export class Database {
    * Errors: thrown at once, 'INVALID_ARGUMENT' (no vectorIndex, fields not an array of strings,
    * rowGroupSize not a positive integer); through the stream, 'NOT_FOUND' (no such vector index,
    * or no vectors of `model` kept for it), 'INVALID_ARGUMENT' (a `fields` path no exported
-   * document has; rowGroupSize × dim over 2^26), 'CORRUPT' (a damaged vector record).
+   * document has; rowGroupSize × dim over 2^26), 'UNSUPPORTED' (hyparquet-writer cannot be
+   * loaded), 'CORRUPT' (a damaged vector record). Chromium's `new Response(stream).blob()`
+   * turns a stream error into `TypeError: Failed to fetch`; `getReader()` sees the ClipdbError.
    * @param options.vectorIndex the vector index whose vectors to export.
    * @param options.model the model identifier whose vectors to export (default: the model the
    *   index is added with, else the one it was last added with).

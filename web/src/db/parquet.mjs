@@ -147,11 +147,16 @@ function leaf(doc, keys) {
 
 /** The parts of hyparquet-writer this module uses (modules that do not import node:fs). */
 async function loadWriter() {
-  const [pw, bw, col, dremel, schema, page] = await Promise.all([
-    import('hyparquet-writer/src/parquet-writer.js'), import('hyparquet-writer/src/bytewriter.js'),
-    import('hyparquet-writer/src/column.js'), import('hyparquet-writer/src/dremel.js'), import('hyparquet-writer/src/schema.js'),
-    import('hyparquet-writer/src/datapage.js'),
-  ]);
+  let pw, bw, col, dremel, schema, page;
+  try {
+    [pw, bw, col, dremel, schema, page] = await Promise.all([
+      import('hyparquet-writer/src/parquet-writer.js'), import('hyparquet-writer/src/bytewriter.js'),
+      import('hyparquet-writer/src/column.js'), import('hyparquet-writer/src/dremel.js'), import('hyparquet-writer/src/schema.js'),
+      import('hyparquet-writer/src/datapage.js'),
+    ]);
+  } catch (e) {
+    throw new ClipdbError('UNSUPPORTED', `exportParquet needs the npm package hyparquet-writer, which could not be loaded here (${e?.message ?? e}); in a page without a bundler, map "hyparquet-writer/", "hyparquet" and "hyparquet/" in the import map (module Workers see no import map: export from the page, or bundle)`, { cause: e });
+  }
   return {
     ParquetWriter: pw.ParquetWriter, ByteWriter: bw.ByteWriter, writeColumn: col.writeColumn, encodeNestedValues: dremel.encodeNestedValues,
     schemaPathResolver: schema.schemaPathResolver, writePageHeader: page.writePageHeader,
