@@ -736,6 +736,13 @@ export class ClipdbWorkerClient extends EventTarget {
   /** Delete every photo and vector (the store's IndexedDB database); `modelCache: true` also empties the model cache. */
   clear(options?: { modelCache?: boolean }): Promise<WorkerInfo>;
   info(): Promise<WorkerInfo>;
+  /** The whole store as one export container (ustar, docs/export-format.md) in a Blob; browsers keep large Blobs on disk. */
+  exportData(options?: { signal?: AbortSignal }): Promise<{ file: Blob; documents: number }>;
+  /**
+   * Load an export container; photos already stored are kept (`onConflict: 'skip'`, the default here).
+   * The loaded model's vector index is added again, so imported vectors of that model are searchable at once.
+   */
+  importData(file: Blob, options?: { onConflict?: 'error' | 'skip'; signal?: AbortSignal; onProgress?: (p: { documents: number; vectors: number; skipped: number }) => void }): Promise<{ documents: number; vectors: number; skipped: number; info: WorkerInfo }>;
   /** Run any Worker op by name (the methods above are shorthands), e.g. call('resources') → {urls}: what the Worker loaded. */
   call(op: string, args?: object, options?: { signal?: AbortSignal; onProgress?: (p: WorkerProgress) => void; transfer?: boolean | Transferable[] }): Promise<any>;
   /** Stop the Worker now; pending calls reject with ClipdbError 'TERMINATED'. Idempotent. */

@@ -90,18 +90,34 @@ const ops = {
 
   /**
    * Load a CLIP model (weights + tokenizer) and (re)build the vector index with it.
-   * args: {files?: [{name, data: ArrayBuffer|Blob}], urls?: [{name, url, optional?}], label?}.
+   * args: {files?: [{name, data: ArrayBuffer|Blob}], urls?: [{name, url, optional?}], label?,
+   * reindex?, remember?}. The result's `urls` say where to load the same model from next time
+   * (with `remember`, picked files are copied into the model cache under local: URLs). Small
+   * files are fetched before the weights, so a folder without a vocabulary fails early; a
+   * missing file names each URL tried and what happened (HTTP status, unreachable or CORS).
    * Weights given or cached as a Blob/File go to the engine as the Blob, which streams it
    * (FileReaderSync on slices, engine.mjs): the file is never read whole here. The store and
    * the model loaded before are switched only once the new model loaded, so a failed load
    * (a damaged file, a bad cached copy while offline) leaves both as they were.
    */
-  async loadModel({ files, urls, label, cache = true, reindex } = {}, { signal, progress }) {
+  async loadModel({ files, urls, label, cache = true, reindex, remember = false } = {}, { signal, progress }) {
     needDb();
     if (typeof lib.loadModel !== 'function') throw new ClipdbError('UNSUPPORTED', 'this clipdb build has no CLIP engine (web/src/engine.mjs)');
     let list;
+    const misses = [];
     if (urls && urls.length) {
-      list = await getModelFiles(urls, { cache: cache ? state.cache : null, signal, onProgress: (p) => progress({ phase: 'download', ...p }) });
+      // Small files first: a folder without a vocabulary fails before the weights download.
+      const order = [...urls].sort((a, b) => Number(/\.safetensors$/i.test(a.name)) - Number(/\.safetensors$/i.test(b.name)));
+      const opts = { cache: cache ? state.cache : null, signal, onMiss: (m) => misses.push(m), onProgress: (p) => progress({ phase: 'download', ...p }) };
+      list = await getModelFiles(order.filter((u) => !/\.safetensors$/i.test(u.name)), opts);
+      const tried = () => misses.map((m) => `${m.url}: ${m.why}`).join('; ');
+      if (!list.some((f) => isVocab(f.name))) {
+        throw new ClipdbError('NOT_FOUND', `no tokenizer vocabulary found (looked for ${order.filter((u) => isVocab(u.name)).map((u) => u.name).join(', ') || 'none'}; ${tried() || 'nothing answered'}); the weights were not downloaded`, { details: { misses } });
+      }
+      list.push(...await getModelFiles(order.filter((u) => /\.safetensors$/i.test(u.name)), opts));
+      if (!list.some((f) => /\.safetensors$/i.test(f.name))) {
+        throw new ClipdbError('NOT_FOUND', `no weights found (${tried() || 'no .safetensors URL given'})`, { details: { misses } });
+      }
     } else if (files && files.length) {
       list = files.map((f) => ({ name: f.name, data: f.data, source: 'files' }));
     } else {
@@ -109,8 +125,10 @@ const ops = {
     }
     const weights = list.filter((f) => !isVocab(f.name));
     const vocab = list.filter((f) => isVocab(f.name));
-    const st = weights.find((f) => f.name.toLowerCase().endsWith('.safetensors'));
+    const sts = weights.filter((f) => f.name.toLowerCase().endsWith('.safetensors'));
+    const st = sts.find((f) => f.name === 'model.safetensors') ?? sts[0];
     if (!st) throw new ClipdbError('INVALID_ARGUMENT', `no .safetensors file among ${list.map((f) => f.name).join(', ') || 'the files given'}`);
+    if (sts.length > 1) throw new ClipdbError('INVALID_ARGUMENT', `several weight files: ${sts.map((f) => f.path || f.name).join(', ')}; pick a folder with one model`);
     if (!vocab.length) throw new ClipdbError('INVALID_ARGUMENT', 'no tokenizer vocabulary (a *.txt.gz BPE file, or vocab.json + merges.txt) among the model files');
     progress({ phase: 'load' });
     let clip;
@@ -152,7 +170,19 @@ const ops = {
       throw e;
     }
     previous.clip?.free(); previous.tokenizer?.free();
-    return { ...state.model, ...added, info: dbInfo() };
+    // Where this model can be loaded from next time: its URLs (cached), or, for files picked
+    // on this device, copies kept in the model cache under local: URLs.
+    let source = list.filter((f) => f.url).map((f) => ({ name: f.name, url: f.url }));
+    if (remember && !source.length && state.cache) {
+      const base = `local:${encodeURIComponent(state.model.label)}@${hash.slice(0, 16)}/`;
+      source = [];
+      for (const f of [...weights, ...vocab]) {
+        const data = f.data instanceof Blob ? f.data : new Blob([f.data]);
+        if (await state.cache.put(base + f.name, f.name, data, f === st ? hash : undefined)) source.push({ name: f.name, url: base + f.name });
+      }
+      if (source.length !== weights.length + vocab.length) source = [];
+    }
+    return { ...state.model, ...added, urls: source, info: dbInfo() };
   },
 
   /**
@@ -246,6 +276,23 @@ const ops = {
   /** URLs this Worker loaded (its modules, the wasm, model files), e.g. for a service worker to cache. */
   async resources() {
     return { urls: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)] };
+  },
+
+  /** The store as one export container: {file: Blob (application/x-tar), documents}. */
+  async exportData() {
+    const db = needDb();
+    const file = await new Response(db.exportData()).blob();
+    return { file: new Blob([file], { type: 'application/x-tar' }), documents: db.info.documents };
+  },
+
+  /** Load an export container: args {file: Blob|File, onConflict?: 'error'|'skip'} → {documents, vectors, skipped}. */
+  async importData({ file, onConflict = 'skip' } = {}, { signal, progress }) {
+    const db = needDb();
+    if (!(file instanceof Blob)) throw new ClipdbError('INVALID_ARGUMENT', 'importData needs {file: Blob}');
+    const r = await db.importData(file, { onConflict, signal, onProgress: (p) => progress({ phase: 'import', ...p }) });
+    // Vectors of the loaded model's index came with the file: re-add it so they are searchable.
+    if (state.models) { await db.removeVectorIndex(state.index); await addIndex({ signal, progress }); }
+    return { ...r, info: dbInfo() };
   },
 
   async info() {
