@@ -571,6 +571,42 @@ export class Database {
    */
   importData(source: ReadableStream<Uint8Array> | Blob | ArrayBuffer | ArrayBufferView | AsyncIterable<Uint8Array>,
     options?: { onConflict?: 'error' | 'skip'; onProgress?: (p: { documents: number; vectors: number; skipped: number }) => void; signal?: AbortSignal }): Promise<{ documents: number; vectors: number; skipped: number }>;
+  /**
+   * One vector index's vectors as one Parquet file, the format server vector databases and
+   * query engines bulk-load (DuckDB, LanceDB, Milvus, Pinecone imports). One row per document of
+   * the index's collection that has a vector of that model (pending documents are left out), in
+   * insertion order. Columns: `id` (UTF-8 string: String(_id)), `id_type` ('string' | 'number',
+   * so `Number(id)` restores numeric ids), `collection` (string), `vector` (list<float32> of
+   * `dim` values, L2-normalised, so inner product equals cosine similarity), then the document's
+   * fields, nested objects flattened to dotted names (`exif.camera`): strings (UTF-8), integers
+   * (INT64), other numbers (DOUBLE), booleans, Dates (TIMESTAMP, milliseconds, UTC); a field whose
+   * values have several types is a JSON column; a field named `id`, `id_type`, `collection` or
+   * `vector` is written as `doc.<name>`. Binary fields (images) and typed arrays are never
+   * written; arrays only when `fields` names them (as JSON). Key-value metadata: `model` (the
+   * model identifier) and `clipdb` (JSON: format 'clipdb-parquet', version, collection,
+   * vectorIndex, key, model {identifier, dim}, rows, fields [{name, path, type}]).
+   * Streams one row group at a time (memory: one row group, not the file). The write lock is
+   * taken by this call and held until the stream ends, fails or is cancelled: read it to the end
+   * or cancel it. The Parquet writer (npm `hyparquet-writer`, pure JS) is imported on the first
+   * call by its bare name, so a page needs import-map entries for `hyparquet-writer/` and
+   * `hyparquet/` (bundlers and Node resolve them as they are).
+   * Errors: thrown at once, 'INVALID_ARGUMENT' (no vectorIndex, fields not an array of strings,
+   * rowGroupSize not a positive integer); through the stream, 'NOT_FOUND' (no such vector index,
+   * or no vectors of `model` kept for it), 'INVALID_ARGUMENT' (a `fields` path no exported
+   * document has; rowGroupSize × dim over 2^26), 'UNSUPPORTED' (hyparquet-writer cannot be
+   * loaded), 'CORRUPT' (a damaged vector record). Chromium's `new Response(stream).blob()`
+   * turns a stream error into `TypeError: Failed to fetch`; `getReader()` sees the ClipdbError.
+   * @param options.vectorIndex the vector index whose vectors to export.
+   * @param options.model the model identifier whose vectors to export (default: the model the
+   *   index is added with, else the one it was last added with).
+   * @param options.fields dotted paths of the fields to write (a path selects the fields under
+   *   it too); default: every string, number, boolean and Date field.
+   * @param options.rowGroupSize rows per row group (default: about 2^20 vector values, at least 256 rows; 2048 for 512-d).
+   * @example await pipeline(Readable.fromWeb(db.exportParquet({ vectorIndex: 'my-index' })), fs.createWriteStream('photos.parquet'));
+   */
+  exportParquet(options: {
+    vectorIndex: string; model?: string; fields?: string[]; rowGroupSize?: number;
+  }): ReadableStream<Uint8Array>;
   close(): Promise<void>;
 }
 

@@ -21,6 +21,7 @@ import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
 import { SEP, idKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportContainer, importContainer } from './container.mjs';
+import { exportParquet } from './parquet.mjs';
 import { DocPages, parsePageKey } from './doc-pages.mjs';
 
 const vsetMetaKey = (index, model) => `vset${SEP}${index}${SEP}${model}`;
@@ -808,6 +809,9 @@ export class Database {
     lock.catch(() => {}); // reported through the stream
     return exportContainer(this, lock, () => release());
   }
+
+  /** One vector index's vectors, ids and small fields as one Parquet file, streamed: see exportParquet in parquet.mjs. */
+  exportParquet(options) { return exportParquet(this, options); }
 
   /**
    * Load an export container (a ReadableStream, Blob, Uint8Array/ArrayBuffer or an async
