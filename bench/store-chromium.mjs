@@ -1,0 +1,107 @@
+// The Chromium half of bench/store.mjs: Debian chromium through playwright-core with the
+// browser tests' launch flags (tests/browser/chromium.mjs), real IndexedDB in a profile folder
+// under bench/work/store/, one fresh browser per phase (insert; open + queries; export to an
+// OPFS file + import into a fresh store). Renderer memory is the resident set (VmRSS, and the
+// peak VmHWM) of the page's renderer process, read from /proc: the largest --type=renderer
+// process among the browser's descendants.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { serve } from '../scripts/serve.mjs';
+import { chromium, CHROMIUM, ARGS, chromiumSkip } from '../tests/browser/chromium.mjs';
+
+/** {pid, rss, hwm} (MB) of the biggest renderer process under the browser using `profile`. */
+export function rendererMemory(profile) {
+  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8', maxBuffer: 1 << 24 }).split('\n').filter(Boolean)
+    .map((l) => { const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l); return { pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }; });
+  const browser = ps.find((p) => p.args.includes(`--user-data-dir=${profile}`) && !p.args.includes('--type='));
+  if (!browser) return null;
+  const mine = new Set([browser.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of ps) if (!mine.has(p.pid) && mine.has(p.ppid)) { mine.add(p.pid); grew = true; }
+  }
+  let best = null;
+  for (const p of ps) {
+    if (!mine.has(p.pid) || !p.args.includes('--type=renderer') || p.args.includes('--extension-process')) continue;
+    let st;
+    try { st = readFileSync(`/proc/${p.pid}/status`, 'utf8'); } catch { continue; }
+    const kb = (f) => Number(new RegExp(`${f}:\\s+(\\d+)`).exec(st)?.[1] ?? 0);
+    const m = { pid: p.pid, rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    if (!best || m.rss > best.rss) best = m;
+  }
+  return best;
+}
+
+/** Poll the renderer's RSS every `ms` until stop() (→ the largest value seen, MB). */
+function sampleRenderer(profile, ms = 250) {
+  let max = 0;
+  const t = setInterval(() => { const m = rendererMemory(profile); if (m) max = Math.max(max, m.rss); }, ms);
+  return () => { clearInterval(t); const m = rendererMemory(profile); if (m) max = Math.max(max, m.rss); return { max, hwm: m?.hwm ?? null }; };
+}
+
+async function withBrowser(profile, server, fn) {
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    page.on('pageerror', (e) => console.error('pageerror:', e));
+    page.setDefaultTimeout(0);
+    await page.goto(`${server.url}bench/store.html`);
+    await page.waitForFunction(() => window.ready === true);
+    return await fn(page);
+  } finally {
+    await context.close();
+  }
+}
+
+export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly = false }) {
+  const skip = chromiumSkip();
+  if (skip) { console.error(`# chromium cases skipped: ${skip}`); return; }
+  const server = await serve();
+  const profile = path.join(work, `chromium-${tag}-${n}`);
+  const answersFile = path.join(work, `chromium-answers-${n}.json`);
+  try {
+    if (!(reuse && existsSync(path.join(profile, 'done')))) {
+      rmSync(profile, { recursive: true, force: true });
+      const r = await withBrowser(profile, server, async (page) => {
+        let last = 0;
+        await page.exposeFunction('reportProgress', (k) => { if (k - last >= 10000) { last = k; console.error(`#   ${tag} inserted ${k}/${n}`); } });
+        return page.evaluate(([lib, n, b]) => window.bench.insert(lib, 'bench', n, b), [lib, n, batch ? Number(batch) : null]);
+      });
+      record('store-chromium-insert', { store: tag, ...r });
+      writeFileSync(path.join(profile, 'done'), '');
+    }
+    if (!exportOnly) {
+      const r = await withBrowser(profile, server, async (page) => {
+        const before = rendererMemory(profile);
+        const opened = await page.evaluate((lib) => window.bench.open(lib, 'bench'), lib);
+        const after = rendererMemory(profile);
+        const q = await page.evaluate(() => window.bench.queries());
+        if (tag === 'clipdb') writeFileSync(answersFile, JSON.stringify(q.answers));
+        delete q.answers;
+        return { ...opened, renderer_rss_before_open_mb: before?.rss, renderer_rss_after_open_mb: after?.rss, ...q, renderer_peak_mb: rendererMemory(profile)?.hwm };
+      });
+      record('store-chromium-open', { store: tag, n, ...r });
+    }
+    if (tag === 'clipdb' && exportOnly) {
+      const file = `export-${n}.clipdb`;
+      const ex = await withBrowser(profile, server, async (page) => {
+        await page.evaluate((lib) => window.bench.open(lib, 'bench'), lib);
+        const stop = sampleRenderer(profile);
+        const r = await page.evaluate((f) => window.bench.exportToOpfs(f), file);
+        return { ...r, ...Object.fromEntries(Object.entries(stop()).map(([k, v]) => [`renderer_${k}_mb`, v])) };
+      });
+      record('store-chromium-export', { store: tag, n, export: ex });
+      const expect = JSON.parse(readFileSync(answersFile, 'utf8'));
+      const im = await withBrowser(profile, server, async (page) => {
+        const stop = sampleRenderer(profile);
+        const r = await page.evaluate(([lib, f, e]) => window.bench.importFromOpfs(lib, 'imported', f, e), [lib, file, expect]);
+        return { ...r, ...Object.fromEntries(Object.entries(stop()).map(([k, v]) => [`renderer_${k}_mb`, v])) };
+      });
+      record('store-chromium-import', { store: tag, n, import: im });
+      await withBrowser(profile, server, (page) => page.evaluate((f) => window.bench.cleanup('imported', f), file));
+    }
+  } finally {
+    await server.close();
+  }
+}
