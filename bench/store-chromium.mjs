@@ -5,7 +5,7 @@
 // peak VmHWM) of the page's renderer process, read from /proc: the largest --type=renderer
 // process among the browser's descendants.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { serve } from '../scripts/serve.mjs';
 import { chromium, CHROMIUM, ARGS, chromiumSkip } from '../tests/browser/chromium.mjs';
@@ -40,6 +40,17 @@ function sampleRenderer(profile, ms = 250) {
   return () => { clearInterval(t); const m = rendererMemory(profile); if (m) max = Math.max(max, m.rss); return { max, hwm: m?.hwm ?? null }; };
 }
 
+/**
+ * The port of the server whose origin wrote the profile's IndexedDB (an origin includes its
+ * port, so a reused profile must be served from the same one), or 0 for a new profile.
+ */
+function profilePort(profile) {
+  let names = [];
+  try { names = readdirSync(path.join(profile, 'Default', 'IndexedDB')); } catch { return 0; }
+  const m = names.map((n) => /^http_127\.0\.0\.1_(\d+)\.indexeddb\.leveldb$/.exec(n)).find(Boolean);
+  return m ? Number(m[1]) : 0;
+}
+
 async function withBrowser(profile, server, fn) {
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
   try {
@@ -57,8 +68,9 @@ async function withBrowser(profile, server, fn) {
 export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly = false }) {
   const skip = chromiumSkip();
   if (skip) { console.error(`# chromium cases skipped: ${skip}`); return; }
-  const server = await serve();
   const profile = path.join(work, `chromium-${tag}-${n}`);
+  if (!reuse) rmSync(profile, { recursive: true, force: true });
+  const server = await serve({ port: profilePort(profile) });
   const answersFile = path.join(work, `chromium-answers-${n}.json`);
   try {
     if (!(reuse && existsSync(path.join(profile, 'done')))) {
