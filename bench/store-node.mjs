@@ -2,7 +2,7 @@
 // that phase alone), with the 'fs' storage adapter. Prints one JSON line.
 //
 //   node bench/store-node.mjs insert --lib L --dir D --n N [--batch B]
-//   node bench/store-node.mjs open   --lib L --dir D [--save F]
+//   node bench/store-node.mjs open   --lib L --dir D [--save F] [--profile F.cpuprofile]
 //   node bench/store-node.mjs export --dir D --file F
 //   node bench/store-node.mjs import --file F --dir D --expect Q
 //
@@ -64,6 +64,11 @@ async function queries(db, count, filter = {}) {
 }
 
 const out = { phase, lib: path.relative(path.join(here, '..'), libPath), node: process.version };
+// A phase that fails (clipdb 0.1 cannot open large stores) is a result too: {error}.
+process.on('uncaughtException', (e) => {
+  console.log(JSON.stringify({ ...out, error: `${e.code ? e.code + ': ' : ''}${e.message}`, peak_rss_mb: peakMB() }));
+  process.exit(3);
+});
 const tModule = performance.now();
 await getModule();
 out.module_ms = performance.now() - tModule;
@@ -83,7 +88,20 @@ if (phase === 'insert') {
   await db.close();
   Object.assign(out, { n, batch_size: opt.batch ? Number(opt.batch) : 'default', insert_ms: ms, docs_per_s: n / (ms / 1000), encodes: model.calls, peak_rss_mb: peakMB() });
 } else if (phase === 'open') {
+  // --profile F: a CPU profile of the open alone (openDatabase + db.add), for bench/store-profile.mjs.
+  let session = null;
+  if (opt.profile) {
+    const { Session } = await import('node:inspector');
+    session = new Session();
+    session.connect();
+    const post = (m, p) => new Promise((res, rej) => session.post(m, p, (e, r) => (e ? rej(e) : res(r))));
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 200 });
+    await post('Profiler.start');
+    session.stopTo = async (file) => writeFileSync(file, JSON.stringify((await post('Profiler.stop')).profile));
+  }
   const { db, added, open_ms, load_docs_ms, add_index_ms } = await openAndAdd(opt.dir);
+  if (session) { await session.stopTo(opt.profile); session.disconnect(); }
   Object.assign(out, { open_ms, load_docs_ms, add_index_ms, added, documents: db.info.documents, rss_after_open_mb: rssMB() });
   if (global.gc) { global.gc(); out.rss_after_open_gc_mb = rssMB(); }
   for (const [name, f] of Object.entries(FILTERS)) {

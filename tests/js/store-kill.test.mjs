@@ -143,7 +143,13 @@ if (process.env.CLIPDB_KILL_CHILD) {
       assert.deepEqual(added, { loaded: raw.vectors, embedded: raw.pending }, `${what}: stored vectors loaded, exactly the pending documents embedded`);
       assert.equal(db.info.pending, 0, `${what}: nothing pending after the index is added`);
       assert.equal(db.vectorIndexes()[0].vectors, raw.documents, `${what}: a vector per document`);
-      for (const d of docs) {
+      // Every document is searchable: one query for all of them returns each once, and (a
+      // sample of 40) each is found first by its own vector.
+      const all = await c.like({ vector: vectorFor(0, DIM) }, { vectorIndex: 'images', n: docs.length + 5 }).find();
+      assert.deepEqual(all.map((d) => d._id).sort(), docs.map((d) => d._id).sort(), `${what}: a query for everything returns every document`);
+      const sample = Math.min(40, docs.length);
+      for (let k = 0; k < sample; k++) {
+        const d = docs[Math.floor((k * docs.length) / sample)];
         const [hit] = await c.like({ vector: vectorFor(Number(d._id.slice(1)), DIM) }, { vectorIndex: 'images', n: 1 }).find();
         assert.equal(hit?._id, d._id, `${what}: ${d._id} is found by its own vector`);
         assert.ok(hit.score > 0.99999, `${what}: ${d._id} score ${hit.score}`);
