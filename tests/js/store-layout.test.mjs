@@ -47,7 +47,7 @@ describe('clipdb 0.1 stores are converted on open, nothing lost', () => {
       const before = await readFile(path.join(dir, 'photos.clipdb.jsonl'));
       const db = await openDatabase({ storage: 'fs', dir, name: 'photos' });
       assert.deepEqual(db.migrated, { from: 1, documents: 3 });
-      assert.deepEqual((await readdir(dir)).sort(), ['photos.clipdb', 'photos.clipdb.jsonl.v1-backup']);
+      assert.deepEqual((await readdir(dir)).sort(), ['photos.clipdb', 'photos.clipdb.blobs', 'photos.clipdb.jsonl.v1-backup']);
       assert.deepEqual(await readFile(path.join(dir, 'photos.clipdb.jsonl.v1-backup')), before);
       const c = db.collection('photos');
       // clipdb 0.1 stored _id 7 and '7' under one key, so only '7' (written last) was ever on disk.
@@ -229,6 +229,44 @@ describe('layout version 2', () => {
       await db.close();
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
+});
+
+test('a full disk: QUOTA_EXCEEDED by name, nothing of the failed write kept, every earlier insert there after reopen', async (t) => {
+  const dir = await tmp();
+  let db = null;
+  try {
+    try { execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' }); } catch {
+      t.skip('cannot mount a small tmpfs for a full disk (needs root)');
+      return;
+    }
+    const big = () => new Blob([new Uint8Array(1 << 20).fill(7)], { type: 'image/png' });
+    await writeFile(path.join(dir, 'filler'), new Uint8Array(1 << 20)); // freed before the reopen
+    db = await openDatabase({ storage: 'fs', dir, name: 'full' });
+    await db.add(vectorIndex(vectorModel({ dim: DIM })));
+    const vecs = randomVectors(40, DIM, 77);
+    const ok = [];
+    let err = null;
+    for (let i = 0; i < 40 && !err; i++) {
+      try { await db.collection('docs').insertOne({ _id: i, vec: vecs[i], photo: big() }); ok.push(i); } catch (e) { err = e; }
+    }
+    assert.ok(err, 'the disk filled up');
+    assert.equal(err.code, 'QUOTA_EXCEEDED', String(err));
+    assert.equal(err.name, 'QuotaExceededError');
+    assert.ok(ok.length >= 2 && ok.length <= 8, `inserted ${ok.length} x 1 MB into 8 MB before the disk was full`);
+    assert.equal(await db.collection('docs').count(), ok.length);
+    await db.close();
+    // Opening needs a little space for LevelDB's new log: while the disk is full that is a named error.
+    await assert.rejects(openDatabase({ storage: 'fs', dir, name: 'full' }), (e) => e.code === 'QUOTA_EXCEEDED' && /full|space|quota/i.test(e.message));
+    await rm(path.join(dir, 'filler'));
+    db = await openDatabase({ storage: 'fs', dir, name: 'full' });
+    assert.deepEqual((await db.collection('docs').find()).map((d) => d._id), ok);
+    assert.deepEqual(await db.add(vectorIndex(vectorModel({ dim: DIM }))), { loaded: ok.length, embedded: 0 });
+    for (const i of ok) assert.equal((await db.collection('docs').findOne({ _id: i })).photo.size, 1 << 20);
+  } finally {
+    await db?.close().catch(() => {});
+    try { execFileSync('umount', [dir], { stdio: 'pipe' }); } catch { /* not mounted */ }
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 describe('export container', () => {

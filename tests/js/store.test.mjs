@@ -401,7 +401,7 @@ describe('storage failures', () => {
     const vecs = randomVectors(4, DIM, 51);
     await c.insertMany(vecs.slice(0, 2).map((vec, i) => ({ _id: `q${i}`, vec })));
     failAt = writes + 1; // the next transaction (the document write) fails
-    await assert.rejects(c.insertOne({ _id: 'q2', vec: vecs[2] }), (e) => e.code === 'QUOTA_EXCEEDED' && e.cause?.name === 'QuotaExceededError');
+    await assert.rejects(c.insertOne({ _id: 'q2', vec: vecs[2] }), (e) => e.code === 'QUOTA_EXCEEDED' && e.name === 'QuotaExceededError' && e instanceof ClipdbError && e.cause?.name === 'QuotaExceededError');
     assert.equal(await c.count(), 2);
     assert.equal((await c.like({ vector: Float32Array.from(vecs[2]) }, { vectorIndex: 'vi', n: 10 }).find()).length, 2);
     // the vector write (2nd transaction) fails: the insert rejects and the document is taken out again

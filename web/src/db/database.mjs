@@ -444,6 +444,22 @@ export class Database {
     return { loaded, embedded };
   }
 
+  /**
+   * Take an added vector index out of memory (its C index is freed); its stored vectors and
+   * definition stay, so adding it again — with the same model or another one — needs no
+   * re-embedding of what was stored. Waits for writes in progress. Returns false if it was
+   * not added.
+   */
+  removeVectorIndex(name) {
+    return this._exclusive(async () => {
+      const st = this._vis.get(name);
+      if (!st) return false;
+      st.set.free();
+      this._vis.delete(name);
+      return true;
+    });
+  }
+
   _clearPendingOps(collection, id, name) {
     const k = docKey(collection, id), p = this._pending.get(k);
     if (!p || !p.includes(name)) return [];

@@ -46,6 +46,7 @@ export function storageError(err, what, details) {
   const inner = err?.inner?.name || err?.target?.error?.name || err?.cause?.code || '';
   if (name === 'QuotaExceededError' || inner === 'QuotaExceededError' || err?.code === 'ENOSPC' || inner === 'ENOSPC' || err?.code === 22 || /No space left/i.test(err?.message || '')) {
     const e = new ClipdbError('QUOTA_EXCEEDED', `failed to ${what}: storage quota exceeded (${err?.message || name}); nothing of this write was stored`, { cause: err, details });
+    e.name = 'QuotaExceededError'; // the platform's name, so code written for IndexedDB's error recognises it
     return e;
   }
   if (err?.code === 'LEVEL_LOCKED' || inner === 'LEVEL_LOCKED' || /lock/i.test(err?.cause?.message || '') && err?.code === 'LEVEL_DATABASE_NOT_OPEN') {
@@ -92,9 +93,15 @@ export function memoryStorage() {
  * (classic-level). Each write() is one atomic LevelDB batch written with `sync: true`, so a
  * write that resolved survives a crash or power loss, and one that failed left nothing.
  * Values are serialised with Node's structured serialiser (v8.serialize); a record that does not
- * deserialise is a 'CORRUPT' error naming its key, and nothing is rewritten. Binary fields are
- * kept as separate records and read only when asked for. A second process opening the same
- * store gets 'BLOCKED' (LevelDB's lock).
+ * deserialise is a 'CORRUPT' error naming its key, and nothing is rewritten. A second process
+ * opening the same store gets 'BLOCKED' (LevelDB's lock).
+ *
+ * Binary fields (images) are files under `<dir>/<name>.clipdb.blobs/`, each written under a new
+ * unique name and fsync'd before the batch that refers to it commits, and removed after the
+ * batch that drops the reference commits; so a crash leaves at worst an unreferenced file, never
+ * a reference to a missing or half-written one. Keeping the bytes out of LevelDB keeps its files
+ * small (opening reads only small records) and lets get() hand back a disk-backed Blob
+ * (fs.openAsBlob): a result's image is read when the caller reads the Blob.
  *
  * A store written by clipdb 0.1 (the journal `<dir>/<name>.clipdb.jsonl`) is converted on first
  * open, streaming the journal (never held whole); the journal is then renamed to
@@ -111,7 +118,13 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
   await fs.mkdir(dir, { recursive: true });
   const location = path.join(dir, `${name}.clipdb`);
   const db = new ClassicLevel(location, { keyEncoding: 'utf8', valueEncoding: 'view' });
-  try { await db.open(); } catch (e) { throw storageError(e, `open ${location}`); }
+  try { await db.open(); } catch (e) {
+    // LevelDB reports a full disk on open only in its cause's message.
+    if (/No space left|ENOSPC/i.test(`${e?.cause?.message ?? ''} ${e?.message ?? ''}`)) {
+      throw new ClipdbError('QUOTA_EXCEEDED', `failed to open ${location}: the disk is full (${e.cause?.message ?? e.message}); free some space and open it again — nothing stored was changed`, { cause: e });
+    }
+    throw storageError(e, `open ${location}`);
+  }
   const sk = (store, key) => `${store}:${key}`;
   const decode = (store, key, bytes) => {
     try { return v8.deserialize(bytes); } catch (e) { throw corrupt(`record ${store} ${JSON.stringify(key)} in ${location}`, `it does not decode (${e.message})`, e); }
@@ -122,15 +135,81 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
   let queue = Promise.resolve();
   const serial = (fn) => { const p = queue.then(fn, fn); queue = p.catch(() => {}); return p; };
 
+  const blobDir = `${location}.blobs`;
+  await fs.mkdir(blobDir, { recursive: true });
+  const { openAsBlob } = await import('node:fs');
+  const { randomBytes } = await import('node:crypto');
+  // Short writes are not success: loop until every byte is written (a full disk then fails
+  // with ENOSPC), and check the size on disk before anything refers to the file.
+  async function writeAll(fh, buf) {
+    for (let off = 0; off < buf.length;) {
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+      if (!(bytesWritten > 0)) throw Object.assign(new Error(`short write (${off} of ${buf.length} bytes)`), { code: 'EIO' });
+      off += bytesWritten;
+    }
+  }
+  async function writeFileSynced(file, data) {
+    const fh = await fs.open(file, 'wx');
+    let expected = 0;
+    try {
+      if (hasBlob && data instanceof Blob) {
+        for await (const chunk of data.stream()) { await writeAll(fh, chunk); expected += chunk.length; }
+      } else { await writeAll(fh, data); expected = data.byteLength; }
+      await fh.sync();
+      const { size } = await fh.stat();
+      if (size !== expected) throw Object.assign(new Error(`${file} holds ${size} bytes after writing ${expected}`), { code: 'EIO' });
+    } finally { await fh.close(); }
+  }
+  async function syncDir(d) {
+    try { const fh = await fs.open(d, 'r'); try { await fh.sync(); } finally { await fh.close(); } } catch { /* not supported: best effort */ }
+  }
+
   async function batch(ops) {
-    // Binary data arrives as Blob or typed array; LevelDB gets bytes.
-    const prepared = await Promise.all(ops.map(async (op) => {
-      if (op.delete) return { type: 'del', key: sk(op.store, op.key) };
-      let value = op.value;
-      if (op.store === 'blobs' && value && hasBlob && value.data instanceof Blob) value = { ...value, data: new Uint8Array(await value.data.arrayBuffer()) };
-      return { type: 'put', key: sk(op.store, op.key), value: encodeValue(value) };
-    }));
-    try { await db.batch(prepared, { sync: true }); } catch (e) { throw storageError(e, `write to ${location}`); }
+    // Binary data goes to files first (new names, fsync'd), then one LevelDB batch refers to them.
+    const written = [], unlink = [];
+    let prepared;
+    try {
+      prepared = await Promise.all(ops.map(async (op) => {
+        if (op.store === 'blobs') {
+          const raw = await db.get(sk('blobs', op.key));
+          const old = raw === undefined ? undefined : decode('blobs', op.key, raw);
+          if (old?.file) unlink.push(old.file);
+        }
+        if (op.delete) return { type: 'del', key: sk(op.store, op.key) };
+        let value = op.value;
+        if (op.store === 'blobs' && value && value.data != null) {
+          const name = randomBytes(12).toString('hex');
+          const rel = `${name.slice(0, 2)}/${name.slice(2)}`;
+          await fs.mkdir(path.join(blobDir, name.slice(0, 2)), { recursive: true });
+          await writeFileSynced(path.join(blobDir, rel), value.data);
+          written.push(rel);
+          const { data, ...rest } = value;
+          void data;
+          value = { ...rest, file: rel };
+        }
+        return { type: 'put', key: sk(op.store, op.key), value: encodeValue(value) };
+      }));
+      if (written.length) await Promise.all([...new Set(written.map((r) => path.join(blobDir, r.slice(0, 2))))].map(syncDir));
+      await db.batch(prepared, { sync: true });
+    } catch (e) {
+      await Promise.all(written.map((r) => fs.unlink(path.join(blobDir, r)).catch(() => {})));
+      throw storageError(e, `write to ${location}`);
+    }
+    // The batch has committed: files no longer referenced can go (a crash here leaves them).
+    await Promise.all(unlink.map((r) => fs.unlink(path.join(blobDir, r)).catch(() => {})));
+  }
+
+  async function withData(key, rec) {
+    if (!rec || typeof rec.file !== 'string') return rec;
+    const file = path.join(blobDir, rec.file);
+    try {
+      const st = await fs.stat(file);
+      if (st.size !== rec.size) throw corrupt(`binary field ${JSON.stringify(key)}`, `its file ${file} holds ${st.size} bytes, ${rec.size} expected`);
+      return { ...rec, data: openAsBlob ? await openAsBlob(file, { type: rec.type ?? '' }) : new Uint8Array(await fs.readFile(file)) };
+    } catch (e) {
+      if (e instanceof ClipdbError) throw e;
+      throw corrupt(`binary field ${JSON.stringify(key)}`, `its file ${file} cannot be read (${e.code || e.message})`, e);
+    }
   }
 
   const adapter = {
@@ -141,10 +220,17 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
       check();
       const out = [];
       try {
-        for await (const [k, v] of db.iterator({ gte: sk(store, prefix), lt: sk(store, prefix + END) })) {
-          const key = k.slice(store.length + 1);
-          out.push([key, decode(store, key, v)]);
-        }
+        const it = db.iterator({ gte: sk(store, prefix), lt: sk(store, prefix + END) });
+        try {
+          // nextv: entries cross from LevelDB in batches (far cheaper than one await per entry).
+          for (let entries = await it.nextv(1000); entries.length; entries = await it.nextv(1000)) {
+            for (const [k, v] of entries) {
+              const key = k.slice(store.length + 1);
+              const rec = decode(store, key, v);
+              out.push([key, store === 'blobs' ? await withData(key, rec) : rec]);
+            }
+          }
+        } finally { await it.close(); }
       } catch (e) { throw storageError(e, `read ${store} from ${location}`); }
       return out;
     },
@@ -159,7 +245,9 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
       check();
       let v;
       try { v = await db.get(sk(store, key)); } catch (e) { if (e.code === 'LEVEL_NOT_FOUND') return undefined; throw storageError(e, `read ${location}`); }
-      return v === undefined ? undefined : decode(store, key, v);
+      if (v === undefined) return undefined;
+      const rec = decode(store, key, v);
+      return store === 'blobs' ? withData(key, rec) : rec;
     },
     async lastKey(store, prefix = '') {
       check();
