@@ -86,7 +86,11 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
     if (!exportOnly) {
       const r = await withBrowser(profile, server, async (page) => {
         const before = rendererMemory(profile);
+        // CLIPDB_BENCH_PROFILE=F.cpuprofile: a CPU profile of the page during the open alone.
+        const cdp = process.env.CLIPDB_BENCH_PROFILE ? await page.context().newCDPSession(page) : null;
+        if (cdp) { await cdp.send('Profiler.enable'); await cdp.send('Profiler.setSamplingInterval', { interval: 200 }); await cdp.send('Profiler.start'); }
         const opened = await page.evaluate((lib) => window.bench.open(lib, 'bench'), lib);
+        if (cdp) writeFileSync(process.env.CLIPDB_BENCH_PROFILE, JSON.stringify((await cdp.send('Profiler.stop')).profile));
         const after = rendererMemory(profile);
         const q = await page.evaluate(() => window.bench.queries());
         if (tag === 'clipdb') writeFileSync(answersFile, JSON.stringify(q.answers));
