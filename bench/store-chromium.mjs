@@ -5,7 +5,7 @@
 // peak VmHWM) of the page's renderer process, read from /proc: the largest --type=renderer
 // process among the browser's descendants.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { serve } from '../scripts/serve.mjs';
 import { chromium, CHROMIUM, ARGS, chromiumSkip } from '../tests/browser/chromium.mjs';
@@ -33,6 +33,32 @@ export function rendererMemory(profile) {
   return best;
 }
 
+/**
+ * CPU time (ms, user + system) used so far by the browser's processes: {renderer (`rendererPid`,
+ * default the largest renderer), total (every process of the browser, IndexedDB's included)}.
+ */
+export function browserCpu(profile, rendererPid = rendererMemory(profile)?.pid) {
+  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8', maxBuffer: 1 << 24 }).split('\n').filter(Boolean)
+    .map((l) => { const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l); return { pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }; });
+  const browser = ps.find((p) => p.args.includes(`--user-data-dir=${profile}`) && !p.args.includes('--type='));
+  if (!browser) return null;
+  const mine = new Set([browser.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of ps) if (!mine.has(p.pid) && mine.has(p.ppid)) { mine.add(p.pid); grew = true; }
+  }
+  const ticks = (pid) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return (Number(rest[11]) + Number(rest[12])) * 10; // utime + stime, 100 Hz ticks → ms
+    } catch { return 0; }
+  };
+  let total = 0;
+  for (const pid of mine) total += ticks(pid);
+  return { renderer: rendererPid ? ticks(rendererPid) : null, total };
+}
+
 /** Poll the renderer's RSS every `ms` until stop() (→ the largest value seen, MB). */
 function sampleRenderer(profile, ms = 250) {
   let max = 0;
@@ -47,8 +73,16 @@ function sampleRenderer(profile, ms = 250) {
 function profilePort(profile) {
   let names = [];
   try { names = readdirSync(path.join(profile, 'Default', 'IndexedDB')); } catch { return 0; }
-  const m = names.map((n) => /^http_127\.0\.0\.1_(\d+)\.indexeddb\.leveldb$/.exec(n)).find(Boolean);
-  return m ? Number(m[1]) : 0;
+  // Several origins (an earlier run under another port): the one holding the most data.
+  const size = (d) => { try { return readdirSync(d).reduce((t, f) => t + statSync(path.join(d, f)).size, 0); } catch { return 0; } };
+  let best = null;
+  for (const n of names) {
+    const m = /^http_127\.0\.0\.1_(\d+)\.indexeddb\.leveldb$/.exec(n);
+    if (!m) continue;
+    const bytes = size(path.join(profile, 'Default', 'IndexedDB', n));
+    if (!best || bytes > best.bytes) best = { port: Number(m[1]), bytes };
+  }
+  return best ? best.port : 0;
 }
 
 async function withBrowser(profile, server, fn) {
@@ -89,7 +123,20 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
         // CLIPDB_BENCH_PROFILE=F.cpuprofile: a CPU profile of the page during the open alone.
         const cdp = process.env.CLIPDB_BENCH_PROFILE ? await page.context().newCDPSession(page) : null;
         if (cdp) { await cdp.send('Profiler.enable'); await cdp.send('Profiler.setSamplingInterval', { interval: 200 }); await cdp.send('Profiler.start'); }
-        const opened = await page.evaluate((lib) => window.bench.open(lib, 'bench'), lib);
+        // Two steps (openDatabase; db.add of the vector index), CPU time read around each.
+        await page.evaluate((lib) => import(lib), lib);
+        const rpid = rendererMemory(profile)?.pid;
+        const cpu0 = browserCpu(profile, rpid);
+        const a = await page.evaluate((lib) => window.bench.openOnly(lib, 'bench'), lib);
+        const cpu1 = browserCpu(profile, rpid);
+        const b = await page.evaluate(() => window.bench.addOnly());
+        const cpu2 = browserCpu(profile, rpid);
+        const opened = {
+          ...a, ...b, open_ms: a.load_docs_ms + b.add_index_ms,
+          open_cpu_renderer_ms: cpu2.renderer - cpu0.renderer, open_cpu_all_processes_ms: cpu2.total - cpu0.total,
+          load_docs_cpu_all_processes_ms: cpu1.total - cpu0.total, add_index_cpu_all_processes_ms: cpu2.total - cpu1.total,
+          load_docs_cpu_renderer_ms: cpu1.renderer - cpu0.renderer, add_index_cpu_renderer_ms: cpu2.renderer - cpu1.renderer,
+        };
         if (cdp) writeFileSync(process.env.CLIPDB_BENCH_PROFILE, JSON.stringify((await cdp.send('Profiler.stop')).profile));
         const after = rendererMemory(profile);
         const q = await page.evaluate(() => window.bench.queries());

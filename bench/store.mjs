@@ -49,6 +49,8 @@ function child(cmd, argv, env = {}) {
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
     p.on('close', (code) => {
+      const last = out.trim().split('\n').at(-1);
+      if (code === 3 && last?.startsWith('{')) { resolve(JSON.parse(last)); return; }
       if (code !== 0) { reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}`)); return; }
       resolve(JSON.parse(out.trim().split('\n').at(-1)));
     });
@@ -124,5 +126,5 @@ console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const t of table.values()) {
   const mem = t.renderer_rss_after_open_mb ?? t.rss_after_open_mb;
   const peaks = t.export || t.import ? `${fmt(t.export?.peak_rss_mb ?? t.export?.renderer_max_mb)} / ${fmt(t.import?.peak_rss_mb ?? t.import?.renderer_max_mb)}` : '';
-  console.log(`| ${t.env} | ${t.store} | ${t.n} | ${fmt(t.open_ms)} | ${fmt(mem)} | ${fmt(t.like_none_ms, 1)} | ${fmt(t.like_year_eq_ms, 1)} | ${fmt(t.like_year_gte_ms, 1)} | ${fmt(t.docs_per_s)} | ${peaks} | ${t.import ? `${t.import.identical_answers}/${t.import.queries}` : ''} |`);
+  console.log(`| ${t.env} | ${t.store} | ${t.n} | ${t.error ? `fails: ${t.error.slice(0, 60)}` : fmt(t.open_ms)} | ${fmt(mem)} | ${fmt(t.like_none_ms, 1)} | ${fmt(t.like_year_eq_ms, 1)} | ${fmt(t.like_year_gte_ms, 1)} | ${fmt(t.docs_per_s)} | ${peaks} | ${t.import ? `${t.import.identical_answers}/${t.import.queries}` : ''} |`);
 }
