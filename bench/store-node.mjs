@@ -104,7 +104,12 @@ if (phase === 'insert') {
   }
   const { db, added, open_ms, open_cpu_ms, load_docs_ms, add_index_ms } = await openAndAdd(opt.dir);
   if (session) { await session.stopTo(opt.profile); session.disconnect(); }
-  Object.assign(out, { open_ms, open_cpu_ms, load_docs_ms, add_index_ms, added, documents: db.info.documents, rss_after_open_mb: rssMB() });
+  const mu = process.memoryUsage();
+  Object.assign(out, {
+    open_ms, open_cpu_ms, load_docs_ms, add_index_ms, added, documents: db.info.documents, rss_after_open_mb: rssMB(),
+    // where the memory is: the wasm heap (the C index's vectors), V8's heap, ArrayBuffers outside it
+    wasm_memory_mb: (await getModule()).HEAPU8.length / MB, js_heap_used_mb: mu.heapUsed / MB, array_buffers_mb: mu.arrayBuffers / MB,
+  });
   if (global.gc) { global.gc(); out.rss_after_open_gc_mb = rssMB(); }
   for (const [name, f] of Object.entries(FILTERS)) {
     await queries(db, 3, f); // warm-up
