@@ -17,7 +17,7 @@ import { serve } from '../../scripts/serve.mjs';
 import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM } from './chromium.mjs';
 
 const skip = chromiumSkip([NEEDS_WASM]);
-const DIM = 16, IMAGE = 600, N_INSERT = 300, N_IMPORT = 3000, IMPORT_BATCH = 1024;
+const DIM = 16, IMAGE = 600, N_INSERT = 300, N_IMPORT = 2100, IMPORT_BATCH = 1024; // the import: 3 batches
 const seed = Number(process.env.CLIPDB_KILL_SEED ?? (Date.now() % 1e9));
 let s = seed >>> 0 || 1;
 const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
@@ -173,21 +173,23 @@ function killBrowser(profile) {
  */
 async function runAndKill(profile, args, fn, fnArg, when, extra) {
   const b = await launch(profile, args);
-  let killed = false;
+  let scheduled = false, timer = null, sent = false;
   const closed = new Promise((r) => b.context.once('close', r));
   b.onLine((l) => {
-    if (killed || !when(l, b.lines)) return;
-    killed = true;
-    setTimeout(() => { try { killBrowser(profile); } catch { /* already gone */ } }, extra);
+    if (scheduled || !when(l, b.lines)) return;
+    scheduled = true;
+    timer = setTimeout(() => { sent = true; try { killBrowser(profile); } catch { /* already gone */ } }, extra);
   });
   // A page error before any kill was due is a failure, not a kill.
-  const run = b.page.evaluate(fn, fnArg).then(() => 'finished', (e) => (killed ? 'killed' : Promise.reject(e)));
+  const run = b.page.evaluate(fn, fnArg).then(() => 'finished', (e) => (scheduled ? 'killed' : Promise.reject(e)));
   let outcome;
   try {
     outcome = await Promise.race([run, closed.then(() => 'killed')]);
-  } catch (e) { await b.context.close(); throw e; }
-  if (outcome === 'finished') await b.context.close(); else await closed;
-  return { lines: [...b.lines], killed: outcome !== 'finished' };
+  } catch (e) { clearTimeout(timer); await b.context.close().catch(() => {}); throw e; }
+  if (outcome === 'finished') clearTimeout(timer);
+  if (outcome === 'finished' && !sent) await b.context.close();
+  else await closed; // killed (possibly just after the run finished: the caller sees a complete store)
+  return { lines: [...b.lines], killed: sent };
 }
 
 async function check(profile, args, name, what) {
