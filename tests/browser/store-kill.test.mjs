@@ -95,7 +95,8 @@ async function pageCheck(name) {
   const idOf = (t) => (t[0] === 's' ? t.slice(1) : Number(t.slice(1)));
   const docIdOf = (k) => idOf(k.split(SEP)[1]);
   const a = await lib.indexedDBStorage({ name });
-  const docs = new Set((await a.keys('docs')).map(docIdOf));
+  const docs = new Set(); // 'docs' records are pages of documents' small fields
+  for (const [, page] of await a.getAll('docs')) for (const r of page.docs) docs.add(r.doc._id);
   const pending = new Set((await a.keys('pending')).map(docIdOf));
   const blobOwners = (await a.keys('blobs')).map(docIdOf);
   const live = new Set();

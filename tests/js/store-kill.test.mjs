@@ -108,7 +108,9 @@ if (process.env.CLIPDB_KILL_CHILD) {
   async function rawCheck(dir, what) {
     const a = await fsStorage({ dir, name: 'kill' });
     try {
-      const docs = new Set((await a.keys('docs')).map((k) => parseDocKey(k)[1]));
+      // 'docs' records are pages of documents' small fields.
+      const docs = new Set();
+      for (const [, page] of await a.getAll('docs')) for (const r of page.docs) docs.add(r.doc._id);
       const pending = new Set((await a.keys('pending')).map((k) => parseDocKey(k)[1]));
       const blobOwners = (await a.keys('blobs')).map((k) => parseDocKey(k.slice(0, k.lastIndexOf('\u0000')))[1]);
       const live = new Set();
