@@ -200,6 +200,48 @@ export function defaultImageOptions(options?: { module?: object }): Promise<{
   resolution: number; mean: number[]; std: number[]; maxPixels: number; exif: 'ignore' | 'apply';
 }>;
 
+// ---- thumbnails ----------------------------------------------------------------------------
+
+export interface ThumbnailOptions {
+  /**
+   * Longer side of the thumbnail in pixels, integer 16..4096. Default 320. Images already
+   * that small keep their size (never enlarged); the shorter side is scaled by the same
+   * factor and rounded to the nearest pixel (4000x3000 -> 320x240, 3000x4000 -> 240x320).
+   */
+  maxSide?: number;
+  /** JPEG quality, integer 1..100 (IJG scale). Default 80. */
+  quality?: number;
+  /**
+   * 'apply' (default): turned upright by the JPEG EXIF orientation, as a browser draws the
+   * photo (the thumbnail itself carries no EXIF). 'ignore': the stored orientation.
+   */
+  exif?: 'apply' | 'ignore';
+  /** Decoded width*height limit, checked from the header before decoding. Default 178956970. */
+  maxPixels?: number;
+  /** A module from createModule() instead of the shared one. */
+  module?: object;
+}
+
+/**
+ * A JPEG thumbnail of an encoded image (JPEG, PNG, BMP, GIF first frame), made in wasm:
+ * decoded, shrunk by area averaging (no aliasing on large reductions), alpha drawn over
+ * white, EXIF orientation applied, encoded at `quality`. A 12-MP photo gives a few tens of KB
+ * at the defaults. Wasm memory while it runs: about width x height x 3 bytes of decoded
+ * pixels plus the input; all released before the promise settles.
+ * @returns a Blob of type 'image/jpeg' (a Blob in Node too).
+ * @throws ClipdbError INVALID_ARGUMENT (input not a Blob/ArrayBuffer/typed array, maxSide
+ *   outside 16..4096, quality outside 1..100, bad exif), BAD_IMAGE (empty, corrupt,
+ *   truncated), UNSUPPORTED (WebP, AVIF, HEIC, TIFF, ...; the message names the format),
+ *   IMAGE_TOO_LARGE (over maxPixels), OUT_OF_MEMORY (the message names the bytes).
+ * @example
+ *   const blob = await thumbnail(file);               // <= 320 px, upright, image/jpeg
+ *   img.src = URL.createObjectURL(blob);
+ */
+export function thumbnail(
+  input: Blob | ArrayBuffer | ArrayBufferView,
+  options?: ThumbnailOptions,
+): Promise<Blob>;
+
 // ---- tokenizer ---------------------------------------------------------------------------
 
 /** Vocabulary file bytes; strings are UTF-8 encoded. */
