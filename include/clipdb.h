@@ -476,6 +476,14 @@ CLIPDB_API int32_t clipdb_index_dim(const clipdb_index_t *index);
 CLIPDB_API clipdb_status clipdb_index_add(clipdb_index_t *index, const uint32_t *keys,
                                           const float *vectors, size_t n);
 
+/**
+ * Make room for `n` vectors in total (not `n` more), so that adding them allocates once: an
+ * index filled one batch at a time otherwise grows by doubling, and freed blocks do not shrink a
+ * wasm memory. Never shrinks; a smaller `n` than the current capacity does nothing.
+ * Errors: INVALID_ARGUMENT (NULL, n above 2^32-2), OUT_OF_MEMORY (the index is unchanged).
+ */
+CLIPDB_API clipdb_status clipdb_index_reserve(clipdb_index_t *index, size_t n);
+
 /** Remove `key` and its vector. Errors: NOT_FOUND if absent (the index is unchanged). */
 CLIPDB_API clipdb_status clipdb_index_remove(clipdb_index_t *index, uint32_t key);
 

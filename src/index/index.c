@@ -122,6 +122,36 @@ oom:
                        ix->dim);
 }
 
+clipdb_status clipdb_index_reserve(clipdb_index_t *index, size_t n) {
+  if (index == NULL) return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to reserve: index is NULL");
+  if (n <= index->count) return CLIPDB_STATUS_SUCCESS;
+  if (n > index->capacity) {
+    /* reserve() doubles from the current capacity; ask for exactly n by growing to n first. */
+    size_t dim = (size_t)index->dim;
+    if (n > (size_t)UINT32_MAX - 1)
+      return clipdb__error(index->error, CLIPDB_STATUS_INVALID_ARGUMENT,
+                           "failed to reserve %zu vectors: more than 2^32-2", n);
+    if (n > SIZE_MAX / sizeof(float) / dim)
+      return clipdb__error(index->error, CLIPDB_STATUS_OUT_OF_MEMORY,
+                           "failed to reserve %zu vectors: size overflow", n);
+    float *v = clipdb__realloc(index->vectors, n * dim * sizeof(float));
+    if (v == NULL) goto oom;
+    index->vectors = v;
+    uint32_t *k = clipdb__realloc(index->keys, n * sizeof(uint32_t));
+    if (k == NULL) goto oom;
+    index->keys = k;
+    uint64_t *s = clipdb__realloc(index->seqs, n * sizeof(uint64_t));
+    if (s == NULL) goto oom;
+    index->seqs = s;
+    index->capacity = n;
+  }
+  return reserve(index, n - index->count);
+oom:
+  return clipdb__error(index->error, CLIPDB_STATUS_OUT_OF_MEMORY,
+                       "failed to reserve %zu vectors of dim %d (%zu bytes): out of memory", n,
+                       index->dim, n * (size_t)index->dim * sizeof(float));
+}
+
 /* 0 if v is finite with a non-zero norm (then *inv_norm = 1/||v||), else 1 = NaN/Inf, 2 = zero. */
 static int vector_check(const float *v, size_t dim, double *inv_norm) {
   double ss = 0.0;

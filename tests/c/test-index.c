@@ -291,8 +291,28 @@ static void test_ties(void) {
   clipdb_index_free(ix);
 }
 
+/* reserve(n) allocates exactly once for n vectors: adding them after it moves nothing. */
+static void test_reserve(void) {
+  clipdb_index_t *ix = NULL;
+  CHECK(clipdb_index_reserve(NULL, 10) == CLIPDB_STATUS_INVALID_ARGUMENT, "reserve NULL");
+  CHECK(clipdb_index_init(4, &ix) == CLIPDB_STATUS_SUCCESS, "init");
+  size_t before = clipdb_allocated_bytes();
+  CHECK(clipdb_index_reserve(ix, 1000) == CLIPDB_STATUS_SUCCESS, "reserve 1000");
+  size_t after = clipdb_allocated_bytes();
+  /* vectors 1000*4*4 + keys 1000*4 + seqs 1000*8 + a table of 2048 slots * 4 */
+  CHECK(after - before == 1000 * 16 + 1000 * 4 + 1000 * 8 + 2048 * 4, "reserved bytes %zu", after - before);
+  float v[4] = {1, 2, 3, 4};
+  for (uint32_t k = 0; k < 1000; k++) CHECK(clipdb_index_add(ix, &k, v, 1) == CLIPDB_STATUS_SUCCESS, "add %u", k);
+  CHECK(clipdb_allocated_bytes() == after, "no growth after reserve: %zu vs %zu", clipdb_allocated_bytes(), after);
+  CHECK(clipdb_index_reserve(ix, 10) == CLIPDB_STATUS_SUCCESS && clipdb_allocated_bytes() == after, "smaller n does nothing");
+  CHECK(clipdb_index_reserve(ix, (size_t)UINT32_MAX) == CLIPDB_STATUS_INVALID_ARGUMENT, "n above 2^32-2");
+  CHECK(clipdb_index_count(ix) == 1000, "count kept");
+  clipdb_index_free(ix);
+}
+
 int main(void) {
   size_t base = clipdb_allocated_bytes();
+  test_reserve();
   printf("kernel: %s\n", clipdb_index_kernel_name());
   test_kernel();
   test_errors();

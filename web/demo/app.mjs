@@ -4,6 +4,7 @@ import { ClipdbWorkerClient } from '../src/index.mjs';
 
 const $ = (id) => document.getElementById(id);
 const DEFAULT_MODEL = {
+  builtIn: true,
   label: 'clipdb-shapes',
   urls: [
     { name: 'model.safetensors', url: new URL('../../models/clipdb-shapes/model.safetensors', location.href).href },
@@ -55,6 +56,9 @@ function modelSource() {
   if (choice === 'url') {
     let base = $('model-url').value.trim();
     if (!base) throw new Error('enter the URL of a model folder');
+    try { new URL(base, location.href); if (!/^(https?:|\.{0,2}\/)/i.test(base)) throw new Error(); } catch {
+      throw new Error(`“${base}” is not a URL: enter an http(s) address of a model folder or of its .safetensors file`);
+    }
     if (base.endsWith('.safetensors')) {
       const u = new URL(base, location.href);
       const dir = new URL('.', u).href;
@@ -64,17 +68,31 @@ function modelSource() {
     const dir = new URL(base, location.href).href;
     return { label: dir.split('/').slice(-2, -1)[0] || dir, urls: CANDIDATES.map((name) => ({ name, url: dir + name, optional: true })) };
   }
-  const files = [...$('model-folder').files].filter((f) => /\.(safetensors|json|txt|gz)$/i.test(f.name));
-  if (!files.length) throw new Error('pick a folder with model.safetensors and its vocabulary');
-  return { label: files[0].webkitRelativePath.split('/')[0] || 'local model', files: files.map((f) => ({ name: f.name, data: f })) };
+  const all = [...$('model-folder').files];
+  // Only the picked folder's own files: a parent folder of several models is an error naming them.
+  const files = all.filter((f) => /\.(safetensors|json|txt|gz)$/i.test(f.name) && f.webkitRelativePath.split('/').length <= 2);
+  const nested = all.filter((f) => /\.safetensors$/i.test(f.name) && f.webkitRelativePath.split('/').length > 2);
+  if (!files.some((f) => /\.safetensors$/i.test(f.name))) {
+    throw new Error(nested.length ? `this folder holds no weights itself; its subfolders do (${nested.slice(0, 4).map((f) => f.webkitRelativePath).join(', ')}): pick one of them` : 'pick a folder with model.safetensors and its vocabulary');
+  }
+  return { label: files[0].webkitRelativePath.split('/')[0] || 'local model', files: files.map((f) => ({ name: f.name, path: f.webkitRelativePath, data: f })), remember: true };
 }
 
-async function loadModel() {
+const MODEL_KEY = 'clipdb-demo-model'; // where the page remembers the last model chosen
+const IMPORT_KEY = 'clipdb-demo-import'; // an import in progress (removed when it ends)
+let modelLabel = null; // label of the model that answers now
+let loadingModel = false;
+let modelText = ''; // the loaded model's description, shown again after a refused Load
+
+async function loadModel({ source: given } = {}) {
   const status = $('model-status');
-  let source;
-  try { source = modelSource(); } catch (e) { status.textContent = e.message; return; }
+  if (busy) { status.textContent = 'Photos are being added: wait until that finishes (or cancel it), then load the model.'; return false; }
+  if (loadingModel) return false;
+  let source = given;
+  try { source ??= modelSource(); } catch (e) { status.textContent = e.message; return false; }
+  const wasReady = modelReady;
+  loadingModel = true;
   setState('loading-model');
-  modelReady = false;
   status.textContent = `Loading ${source.label}…`;
   try {
     const r = await client.loadModel(source, {
@@ -86,28 +104,40 @@ async function loadModel() {
       },
     });
     modelReady = true;
+    modelLabel = r.label;
+    if (r.urls?.length) localStorage.setItem(MODEL_KEY, JSON.stringify({ label: r.label, urls: r.urls, builtIn: Boolean(source.builtIn) }));
     const c = r.config;
-    status.textContent = `${r.label}: ${c.vision_layers ?? '?'}-layer ${c.vision_patch_size ? 'ViT' : 'ResNet'} image encoder, ${c.embed_dim}-d embeddings, ${fmtBytes(r.bytes)} ` +
+    modelText = status.textContent = `${r.label}: ${c.vision_layers ?? '?'}-layer ${c.vision_patch_size ? 'ViT' : 'ResNet'} image encoder, ${c.embed_dim}-d embeddings, ${fmtBytes(r.bytes)} ` +
       `(from ${r.source === 'cache' ? 'this browser\'s model cache' : r.source === 'files' ? 'local files' : 'the network, now cached'}); ` +
       `${r.loaded} stored photo${r.loaded === 1 ? '' : 's'} loaded, ${r.embedded} embedded.`;
     document.body.dataset.modelSource = r.source;
+    document.body.dataset.model = r.label;
     document.body.dataset.loaded = String(r.loaded);
     document.body.dataset.embedded = String(r.embedded);
+    $('scope').hidden = !source.builtIn; // the shipped model's small world is stated where results appear
     showStorage(r.info);
     setState('ready');
     if (lastQuery) await runQuery(lastQuery); else await showAll();
+    return true;
   } catch (e) {
-    status.textContent = `Could not load the model: ${e.message}`;
-    setState('error');
-  }
+    // The worker keeps the model it had: say so, and keep using it.
+    modelReady = wasReady;
+    status.textContent = `Could not load ${source.label}: ${e.message}` + (wasReady ? ` — still using ${modelLabel}.` : '');
+    document.body.dataset.modelError = e.code || 'ERROR';
+    setState(wasReady ? 'ready' : 'error');
+    return false;
+  } finally { loadingModel = false; }
 }
 
 async function addFiles(fileList) {
   const files = [...fileList].filter((f) => IMAGE_TYPES.test(f.name));
   const status = $('add-status');
   if (!files.length) { status.textContent = 'No PNG, JPEG, GIF or BMP files among those.'; return; }
+  if (loadingModel) { status.textContent = 'A model is loading: add the photos once it is ready.'; return; }
   if (!modelReady) { status.textContent = 'Load a model first.'; return; }
   if (busy) { status.textContent = 'Still adding the previous photos.'; return; }
+  // Until this import ends, the next visit can tell that it was interrupted.
+  localStorage.setItem(IMPORT_KEY, JSON.stringify({ total: files.length, started: Date.now(), what: files[0].webkitRelativePath ? files[0].webkitRelativePath.split('/')[0] : `${files.length} photos` }));
   busy = new AbortController();
   setState('indexing');
   $('progress-box').hidden = false;
@@ -115,7 +145,7 @@ async function addFiles(fileList) {
   bar.value = 0;
   const t0 = performance.now();
   status.textContent = '';
-  let last = 0;
+  let last = 0, lastCount = 0;
   try {
     const pending = client.insert(files, {
       signal: busy.signal,
@@ -126,6 +156,7 @@ async function addFiles(fileList) {
         if (p.done !== p.total && now - last < 100) return; // repaint the text at most 10 times a second
         last = now;
         const rate = p.done / ((now - t0) / 1000);
+        if (now - lastCount > 500) { lastCount = now; updateCount().catch(() => {}); } // the count stays live during long imports
         text.textContent = `${p.done} of ${p.total} · ${p.done ? rate.toFixed(1) : '…'} photos/s · ${p.done ? fmtTime((p.total - p.done) / rate) : '…'} left`;
       },
     });
@@ -140,6 +171,9 @@ async function addFiles(fileList) {
   } catch (e) {
     status.textContent = e.code === 'ABORTED' ? `Cancelled: ${e.message}.` : `Adding failed: ${e.message}`;
   } finally {
+    localStorage.removeItem(IMPORT_KEY);
+    $('resume-box').hidden = true;
+    if (modelReady && modelText) $('model-status').textContent = modelText;
     busy = null;
     $('progress-box').hidden = true;
     setState('ready');
@@ -149,41 +183,64 @@ async function addFiles(fileList) {
   }
 }
 
-function render(items, { scores }) {
+const PAGE = 200; // photos per page of "All photos"
+let shown = 0; // photos drawn by showAll so far
+
+function figureFor(it, { scores }) {
+  const fig = document.createElement('figure');
+  fig.dataset.id = it._id;
+  if (scores) fig.dataset.score = String(it.score);
+  const img = document.createElement('img');
+  const u = URL.createObjectURL(it.image);
+  urls.add(u);
+  img.src = u;
+  img.alt = it.name;
+  img.loading = 'lazy';
+  img.decoding = 'async';
+  const cap = document.createElement('figcaption');
+  cap.textContent = scores ? `${it.score.toFixed(3)} · ${it.name}` : it.name;
+  const like = document.createElement('button');
+  like.type = 'button';
+  like.className = 'like';
+  like.textContent = 'More like this';
+  like.setAttribute('aria-label', `More like this: ${it.name}`);
+  like.addEventListener('click', () => runQuery({ id: it._id, name: it.name }));
+  img.addEventListener('click', () => like.click());
+  const del = document.createElement('button');
+  del.type = 'button';
+  del.className = 'delete';
+  del.textContent = 'Delete';
+  del.setAttribute('aria-label', `Delete ${it.name}`);
+  del.addEventListener('click', () => deleteWithUndo(it, fig));
+  fig.append(img, cap, like, del);
+  return fig;
+}
+
+/** Delete a photo now and offer Undo (which stores it again, with its vector) for a while. */
+async function deleteWithUndo(it, fig) {
+  await client.delete(it._id);
+  fig.remove();
+  await updateCount();
+  const box = $('undo-box');
+  $('undo-text').textContent = `Deleted ${it.name}.`;
+  box.hidden = false;
+  const undo = $('undo');
+  undo.onclick = async () => {
+    box.hidden = true;
+    const r = await client.insert([{ name: it.name, path: String(it._id), type: it.type, data: it.image }]);
+    $('add-status').textContent = r.inserted ? `Restored ${it.name}.` : `Could not restore ${it.name}: ${r.failed[0]?.message ?? 'unknown error'}`;
+    await updateCount();
+    if (lastQuery) await runQuery(lastQuery); else await showAll();
+  };
+  undo.focus();
+}
+
+function render(items, { scores, append = false }) {
   const grid = $('results');
-  for (const u of urls) URL.revokeObjectURL(u);
-  urls.clear();
+  if (!append) { for (const u of urls) URL.revokeObjectURL(u); urls.clear(); }
   const frag = document.createDocumentFragment();
-  for (const it of items) {
-    const fig = document.createElement('figure');
-    fig.dataset.id = it._id;
-    if (scores) fig.dataset.score = String(it.score);
-    const img = document.createElement('img');
-    const u = URL.createObjectURL(it.image);
-    urls.add(u);
-    img.src = u;
-    img.alt = it.name;
-    img.loading = 'lazy';
-    img.decoding = 'async';
-    img.title = 'More like this';
-    img.addEventListener('click', () => runQuery({ id: it._id, name: it.name }));
-    const cap = document.createElement('figcaption');
-    cap.textContent = scores ? `${it.score.toFixed(3)} · ${it.name}` : it.name;
-    const del = document.createElement('button');
-    del.type = 'button';
-    del.className = 'delete';
-    del.textContent = '×';
-    del.setAttribute('aria-label', `Delete ${it.name}`);
-    del.addEventListener('click', async (ev) => {
-      ev.stopPropagation();
-      await client.delete(it._id);
-      fig.remove();
-      await updateCount();
-    });
-    fig.append(img, cap, del);
-    frag.append(fig);
-  }
-  grid.replaceChildren(frag);
+  for (const it of items) frag.append(figureFor(it, { scores }));
+  if (append) grid.append(frag); else grid.replaceChildren(frag);
 }
 
 async function runQuery(q) {
@@ -193,6 +250,7 @@ async function runQuery(q) {
   try {
     const hits = await client.search(q.text !== undefined ? { text: q.text } : { id: q.id }, { n: 24 });
     render(hits, { scores: true });
+    $('show-more').hidden = true;
     $('results-status').textContent = `${hits.length} result${hits.length === 1 ? '' : 's'} ${q.text !== undefined ? `for “${q.text}”` : `like ${q.name}`} in ${Math.round(performance.now() - t0)} ms.`;
     document.body.dataset.query = q.text !== undefined ? `text:${q.text}` : `id:${q.id}`;
   } catch (e) {
@@ -201,13 +259,17 @@ async function runQuery(q) {
   }
 }
 
-async function showAll() {
+async function showAll({ more = false } = {}) {
   lastQuery = null;
-  const docs = await client.list({ limit: 200 });
-  render(docs, { scores: false });
+  if (!more) shown = 0;
+  const docs = await client.list({ limit: PAGE, skip: shown });
+  render(docs, { scores: false, append: more });
+  shown += docs.length;
   const n = await updateCount();
-  $('results-status').textContent = n ? `Showing ${docs.length} of ${n} photos; search to rank them.` : 'No photos yet: add some above.';
+  $('show-more').hidden = shown >= n;
+  $('results-status').textContent = n ? `Showing ${shown} of ${n} photos; search to rank them.` : 'No photos yet: add some above.';
   document.body.dataset.query = '';
+  document.body.dataset.shown = String(shown);
 }
 
 function wire() {
@@ -215,12 +277,18 @@ function wire() {
     $('model-url').hidden = $('model-choice').value !== 'url';
     $('model-folder').hidden = $('model-choice').value !== 'folder';
   });
-  $('model-load').addEventListener('click', loadModel);
+  $('model-load').addEventListener('click', () => loadModel());
   for (const id of ['pick-folder', 'pick-files']) {
     $(id).addEventListener('change', (e) => { const files = [...e.target.files]; e.target.value = ''; addFiles(files); });
+    $(`${id}-button`).addEventListener('click', () => $(id).click());
   }
+  $('resume').addEventListener('click', () => $('pick-folder').click());
+  $('show-more').addEventListener('click', () => showAll({ more: true }));
   $('cancel').addEventListener('click', () => busy?.abort());
   const drop = $('drop');
+  drop.addEventListener('keydown', (e) => {
+    if (e.target === drop && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); $('pick-files').click(); }
+  });
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', async (e) => {
@@ -234,6 +302,31 @@ function wire() {
     if (text) runQuery({ text }); else showAll();
   });
   $('show-all').addEventListener('click', () => { $('query').value = ''; showAll(); });
+  $('backup').addEventListener('click', async () => {
+    $('results-status').textContent = 'Writing a backup of every photo and vector…';
+    try {
+      const { file, documents } = await client.exportData();
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(file);
+      a.download = `photos-${new Date().toISOString().slice(0, 10)}.clipdb`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+      $('results-status').textContent = `Backup of ${documents} photos ready (${fmtBytes(file.size)}): restore it here or in another browser with Restore.`;
+    } catch (e) { $('results-status').textContent = `Backup failed: ${e.message}`; }
+  });
+  $('restore-button').addEventListener('click', () => $('restore').click());
+  $('restore').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    e.target.value = '';
+    if (!file) return;
+    $('results-status').textContent = `Restoring ${file.name}…`;
+    try {
+      const r = await client.importData(file, { onProgress: (p) => { $('results-status').textContent = `Restoring ${file.name}: ${p.documents} photos…`; } });
+      $('results-status').textContent = `Restored ${r.documents} photos (${r.skipped} already here).`;
+      await updateCount();
+      await showAll();
+    } catch (err) { $('results-status').textContent = `Restore failed: ${err.message}`; }
+  });
   $('clear').addEventListener('click', async () => {
     if (!confirm('Delete every stored photo from this browser?')) return;
     const info = await client.clear();
@@ -267,7 +360,9 @@ async function main() {
     navigator.serviceWorker.register('sw.js').catch((e) => console.warn('service worker not registered:', e));
   }
   try {
-    const info = await client.init();
+    // The photo app's policy: its photos live in 'photos' / 'images', and a newly chosen model
+    // embeds the whole library (the other models' vectors stay stored for a switch back).
+    const info = await client.init({ collection: 'photos', vectorIndex: 'images', reindex: true });
     showStorage(info);
     await updateCount();
   } catch (e) {
@@ -275,7 +370,21 @@ async function main() {
     setState('error');
     return;
   }
-  await loadModel();
+  const interrupted = JSON.parse(localStorage.getItem(IMPORT_KEY) || 'null');
+  if (interrupted) {
+    const n = Number(document.body.dataset.count || 0);
+    $('resume-text').textContent = `Adding ${interrupted.what} (${interrupted.total} photos) was interrupted; ${n} photo${n === 1 ? ' is' : 's are'} stored now. ` +
+      'Pick the same photos again to add the rest: those already stored are skipped.';
+    $('resume-box').hidden = false;
+    document.body.dataset.interrupted = String(interrupted.total);
+  }
+  // The model chosen last time, from this browser's model cache (nothing is embedded again);
+  // the shipped model if there is none or it cannot be read any more.
+  const remembered = JSON.parse(localStorage.getItem(MODEL_KEY) || 'null');
+  if (!(remembered && await loadModel({ source: { label: remembered.label, urls: remembered.urls, builtIn: remembered.builtIn } }))) {
+    if (remembered) $('model-status').textContent += ' Loading the shipped model instead.';
+    await loadModel({ source: DEFAULT_MODEL });
+  }
   if ('serviceWorker' in navigator) cacheAppShell().catch((e) => console.warn('app shell not cached:', e));
 }
 

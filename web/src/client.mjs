@@ -124,6 +124,10 @@ export class ClipdbWorkerClient extends EventTarget {
   delete(id) { return this.call('delete', { id }); }
   clear(options = {}) { return this.call('clear', options); }
   info() { return this.call('info'); }
+  /** The whole store as one export container (docs/export-format.md), as a Blob (large ones live on disk). */
+  exportData(options) { return this.call('exportData', {}, options); }
+  /** Load an export container (a Blob/File); `onConflict: 'skip'` keeps the photos already stored. */
+  importData(file, { onConflict, ...options } = {}) { return this.call('importData', { file, onConflict }, options); }
 
   /** Stop the Worker now; every pending call rejects with 'TERMINATED'. Idempotent. */
   terminate() {

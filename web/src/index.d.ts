@@ -260,28 +260,43 @@ export function tokenize(
 // ---- document store (web/src/db/) ----------------------------------------------------------
 
 /**
- * Storage behind a Database: one tiny interface. Stores are 'docs', 'vectors', 'meta'.
- * `write` is atomic (one IndexedDB transaction / one journal line): all ops land or none.
+ * Storage behind a Database (layout version 2). Stores: 'docs' (small fields of each document,
+ * keyed "<collection>\0<s|n><_id>"), 'pending' (vector indexes owing a document a vector),
+ * 'blobs' (binary fields, read only when a document is returned), 'vectors' (chunk records
+ * per (vector index, model)), 'meta' (index definitions). `write` is atomic: all ops land or none.
  */
 export interface StorageAdapter {
   kind: string;
   /** True if writes survive a restart. */
   persistent: boolean;
-  getAll(store: 'docs' | 'vectors' | 'meta'): Promise<Array<[string, unknown]>>;
+  /** [key, value] pairs in key order; `prefix` restricts to keys starting with it. */
+  getAll(store: string, prefix?: string): Promise<Array<[string, unknown]>>;
+  /** Keys in key order. */
+  keys(store: string, prefix?: string): Promise<string[]>;
+  get(store: string, key: string): Promise<unknown>;
+  lastKey(store: string, prefix: string): Promise<string | undefined>;
   write(ops: Array<{ store: string; key: string; value: unknown } | { store: string; key: string; delete: true }>): Promise<void>;
-  clear(): Promise<void>;
   close(): Promise<void>;
   /** Browsers: navigator.storage.persist(). */
   persist?(): Promise<boolean | null>;
   estimate?(): Promise<{ usage?: number; quota?: number } | null>;
+  /** Set when opening converted a clipdb 0.1 store. */
+  migrated?: { from: number; documents: number };
 }
 
 /** In-memory storage (edge runtimes, tests, the private-mode fallback). */
 export function memoryStorage(): StorageAdapter;
-/** Node: an append-only, fdatasync'd journal `<dir>/<name>.clipdb.jsonl`; torn tails dropped on open. */
+/**
+ * Node: LevelDB (classic-level) in `<dir>/<name>.clipdb/`, binary fields as files in
+ * `<dir>/<name>.clipdb.blobs/` (returned as disk-backed Blobs). Every write is one synced batch.
+ * A clipdb 0.1 journal `<dir>/<name>.clipdb.jsonl` is converted on first open (kept as
+ * `.v1-backup`). Errors: 'BLOCKED' (open in another process), 'CORRUPT' (a damaged record,
+ * named; nothing is rewritten), 'QUOTA_EXCEEDED' (disk full), 'IO'.
+ */
 export function fsStorage(options: { dir: string; name?: string }): Promise<StorageAdapter>;
 /**
- * Browsers: IndexedDB via the `idb` package. Throws ClipdbError 'STORAGE_UNAVAILABLE' (no
+ * Browsers: IndexedDB via the `idb` package (database version 2; a version-1 database is
+ * converted in its upgrade transaction). Throws ClipdbError 'STORAGE_UNAVAILABLE' (no
  * IndexedDB, private mode) or 'BLOCKED' (another tab holds an older version open).
  */
 export function indexedDBStorage(options?: {
@@ -293,9 +308,9 @@ export function indexedDBStorage(options?: {
 export interface OpenDatabaseOptions {
   /** 'auto' (default): IndexedDB in browsers, the file system in Node when `dir` is given, else memory. */
   storage?: 'auto' | 'indexeddb' | 'fs' | 'memory' | StorageAdapter;
-  /** IndexedDB database name / journal file name. Default 'clipdb'. */
+  /** IndexedDB database name / the store folder's name (`<dir>/<name>.clipdb`). Default 'clipdb'. */
   name?: string;
-  /** Folder of the file-system journal (storage 'fs'). */
+  /** Folder of the file-system store (storage 'fs'). */
   dir?: string;
   /** If IndexedDB cannot be opened, use memory and report `{persistent: false, reason}` (default true). */
   fallback?: boolean;
@@ -306,9 +321,11 @@ export interface OpenDatabaseOptions {
 }
 
 /**
- * Open (or create) a database. Documents and vectors are read from storage; C vector indexes
- * are rebuilt when each VectorIndex is added with `db.add`.
- * Errors: 'STORAGE_UNAVAILABLE' (fallback false), 'BLOCKED', 'IO'.
+ * Open (or create) a database. Reads the small fields of every document (what filters use),
+ * pending marks and index definitions; binary fields are read when a document is returned,
+ * vectors when their VectorIndex is added with `db.add`.
+ * Errors: 'STORAGE_UNAVAILABLE' (fallback false), 'BLOCKED', 'CORRUPT', 'UNSUPPORTED' (a store
+ * written by a newer clipdb), 'IO'.
  * @example
  *   const db = await openDatabase({ storage: 'indexeddb', name: 'photos' });
  *   if (!db.persistent) showBanner(`not saved: ${db.reason}`);
@@ -378,7 +395,11 @@ export class Collection {
    * @example await photos.insertMany(docs, { onProgress: ({ done, total }) => bar(done / total), signal });
    */
   insertMany(docs: Document[], options?: { signal?: AbortSignal; onProgress?: (p: Progress) => void; batchSize?: number }): Promise<{ insertedIds: Array<string | number> }>;
-  /** Documents matching `filter`, in insertion order; image fields come back as given (Blob, ArrayBuffer, Uint8Array, ImageData). */
+  /**
+   * Documents matching `filter`, in insertion order; binary fields come back as given (Blob,
+   * ArrayBuffer, Uint8Array, ImageData), read from storage for the returned documents only (a
+   * Blob stays disk-backed in IndexedDB and the Node store until it is read).
+   */
   find(filter?: Filter, options?: { limit?: number; skip?: number }): Promise<Document[]>;
   /** @example const d = await photos.findOne({ _id: 'p1' }); img.src = URL.createObjectURL(d.image); */
   findOne(filter?: Filter): Promise<Document | null>;
@@ -391,10 +412,12 @@ export class Collection {
   /** Delete the first match and its vectors. */
   deleteOne(filter: Filter): Promise<{ deletedCount: number }>;
   /**
-   * Vector search. `n`: non-negative integer (default 10).
+   * Vector search. `query`: {text}, {image}, any {<listener key>: value}, {vector: float32
+   * [dim]}, or {_id} (the stored vector of that document: "more like this", nothing embedded;
+   * 'NOT_FOUND' if it has none). `n`: non-negative integer (default 10).
    * @example const top3 = await photos.like({ text: 'mushroom' }, { vectorIndex: 'photo-index', n: 3 }).find({ year: { $gte: 2020 } });
    */
-  like(query: { text: string } | { image: Blob | ArrayBuffer | ArrayBufferView | ImageDataLike } | { vector: Float32Array | number[] } | Record<string, unknown>,
+  like(query: { text: string } | { image: Blob | ArrayBuffer | ArrayBufferView | ImageDataLike } | { vector: Float32Array | number[] } | { _id: string | number } | Record<string, unknown>,
     options: { vectorIndex: string; n?: number }): LikeQuery;
 }
 
@@ -415,20 +438,42 @@ export class Database {
   readonly reason?: string;
   /** navigator.storage.persist() result after the first write; null if unavailable/not asked. */
   readonly persisted: boolean | null;
-  readonly info: { persistent: boolean; reason?: string; storage: string; documents: number; pending: number; persisted: boolean | null };
+  readonly info: { persistent: boolean; reason?: string; storage: string; documents: number; pending: number; persisted: boolean | null; migrated?: { from: number; documents: number } };
+  /** Set when opening converted a clipdb 0.1 store: {from: 1, documents}. */
+  readonly migrated?: { from: number; documents: number };
   /** Documents whose re-queued embedding failed on `add` (left pending, out of search). */
   pendingErrors?: Array<{ id: string | number; index: string; error: Error }>;
   collection(name: string): Collection;
   /**
-   * Add a vector index: checks model identity + dim against storage ('MODEL_MISMATCH', unless
-   * reindex), rebuilds the C index from stored vectors, re-embeds pending/missing documents.
+   * Add a vector index. Vectors are kept per (vector index, model): the model it was built with
+   * loads its stored vectors; another model whose vectors are kept switches to them; a model the
+   * index has never seen is 'MODEL_MISMATCH' (naming both) unless `reindex: true`, which embeds
+   * every document with it — the other models' vectors are never deleted. Then pending and
+   * missing documents are embedded (crash recovery, backfill).
    * @example await db.add(new VectorIndex('photo-index', { indexingListener, compatibleListener }));
    */
   add(vectorIndex: VectorIndex, options?: { reindex?: boolean; signal?: AbortSignal; onProgress?: (p: Progress) => void }): Promise<{ loaded: number; embedded: number }>;
-  /** The whole store as one JSON file (UTF-8 bytes). */
-  exportData(): Promise<Uint8Array>;
-  /** Replace the store with an export; add vector indexes again afterwards. */
-  importData(bytes: Uint8Array): Promise<void>;
+  /** Take an added vector index out of memory; its stored vectors stay. Resolves false if it was not added. */
+  removeVectorIndex(name: string): Promise<boolean>;
+  /** Every vector index the store knows, added or not, with the models whose vectors it keeps. */
+  vectorIndexes(): Array<{ name: string; collection: string; key: string; model: { identifier: string; dim: number }; models: Array<{ identifier: string; dim: number }>; added: boolean; vectors: number | null }>;
+  /** Rewrite the stored vectors of the added indexes as full chunks without dead entries. */
+  compact(): Promise<void>;
+  /**
+   * The whole store as one export container (a ustar file; format in docs/export-format.md):
+   * documents, binary fields, the vectors of every (vector index, model), index definitions.
+   * Streams with bounded memory; writes wait until the stream has been read to the end.
+   * @example await new Response(db.exportData()).blob()   // pages; Node: stream.Readable.fromWeb(...)
+   */
+  exportData(): ReadableStream<Uint8Array>;
+  /**
+   * Load an export container, batch by batch (each batch one transaction: after a crash every
+   * document is absent or complete; running it again completes the import). Existing `_id`s are
+   * 'DUPLICATE_ID' unless `onConflict: 'skip'`. Errors: 'BAD_EXPORT' (not an export, truncated),
+   * 'UNSUPPORTED' (a newer version), 'MODEL_MISMATCH' (an index with other dimensions).
+   */
+  importData(source: ReadableStream<Uint8Array> | Blob | ArrayBuffer | ArrayBufferView | AsyncIterable<Uint8Array>,
+    options?: { onConflict?: 'error' | 'skip'; onProgress?: (p: { documents: number; vectors: number; skipped: number }) => void; signal?: AbortSignal }): Promise<{ documents: number; vectors: number; skipped: number }>;
   close(): Promise<void>;
 }
 
@@ -655,6 +700,13 @@ export class ClipdbWorkerClient extends EventTarget {
   /** Delete every photo and vector (the store's IndexedDB database); `modelCache: true` also empties the model cache. */
   clear(options?: { modelCache?: boolean }): Promise<WorkerInfo>;
   info(): Promise<WorkerInfo>;
+  /** The whole store as one export container (ustar, docs/export-format.md) in a Blob; browsers keep large Blobs on disk. */
+  exportData(options?: { signal?: AbortSignal }): Promise<{ file: Blob; documents: number }>;
+  /**
+   * Load an export container; photos already stored are kept (`onConflict: 'skip'`, the default here).
+   * The loaded model's vector index is added again, so imported vectors of that model are searchable at once.
+   */
+  importData(file: Blob, options?: { onConflict?: 'error' | 'skip'; signal?: AbortSignal; onProgress?: (p: { documents: number; vectors: number; skipped: number }) => void }): Promise<{ documents: number; vectors: number; skipped: number; info: WorkerInfo }>;
   /** Run any Worker op by name (the methods above are shorthands), e.g. call('resources') → {urls}: what the Worker loaded. */
   call(op: string, args?: object, options?: { signal?: AbortSignal; onProgress?: (p: WorkerProgress) => void; transfer?: boolean | Transferable[] }): Promise<any>;
   /** Stop the Worker now; pending calls reject with ClipdbError 'TERMINATED'. Idempotent. */

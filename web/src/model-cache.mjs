@@ -169,14 +169,16 @@ export async function openModelCache({ name = 'clipdb-models', idb, indexedDB = 
  * Fetch `url` with byte progress. Resolves to an ArrayBuffer, or null when `optional` and the
  * file is missing (HTTP 404) or unreachable. Throws ClipdbError 'IO' (network error or other HTTP status), 'ABORTED'.
  */
-export async function fetchWithProgress(url, { signal, onProgress, optional = false, fetch: fetchFn = globalThis.fetch } = {}) {
+export async function fetchWithProgress(url, { signal, onProgress, optional = false, fetch: fetchFn = globalThis.fetch, onMiss } = {}) {
   let res;
   try { res = await fetchFn(url, { signal }); } catch (e) {
     if (signal?.aborted) throw abortError(signal);
-    if (optional) return null; // offline probing for files a model may not have
+    // Offline, an unreachable host, or a server that does not let this page read it (CORS):
+    // the browser reports all three as the same network error.
+    if (optional) { onMiss?.({ url, why: `unreachable, or the server does not allow this page to read it (CORS): ${e?.message || e}` }); return null; }
     throw new ClipdbError('IO', `failed to fetch ${url}: ${e?.message || e} (offline, and not in the model cache?)`, { cause: e });
   }
-  if (res.status === 404 && optional) return null;
+  if (res.status === 404 && optional) { onMiss?.({ url, why: 'HTTP 404 (not found)' }); return null; }
   if (!res.ok) throw new ClipdbError('IO', `failed to fetch ${url}: HTTP ${res.status}`);
   const total = Number(res.headers.get('content-length')) || 0;
   if (!res.body) { const b = await res.arrayBuffer(); onProgress?.({ loaded: b.byteLength, total: b.byteLength }); return b; }
@@ -207,10 +209,11 @@ export async function fetchWithProgress(url, { signal, onProgress, optional = fa
  * stored in the cache). `files`: [{name, url, optional?}]; optional files missing on the
  * server (HTTP 404) are left out. Every file comes back as a Blob (the cached one, or the
  * downloaded bytes wrapped once), ready for loadModel() to stream inside a Worker.
- * Progress: {file, loaded, total, source: 'cache'|'network'}.
+ * Progress: {file, loaded, total, source: 'cache'|'network'}. `onMiss({name, url, why})` is
+ * called for each optional file left out (HTTP 404, or unreachable / not readable under CORS).
  * @returns {Promise<Array<{name: string, url: string, data: Blob, sha256: string, source: 'cache'|'network'}>>}
  */
-export async function getModelFiles(files, { cache = null, signal, onProgress, fetch: fetchFn } = {}) {
+export async function getModelFiles(files, { cache = null, signal, onProgress, fetch: fetchFn, onMiss } = {}) {
   const out = [];
   for (const f of files) {
     if (signal?.aborted) throw abortError(signal);
@@ -221,7 +224,7 @@ export async function getModelFiles(files, { cache = null, signal, onProgress, f
       out.push({ name: f.name, url, data: hit.data, sha256: hit.sha256, source: 'cache' });
       continue;
     }
-    let bytes = await fetchWithProgress(url, { signal, optional: f.optional, fetch: fetchFn, onProgress: (p) => onProgress?.({ file: f.name, ...p, source: 'network' }) });
+    let bytes = await fetchWithProgress(url, { signal, optional: f.optional, fetch: fetchFn, onMiss: (m) => onMiss?.({ name: f.name, ...m }), onProgress: (p) => onProgress?.({ file: f.name, ...p, source: 'network' }) });
     if (bytes == null) continue;
     const sha256 = await subtleHex(new Uint8Array(bytes));
     const data = new Blob([bytes]);

@@ -19,7 +19,7 @@ const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib
 
 const state = {
   idb: null, dbName: 'clipdb', collection: 'photos', index: 'images',
-  db: null, cache: null, clip: null, tokenizer: null, models: null, model: null,
+  db: null, cache: null, clip: null, tokenizer: null, models: null, model: null, reindex: false,
   chunkSize: undefined, // bytes per Blob read when hashing / checking model files (model-cache.mjs)
 };
 const running = new Map(); // call id → AbortController
@@ -50,14 +50,15 @@ async function openDb() {
   state.db = await openDatabase({ storage: 'indexeddb', name: state.dbName, idb: state.idb ?? undefined });
 }
 
-async function addIndex({ signal, progress } = {}) {
+async function addIndex({ signal, progress, reindex = state.reindex } = {}) {
   const { visual, text } = state.models;
   const vi = new VectorIndex(state.index, {
     indexingListener: new Listener({ model: visual, key: 'image', select: { collection: state.collection } }),
     compatibleListener: text ? new Listener({ model: text, key: 'text', select: { collection: state.collection } }) : undefined,
   });
-  // A different model than the one the stored vectors came from: re-embed every photo.
-  return state.db.add(vi, { reindex: true, signal, onProgress: (p) => progress({ phase: 'index', done: p.done, total: p.total, id: p.id }) });
+  // A model this index has never seen: with `reindex` (the page's choice, see init) every photo
+  // is embedded with it; the vectors of the other models stay stored for a switch back.
+  return state.db.add(vi, { reindex, signal, onProgress: (p) => progress({ phase: 'index', done: p.done, total: p.total, id: p.id }) });
 }
 
 function dbInfo() {
@@ -68,12 +69,18 @@ function dbInfo() {
 const ops = {
   /**
    * Open the store (IndexedDB, else memory with {persistent: false, reason}) and the model
-   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?, modelChunkSize?}.
+   * cache. args: {idbURL?, dbName?, modelCacheName?, collection?, vectorIndex?, reindex?,
+   * modelChunkSize?}. `collection` / `vectorIndex` name where photos and their vectors go
+   * (default 'photos' / 'images'); `reindex` (default false): when a model this vector index
+   * has never seen is loaded, embed every stored photo with it (else loadModel fails with
+   * MODEL_MISMATCH and the previous model stays loaded).
    */
-  async init({ idbURL, dbName, modelCacheName, collection, modelChunkSize } = {}) {
+  async init({ idbURL, dbName, modelCacheName, collection, vectorIndex, reindex, modelChunkSize } = {}) {
     if (idbURL) state.idb = await import(idbURL);
     if (dbName) state.dbName = dbName;
     if (collection) state.collection = collection;
+    if (vectorIndex) state.index = vectorIndex;
+    if (reindex !== undefined) state.reindex = Boolean(reindex);
     if (modelChunkSize !== undefined) state.chunkSize = modelChunkSize;
     if (state.db) await state.db.close();
     await openDb();
@@ -83,18 +90,34 @@ const ops = {
 
   /**
    * Load a CLIP model (weights + tokenizer) and (re)build the vector index with it.
-   * args: {files?: [{name, data: ArrayBuffer|Blob}], urls?: [{name, url, optional?}], label?}.
+   * args: {files?: [{name, data: ArrayBuffer|Blob}], urls?: [{name, url, optional?}], label?,
+   * reindex?, remember?}. The result's `urls` say where to load the same model from next time
+   * (with `remember`, picked files are copied into the model cache under local: URLs). Small
+   * files are fetched before the weights, so a folder without a vocabulary fails early; a
+   * missing file names each URL tried and what happened (HTTP status, unreachable or CORS).
    * Weights given or cached as a Blob/File go to the engine as the Blob, which streams it
    * (FileReaderSync on slices, engine.mjs): the file is never read whole here. The store and
    * the model loaded before are switched only once the new model loaded, so a failed load
    * (a damaged file, a bad cached copy while offline) leaves both as they were.
    */
-  async loadModel({ files, urls, label, cache = true } = {}, { signal, progress }) {
+  async loadModel({ files, urls, label, cache = true, reindex, remember = false } = {}, { signal, progress }) {
     needDb();
     if (typeof lib.loadModel !== 'function') throw new ClipdbError('UNSUPPORTED', 'this clipdb build has no CLIP engine (web/src/engine.mjs)');
     let list;
+    const misses = [];
     if (urls && urls.length) {
-      list = await getModelFiles(urls, { cache: cache ? state.cache : null, signal, onProgress: (p) => progress({ phase: 'download', ...p }) });
+      // Small files first: a folder without a vocabulary fails before the weights download.
+      const order = [...urls].sort((a, b) => Number(/\.safetensors$/i.test(a.name)) - Number(/\.safetensors$/i.test(b.name)));
+      const opts = { cache: cache ? state.cache : null, signal, onMiss: (m) => misses.push(m), onProgress: (p) => progress({ phase: 'download', ...p }) };
+      list = await getModelFiles(order.filter((u) => !/\.safetensors$/i.test(u.name)), opts);
+      const tried = () => misses.map((m) => `${m.url}: ${m.why}`).join('; ');
+      if (!list.some((f) => isVocab(f.name))) {
+        throw new ClipdbError('NOT_FOUND', `no tokenizer vocabulary found (looked for ${order.filter((u) => isVocab(u.name)).map((u) => u.name).join(', ') || 'none'}; ${tried() || 'nothing answered'}); the weights were not downloaded`, { details: { misses } });
+      }
+      list.push(...await getModelFiles(order.filter((u) => /\.safetensors$/i.test(u.name)), opts));
+      if (!list.some((f) => /\.safetensors$/i.test(f.name))) {
+        throw new ClipdbError('NOT_FOUND', `no weights found (${tried() || 'no .safetensors URL given'})`, { details: { misses } });
+      }
     } else if (files && files.length) {
       list = files.map((f) => ({ name: f.name, data: f.data, source: 'files' }));
     } else {
@@ -102,8 +125,10 @@ const ops = {
     }
     const weights = list.filter((f) => !isVocab(f.name));
     const vocab = list.filter((f) => isVocab(f.name));
-    const st = weights.find((f) => f.name.toLowerCase().endsWith('.safetensors'));
+    const sts = weights.filter((f) => f.name.toLowerCase().endsWith('.safetensors'));
+    const st = sts.find((f) => f.name === 'model.safetensors') ?? sts[0];
     if (!st) throw new ClipdbError('INVALID_ARGUMENT', `no .safetensors file among ${list.map((f) => f.name).join(', ') || 'the files given'}`);
+    if (sts.length > 1) throw new ClipdbError('INVALID_ARGUMENT', `several weight files: ${sts.map((f) => f.path || f.name).join(', ')}; pick a folder with one model`);
     if (!vocab.length) throw new ClipdbError('INVALID_ARGUMENT', 'no tokenizer vocabulary (a *.txt.gz BPE file, or vocab.json + merges.txt) among the model files');
     progress({ phase: 'load' });
     let clip;
@@ -124,17 +149,40 @@ const ops = {
     let hash;
     try { hash = st.sha256 ?? await sha256Hex(st.data, { signal, chunkSize: state.chunkSize }); } catch (e) { clip.free(); tokenizer.free(); throw e; }
     const identifier = `${label || st.name}@sha256:${hash.slice(0, 16)}`;
-    // Switch: the store is reopened so the new vector index replaces the old one.
-    if (state.models) { await state.db.close(); await openDb(); }
-    state.clip?.free(); state.tokenizer?.free();
-    state.clip = clip; state.tokenizer = tokenizer;
+    // Switch: the vector index of the old model leaves memory (its vectors stay stored; the
+    // store stays open, so an import running meanwhile goes on), then the new model's index is
+    // added. If that fails (MODEL_MISMATCH without reindex, an abort), the old model is put back.
+    const previous = { clip: state.clip, tokenizer: state.tokenizer, models: state.models, model: state.model };
+    if (state.models) await state.db.removeVectorIndex(state.index);
     // EXIF orientation applied (clipModels' default, README "Images"): photos stored as bytes
-    // embed upright, as the page shows them. A store built before with exif 'ignore' has another
-    // visual identifier, so addIndex's reindex re-embeds its photos (none is dropped).
+    // embed upright, as the page shows them.
+    state.clip = clip; state.tokenizer = tokenizer;
     state.models = clipModels({ clip, tokenizer, identifier, exif: 'apply' });
     state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + byteSize(f.data), 0) };
-    const added = await addIndex({ signal, progress });
-    return { ...state.model, ...added, info: dbInfo() };
+    let added;
+    try {
+      added = await addIndex({ signal, progress, reindex: reindex ?? state.reindex });
+    } catch (e) {
+      await state.db.removeVectorIndex(state.index);
+      clip.free(); tokenizer.free();
+      Object.assign(state, previous);
+      if (state.models) await addIndex({ progress: () => {} }).catch(() => {});
+      throw e;
+    }
+    previous.clip?.free(); previous.tokenizer?.free();
+    // Where this model can be loaded from next time: its URLs (cached), or, for files picked
+    // on this device, copies kept in the model cache under local: URLs.
+    let source = list.filter((f) => f.url).map((f) => ({ name: f.name, url: f.url }));
+    if (remember && !source.length && state.cache) {
+      const base = `local:${encodeURIComponent(state.model.label)}@${hash.slice(0, 16)}/`;
+      source = [];
+      for (const f of [...weights, ...vocab]) {
+        const data = f.data instanceof Blob ? f.data : new Blob([f.data]);
+        if (await state.cache.put(base + f.name, f.name, data, f === st ? hash : undefined)) source.push({ name: f.name, url: base + f.name });
+      }
+      if (source.length !== weights.length + vocab.length) source = [];
+    }
+    return { ...state.model, ...added, urls: source, info: dbInfo() };
   },
 
   /**
@@ -179,7 +227,7 @@ const ops = {
   },
 
   /**
-   * Search. args: {text} | {id} (more like this stored photo) | {image: Blob|ArrayBuffer}, plus
+   * Search. args: {text} | {id} (more like this stored photo, by its stored vector) | {image: Blob|ArrayBuffer}, plus
    * n (default 24) and filter. Results: [{_id, name, type, size, image: Blob, score}] best first.
    */
   async search({ text, id, image, n = 24, filter = {} } = {}) {
@@ -187,11 +235,8 @@ const ops = {
     const col = db.collection(state.collection);
     let query;
     if (typeof text === 'string') query = { text };
-    else if (id !== undefined) {
-      const doc = await col.findOne({ _id: id });
-      if (!doc) throw new ClipdbError('NOT_FOUND', `no photo with id '${id}'`);
-      query = { image: doc.image };
-    } else if (image != null) query = { image };
+    else if (id !== undefined) query = { _id: id }; // its stored vector: nothing is embedded again
+    else if (image != null) query = { image };
     else throw new ClipdbError('INVALID_ARGUMENT', 'search needs {text}, {id} or {image}');
     const hits = await col.like(query, { vectorIndex: state.index, n }).find(filter);
     return hits.map((h) => ({ _id: h._id, name: h.name, type: h.type, size: h.size, image: h.image, score: h.score }));
@@ -231,6 +276,23 @@ const ops = {
   /** URLs this Worker loaded (its modules, the wasm, model files), e.g. for a service worker to cache. */
   async resources() {
     return { urls: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)] };
+  },
+
+  /** The store as one export container: {file: Blob (application/x-tar), documents}. */
+  async exportData() {
+    const db = needDb();
+    const file = await new Response(db.exportData()).blob();
+    return { file: new Blob([file], { type: 'application/x-tar' }), documents: db.info.documents };
+  },
+
+  /** Load an export container: args {file: Blob|File, onConflict?: 'error'|'skip'} → {documents, vectors, skipped}. */
+  async importData({ file, onConflict = 'skip' } = {}, { signal, progress }) {
+    const db = needDb();
+    if (!(file instanceof Blob)) throw new ClipdbError('INVALID_ARGUMENT', 'importData needs {file: Blob}');
+    const r = await db.importData(file, { onConflict, signal, onProgress: (p) => progress({ phase: 'import', ...p }) });
+    // Vectors of the loaded model's index came with the file: re-add it so they are searchable.
+    if (state.models) { await db.removeVectorIndex(state.index); await addIndex({ signal, progress }); }
+    return { ...r, info: dbInfo() };
   },
 
   async info() {

@@ -1,10 +1,12 @@
 // Document values in three forms:
-//   user form    what callers pass and get back: plain objects whose image fields hold Blob,
+//   user form    what callers pass and get back: plain objects whose binary fields hold Blob,
 //                ArrayBuffer, Uint8Array (encoded image bytes) or ImageData;
-//   stored form  what the storage adapters keep: structured-clone friendly, no Blob (its bytes
-//                are read before any transaction opens, B22), tagged so the user form comes back;
-//   JSON form    the stored form with binary arrays as base64, for the file-system adapter and
-//                export files.
+//   stored form  what the 'docs' store keeps: the small fields only (structured-clone friendly),
+//                each binary field replaced by a reference {$clipdb: 'ref', as, size, type?,
+//                width?, height?}; the binary itself is a separate 'blobs' record
+//                {as, size, type?, width?, height?, data: Blob|Uint8Array}, read only when a
+//                caller asks for the document;
+//   JSON form    the stored form with typed arrays as base64, for export files.
 import { ClipdbError } from '../errors.mjs';
 
 const TAG = '$clipdb';
@@ -16,58 +18,139 @@ function isImageDataLike(v) {
     (v.data instanceof Uint8ClampedArray && Number.isInteger(v.width) && Number.isInteger(v.height) && v.constructor?.name === 'ImageData'));
 }
 
-/** Convert a user document to its stored form (reads Blobs; copies binary data). */
-export async function encodeDoc(value) {
-  if (value == null || typeof value !== 'object') return value;
-  if (value instanceof Date) return new Date(value.getTime());
-  if (hasBlob && value instanceof Blob) {
-    return { [TAG]: 'blob', type: value.type, bytes: new Uint8Array(await value.arrayBuffer()) };
-  }
-  if (value instanceof ArrayBuffer) return { [TAG]: 'arraybuffer', bytes: new Uint8Array(value.slice(0)) };
+export const isRef = (v) => v != null && typeof v === 'object' && v[TAG] === 'ref';
+
+/** The binary record for a user value, or null if the value is not binary. */
+function binaryRecord(value) {
+  if (value == null || typeof value !== 'object') return null;
+  if (hasBlob && value instanceof Blob) return { as: 'blob', type: value.type, size: value.size, data: value };
+  if (value instanceof ArrayBuffer) return { as: 'arraybuffer', size: value.byteLength, data: new Uint8Array(value.slice(0)) };
   if (isImageDataLike(value)) {
-    return { [TAG]: 'imagedata', width: value.width, height: value.height, data: new Uint8ClampedArray(value.data) };
+    return { as: 'imagedata', width: value.width, height: value.height, size: value.data.byteLength, data: new Uint8Array(value.data.buffer.slice(value.data.byteOffset, value.data.byteOffset + value.data.byteLength)) };
   }
-  if (ArrayBuffer.isView(value)) return value.slice();
-  if (Array.isArray(value)) return Promise.all(value.map(encodeDoc));
-  const out = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (v === undefined || typeof v === 'function') continue;
-    out[k] = await encodeDoc(v);
+  if (value instanceof Uint8Array || value instanceof Uint8ClampedArray) {
+    return { as: value instanceof Uint8Array ? 'uint8array' : 'uint8clampedarray', size: value.byteLength, data: new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength)) };
   }
+  // clipdb 0.1's inline forms (converted when an old store is opened).
+  if (value[TAG] === 'blob') return { as: 'blob', type: value.type, size: value.bytes.byteLength, data: hasBlob ? new Blob([value.bytes], { type: value.type }) : value.bytes };
+  if (value[TAG] === 'arraybuffer') return { as: 'arraybuffer', size: value.bytes.byteLength, data: value.bytes };
+  if (value[TAG] === 'imagedata') return { as: 'imagedata', width: value.width, height: value.height, size: value.data.byteLength, data: new Uint8Array(value.data.buffer, value.data.byteOffset, value.data.byteLength) };
+  return null;
+}
+
+const refOf = (rec) => {
+  const r = { [TAG]: 'ref', as: rec.as, size: rec.size };
+  if (rec.type !== undefined) r.type = rec.type;
+  if (rec.width !== undefined) { r.width = rec.width; r.height = rec.height; }
+  return r;
+};
+
+/**
+ * Split a user document into its stored form and its binary fields (synchronous: Blobs are
+ * kept as Blobs, not read). References already in the value (a stored document being updated)
+ * are kept as they are and listed in `kept`.
+ * @returns {{doc: object, bins: Array<{path: string, record: object}>, kept: string[]}}
+ */
+export function splitDoc(value) {
+  const bins = [], kept = [];
+  const walk = (v, path) => {
+    if (v == null || typeof v !== 'object') {
+      if (typeof v === 'bigint') throw new ClipdbError('INVALID_ARGUMENT', `field '${path}' holds a BigInt, which a document cannot store`);
+      return v;
+    }
+    if (isRef(v)) { kept.push(path); return { ...v }; }
+    const rec = binaryRecord(v);
+    if (rec) { bins.push({ path, record: rec }); return refOf(rec); }
+    if (v instanceof Date) return new Date(v.getTime());
+    if (ArrayBuffer.isView(v)) return v.slice();
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, path === '' ? String(i) : `${path}.${i}`));
+    const out = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined || typeof x === 'function') continue;
+      out[k] = walk(x, path === '' ? k : `${path}.${k}`);
+    }
+    return out;
+  };
+  return { doc: walk(value, ''), bins, kept };
+}
+
+/** Paths of the references in a stored document. */
+export function refPaths(doc) {
+  const out = [];
+  const walk = (v, path) => {
+    if (v == null || typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof Date) return;
+    if (isRef(v)) { out.push(path); return; }
+    for (const [k, x] of Object.entries(v)) walk(x, path === '' ? k : `${path}.${k}`);
+  };
+  walk(doc, '');
   return out;
 }
 
-/** Convert a stored value back to user form (fresh copies; Blob again where one was given). */
-export function decodeDoc(value) {
-  if (value == null || typeof value !== 'object') return value;
-  if (value instanceof Date) return new Date(value.getTime());
-  if (ArrayBuffer.isView(value)) return value.slice();
-  if (Array.isArray(value)) return value.map(decodeDoc);
-  switch (value[TAG]) {
-    case 'blob': return hasBlob ? new Blob([value.bytes], { type: value.type }) : value.bytes.slice();
-    case 'arraybuffer': return value.bytes.slice().buffer;
-    case 'imagedata':
-      return hasImageData ? new ImageData(new Uint8ClampedArray(value.data), value.width, value.height)
-        : { width: value.width, height: value.height, data: new Uint8ClampedArray(value.data) };
-    default: {
-      const out = {};
-      for (const [k, v] of Object.entries(value)) out[k] = decodeDoc(v);
-      return out;
+/** A binary record as the user gave it: Blob (disk-backed where the storage keeps one), ArrayBuffer, Uint8Array or ImageData. */
+export async function binaryToUser(rec) {
+  // Plain Uint8Array copies (Node's deserialiser hands back Buffers, whose slice() is a view).
+  const bytes = async () => (hasBlob && rec.data instanceof Blob ? new Uint8Array(await rec.data.arrayBuffer()) : new Uint8Array(rec.data));
+  switch (rec.as) {
+    case 'blob': return hasBlob ? (rec.data instanceof Blob ? rec.data : new Blob([rec.data], { type: rec.type })) : bytes();
+    case 'arraybuffer': { const b = await bytes(); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); }
+    case 'uint8array': return bytes();
+    case 'uint8clampedarray': { const b = await bytes(); return new Uint8ClampedArray(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); }
+    case 'imagedata': {
+      const b = await bytes();
+      const data = new Uint8ClampedArray(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      return hasImageData ? new ImageData(data, rec.width, rec.height) : { width: rec.width, height: rec.height, data };
     }
+    default: throw new ClipdbError('CORRUPT', `the store is damaged: a binary field of unknown kind '${rec.as}'`);
   }
 }
 
 /**
- * The value a model receives for a stored field: Uint8Array of encoded image bytes (Blob,
- * ArrayBuffer, Uint8Array), an ImageData-like {width, height, data} (RGBA), or the value itself
- * (strings for text models).
+ * A stored document back in user form: references are resolved through `readBinary(path)`
+ * (which returns the binary record), everything else is copied.
  */
-export function modelInput(stored) {
-  if (stored != null && typeof stored === 'object') {
-    if (stored[TAG] === 'blob' || stored[TAG] === 'arraybuffer') return stored.bytes;
-    if (stored[TAG] === 'imagedata') return { width: stored.width, height: stored.height, data: stored.data };
+export async function joinDoc(doc, readBinary) {
+  const refs = []; // [parent, key, path]
+  const walk = (v) => {
+    if (v == null || typeof v !== 'object') return v;
+    if (v instanceof Date) return new Date(v.getTime());
+    if (ArrayBuffer.isView(v)) return v.slice();
+    if (Array.isArray(v)) return v.map(walk);
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = walk(x);
+    return out;
+  };
+  const out = walk(doc);
+  const find = (v, path) => {
+    if (v == null || typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof Date) return;
+    for (const [k, x] of Object.entries(v)) {
+      const p = path === '' ? k : `${path}.${k}`;
+      if (isRef(x)) refs.push([v, k, p]); else find(x, p);
+    }
+  };
+  find(out, '');
+  await Promise.all(refs.map(async ([parent, k, path]) => {
+    const rec = await readBinary(path);
+    if (rec === undefined) throw new ClipdbError('CORRUPT', `the store is damaged: the binary field '${path}' of document ${JSON.stringify(doc._id)} is missing`);
+    parent[k] = await binaryToUser(rec);
+  }));
+  return out;
+}
+
+/**
+ * The value a model receives for a field: Uint8Array of encoded image bytes (Blob,
+ * ArrayBuffer, Uint8Array), an ImageData-like {width, height, data} (RGBA), or the value itself
+ * (strings for text models). `value` is a user value or a binary record.
+ */
+export async function modelInput(value) {
+  if (value != null && typeof value === 'object') {
+    const rec = value.as !== undefined && 'data' in value && 'size' in value ? value : binaryRecord(value);
+    if (rec) {
+      const b = hasBlob && rec.data instanceof Blob ? new Uint8Array(await rec.data.arrayBuffer()) : rec.data;
+      if (rec.as === 'imagedata') return { width: rec.width, height: rec.height, data: new Uint8ClampedArray(b.buffer, b.byteOffset, b.byteLength) };
+      return b;
+    }
   }
-  return stored;
+  return value;
 }
 
 /** Deep equality of stored values (used to decide whether an update changed a listener's key). */

@@ -1,24 +1,28 @@
 // The document store: SuperDuperDB's concepts (collections, models, listeners, vector indexes,
 // like().find()) over a storage adapter (storage.mjs), with the vector search done by the C
-// index (vector-index.mjs). Storage is the source of truth; the C index is a cache rebuilt
-// from the stored vectors when a vector index is added to an opened database.
+// index (vector-set.mjs). Storage is the source of truth; the C index is a cache rebuilt from
+// the stored vectors when a vector index is added to an opened database.
 //
-// Write protocol (crash safety): a new document is written with a "pending" mark naming the
-// vector indexes that still owe it a vector (transaction 1); the embedding runs with no
-// transaction open (B22); its vector is written in a later transaction that clears the mark
-// (transaction 2). Opening the store and adding the vector index re-queues pending documents.
-// Search only ever sees documents whose vector is stored, so nothing half-written is visible.
+// Opening reads the small fields of every document (what filters use), the pending marks and
+// the index definitions; binary fields (images) are separate records read only when a caller
+// asks for a document, and vectors are read when their vector index is added.
+//
+// Write protocol (crash safety): new documents are written with a "pending" mark naming the
+// vector indexes that still owe them a vector (transaction 1); the embedding runs with no
+// transaction open; the vectors are then written as one chunk record in a later transaction
+// that clears the marks (transaction 2). Adding the vector index after a restart re-embeds
+// documents still marked. Search only sees documents whose vector is stored, so nothing
+// half-written is ever visible.
 import { ClipdbError } from '../errors.mjs';
 import { getModule } from '../module.mjs';
-import { matches, isEmptyFilter, getPath, hasPath } from './filter.mjs';
-import { encodeDoc, decodeDoc, modelInput, storedEquals, toJSONSafe, fromJSONSafe } from './codec.mjs';
+import { matches, isEmptyFilter, getPath, hasPath, compileFilter } from './filter.mjs';
+import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe, refPaths } from './codec.mjs';
 import { openStorage, storageError } from './storage.mjs';
-import { WasmVectorIndex } from './vector-index.mjs';
+import { VectorSet } from './vector-set.mjs';
+import { SEP, idKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
+import { exportContainer, importContainer } from './container.mjs';
 
-const SEP = '\u0000';
-const docKey = (collection, id) => `${collection}${SEP}${id}`;
-const vecKey = (index, id) => `${index}${SEP}${id}`;
-const splitKey = (k) => { const i = k.indexOf(SEP); return [k.slice(0, i), k.slice(i + 1)]; };
+const vsetMetaKey = (index, model) => `vset${SEP}${index}${SEP}${model}`;
 
 function newId() {
   if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
@@ -27,6 +31,12 @@ function newId() {
 
 function abortError(signal, details) {
   return new ClipdbError('ABORTED', 'the operation was aborted', { cause: signal?.reason, details });
+}
+
+function checkId(id) {
+  if (typeof id === 'string') return;
+  if (typeof id === 'number' && Number.isFinite(id)) return;
+  throw new ClipdbError('INVALID_ARGUMENT', `_id must be a string or a finite number, got ${typeof id === 'number' ? id : typeof id}`);
 }
 
 /** Check a vector from a model or a caller: right length, finite, not all zero. */
@@ -151,15 +161,16 @@ export class Collection {
    */
   async find(filter = {}, { limit = Infinity, skip = 0 } = {}) {
     await this.db._ready();
-    const out = [];
+    const test = compileFilter(filter);
+    const picked = [];
     let skipped = 0;
-    for (const rec of this.db._records(this.name)) {
-      if (out.length >= limit) break;
-      if (!matches(rec.doc, filter)) continue;
+    for (const [id, rec] of this.db._docs(this.name)) {
+      if (picked.length >= limit) break;
+      if (!test(rec.doc)) continue;
       if (skipped++ < skip) continue;
-      out.push(decodeDoc(rec.doc));
+      picked.push([id, rec]);
     }
-    return out;
+    return Promise.all(picked.map(([id, rec]) => this.db._userDoc(this.name, id, rec.doc)));
   }
 
   /** The first document matching `filter` (insertion order), or null. */
@@ -169,7 +180,8 @@ export class Collection {
   async count(filter = {}) {
     await this.db._ready();
     let n = 0;
-    for (const rec of this.db._records(this.name)) if (matches(rec.doc, filter)) n++;
+    const test = compileFilter(filter);
+    for (const rec of this.db._docs(this.name).values()) if (test(rec.doc)) n++;
     return n;
   }
 
@@ -187,8 +199,10 @@ export class Collection {
 
   /**
    * Start a vector search: `query` is {text: string}, {image: Blob|ArrayBuffer|Uint8Array|ImageData},
-   * any {<listener key>: value}, or {vector: Float32Array}. The field picks the listener whose model
-   * embeds it. `n` is how many results to return (a non-negative integer).
+   * any {<listener key>: value}, {vector: Float32Array}, or {_id: id} (the stored vector of that
+   * document of this collection: "more like this" without embedding anything again). The field
+   * picks the listener whose model embeds it. `n` is how many results to return (a
+   * non-negative integer).
    * @param {object} query
    * @param {{vectorIndex: string, n?: number}} options
    * @returns {LikeQuery}
@@ -219,15 +233,17 @@ export class Database {
     this.adapter = adapter;
     /** True if writes survive a restart. */
     this.persistent = info.persistent;
-    /** Why storage is not persistent (B21), else undefined. */
+    /** Why storage is not persistent, else undefined. */
     this.reason = info.reason;
-    /** Result of navigator.storage.persist() after the first write (B25): true/false, null if unavailable or not asked yet. */
+    /** Result of navigator.storage.persist() after the first write: true/false, null if unavailable or not asked yet. */
     this.persisted = null;
+    /** Set when opening converted a store written by clipdb 0.1: {from: 1, documents}. */
+    this.migrated = adapter.migrated;
     this._mod = mod;
-    this._cols = new Map();       // collection -> Map(id -> {doc, pending: string[], seq})
-    this._vis = new Map();        // vector index name -> state
+    this._cols = new Map();       // collection -> Map(_id -> {doc (small fields), seq})
+    this._pending = new Map();    // docKey -> [vector index names owing a vector]
+    this._vis = new Map();        // vector index name -> {vi, collection, set: VectorSet}
     this._meta = new Map();       // stored meta records
-    this._storedVectors = new Map(); // index name -> Map(id -> Float32Array), until the index is added
     this._seq = 0;
     this._lock = Promise.resolve();
     this._closed = false;
@@ -235,26 +251,48 @@ export class Database {
   }
 
   async _load() {
-    const [docs, vectors, meta] = await Promise.all(['docs', 'vectors', 'meta'].map((s) => this.adapter.getAll(s)));
-    const all = docs.map(([k, rec]) => [...splitKey(k), rec]).sort((a, b) => a[2].seq - b[2].seq);
+    const [docs, pending, meta] = await Promise.all(['docs', 'pending', 'meta'].map((s) => this.adapter.getAll(s)));
+    for (const [k, v] of meta) this._meta.set(k, v);
+    const all = [];
+    for (const [k, rec] of docs) {
+      const [col, id] = parseDocKey(k);
+      if (rec == null || typeof rec !== 'object' || rec.doc == null || typeof rec.seq !== 'number' || rec.doc._id !== id) {
+        throw new ClipdbError('CORRUPT', `the store is damaged: document record ${JSON.stringify(k)} is not a document of this layout; nothing was changed`, { details: { key: k } });
+      }
+      all.push([col, id, rec]);
+    }
+    all.sort((a, b) => a[2].seq - b[2].seq);
     for (const [col, id, rec] of all) {
       if (!this._cols.has(col)) this._cols.set(col, new Map());
-      this._cols.get(col).set(rec.doc._id ?? id, rec);
-      this._seq = Math.max(this._seq, rec.seq + 1);
+      this._cols.get(col).set(id, rec);
+      if (rec.seq >= this._seq) this._seq = rec.seq + 1;
     }
-    for (const [k, v] of meta) this._meta.set(k, v);
-    for (const [k, v] of vectors) {
-      const [index, id] = splitKey(k);
-      if (!this._storedVectors.has(index)) this._storedVectors.set(index, new Map());
-      this._storedVectors.get(index).set(id, v);
-    }
+    for (const [k, v] of pending) if (Array.isArray(v) && v.length) this._pending.set(k, v);
   }
 
-  /** Status of the store: {persistent, reason, storage, documents, pending, persisted}. */
+  /** Status of the store: {persistent, reason, storage, documents, pending, persisted, migrated}. */
   get info() {
-    let documents = 0, pending = 0;
-    for (const m of this._cols.values()) for (const r of m.values()) { documents++; if (r.pending.length) pending++; }
-    return { persistent: this.persistent, reason: this.reason, storage: this.adapter.kind, documents, pending, persisted: this.persisted };
+    let documents = 0;
+    for (const m of this._cols.values()) documents += m.size;
+    return { persistent: this.persistent, reason: this.reason, storage: this.adapter.kind, documents, pending: this._pending.size, persisted: this.persisted, migrated: this.migrated };
+  }
+
+  /**
+   * The vector indexes this store knows (added or not): [{name, collection, key, model,
+   * models: [{identifier, dim}], added, vectors}]. `model` is the model the index was last
+   * added with; `models` every model whose vectors are kept for it (a model switch keeps the
+   * others); `vectors` is the number in memory for an added index, else null.
+   */
+  vectorIndexes() {
+    const out = [];
+    for (const [k, def] of this._meta) {
+      if (!k.startsWith(`vectorIndex${SEP}`)) continue;
+      const models = [];
+      for (const [k2, vs] of this._meta) if (k2.startsWith(vsetMetaKey(def.name, ''))) models.push({ identifier: vs.model, dim: vs.dim });
+      const st = this._vis.get(def.name);
+      out.push({ name: def.name, collection: def.collection, key: def.key, model: def.model, models, added: Boolean(st), vectors: st ? st.set.count : null });
+    }
+    return out;
   }
 
   /** The collection called `name` (created on first insert). */
@@ -264,9 +302,13 @@ export class Database {
     return new Collection(this, name);
   }
 
-  _records(name) { return (this._cols.get(name) ?? new Map()).values(); }
+  _docs(name) { return this._cols.get(name) ?? new Map(); }
 
-  async _ready() { if (this._closed) throw new ClipdbError('INVALID_STATE', 'the database is closed'); }
+  async _ready() {
+    if (this._closed) throw new ClipdbError('INVALID_STATE', 'the database is closed');
+    const why = this.adapter.closedReason?.();
+    if (why) throw new ClipdbError('INVALID_STATE', `the store can no longer be used: ${why}`);
+  }
 
   _exclusive(fn) {
     const run = async () => { await this._ready(); return fn(); };
@@ -287,13 +329,32 @@ export class Database {
     }
   }
 
+  /** A stored document in user form; its binary fields are read from storage now. */
+  _userDoc(collection, id, doc) {
+    return joinDoc(doc, (path) => this.adapter.get('blobs', blobKey(collection, id, path)));
+  }
+
+  /** The model input of a stored document's field (binary fields read from storage). */
+  async _storedInput(collection, id, doc, key) {
+    const v = getPath(doc, key);
+    if (v != null && typeof v === 'object' && v.$clipdb === 'ref') {
+      const rec = await this.adapter.get('blobs', blobKey(collection, id, key));
+      if (rec === undefined) throw new ClipdbError('CORRUPT', `the store is damaged: the binary field '${key}' of document ${JSON.stringify(id)} is missing`);
+      return modelInput(rec);
+    }
+    return modelInput(v);
+  }
+
   /**
-   * Add a vector index (SuperDuperDB's db.add(VectorIndex(...))). Checks the stored model
-   * identity and dimension (a different model → 'MODEL_MISMATCH' naming both models and dims,
-   * unless `reindex: true`, which drops the stored vectors and re-embeds everything), loads the
-   * stored vectors into the C index in batches, then embeds every document of the collection
-   * that is pending or has no vector yet (crash recovery and backfill), reporting
-   * `onProgress({done, total, id})` and honouring `signal`.
+   * Add a vector index (SuperDuperDB's db.add(VectorIndex(...))). Vectors are kept per
+   * (vector index, model): adding an index with the model it was built with loads its stored
+   * vectors (batched into the C index, reserved once); adding it with another model whose
+   * vectors this store already keeps switches to them; adding it with a model it has never
+   * seen is 'MODEL_MISMATCH' naming both models and dimensions unless `reindex: true`, which
+   * embeds every document with the new model — the other model's vectors are kept either way,
+   * and come back when the index is added with that model again. Then every document of the
+   * collection that is pending or has no vector yet is embedded (crash recovery and backfill),
+   * reporting `onProgress({done, total, id})` and honouring `signal`.
    * @returns {Promise<{loaded: number, embedded: number}>}
    */
   add(vectorIndex, { reindex = false, signal, onProgress } = {}) {
@@ -306,84 +367,111 @@ export class Database {
     const L = vi.indexingListener;
     const collection = L.collection ?? vi.compatibleListener?.collection;
     if (!collection) throw new ClipdbError('INVALID_ARGUMENT', `vector index '${vi.name}': the indexing listener needs select: {collection}`);
-    const metaKey = `vectorIndex${SEP}${vi.name}`;
+    const model = L.model.identifier;
+    if (model.includes(SEP)) throw new ClipdbError('INVALID_ARGUMENT', 'a model identifier cannot contain U+0000');
     const record = {
       name: vi.name, collection, key: L.key, filter: toJSONSafe(L.filter),
-      model: { identifier: L.model.identifier, dim: L.model.dim },
+      model: { identifier: model, dim: L.model.dim },
       compatible: vi.compatibleListener ? { identifier: vi.compatibleListener.model.identifier, key: vi.compatibleListener.key, dim: vi.compatibleListener.model.dim } : null,
     };
-    const stored = this._meta.get(metaKey);
+    const stored = this._meta.get(indexMetaKey(vi.name));
+    const vsKey = vsetMetaKey(vi.name, model);
+    const known = this._meta.get(vsKey);
     const ops = [];
-    let storedVectors = this._storedVectors.get(vi.name) ?? new Map();
-    if (stored && (stored.model.identifier !== record.model.identifier || stored.model.dim !== record.model.dim || stored.collection !== collection || stored.key !== record.key)) {
-      if (!reindex) {
-        throw new ClipdbError('MODEL_MISMATCH',
-          `vector index '${vi.name}' was built with model '${stored.model.identifier}' (${stored.model.dim}-dimensional vectors, key '${stored.key}' of '${stored.collection}'), ` +
-          `but is being opened with model '${record.model.identifier}' (${record.model.dim}-dimensional, key '${record.key}' of '${collection}'); ` +
-          `pass {reindex: true} to re-embed every document, or use another store`,
-          { details: { stored: stored.model, given: record.model } });
-      }
-      for (const id of storedVectors.keys()) ops.push({ store: 'vectors', key: vecKey(vi.name, id), delete: true });
-      storedVectors = new Map();
+    if (stored && (stored.collection !== collection || stored.key !== record.key)) {
+      throw new ClipdbError('MODEL_MISMATCH',
+        `vector index '${vi.name}' indexes key '${stored.key}' of '${stored.collection}', not key '${record.key}' of '${collection}'; use another vector index name`,
+        { details: { stored: { collection: stored.collection, key: stored.key }, given: { collection, key: record.key } } });
     }
-    if (!stored || !storedEquals(stored, record)) ops.push({ store: 'meta', key: metaKey, value: record });
+    if (known && known.dim !== record.model.dim) {
+      throw new ClipdbError('MODEL_MISMATCH', `vector index '${vi.name}' keeps ${known.dim}-dimensional vectors of model '${model}', but that model now makes ${record.model.dim}-dimensional ones`, { details: { stored: { identifier: model, dim: known.dim }, given: record.model } });
+    }
+    if (stored && !known && stored.model.identifier !== model && !reindex) {
+      throw new ClipdbError('MODEL_MISMATCH',
+        `vector index '${vi.name}' was built with model '${stored.model.identifier}' (${stored.model.dim}-dimensional vectors, key '${stored.key}' of '${stored.collection}'), ` +
+        `but is being opened with model '${model}' (${record.model.dim}-dimensional, key '${record.key}' of '${collection}'); ` +
+        `pass {reindex: true} to embed every document with the new model (the vectors of '${stored.model.identifier}' are kept), or use another vector index name`,
+        { details: { stored: stored.model, given: record.model } });
+    }
+    if (!known) ops.push({ store: 'meta', key: vsKey, value: { index: vi.name, model, dim: record.model.dim, collection } });
+    if (!stored || !storedEquals(stored, record)) ops.push({ store: 'meta', key: indexMetaKey(vi.name), value: record });
     if (ops.length) await this._write(ops);
-    this._meta.set(metaKey, record);
-    this._storedVectors.delete(vi.name);
+    for (const op of ops) this._meta.set(op.key, op.value);
 
-    const core = new WasmVectorIndex(this._mod, L.model.dim);
-    const state = { vi, collection, core, idToKey: new Map(), keyToId: [], nextKey: 0 };
+    const recs = this._docs(collection);
+    const set = new VectorSet({ mod: this._mod, adapter: this.adapter, index: vi.name, model, dim: L.model.dim, collection });
+    const state = { vi, collection, set };
+    let loaded;
+    try {
+      loaded = await set.load({
+        expected: recs.size,
+        isLive: (id) => recs.has(id) && !(this._pending.get(docKey(collection, id)) ?? []).includes(vi.name),
+      });
+    } catch (e) { set.free(); throw e; }
     this._vis.set(vi.name, state);
-    // Rebuild from storage in insertion order, in batches.
-    const recs = this._cols.get(collection) ?? new Map();
-    const BATCH = 1024;
-    let keys = [], vecs = [], loaded = 0;
-    const flush = () => {
-      if (!keys.length) return;
-      const flat = new Float32Array(keys.length * L.model.dim);
-      vecs.forEach((v, i) => flat.set(v, i * L.model.dim));
-      core.add(Uint32Array.from(keys), flat);
-      loaded += keys.length;
-      keys = []; vecs = [];
-    };
-    for (const [id, rec] of recs) {
-      const v = storedVectors.get(String(id));
-      if (!v || rec.pending.includes(vi.name)) continue;
-      if (v.length !== L.model.dim) continue; // cannot happen after the meta check; never truncate
-      keys.push(this._keyFor(state, id)); vecs.push(v);
-      if (keys.length === BATCH) flush();
-    }
-    flush();
-    // Re-queue: pending documents and documents without a vector (backfill).
+    // Re-queue: pending documents and documents without a vector (backfill), in batches.
     const todo = [];
-    for (const [id, rec] of recs) if (this._listens(state, rec.doc) && !state.idToKey.has(id)) todo.push(id);
-    let embedded = 0;
-    for (const id of todo) {
+    for (const [id, rec] of recs) if (this._listens(state, rec.doc) && !set.has(id)) todo.push(id);
+    let embedded = 0, batchSize = 16;
+    for (let start = 0; start < todo.length;) {
       if (signal?.aborted) throw abortError(signal, { embedded });
-      const rec = recs.get(id);
-      if (!rec) continue;
-      let v;
-      try {
-        v = await L.model.predict(modelInput(getPath(rec.doc, L.key)));
-      } catch (e) {
-        // Leave it pending (and out of search); report it, keep going.
-        (this.pendingErrors ??= []).push({ id, index: vi.name, error: e });
-        continue;
+      const ids = [], vectors = [], t0 = Date.now();
+      for (const id of todo.slice(start, start + batchSize)) {
+        if (signal?.aborted) break;
+        const rec = recs.get(id);
+        if (!rec) continue;
+        try {
+          vectors.push(await L.model.predict(await this._storedInput(collection, id, rec.doc, L.key)));
+          ids.push(id);
+        } catch (e) {
+          // Leave it pending (and out of search); report it, keep going.
+          (this.pendingErrors ??= []).push({ id, index: vi.name, error: e });
+        }
       }
-      const newRec = { ...rec, pending: rec.pending.filter((p) => p !== vi.name) };
-      await this._write([{ store: 'vectors', key: vecKey(vi.name, id), value: v }, { store: 'docs', key: docKey(collection, id), value: newRec }]);
-      recs.set(id, newRec);
-      core.add(Uint32Array.of(this._keyFor(state, id)), v);
-      embedded++;
-      onProgress?.({ done: embedded, total: todo.length, id });
+      start += batchSize;
+      if (ids.length) {
+        const { op, apply } = set.appendOp(ids, vectors);
+        const wr = [op];
+        for (const id of ids) wr.push(...this._clearPendingOps(collection, id, vi.name));
+        await this._write(wr);
+        apply();
+        for (const id of ids) this._clearPending(collection, id, vi.name);
+        for (const id of ids) { embedded++; onProgress?.({ done: embedded, total: todo.length, id }); }
+        await set.mergeTail((o) => this._write(o));
+      }
+      if (Date.now() - t0 < 50 && batchSize < 1024) batchSize *= 2;
     }
     return { loaded, embedded };
   }
 
-  _keyFor(state, id) {
-    let k = state.idToKey.get(id);
-    if (k === undefined) { k = state.nextKey++; state.idToKey.set(id, k); state.keyToId[k] = id; }
-    return k;
+  /**
+   * Take an added vector index out of memory (its C index is freed); its stored vectors and
+   * definition stay, so adding it again — with the same model or another one — needs no
+   * re-embedding of what was stored. Waits for writes in progress. Returns false if it was
+   * not added.
+   */
+  removeVectorIndex(name) {
+    return this._exclusive(async () => {
+      const st = this._vis.get(name);
+      if (!st) return false;
+      st.set.free();
+      this._vis.delete(name);
+      return true;
+    });
+  }
+
+  _clearPendingOps(collection, id, name) {
+    const k = docKey(collection, id), p = this._pending.get(k);
+    if (!p || !p.includes(name)) return [];
+    const rest = p.filter((x) => x !== name);
+    return [rest.length ? { store: 'pending', key: k, value: rest } : { store: 'pending', key: k, delete: true }];
+  }
+
+  _clearPending(collection, id, name) {
+    const k = docKey(collection, id), p = this._pending.get(k);
+    if (!p) return;
+    const rest = p.filter((x) => x !== name);
+    if (rest.length) this._pending.set(k, rest); else this._pending.delete(k);
   }
 
   _listens(state, storedDoc) {
@@ -394,97 +482,147 @@ export class Database {
 
   _indexesOn(collection) { return [...this._vis.values()].filter((s) => s.collection === collection); }
 
-  async _insertMany(collection, docs, { signal, onProgress, batchSize = 16 } = {}) {
+  /** Definitions of every (vector index, model) pair of `collection` that is not loaded now. */
+  _unloadedSets(collection) {
+    const out = [];
+    for (const [k, vs] of this._meta) {
+      if (!k.startsWith(`vset${SEP}`) || vs.collection !== collection) continue;
+      const st = this._vis.get(vs.index);
+      if (st && st.set.model === vs.model) continue;
+      out.push(vs);
+    }
+    return out;
+  }
+
+  /** A deletion record for a (vector index, model) pair that is not loaded. */
+  async _tombstoneOp(vs, ids) {
+    const last = await this.adapter.lastKey('vectors', vsetPrefix(vs.index, vs.model));
+    const seq = last === undefined ? 0 : chunkSeq(last) + 1;
+    return { store: 'vectors', key: chunkKey(vs.index, vs.model, seq), value: { ids: [], vectors: null, del: ids.map(idKey) } };
+  }
+
+  async _insertMany(collection, docs, { signal, onProgress, batchSize } = {}) {
     if (!Array.isArray(docs)) throw new ClipdbError('INVALID_ARGUMENT', 'insertMany expects an array of documents');
-    const recs = this._cols.get(collection) ?? new Map();
+    if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new ClipdbError('INVALID_ARGUMENT', `batchSize must be a positive integer, got ${batchSize}`);
+    const recs = this._docs(collection);
     this._cols.set(collection, recs);
-    // Validate ids (B29: duplicates are rejected, never silently doubled) before writing anything.
+    // Validate ids (duplicates are rejected, never silently doubled) before writing anything.
     const seen = new Set();
     for (const d of docs) {
       if (d == null || typeof d !== 'object' || Array.isArray(d)) throw new ClipdbError('INVALID_ARGUMENT', 'a document must be a plain object');
       if (d._id === undefined) continue;
-      if (typeof d._id !== 'string' && typeof d._id !== 'number') throw new ClipdbError('INVALID_ARGUMENT', `_id must be a string or a number, got ${typeof d._id}`);
+      checkId(d._id);
       if (recs.has(d._id) || seen.has(d._id)) throw new ClipdbError('DUPLICATE_ID', `a document with _id ${JSON.stringify(d._id)} already exists in '${collection}'; nothing was inserted (use updateOne to change it)`, { details: { id: d._id } });
       seen.add(d._id);
     }
     const insertedIds = [];
     const indexes = this._indexesOn(collection);
-    let done = 0;
-    for (let start = 0; start < docs.length; start += batchSize) {
+    let done = 0, size = batchSize ?? 16;
+    for (let start = 0; start < docs.length;) {
       if (signal?.aborted) throw abortError(signal, { insertedIds });
-      // Everything async that is not storage happens before a transaction opens (B22).
-      const batch = await Promise.all(docs.slice(start, start + batchSize).map(async (d) => {
-        const seq = this._seq++; // taken before any await: insertion order = argument order
-        const stored = await encodeDoc(d);
-        if (stored._id === undefined) stored._id = newId();
-        const rec = { doc: stored, pending: [], seq };
-        for (const s of indexes) if (this._listens(s, stored)) rec.pending.push(s.vi.name);
-        return rec;
-      }));
-      // Transaction 1: documents with their pending marks.
+      const t0 = Date.now();
+      const batch = docs.slice(start, start + size).map((d) => {
+        const { doc, bins } = splitDoc(d);
+        if (doc._id === undefined) doc._id = newId();
+        const rec = { doc, seq: this._seq++ };
+        const pending = indexes.filter((s) => this._listens(s, doc)).map((s) => s.vi.name);
+        return { user: d, rec, bins, pending, key: docKey(collection, doc._id) };
+      });
+      start += size;
+      const anyPending = batch.some((b) => b.pending.length);
+      // Transaction 1: documents, their binary fields and their pending marks.
+      const ops1 = [];
+      for (const b of batch) {
+        ops1.push({ store: 'docs', key: b.key, value: b.rec });
+        for (const bin of b.bins) ops1.push({ store: 'blobs', key: blobKey(collection, b.rec.doc._id, bin.path), value: bin.record });
+        if (b.pending.length) ops1.push({ store: 'pending', key: b.key, value: b.pending });
+      }
       try {
-        await this._write(batch.map((rec) => ({ store: 'docs', key: docKey(collection, rec.doc._id), value: rec })));
+        await this._write(ops1);
       } catch (e) {
         if (e instanceof ClipdbError) e.details = { ...(e.details || {}), insertedIds };
         throw e;
       }
-      for (const rec of batch) recs.set(rec.doc._id, rec);
+      for (const b of batch) { recs.set(b.rec.doc._id, b.rec); if (b.pending.length) this._pending.set(b.key, b.pending); }
+      if (!anyPending) {
+        for (const b of batch) { insertedIds.push(b.rec.doc._id); done++; onProgress?.({ done, total: docs.length, id: b.rec.doc._id }); }
+        continue;
+      }
       // Embed, no transaction open.
-      const vectors = [];
+      const vectors = []; // per document: [[state, vector], ...]
       let failure = null, stop = batch.length;
-      for (let i = 0; i < batch.length && !failure; i++) {
-        const rec = batch[i];
+      for (let i = 0; i < batch.length; i++) {
+        const b = batch[i];
         if (signal?.aborted) { failure = abortError(signal); stop = i; break; }
         const vs = [];
         try {
-          for (const name of rec.pending) {
+          for (const name of b.pending) {
             const s = this._vis.get(name);
-            vs.push([s, await s.vi.indexingListener.model.predict(modelInput(getPath(rec.doc, s.vi.indexingListener.key)))]);
+            const L = s.vi.indexingListener;
+            vs.push([s, await L.model.predict(await modelInput(getPath(b.user, L.key)))]);
           }
         } catch (e) { failure = e; stop = i; break; }
         vectors.push(vs);
       }
-      // Transaction 2: vectors of the embedded documents, marks cleared; the rest removed.
-      const ops = [];
+      // Transaction 2: one chunk record per vector index, marks cleared; the rest removed.
       const finished = batch.slice(0, stop), dropped = batch.slice(stop);
-      finished.forEach((rec, i) => {
-        for (const [s, v] of vectors[i]) ops.push({ store: 'vectors', key: vecKey(s.vi.name, rec.doc._id), value: v });
-        if (rec.pending.length) ops.push({ store: 'docs', key: docKey(collection, rec.doc._id), value: { ...rec, pending: [] } });
-      });
-      for (const rec of dropped) ops.push({ store: 'docs', key: docKey(collection, rec.doc._id), delete: true });
-      if (ops.length) {
-        try {
-          await this._write(ops);
-        } catch (e) {
-          // The vectors could not be written (e.g. QUOTA_EXCEEDED): take the whole batch back
-          // out (deletes free space, so this normally succeeds) so that the rejected insert
-          // leaves nothing behind. If even that fails, the documents stay pending and are
-          // re-embedded when the store is next opened; they are never searchable without a vector.
-          try {
-            await this._write(batch.map((rec) => ({ store: 'docs', key: docKey(collection, rec.doc._id), delete: true })));
-            for (const rec of batch) recs.delete(rec.doc._id);
-          } catch { /* left pending */ }
-          if (e instanceof ClipdbError) e.details = { ...(e.details || {}), insertedIds };
-          throw e;
+      const perSet = new Map();
+      finished.forEach((b, i) => {
+        for (const [s, v] of vectors[i]) {
+          if (!perSet.has(s)) perSet.set(s, { ids: [], vecs: [] });
+          perSet.get(s).ids.push(b.rec.doc._id); perSet.get(s).vecs.push(v);
         }
-      }
-      finished.forEach((rec, i) => {
-        recs.set(rec.doc._id, { ...rec, pending: [] });
-        for (const [s, v] of vectors[i]) s.core.add(Uint32Array.of(this._keyFor(s, rec.doc._id)), v);
-        insertedIds.push(rec.doc._id);
-        onProgress?.({ done: ++done, total: docs.length, id: rec.doc._id });
       });
-      for (const rec of dropped) recs.delete(rec.doc._id);
+      const appends = [...perSet].map(([s, { ids, vecs }]) => ({ s, ...s.set.appendOp(ids, vecs) }));
+      const ops2 = appends.map((a) => a.op);
+      for (const b of finished) if (b.pending.length) ops2.push({ store: 'pending', key: b.key, delete: true });
+      for (const b of dropped) ops2.push(...this._removeOps(collection, b.rec.doc._id, b.rec.doc, b.pending.length > 0));
+      try {
+        await this._write(ops2);
+      } catch (e) {
+        // The vectors could not be written (e.g. QUOTA_EXCEEDED): take the whole batch back
+        // out (deletes free space, so this normally succeeds) so that the rejected insert
+        // leaves nothing behind. If even that fails, the documents stay pending and are
+        // re-embedded when the store is next opened; they are never searchable without a vector.
+        for (const a of appends) a.s.set.nextSeq--; // the record was not written
+        try {
+          await this._write(batch.flatMap((b) => this._removeOps(collection, b.rec.doc._id, b.rec.doc, b.pending.length > 0)));
+          for (const b of batch) { recs.delete(b.rec.doc._id); this._pending.delete(b.key); }
+        } catch { /* left pending */ }
+        if (e instanceof ClipdbError) e.details = { ...(e.details || {}), insertedIds };
+        throw e;
+      }
+      for (const a of appends) a.apply();
+      for (const b of finished) {
+        this._pending.delete(b.key);
+        insertedIds.push(b.rec.doc._id);
+        done++;
+        onProgress?.({ done, total: docs.length, id: b.rec.doc._id });
+      }
+      for (const b of dropped) { recs.delete(b.rec.doc._id); this._pending.delete(b.key); }
+      for (const a of appends) await a.s.set.mergeTail((o) => this._write(o));
       if (failure) {
         if (failure instanceof ClipdbError) failure.details = { ...(failure.details || {}), insertedIds };
         throw failure;
       }
+      // Fast encoders get bigger batches (fewer transactions); slow ones keep small batches,
+      // so progress stays live and a crash re-embeds little.
+      if (batchSize === undefined && Date.now() - t0 < 50 && size < 1024) size *= 2;
     }
     return { insertedIds };
   }
 
+  /** Storage ops that remove a document: its record, binary fields and pending mark. */
+  _removeOps(collection, id, doc, pending = true) {
+    const ops = [{ store: 'docs', key: docKey(collection, id), delete: true }];
+    for (const path of refPaths(doc)) ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
+    if (pending) ops.push({ store: 'pending', key: docKey(collection, id), delete: true });
+    return ops;
+  }
+
   _firstMatch(collection, filter) {
-    for (const [id, rec] of this._cols.get(collection) ?? new Map()) if (matches(rec.doc, filter)) return [id, rec];
+    const test = compileFilter(filter);
+    for (const [id, rec] of this._docs(collection)) if (test(rec.doc)) return [id, rec];
     return [undefined, undefined];
   }
 
@@ -493,47 +631,63 @@ export class Database {
     const [id, rec] = this._firstMatch(collection, filter);
     if (rec === undefined) return { matchedCount: 0, modifiedCount: 0 };
     const keys = Object.keys(update);
-    let next;
+    let nextUser;
     if (keys.some((k) => k.startsWith('$'))) {
       if (keys.some((k) => k !== '$set' && k !== '$unset')) throw new ClipdbError('INVALID_ARGUMENT', `updateOne supports $set and $unset, got ${keys.join(', ')}`);
-      next = structuredClone(rec.doc);
+      nextUser = structuredClone(rec.doc);
       for (const [path, value] of Object.entries(update.$set ?? {})) {
         if (path === '_id' && value !== id) throw new ClipdbError('INVALID_ARGUMENT', '_id cannot be changed');
         const parts = path.split('.');
-        let o = next;
+        let o = nextUser;
         for (const p of parts.slice(0, -1)) { if (o[p] == null || typeof o[p] !== 'object') o[p] = {}; o = o[p]; }
-        o[parts.at(-1)] = await encodeDoc(value);
+        o[parts.at(-1)] = value;
       }
       for (const path of Object.keys(update.$unset ?? {})) {
         if (path === '_id') throw new ClipdbError('INVALID_ARGUMENT', '_id cannot be unset');
         const parts = path.split('.');
-        let o = next;
+        let o = nextUser;
         for (const p of parts.slice(0, -1)) { o = o?.[p]; }
         if (o && typeof o === 'object') delete o[parts.at(-1)];
       }
     } else {
       if (update._id !== undefined && update._id !== id) throw new ClipdbError('INVALID_ARGUMENT', '_id cannot be changed');
-      next = await encodeDoc({ ...update, _id: id });
+      nextUser = { ...update, _id: id };
     }
-    if (storedEquals(next, rec.doc)) return { matchedCount: 1, modifiedCount: 0 };
+    const { doc: next, bins } = splitDoc(nextUser);
+    if (!bins.length && storedEquals(next, rec.doc)) return { matchedCount: 1, modifiedCount: 0 };
+    const changedPaths = new Set(bins.map((b) => b.path));
+    const keyChanged = (key) => changedPaths.has(key) || [...changedPaths].some((p) => p.startsWith(`${key}.`) || key.startsWith(`${p}.`)) || !storedEquals(getPath(next, key), getPath(rec.doc, key));
+    const dk = docKey(collection, id);
+    const pending = this._pending.get(dk) ?? [];
     // Re-embed where the listener's key (or membership) changed, before any transaction.
     const ops = [], apply = [];
     for (const s of this._indexesOn(collection)) {
       const L = s.vi.indexingListener;
-      const was = s.idToKey.has(id) || rec.pending.includes(s.vi.name), now = this._listens(s, next);
-      if (now && (!was || !storedEquals(getPath(next, L.key), getPath(rec.doc, L.key)) || rec.pending.includes(s.vi.name))) {
-        const v = await L.model.predict(modelInput(getPath(next, L.key)));
-        ops.push({ store: 'vectors', key: vecKey(s.vi.name, id), value: v });
-        apply.push(() => s.core.add(Uint32Array.of(this._keyFor(s, id)), v));
+      const was = s.set.has(id) || pending.includes(s.vi.name), now = this._listens(s, next);
+      if (now && (!was || keyChanged(L.key) || pending.includes(s.vi.name))) {
+        const bin = bins.find((b) => b.path === L.key);
+        const input = bin ? await modelInput(bin.record) : await this._storedInput(collection, id, next, L.key);
+        const v = await L.model.predict(input);
+        const a = s.set.appendOp([id], [v]);
+        ops.push(a.op); apply.push(a.apply);
       } else if (!now && was) {
-        ops.push({ store: 'vectors', key: vecKey(s.vi.name, id), delete: true });
-        apply.push(() => { const k = s.idToKey.get(id); if (k !== undefined) s.core.remove(k); s.idToKey.delete(id); });
+        const a = s.set.appendOp([], [], [id]);
+        ops.push(a.op); apply.push(a.apply);
       }
     }
-    const newRec = { doc: next, pending: [], seq: rec.seq };
-    ops.push({ store: 'docs', key: docKey(collection, id), value: newRec });
+    for (const vs of this._unloadedSets(collection)) {
+      const def = this._meta.get(indexMetaKey(vs.index));
+      if (def && keyChanged(def.key)) ops.push(await this._tombstoneOp(vs, [id]));
+    }
+    const newRec = { doc: next, seq: rec.seq };
+    ops.push({ store: 'docs', key: dk, value: newRec });
+    for (const b of bins) ops.push({ store: 'blobs', key: blobKey(collection, id, b.path), value: b.record });
+    const keep = new Set(refPaths(next));
+    for (const path of refPaths(rec.doc)) if (!keep.has(path)) ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
+    if (pending.length) ops.push({ store: 'pending', key: dk, delete: true });
     await this._write(ops);
-    this._cols.get(collection).set(id, newRec);
+    this._docs(collection).set(id, newRec);
+    this._pending.delete(dk);
     for (const f of apply) f();
     return { matchedCount: 1, modifiedCount: 1 };
   }
@@ -541,26 +695,26 @@ export class Database {
   async _deleteOne(collection, filter) {
     const [id, rec] = this._firstMatch(collection, filter);
     if (rec === undefined) return { deletedCount: 0 };
-    const ops = [{ store: 'docs', key: docKey(collection, id), delete: true }];
-    const states = this._indexesOn(collection);
-    for (const s of states) ops.push({ store: 'vectors', key: vecKey(s.vi.name, id), delete: true });
-    for (const [k, m] of this._meta) if (m.collection === collection && !this._vis.has(m.name)) ops.push({ store: 'vectors', key: vecKey(m.name, id), delete: true });
-    await this._write(ops);
-    this._cols.get(collection).delete(id);
-    for (const s of states) {
-      const k = s.idToKey.get(id);
-      if (k !== undefined) { s.core.remove(k); s.idToKey.delete(id); }
+    const ops = this._removeOps(collection, id, rec.doc), apply = [];
+    for (const s of this._indexesOn(collection)) {
+      if (!s.set.has(id)) continue;
+      const a = s.set.appendOp([], [], [id]);
+      ops.push(a.op); apply.push(a.apply);
     }
-    for (const m of this._storedVectors.values()) m.delete(String(id));
+    for (const vs of this._unloadedSets(collection)) ops.push(await this._tombstoneOp(vs, [id]));
+    await this._write(ops);
+    this._docs(collection).delete(id);
+    this._pending.delete(docKey(collection, id));
+    for (const f of apply) f();
     return { deletedCount: 1 };
   }
 
-  async _queryVector(state, query) {
+  async _queryVector(state, collection, query) {
     if (query == null || typeof query !== 'object') throw new ClipdbError('INVALID_ARGUMENT', 'like() needs a query object such as {text: "..."} or {image: blob}');
     const fields = Object.keys(query);
     if (fields.length !== 1) throw new ClipdbError('INVALID_ARGUMENT', `like() needs exactly one query field, got ${fields.length ? fields.join(', ') : 'none'}`);
     const [field] = fields;
-    const dim = state.core.dim, modelId = state.vi.indexingListener.model.identifier;
+    const dim = state.set.dim, modelId = state.vi.indexingListener.model.identifier;
     if (field === 'vector') {
       const v = query.vector;
       if (v != null && (v.length ?? -1) !== dim) {
@@ -568,11 +722,19 @@ export class Database {
       }
       return checkVector(v, dim, 'the query vector');
     }
+    if (field === '_id') {
+      checkId(query._id);
+      const v = state.set.vectorOf(query._id);
+      if (v) return v;
+      const exists = this._docs(collection).has(query._id);
+      throw new ClipdbError('NOT_FOUND', exists
+        ? `document ${JSON.stringify(query._id)} of '${collection}' has no vector in '${state.vi.name}' yet (it is pending, or lacks the key '${state.vi.indexingListener.key}')`
+        : `no document with _id ${JSON.stringify(query._id)} in '${collection}'`);
+    }
     const listeners = [state.vi.compatibleListener, state.vi.indexingListener].filter(Boolean);
     const L = listeners.find((l) => l.key === field || l.key.split('.').at(-1) === field);
-    if (!L) throw new ClipdbError('INVALID_ARGUMENT', `vector index '${state.vi.name}' has no listener for query field '${field}' (it has ${listeners.map((l) => `'${l.key}'`).join(', ')})`);
-    const input = modelInput(await encodeDoc(query[field]));
-    return L.model.predict(input);
+    if (!L) throw new ClipdbError('INVALID_ARGUMENT', `vector index '${state.vi.name}' has no listener for query field '${field}' (it has ${listeners.map((l) => `'${l.key}'`).join(', ')}, and '_id' / 'vector')`);
+    return L.model.predict(await modelInput(query[field]));
   }
 
   async _search(collection, query, indexName, n, filter) {
@@ -583,73 +745,63 @@ export class Database {
     const state = this._vis.get(indexName);
     if (!state) throw new ClipdbError('NOT_FOUND', `no vector index named '${indexName}' has been added (db.add(new VectorIndex(...)))`);
     if (state.collection !== collection) throw new ClipdbError('INVALID_ARGUMENT', `vector index '${indexName}' indexes '${state.collection}', not '${collection}'`);
-    const q = await this._queryVector(state, query);
+    const q = await this._queryVector(state, collection, query);
     if (n === 0) return [];
-    const recs = this._cols.get(collection) ?? new Map();
+    const recs = this._docs(collection);
     let candidates = null;
     if (!isEmptyFilter(filter)) {
-      const keys = [];
-      for (const [id, rec] of recs) {
-        const k = state.idToKey.get(id);
-        if (k !== undefined && matches(rec.doc, filter)) keys.push(k);
-      }
-      candidates = Uint32Array.from(keys);
+      const test = compileFilter(filter);
+      candidates = [];
+      for (const [id, rec] of recs) if (test(rec.doc)) candidates.push(id);
     }
-    const searched = candidates ? candidates.length : state.core.count;
-    if (searched === 0) return [];
-    const k = Math.min(n, searched);
-    // Fetch a little more than k so that scores tied with the k-th are all seen, then order
-    // ties by _id (B29); widen until the k-th score is strictly above the last fetched one.
-    let kq = Math.min(searched, k + 8), res;
-    for (;;) {
-      res = state.core.search(q, kq, candidates)[0];
-      if (kq >= searched || res.scores[kq - 1] < res.scores[k - 1]) break;
-      kq = Math.min(searched, kq * 2);
-    }
-    const hits = Array.from(res.keys, (key, i) => ({ id: state.keyToId[key], score: res.scores[i] }));
-    hits.sort((a, b) => (b.score - a.score) || (String(a.id) < String(b.id) ? -1 : String(a.id) > String(b.id) ? 1 : 0));
-    return hits.slice(0, k).map(({ id, score }) => ({ ...decodeDoc(recs.get(id).doc), score }));
+    const hits = state.set.search(q, n, candidates);
+    return Promise.all(hits.map(async ({ id, score }) => ({ ...(await this._userDoc(collection, id, recs.get(id).doc)), score })));
   }
 
   /**
-   * Export the whole store (documents, vectors, vector index definitions) as one JSON file
-   * (UTF-8 bytes; binary as base64), for backups (B25). Import with importData.
-   * @returns {Promise<Uint8Array>}
+   * Rewrite the stored vectors of every added vector index as full chunk records without
+   * deleted or replaced entries (each in one atomic write).
+   */
+  compact() {
+    return this._exclusive(async () => { for (const s of this._vis.values()) await s.set.compact((o) => this._write(o)); });
+  }
+
+  /**
+   * Back up the whole store as one export container (docs/export-format.md): documents,
+   * binary fields, the vectors of every vector index and model, index definitions. Streams:
+   * memory stays bounded by one batch whatever the size of the store. Writes made while the
+   * export runs wait until it has finished.
+   * @returns {ReadableStream<Uint8Array>} write it to a file (Node: stream.Readable.fromWeb; pages:
+   *   showSaveFilePicker().createWritable(), or `await new Response(stream).blob()`).
    */
   exportData() {
-    return this._exclusive(async () => {
-      const out = { format: 'clipdb-store', version: 1 };
-      for (const s of ['docs', 'vectors', 'meta']) out[s] = (await this.adapter.getAll(s)).map(([k, v]) => [k, toJSONSafe(v)]);
-      return new TextEncoder().encode(JSON.stringify(out));
-    });
+    let release;
+    const gate = new Promise((r) => { release = r; });
+    const lock = new Promise((res, rej) => { this._exclusive(() => { res(); return gate; }).catch(rej); });
+    lock.catch(() => {}); // reported through the stream
+    return exportContainer(this, lock, () => release());
   }
 
   /**
-   * Replace the whole store with an export (one transaction). Vector indexes must be added
-   * again afterwards (their C indexes are rebuilt from the imported vectors).
+   * Load an export container (a ReadableStream, Blob, Uint8Array/ArrayBuffer or an async
+   * iterable of Uint8Array chunks) into this store. Each batch of the file is written in one
+   * transaction, so after a crash mid-import every document is absent or complete with its
+   * vectors; running importData again with the same file completes it (documents already
+   * present with the same _id are skipped). Documents whose _id exists and were not imported by
+   * an earlier run of the same file are 'DUPLICATE_ID' unless `onConflict: 'skip'`.
+   * Vector indexes and their models come with the file; add them with db.add as usual (no
+   * embedding happens for imported vectors when the model identifiers match).
+   * @returns {Promise<{documents: number, vectors: number, skipped: number}>}
    */
-  importData(bytes) {
-    return this._exclusive(async () => {
-      let data;
-      try { data = JSON.parse(new TextDecoder().decode(bytes)); } catch (e) { throw new ClipdbError('INVALID_ARGUMENT', `not a clipdb export: ${e.message}`); }
-      if (data?.format !== 'clipdb-store' || data.version !== 1) throw new ClipdbError('INVALID_ARGUMENT', 'not a clipdb export (format clipdb-store, version 1)');
-      const ops = [];
-      for (const s of ['docs', 'vectors', 'meta']) {
-        for (const [k] of await this.adapter.getAll(s)) ops.push({ store: s, key: k, delete: true });
-        for (const [k, v] of data[s]) ops.push({ store: s, key: k, value: fromJSONSafe(v) });
-      }
-      await this._write(ops);
-      for (const s of this._vis.values()) s.core.free();
-      this._vis.clear(); this._cols.clear(); this._meta.clear(); this._storedVectors.clear(); this._seq = 0;
-      await this._load();
-    });
+  importData(source, { onConflict = 'error', onProgress, signal } = {}) {
+    return this._exclusive(() => importContainer(this, source, { onConflict, onProgress, signal }));
   }
 
   /** Close the storage and free the C indexes. Pending embeddings are resumed on the next open. */
   close() {
     return this._exclusive(async () => {
       this._closed = true;
-      for (const s of this._vis.values()) s.core.free();
+      for (const s of this._vis.values()) s.set.free();
       this._vis.clear();
       await this.adapter.close();
     });
@@ -661,9 +813,9 @@ export class Database {
  * @param {{storage?: 'auto'|'indexeddb'|'fs'|'memory'|object, name?: string, dir?: string, fallback?: boolean, module?: object}} [options]
  *   `storage`: where documents live ('auto': IndexedDB in browsers, else the file system when
  *   `dir` is given, else memory; or a StorageAdapter object). `name`: the IndexedDB database
- *   or journal file name. `fallback` (default true): if IndexedDB cannot be opened (private
- *   mode, no IndexedDB), use memory and report `{persistent: false, reason}` (B21).
- *   `module`: the clipdb wasm module (default: the shared one).
+ *   or the store folder's name (`<dir>/<name>.clipdb`). `fallback` (default true): if IndexedDB
+ *   cannot be opened (private mode, no IndexedDB), use memory and report `{persistent: false,
+ *   reason}`. `module`: the clipdb wasm module (default: the shared one).
  * @returns {Promise<Database>}
  */
 export async function openDatabase(options = {}) {

@@ -118,3 +118,75 @@ export function hasPath(doc, path) { return getPath(doc, path) !== MISSING; }
 export function isEmptyFilter(filter) {
   return filter == null || (isPlainObject(filter) && Object.keys(filter).length === 0);
 }
+
+function pathGetter(path) {
+  const parts = path.split('.');
+  if (parts.length === 1) {
+    const p = parts[0];
+    return (doc) => (doc != null && typeof doc === 'object' && p in doc ? doc[p] : MISSING);
+  }
+  return (doc) => {
+    let v = doc;
+    for (const part of parts) {
+      if (v == null || typeof v !== 'object' || !(part in v)) return MISSING;
+      v = v[part];
+    }
+    return v;
+  };
+}
+
+function compileValue(spec, path) {
+  const isOps = isPlainObject(spec) && Object.keys(spec).length > 0 && Object.keys(spec).every((k) => k.startsWith('$'));
+  if (!isOps) {
+    if (spec === null || typeof spec !== 'object') {
+      // The common case (equality with a scalar): no generic comparison per document.
+      return (v) => v === spec || (v === MISSING ? spec === null : Array.isArray(v) && v.indexOf(spec) >= 0);
+    }
+    return (v) => equals(v, spec);
+  }
+  const tests = Object.entries(spec).map(([op, arg]) => {
+    switch (op) {
+      case '$eq': return (v) => equals(v, arg);
+      case '$ne': return (v) => !equals(v, arg);
+      case '$gt': case '$gte': case '$lt': case '$lte': return (v) => v !== MISSING && cmp(v, arg, op);
+      case '$in': case '$nin': {
+        if (!Array.isArray(arg)) throw new ClipdbError('INVALID_ARGUMENT', `filter on '${path}': ${op} needs an array, got ${typeof arg}`);
+        const scalars = arg.every((t) => t === null || typeof t !== 'object');
+        const set = scalars ? new Set(arg) : null;
+        const hit = scalars
+          ? (v) => (v === MISSING ? set.has(null) : Array.isArray(v) ? v.some((x) => set.has(x)) : set.has(v))
+          : (v) => arg.some((t) => equals(v, t));
+        return op === '$in' ? hit : (v) => !hit(v);
+      }
+      case '$exists': return (v) => (v !== MISSING) === Boolean(arg);
+      case '$not': { const inner = compileValue(arg, path); return (v) => !inner(v); }
+      default: throw new ClipdbError('INVALID_ARGUMENT', `filter on '${path}': unsupported operator ${op}`);
+    }
+  });
+  return tests.length === 1 ? tests[0] : (v) => tests.every((t) => t(v));
+}
+
+/**
+ * `matches` compiled once for many documents: validates the filter now (a malformed filter
+ * throws ClipdbError('INVALID_ARGUMENT') even if no document is tested) and returns a
+ * function doc → boolean with the same results as matches(doc, filter).
+ */
+export function compileFilter(filter) {
+  if (filter == null) return () => true;
+  if (!isPlainObject(filter)) throw new ClipdbError('INVALID_ARGUMENT', `a filter must be a plain object, got ${typeof filter}`);
+  const tests = Object.entries(filter).map(([key, spec]) => {
+    if (key === '$and' || key === '$or' || key === '$nor') {
+      if (!Array.isArray(spec)) throw new ClipdbError('INVALID_ARGUMENT', `${key} needs an array of filters`);
+      const subs = spec.map(compileFilter);
+      if (key === '$and') return (doc) => subs.every((f) => f(doc));
+      if (key === '$or') return (doc) => subs.some((f) => f(doc));
+      return (doc) => !subs.some((f) => f(doc));
+    }
+    if (key.startsWith('$')) throw new ClipdbError('INVALID_ARGUMENT', `unsupported top-level filter operator ${key}`);
+    const get = pathGetter(key), test = compileValue(spec, key);
+    return (doc) => test(get(doc));
+  });
+  if (tests.length === 0) return () => true;
+  if (tests.length === 1) return tests[0];
+  return (doc) => tests.every((t) => t(doc));
+}

@@ -50,6 +50,24 @@ export class WasmVectorIndex {
     } finally { m._free(pk); m._free(pv); }
   }
 
+  /** Make room for `n` vectors in total, so that filling the index allocates once (clipdb_index_reserve). */
+  reserve(n) {
+    if (!Number.isInteger(n) || n < 0) throw new ClipdbError('INVALID_ARGUMENT', `reserve needs a non-negative integer, got ${n}`);
+    this._checkIndex(this.mod._clipdb_index_reserve(this.ptr, n), 'reserve index');
+  }
+
+  /** The stored vector of `key` (L2-normalised, Float32Array [dim]), or null if absent. */
+  get(key) {
+    const m = this.mod, p = m._malloc(this.dim * 4);
+    try {
+      if (!p) throw new ClipdbError('OUT_OF_MEMORY', 'failed to allocate a vector in wasm memory');
+      const st = m._clipdb_index_get(this.ptr, key >>> 0, p);
+      if (st === statusTable(m).NOT_FOUND) return null;
+      this._checkIndex(st, 'read from index');
+      return m.HEAPF32.slice(p >> 2, (p >> 2) + this.dim);
+    } finally { m._free(p); }
+  }
+
   /** Remove `key`; returns false if it was absent. */
   remove(key) {
     const st = this.mod._clipdb_index_remove(this.ptr, key >>> 0);
