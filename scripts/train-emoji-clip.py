@@ -85,6 +85,7 @@ class Batcher:
         self.matcher = EW.Matcher(concepts)
         self.shapes_prob = shapes_prob
         self.R = resolution
+        self.extra_text = 0
 
     def batch(self, step, n):
         rng = random.Random(self.seed * 1000003 + step)
@@ -125,7 +126,23 @@ class Batcher:
                     valid[i, j] = float(shapes.caption_holds(kj[1], ki[2]))
                 else:
                     valid[i, j] = float(self.matcher.holds(kj[1], ki[2]))
-        return pix, caps, valid
+        # Concept targets for the prototype losses: the concepts each picture shows, and the
+        # concepts each caption (and each of `extra` text-only captions) may name.
+        img_cls = [list(it[2]) if it[0] == "emoji" else [] for it in items]
+        cap_cls = [self.slot_concepts(it[1]) if it[0] == "emoji" else [] for it in items]
+        extra, extra_cls = [], []
+        for _ in range(self.extra_text):
+            i = pool.pop() if pool else rng.choice(self.order)
+            t, slots = EW.caption(rng, self.concepts, [i])
+            extra.append(t)
+            extra_cls.append(self.slot_concepts(slots))
+        return pix, caps, valid, img_cls, cap_cls, extra, extra_cls
+
+    def slot_concepts(self, slots):
+        out = set()
+        for kind, s in slots:
+            out |= (self.matcher.name_of if kind == "name" else self.matcher.tag_of).get(s, set())
+        return sorted(out)
 
 
 _BATCHER = None
@@ -138,6 +155,19 @@ def _worker_init(batcher):
 
 def _worker_batch(args):
     return _BATCHER.batch(*args)
+
+
+def proto_loss(emb, targets, protos, scale=16.0):
+    """Soft cross-entropy of normalised embeddings against the concept prototypes; rows with no
+    target (shapes) are left out."""
+    rows = [k for k, t in enumerate(targets) if t]
+    if not rows:
+        return emb.sum() * 0
+    tgt = torch.zeros(len(rows), protos.shape[0])
+    for r, k in enumerate(rows):
+        tgt[r, targets[k]] = 1.0 / len(targets[k])
+    logp = F.log_softmax(scale * emb[rows] @ protos.t(), dim=1)
+    return -(logp * tgt).sum(1).mean()
 
 
 def heldout_set(concepts, held, idx, seed, resolution):
@@ -188,10 +218,10 @@ def main():
     ap.add_argument("--out", default="models/clipdb-emoji")
     ap.add_argument("--fixture", default="tests/data/clipdb-emoji-fixture.safetensors")
     ap.add_argument("--seed", type=int, default=20261206)
-    ap.add_argument("--steps", type=int, default=240)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
-    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resolution", type=int, default=48)
     ap.add_argument("--patch", type=int, default=12)
@@ -201,7 +231,9 @@ def main():
     ap.add_argument("--text-layers", type=int, default=3)
     ap.add_argument("--embed-dim", type=int, default=128)
     ap.add_argument("--shapes-prob", type=float, default=0.1)
-    ap.add_argument("--eval-every", type=int, default=60)
+    ap.add_argument("--proto-weight", type=float, default=1.0, help="weight of the concept-prototype losses")
+    ap.add_argument("--extra-text", type=int, default=128, help="text-only captions per step (prototype loss)")
+    ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--vocab", help="reuse this vocab.txt.gz (written by an earlier run from the same data)")
     ap.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
     a = ap.parse_args()
@@ -275,10 +307,18 @@ def main():
         return a.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
 
     batcher = Batcher(concepts, pictures, a.seed + 2, a.shapes_prob, a.resolution)
+    batcher.extra_text = a.extra_text
+    # Concept prototypes (not part of the shipped model): picture and caption embeddings are
+    # also trained to classify into these, a much denser signal per step than the in-batch
+    # contrastive loss alone; both towers meet at the same prototypes, so they stay aligned.
+    protos = torch.nn.Parameter(torch.randn(len(concepts), a.embed_dim) * 0.02)
+    opt.add_param_group({"params": [protos], "weight_decay": 0.0})
     step0 = 0
     if resuming:
         st = torch.load(ckpt)
         model.load_state_dict(st["model"])
+        with torch.no_grad():
+            protos.copy_(st["protos"])
         opt.load_state_dict(st["opt"])
         torch.set_rng_state(st["trng"])
         step0 = st["step"]
@@ -311,18 +351,22 @@ def main():
     batches = pool.imap(_worker_batch, [(s, a.batch) for s in range(step0, steps)], chunksize=1)
     for step in range(step0, steps):
         ta = time.time()
-        pix, caps, valid = next(batches)
+        pix, caps, valid, img_cls, cap_cls, extra, extra_cls = next(batches)
         valid = torch.from_numpy(valid)
-        tokens = torch.from_numpy(tok.tokenize(caps))
+        tokens = torch.from_numpy(tok.tokenize(caps + extra))
         tb = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         ie = F.normalize(model.encode_image(torch.from_numpy(pix)), dim=-1)
-        te = F.normalize(model.encode_text(tokens), dim=-1)
+        te_all = F.normalize(model.encode_text(tokens), dim=-1)
+        te = te_all[:len(caps)]
         logits = model.logit_scale.exp() * ie @ te.t()
         li = -(F.log_softmax(logits, dim=1) * (valid / valid.sum(1, keepdim=True))).sum(1).mean()
         lt = -(F.log_softmax(logits.t(), dim=1) * (valid.t() / valid.t().sum(1, keepdim=True))).sum(1).mean()
         loss = (li + lt) / 2
+        if a.proto_weight > 0:
+            pn = F.normalize(protos, dim=-1)
+            loss = loss + a.proto_weight * (proto_loss(ie, img_cls, pn) + proto_loss(te_all, cap_cls + extra_cls, pn))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -341,7 +385,7 @@ def main():
             sg = tiny.eval_grid(model, tok, a.resolution, 777, 1)
             log("eval step %d: emoji %s; shapes top1 %.3f recall5 %.3f"
                 % (step + 1, json.dumps(ev), sg["text_to_image_top1"], sg["text_to_image_recall5"]))
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "protos": protos.detach(),
                         "trng": torch.get_rng_state(), "step": step + 1}, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
             export()
