@@ -49,13 +49,16 @@ test('ClipdbWorkerClient: results, errors with codes, abort, terminate', { skip,
     out.preAborted = await err(client.loadModel({ urls: [{ name: 'model.safetensors', url: hangURL }] }, { signal: ac0.signal }));
     // In flight: the model download never completes; abort it inside the Worker.
     const ac = new AbortController();
-    const p = client.loadModel({ urls: [{ name: 'model.safetensors', url: hangURL }], cache: false }, { signal: ac.signal });
+    // (The vocabulary is fetched first and found; then the weights' download hangs.)
+    const vocab = { name: 'vocab.txt.gz', url: new URL('/models/clipdb-shapes/vocab.txt.gz', location.href).href };
+    out.noVocab = await err(client.loadModel({ urls: [{ name: 'model.safetensors', url: hangURL }], cache: false }));
+    const p = client.loadModel({ urls: [vocab, { name: 'model.safetensors', url: hangURL }], cache: false }, { signal: ac.signal });
     await new Promise((r) => setTimeout(r, 300));
     ac.abort();
     out.aborted = await err(p);
     out.stillWorks = await client.count();
     // terminate() rejects what is pending, and every later call.
-    const p2 = client.loadModel({ urls: [{ name: 'model.safetensors', url: hangURL }], cache: false });
+    const p2 = client.loadModel({ urls: [vocab, { name: 'model.safetensors', url: hangURL }], cache: false });
     await new Promise((r) => setTimeout(r, 300));
     client.terminate();
     out.terminated = await err(p2);
@@ -80,6 +83,9 @@ test('ClipdbWorkerClient: results, errors with codes, abort, terminate', { skip,
   assert.equal(r.badArgs.code, 'INVALID_ARGUMENT');
   assert.equal(r.preAborted.code, 'ABORTED');
   assert.equal(r.aborted.code, 'ABORTED');
+  // No vocabulary among the URLs: a named error before the (hanging) weights download starts.
+  assert.equal(r.noVocab.code, 'NOT_FOUND');
+  assert.match(r.noVocab.message, /no tokenizer vocabulary found .*the weights were not downloaded/);
   assert.equal(r.stillWorks, 0);
   assert.equal(r.terminated.code, 'TERMINATED');
   assert.equal(r.after.code, 'TERMINATED');

@@ -119,6 +119,31 @@ describe('layout version 2', () => {
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
+  test('documents are stored 512 to a page; writes rewrite only their page; a reopen gives the same documents in order', async () => {
+    const inner = memoryStorage();
+    const pagesWritten = [];
+    const adapter = { ...inner, close: async () => {}, write: (ops) => { pagesWritten.push(ops.filter((o) => o.store === 'docs').map((o) => o.key.split('\u0000')[1])); return inner.write(ops); } };
+    let db = await openDatabase({ storage: adapter });
+    const c = db.collection('docs');
+    await c.insertMany(Array.from({ length: 1100 }, (_, i) => ({ _id: i, n: i, tag: i % 7 })), { batchSize: 100 });
+    const pages = await inner.getAll('docs');
+    assert.deepEqual(pages.map(([k, p]) => [k.split('\u0000')[1], p.docs.length]), [['0000000000', 512], ['0000000001', 512], ['0000000002', 76]]);
+    pagesWritten.length = 0;
+    await c.updateOne({ _id: 600 }, { $set: { n: -600 } });
+    await c.deleteOne({ _id: 5 });
+    await c.insertOne({ _id: 'late', n: 2000 });
+    assert.deepEqual(pagesWritten, [['0000000001'], ['0000000000'], ['0000000002']]);
+    await db.close();
+    db = await openDatabase({ storage: adapter });
+    const all = await db.collection('docs').find();
+    assert.equal(all.length, 1100);
+    assert.deepEqual(all.slice(0, 6).map((d) => d._id), [0, 1, 2, 3, 4, 6]);
+    assert.equal(all.at(-1)._id, 'late');
+    assert.equal((await db.collection('docs').findOne({ _id: 600 })).n, -600);
+    assert.equal(await db.collection('docs').count({ tag: 3 }), 157);
+    await db.close();
+  });
+
   test('opening reads no binary field; a search reads exactly the binary fields of its n results', async () => {
     const { adapter, reads } = counting(memoryStorage());
     adapter.close = async () => {}; // reopened below: the memory adapter must outlive close()
@@ -212,11 +237,14 @@ describe('layout version 2', () => {
       await db.close();
       const { ClassicLevel } = await import('classic-level');
       const raw = new ClassicLevel(path.join(dir, 'c.clipdb'), { keyEncoding: 'utf8', valueEncoding: 'view' });
-      await raw.put('docs:docs\u0000sy', Uint8Array.of(0xff, 0x0f, 0x6f, 0x22));
+      // The first page of documents (key "docs:<collection>\0<10-digit page>") gets garbage.
+      const key = 'docs:docs\u00000000000000';
+      assert.ok(await raw.get(key), 'the page record exists');
+      await raw.put(key, Uint8Array.of(0xff, 0x0f, 0x6f, 0x22));
       await raw.close();
-      await assert.rejects(openDatabase({ storage: 'fs', dir, name: 'c' }), (e) => e.code === 'CORRUPT' && /docs\\u0000sy/.test(e.message));
+      await assert.rejects(openDatabase({ storage: 'fs', dir, name: 'c' }), (e) => e.code === 'CORRUPT' && /docs\\u00000000000000/.test(e.message) && /does not decode/.test(e.message));
       const raw2 = new ClassicLevel(path.join(dir, 'c.clipdb'), { keyEncoding: 'utf8', valueEncoding: 'view' });
-      assert.deepEqual(new Uint8Array(await raw2.get('docs:docs\u0000sy')), Uint8Array.of(0xff, 0x0f, 0x6f, 0x22));
+      assert.deepEqual(new Uint8Array(await raw2.get(key)), Uint8Array.of(0xff, 0x0f, 0x6f, 0x22));
       await raw2.close();
     } finally { await rm(dir, { recursive: true, force: true }); }
   });

@@ -4,7 +4,7 @@
 import { ClipdbError } from '../errors.mjs';
 import { toJSONSafe, fromJSONSafe, isRef } from './codec.mjs';
 import { VectorSet } from './vector-set.mjs';
-import { docKey, blobKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, SEP } from './layout.mjs';
+import { blobKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, SEP } from './layout.mjs';
 
 export const FORMAT = 'clipdb-export';
 export const VERSION = 1;
@@ -387,8 +387,8 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
         if (resuming || onConflict === 'skip') { skipped++; docsIn.push(null); for (const s of vlist) { if (!perSet.has(s)) perSet.set(s, { ids: [], rows: [] }); perSet.get(s).rows.push(null); } continue; }
         throw new ClipdbError('DUPLICATE_ID', `the export file holds _id ${JSON.stringify(id)} of '${col}', which this store already has (pass onConflict: 'skip' to keep the store's); ${documents} documents were imported before it`, { details: { id, documents } });
       }
+      if (docsIn.some((d) => d && d.col === col && d.id === id)) throw new ClipdbError('BAD_EXPORT', `batch ${B}: _id ${JSON.stringify(id)} of '${col}' appears twice`);
       const rec = { doc, seq: db._seq++ };
-      ops.push({ store: 'docs', key: docKey(col, id), value: rec });
       for (const r of refs.values()) {
         let data = blobs.get(r.n);
         if (data === undefined) throw new ClipdbError('BAD_EXPORT', `batch ${B}: binary ${r.n} of document ${JSON.stringify(id)} is missing`);
@@ -431,8 +431,21 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
       vectors += ids.length;
     }
     void rowsUsed;
-    await db._write(ops);
-    for (const d of docsIn) if (d) { if (!db._cols.has(d.col)) db._cols.set(d.col, new Map()); db._cols.get(d.col).set(d.id, d.rec); documents++; }
+    // The documents' pages: placed tentatively, taken back if the write fails.
+    const added = docsIn.filter(Boolean);
+    const byCol = new Map();
+    for (const d of added) {
+      if (!db._cols.has(d.col)) db._cols.set(d.col, new Map());
+      db._cols.get(d.col).set(d.id, d.rec);
+      if (!byCol.has(d.col)) byCol.set(d.col, []);
+      byCol.get(d.col).push(d.id);
+    }
+    for (const [col, ids] of byCol) ops.unshift(...db._pages.ops(col, db._pages.place(col, ids), db._cols.get(col)));
+    try { await db._write(ops); } catch (e) {
+      for (const d of added) { db._cols.get(d.col).delete(d.id); db._pages.remove(d.col, d.id); }
+      throw e;
+    }
+    documents += added.length;
     for (const f of applies) f();
     onProgress?.({ documents, vectors, skipped });
   }

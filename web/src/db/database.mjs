@@ -21,6 +21,7 @@ import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
 import { SEP, idKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportContainer, importContainer } from './container.mjs';
+import { DocPages, parsePageKey } from './doc-pages.mjs';
 
 const vsetMetaKey = (index, model) => `vset${SEP}${index}${SEP}${model}`;
 
@@ -242,6 +243,7 @@ export class Database {
     this._mod = mod;
     this._cols = new Map();       // collection -> Map(_id -> {doc (small fields), seq})
     this._pending = new Map();    // docKey -> [vector index names owing a vector]
+    this._pages = new DocPages(); // which 'docs' page holds each document
     this._vis = new Map();        // vector index name -> {vi, collection, set: VectorSet}
     this._meta = new Map();       // stored meta records
     this._seq = 0;
@@ -254,12 +256,17 @@ export class Database {
     const [docs, pending, meta] = await Promise.all(['docs', 'pending', 'meta'].map((s) => this.adapter.getAll(s)));
     for (const [k, v] of meta) this._meta.set(k, v);
     const all = [];
-    for (const [k, rec] of docs) {
-      const [col, id] = parseDocKey(k);
-      if (rec == null || typeof rec !== 'object' || rec.doc == null || typeof rec.seq !== 'number' || rec.doc._id !== id) {
-        throw new ClipdbError('CORRUPT', `the store is damaged: document record ${JSON.stringify(k)} is not a document of this layout; nothing was changed`, { details: { key: k } });
+    for (const [k, page] of docs) {
+      const [col, pageNo] = parsePageKey(k);
+      if (page == null || !Array.isArray(page.docs)) throw new ClipdbError('CORRUPT', `the store is damaged: document page ${JSON.stringify(k)} is not a page of this layout; nothing was changed`, { details: { key: k } });
+      for (const rec of page.docs) {
+        const id = rec?.doc?._id;
+        if (rec == null || typeof rec !== 'object' || typeof rec.seq !== 'number' || !(typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))) {
+          throw new ClipdbError('CORRUPT', `the store is damaged: document page ${JSON.stringify(k)} holds a record that is not a document; nothing was changed`, { details: { key: k } });
+        }
+        all.push([col, id, rec]);
+        this._pages.loaded(col, pageNo, id);
       }
-      all.push([col, id, rec]);
     }
     all.sort((a, b) => a[2].seq - b[2].seq);
     for (const [col, id, rec] of all) {
@@ -531,19 +538,20 @@ export class Database {
       start += size;
       const anyPending = batch.some((b) => b.pending.length);
       // Transaction 1: documents, their binary fields and their pending marks.
-      const ops1 = [];
+      for (const b of batch) recs.set(b.rec.doc._id, b.rec); // tentatively, to write their pages
+      const ops1 = this._pages.ops(collection, this._pages.place(collection, batch.map((b) => b.rec.doc._id)), recs);
       for (const b of batch) {
-        ops1.push({ store: 'docs', key: b.key, value: b.rec });
         for (const bin of b.bins) ops1.push({ store: 'blobs', key: blobKey(collection, b.rec.doc._id, bin.path), value: bin.record });
         if (b.pending.length) ops1.push({ store: 'pending', key: b.key, value: b.pending });
       }
       try {
         await this._write(ops1);
       } catch (e) {
+        for (const b of batch) { recs.delete(b.rec.doc._id); this._pages.remove(collection, b.rec.doc._id); }
         if (e instanceof ClipdbError) e.details = { ...(e.details || {}), insertedIds };
         throw e;
       }
-      for (const b of batch) { recs.set(b.rec.doc._id, b.rec); if (b.pending.length) this._pending.set(b.key, b.pending); }
+      for (const b of batch) if (b.pending.length) this._pending.set(b.key, b.pending);
       if (!anyPending) {
         for (const b of batch) { insertedIds.push(b.rec.doc._id); done++; onProgress?.({ done, total: docs.length, id: b.rec.doc._id }); }
         continue;
@@ -576,7 +584,9 @@ export class Database {
       const appends = [...perSet].map(([s, { ids, vecs }]) => ({ s, ...s.set.appendOp(ids, vecs) }));
       const ops2 = appends.map((a) => a.op);
       for (const b of finished) if (b.pending.length) ops2.push({ store: 'pending', key: b.key, delete: true });
-      for (const b of dropped) ops2.push(...this._removeOps(collection, b.rec.doc._id, b.rec.doc, b.pending.length > 0));
+      const pageOfBatch = new Map(batch.map((b) => [b.rec.doc._id, this._pages.pageOf(collection, b.rec.doc._id)]));
+      const restorePages = (bs) => { for (const b of bs) if (this._pages.pageOf(collection, b.rec.doc._id) === undefined) this._pages.loaded(collection, pageOfBatch.get(b.rec.doc._id), b.rec.doc._id); };
+      ops2.push(...this._removeDocsOps(collection, dropped.map((b) => b.rec.doc._id)));
       try {
         await this._write(ops2);
       } catch (e) {
@@ -585,10 +595,15 @@ export class Database {
         // leaves nothing behind. If even that fails, the documents stay pending and are
         // re-embedded when the store is next opened; they are never searchable without a vector.
         for (const a of appends) a.s.set.nextSeq--; // the record was not written
+        // ops2 was not written: the dropped documents are still in their pages in storage.
+        restorePages(dropped);
         try {
-          await this._write(batch.flatMap((b) => this._removeOps(collection, b.rec.doc._id, b.rec.doc, b.pending.length > 0)));
+          await this._write(this._removeDocsOps(collection, batch.map((b) => b.rec.doc._id)));
           for (const b of batch) { recs.delete(b.rec.doc._id); this._pending.delete(b.key); }
-        } catch { /* left pending */ }
+        } catch {
+          // Left pending in storage: keep them in memory too (out of search, embedded on reopen).
+          restorePages(batch);
+        }
         if (e instanceof ClipdbError) e.details = { ...(e.details || {}), insertedIds };
         throw e;
       }
@@ -612,12 +627,21 @@ export class Database {
     return { insertedIds };
   }
 
-  /** Storage ops that remove a document: its record, binary fields and pending mark. */
-  _removeOps(collection, id, doc, pending = true) {
-    const ops = [{ store: 'docs', key: docKey(collection, id), delete: true }];
-    for (const path of refPaths(doc)) ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
-    if (pending) ops.push({ store: 'pending', key: docKey(collection, id), delete: true });
-    return ops;
+  /**
+   * Storage ops that remove documents: they leave their pages (taken out of the page map now;
+   * the pages are rewritten from `recs`, which must still hold the removed documents' records
+   * for their binary fields), their binary fields and pending marks go.
+   */
+  _removeDocsOps(collection, ids) {
+    const recs = this._docs(collection), touched = new Set(), ops = [];
+    for (const id of ids) {
+      const p = this._pages.remove(collection, id);
+      if (p !== undefined) touched.add(p);
+      const rec = recs.get(id);
+      if (rec) for (const path of refPaths(rec.doc)) ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
+      ops.push({ store: 'pending', key: docKey(collection, id), delete: true });
+    }
+    return [...this._pages.ops(collection, touched, recs), ...ops];
   }
 
   _firstMatch(collection, filter) {
@@ -680,13 +704,15 @@ export class Database {
       if (def && keyChanged(def.key)) ops.push(await this._tombstoneOp(vs, [id]));
     }
     const newRec = { doc: next, seq: rec.seq };
-    ops.push({ store: 'docs', key: dk, value: newRec });
+    const recs = this._docs(collection);
+    recs.set(id, newRec); // tentatively, to write its page
+    try { ops.push(...this._pages.ops(collection, [this._pages.pageOf(collection, id)], recs)); } finally { recs.set(id, rec); }
     for (const b of bins) ops.push({ store: 'blobs', key: blobKey(collection, id, b.path), value: b.record });
     const keep = new Set(refPaths(next));
     for (const path of refPaths(rec.doc)) if (!keep.has(path)) ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
     if (pending.length) ops.push({ store: 'pending', key: dk, delete: true });
     await this._write(ops);
-    this._docs(collection).set(id, newRec);
+    recs.set(id, newRec);
     this._pending.delete(dk);
     for (const f of apply) f();
     return { matchedCount: 1, modifiedCount: 1 };
@@ -695,14 +721,15 @@ export class Database {
   async _deleteOne(collection, filter) {
     const [id, rec] = this._firstMatch(collection, filter);
     if (rec === undefined) return { deletedCount: 0 };
-    const ops = this._removeOps(collection, id, rec.doc), apply = [];
+    const page = this._pages.pageOf(collection, id);
+    const ops = this._removeDocsOps(collection, [id]), apply = [];
     for (const s of this._indexesOn(collection)) {
       if (!s.set.has(id)) continue;
       const a = s.set.appendOp([], [], [id]);
       ops.push(a.op); apply.push(a.apply);
     }
     for (const vs of this._unloadedSets(collection)) ops.push(await this._tombstoneOp(vs, [id]));
-    await this._write(ops);
+    try { await this._write(ops); } catch (e) { this._pages.loaded(collection, page, id); throw e; }
     this._docs(collection).delete(id);
     this._pending.delete(docKey(collection, id));
     for (const f of apply) f();

@@ -54,12 +54,15 @@ function v1ToUser(value) {
   }
 }
 
-/** Storage ops (docs, blobs, pending) for one clipdb 0.1 document record {doc, pending, seq}. */
+/**
+ * One clipdb 0.1 document record {doc, pending, seq} in layout 2: its page entry {doc, seq}
+ * and the storage ops of its binary fields and pending mark (the caller writes the pages).
+ */
 export function convertV1Doc(collection, rec) {
-  const { doc, bins } = splitDoc(v1ToUser(rec.doc));
+  const { doc, bins } = splitDoc(rec.doc);
   const key = docKey(collection, rec.doc._id);
-  const ops = [{ store: 'docs', key, value: { doc, seq: rec.seq } }];
+  const ops = [];
   for (const b of bins) ops.push({ store: 'blobs', key: blobKey(collection, rec.doc._id, b.path), value: b.record });
   if (rec.pending?.length) ops.push({ store: 'pending', key, value: [...rec.pending] });
-  return ops;
+  return { entry: { doc, seq: rec.seq }, ops };
 }

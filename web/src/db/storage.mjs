@@ -16,8 +16,10 @@
 //   }
 //
 // Stores (layout version 2; see README.md in this folder):
-//   docs     "<collection>\0<t><_id>" → {doc, seq}   small fields only; t = 's' (string _id) | 'n' (number)
-//   pending  same key as docs → [vector index names that still owe the document a vector]
+//   docs     "<collection>\0<10-digit page>" → {docs: [{doc, seq}, ...]}  small fields of up to 512
+//            documents per record (doc-pages.mjs)
+//   pending  "<collection>\0<t><_id>" (t = 's' string _id | 'n' number) → [vector index names
+//            that still owe the document a vector]
 //   blobs    "<collection>\0<t><_id>\0<path>" → {as, type?, width?, height?, data: Blob|Uint8Array}
 //   vectors  "<index>\0<model>\0<seq, 12 digits>" → {ids: [t<_id>...], vectors: Float32Array|null, del: [t<_id>...]}
 //   meta     "vectorIndex\0<name>" → index definition; "format" → {version: 2}
@@ -29,6 +31,7 @@
 // idle while the page awaits something else commits early in IndexedDB, which would split it).
 import { ClipdbError } from '../errors.mjs';
 import { convertV1Doc, idKey } from './layout.mjs';
+import { PAGE_DOCS, pageKey } from './doc-pages.mjs';
 import { fromJSONSafe } from './codec.mjs';
 
 export const STORES = ['docs', 'pending', 'blobs', 'vectors', 'meta'];
@@ -314,16 +317,27 @@ async function migrateJournal({ adapter, journal, fs, location }) {
   for (const [k, v] of await adapter.getAll('v1', 'meta\0')) meta.set(k.slice(5), fromJSONSafe(v));
   let documents = 0;
   const typedIds = new Map(); // "<collection>\0<String(id)>" → typed id key, for the vectors
+  const pages = new Map(); // collection → {no, entries, ops}
+  const flush = async (col) => {
+    const p = pages.get(col);
+    if (!p.entries.length) return;
+    await adapter.write([{ store: 'docs', key: pageKey(col, p.no), value: { docs: p.entries } }, ...p.ops]);
+    p.no++; p.entries = []; p.ops = [];
+  };
   for (const [k, v] of await adapter.getAll('v1', 'docs\0')) {
     const rec = fromJSONSafe(v);
     const oldKey = k.slice(5);
     const col = oldKey.slice(0, oldKey.indexOf('\0'));
-    const ops = convertV1Doc(col, rec);
+    const { entry, ops } = convertV1Doc(col, rec);
     typedIds.set(`${col}\0${String(rec.doc._id)}`, idKey(rec.doc._id));
-    ops.push({ store: 'v1', key: k, delete: true });
-    await adapter.write(ops);
+    if (!pages.has(col)) pages.set(col, { no: 0, entries: [], ops: [] });
+    const p = pages.get(col);
+    p.entries.push(entry);
+    p.ops.push(...ops, { store: 'v1', key: k, delete: true });
+    if (p.entries.length >= PAGE_DOCS) await flush(col);
     documents++;
   }
+  for (const col of pages.keys()) await flush(col);
   // Vectors: one chunk record per vector index, in key order, model from its definition.
   const chunks = new Map();
   for (const [k, v] of await adapter.getAll('v1', 'vectors\0')) {
@@ -480,12 +494,23 @@ async function migrateIDB(tx) {
   const typedIds = new Map();
   let documents = 0;
   const stores = Object.fromEntries(STORES.map((x) => [x, tx.objectStore(IDB_NAMES[x])]));
+  const pages = new Map(); // collection → {no, entries}
+  const flush = (col) => {
+    const p = pages.get(col);
+    if (p.entries.length) stores.docs.put({ docs: p.entries }, pageKey(col, p.no));
+    p.no++; p.entries = [];
+  };
   for (let c = await tx.objectStore('docs').openCursor(); c; c = await c.continue()) {
     const col = c.key.slice(0, c.key.indexOf('\0'));
-    for (const op of convertV1Doc(col, c.value)) stores[op.store].put(op.value, op.key);
+    const { entry, ops } = convertV1Doc(col, c.value);
+    for (const op of ops) stores[op.store].put(op.value, op.key);
+    if (!pages.has(col)) pages.set(col, { no: 0, entries: [] });
+    pages.get(col).entries.push(entry);
+    if (pages.get(col).entries.length >= PAGE_DOCS) flush(col);
     typedIds.set(`${col}\0${String(c.value.doc._id)}`, idKey(c.value.doc._id));
     documents++;
   }
+  for (const col of pages.keys()) flush(col);
   const chunks = new Map();
   for (let c = await tx.objectStore('vectors').openCursor(); c; c = await c.continue()) {
     const index = c.key.slice(0, c.key.indexOf('\0'));
