@@ -71,6 +71,7 @@ function searchAll(name, store, queries, n, jobs = 4) {
         const p = spawn(exe, [...pre, 'search', '--store', store, '--text', queries[k], '-n', String(n)]);
         let so = '';
         let se = '';
+        p.on('error', (e) => reject(new Error(`${name} search "${queries[k]}": ${e.message}`)));
         p.stdout.on('data', (d) => { so += d; });
         p.stderr.on('data', (d) => { se += d; });
         p.on('close', (code) => {
