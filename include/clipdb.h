@@ -431,6 +431,65 @@ CLIPDB_API clipdb_status clipdb_image_preprocess_pixels(const uint8_t *pixels, i
                                                         float *out);
 
 /* ------------------------------------------------------------------------------------------
+ * Thumbnails: a small JPEG of an encoded image, for display (e.g. a photo grid)
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct clipdb_thumbnail_params {
+  int32_t max_side;    /**< the longer side of the thumbnail in pixels, 16..4096, default 320;
+                            an image whose longer side is already at most this keeps its size
+                            (never upscaled) */
+  int32_t quality;     /**< JPEG quality 1..100 (the usual IJG scale), default 80; chroma is
+                            subsampled 2x2 up to 90, kept at full resolution above */
+  uint64_t max_pixels; /**< width*height limit read from the file header before decoding, as
+                            clipdb_image_params.max_pixels (default 178956970) */
+  int32_t exif;        /**< clipdb_exif_mode, default APPLY: the thumbnail is upright as a
+                            browser draws the photo (the JPEG written carries no EXIF, so
+                            nothing rotates it again); IGNORE keeps the stored orientation */
+} clipdb_thumbnail_params;
+
+/** The defaults listed on clipdb_thumbnail_params. */
+CLIPDB_API clipdb_thumbnail_params clipdb_thumbnail_default_params(void);
+
+/** A JPEG written by clipdb_image_thumbnail. Release with clipdb_thumbnail_free. */
+typedef struct clipdb_thumbnail {
+  uint8_t *jpeg;         /**< `size` bytes of a baseline JFIF JPEG (3 components, YCbCr);
+                              allocated and owned by the library */
+  size_t size;           /**< bytes at `jpeg` */
+  int32_t width, height; /**< thumbnail size in pixels, upright (after EXIF orientation) */
+} clipdb_thumbnail;
+
+/**
+ * Decode an encoded image, shrink it and encode the result as a JPEG.
+ * `data`: `size` bytes of any file clipdb_image_preprocess decodes (JPEG, PNG, BMP, GIF first
+ * frame). Borrowed, not kept.
+ * Size: the longer side becomes min(longer side, params->max_side) and the shorter side is
+ * scaled by the same factor, rounded to the nearest pixel (at least 1): 4000x3000 -> 320x240,
+ * 3000x4000 -> 240x320, 100x50 stays 100x50. Sides are those after EXIF orientation.
+ * Resampling: area averaging (each output pixel is the mean of the input area it covers,
+ * partial pixels weighted by their covered fraction), so large reductions do not alias.
+ * Colour: gray images stay gray (written as a 3-component JPEG); alpha (PNG, BMP) is
+ * composited on white; 16-bit gray is scaled to 8 bits; CMYK is converted to RGB.
+ * `params` NULL = clipdb_thumbnail_default_params(). `info` (optional) receives format, mode,
+ * stored size and EXIF orientation of the input, as for clipdb_image_preprocess.
+ * On success `out` (caller-provided struct) holds a JPEG allocated by the library: release it
+ * with clipdb_thumbnail_free. On failure `out` is zeroed and nothing is allocated.
+ * Memory: the decoded image (width*height*channels bytes; 36 MB for a 12-MP RGB photo; stb's
+ * decoder holds its component planes next to it while decoding) plus a few rows; the
+ * thumbnail is oriented after shrinking, so no second full-size copy is made.
+ * Errors: INVALID_ARGUMENT (`out` NULL, `data` NULL with size > 0, max_side outside 16..4096,
+ * quality outside 1..100, exif neither IGNORE nor APPLY), BAD_IMAGE (empty, corrupt or
+ * truncated), UNSUPPORTED (WebP, AVIF, HEIC, TIFF, ...; the message names the format),
+ * IMAGE_TOO_LARGE (over max_pixels, checked before decoding), OUT_OF_MEMORY (the message
+ * names the bytes). Message: clipdb_last_error().
+ */
+CLIPDB_API clipdb_status clipdb_image_thumbnail(const void *data, size_t size,
+                                                const clipdb_thumbnail_params *params,
+                                                clipdb_thumbnail *out, clipdb_image_info *info);
+
+/** Release the JPEG of a thumbnail and zero the struct (NULL and a zeroed struct are allowed). */
+CLIPDB_API void clipdb_thumbnail_free(clipdb_thumbnail *thumbnail);
+
+/* ------------------------------------------------------------------------------------------
  * Vector index: exact cosine top-k over L2-normalised float32 vectors
  * ---------------------------------------------------------------------------------------- */
 

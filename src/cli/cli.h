@@ -21,6 +21,7 @@ int cli_tokenize(int argc, char **argv);   /* cmd-tokenize.c */
 int cli_preprocess(int argc, char **argv); /* cmd-preprocess.c */
 int cli_index(int argc, char **argv);      /* cmd-store.c */
 int cli_search(int argc, char **argv);     /* cmd-store.c */
+int cli_thumbnail(int argc, char **argv);  /* cmd-thumbnail.c */
 
 /* ---- shared helpers (common.c) ---- */
 

@@ -16,6 +16,7 @@ static const struct {
     {"preprocess", cli_preprocess, "preprocess --model PATH [--exif ignore|apply] IMAGE --out FILE"},
     {"index", cli_index, "index --model PATH --store DIR IMAGE_DIR..."},
     {"search", cli_search, "search --store DIR (--text TEXT | --image FILE) [-n N]"},
+    {"thumbnail", cli_thumbnail, "thumbnail [--max-side N] [--quality Q] [--exif ignore|apply] IMAGE OUT.jpg"},
 };
 
 static void usage(FILE *f) {

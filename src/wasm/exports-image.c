@@ -57,3 +57,45 @@ CLIPDB_API int32_t clipdb__wasm_image_preprocess_pixels(const uint8_t *pixels, i
   return (int32_t)clipdb_image_preprocess_pixels(pixels, width, height, channels, stride, &p,
                                                  out);
 }
+
+/* clipdb_thumbnail_default_params: max_side, quality, max_pixels, exif. */
+CLIPDB_API void clipdb__wasm_thumbnail_default_params(int32_t *max_side, int32_t *quality,
+                                                      double *max_pixels, int32_t *exif) {
+  const clipdb_thumbnail_params p = clipdb_thumbnail_default_params();
+  *max_side = p.max_side;
+  *quality = p.quality;
+  *max_pixels = (double)p.max_pixels;
+  *exif = p.exif;
+}
+
+/*
+ * clipdb_image_thumbnail with scalar parameters. On success `result` (int32 [4]) gets the
+ * JPEG's address in wasm memory, its size in bytes, and the thumbnail's width and height;
+ * the caller copies the bytes out and releases them with clipdb__wasm_thumbnail_free.
+ */
+CLIPDB_API int32_t clipdb__wasm_image_thumbnail(const void *data, size_t size, int32_t max_side,
+                                                int32_t quality, double max_pixels,
+                                                int32_t exif, int32_t *result) {
+  clipdb_thumbnail_params p = clipdb_thumbnail_default_params();
+  p.max_side = max_side;
+  p.quality = quality;
+  p.max_pixels = max_pixels <= 0 ? 0 : max_pixels >= 1.8e19 ? UINT64_MAX : (uint64_t)max_pixels;
+  p.exif = exif;
+  clipdb_thumbnail t;
+  const clipdb_status s = clipdb_image_thumbnail(data, size, &p, &t, NULL);
+  if (s == CLIPDB_STATUS_SUCCESS) {
+    result[0] = (int32_t)(intptr_t)t.jpeg;
+    result[1] = (int32_t)t.size;
+    result[2] = t.width;
+    result[3] = t.height;
+  }
+  return (int32_t)s;
+}
+
+/* Release a JPEG returned by clipdb__wasm_image_thumbnail (its address as given there). */
+CLIPDB_API void clipdb__wasm_thumbnail_free(void *jpeg) {
+  clipdb_thumbnail t;
+  memset(&t, 0, sizeof t);
+  t.jpeg = jpeg;
+  clipdb_thumbnail_free(&t);
+}

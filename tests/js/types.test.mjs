@@ -22,6 +22,8 @@ declare const onProgress: (p: { done: number; total: number; id: string | number
 declare const signal: AbortSignal;
 declare const db: import('clipdb').Database;
 declare const fresh: import('clipdb').Database;
+declare const wasmModule: WebAssembly.Module;
+declare const exported: Uint8Array;
 `;
 
 test('README examples type-check against index.d.ts with tsc --strict', { skip, timeout: 120000 }, async () => {

@@ -191,7 +191,7 @@ function figureFor(it, { scores }) {
   fig.dataset.id = it._id;
   if (scores) fig.dataset.score = String(it.score);
   const img = document.createElement('img');
-  const u = URL.createObjectURL(it.image);
+  const u = URL.createObjectURL(it.thumb ?? it.image); // the stored thumbnail; the original stays on disk
   urls.add(u);
   img.src = u;
   img.alt = it.name;

@@ -1,13 +1,19 @@
-// Low-level binding of the model API: a 1:1 mirror of the C names of include/clipdb.h
-// ("Models", "Sessions") over an Emscripten module from module.mjs. It never throws for a
-// C failure: every function returns the numeric status (0 = success) plus its results, and
-// the message stays readable through clipdb_last_error(mod). Memory discipline:
+// Low-level binding: a 1:1 mirror of the C API of include/clipdb.h (status and log, models,
+// sessions, tokenizer, image preprocessing, vector index) over an Emscripten module that the
+// caller passes as the first argument (module.mjs createModule()/getModule(), or the edge
+// entry's). image.mjs, text.mjs, engine.mjs and db/vector-index.mjs reach wasm only through
+// these functions. None of them throws for a C failure: each returns the numeric status
+// (0 = success) with its results, and `message` where the failure happened on the JS side;
+// otherwise the C message stays readable through clipdb_last_error(mod) (or the handle's
+// *_last_error). toError() turns such a result into the ClipdbError the high-level API throws,
+// using the one status table statusCodes(). Memory discipline:
 //   - every _malloc made during a call is freed in `finally` (scoped allocation);
 //   - typed arrays are copied in and results copied out (no views escape);
 //   - HEAP views are re-read after any call that may grow memory (mod.HEAPU8 etc. are
 //     replaced by Emscripten when memory grows, so never cache them across calls).
-// Handles (model, session) are plain numbers (wasm pointers); free them with the matching
-// *_free function.
+// Handles (model, session, tokenizer, index) are plain numbers (wasm pointers); free them with
+// the matching *_free function.
+import { ClipdbError } from './errors.mjs';
 
 /** Scoped heap allocations: `alloc(n)` returns a pointer freed by `release()`. */
 function scope(mod) {
@@ -26,8 +32,8 @@ function scope(mod) {
   };
 }
 
-/** Status numbers by name, read from the module (never hard-coded). */
-let statusCache = new WeakMap();
+/** Status numbers by name ({SUCCESS: 0, BAD_MODEL: ..., ...}), read from the module (never hard-coded). */
+const statusCache = new WeakMap();
 export function statusCodes(mod) {
   let t = statusCache.get(mod);
   if (!t) {
@@ -38,6 +44,53 @@ export function statusCodes(mod) {
 }
 
 const OOM = (mod) => statusCodes(mod).OUT_OF_MEMORY;
+const INVALID = (mod) => statusCodes(mod).INVALID_ARGUMENT;
+
+/** The status name of a number ('BAD_MODEL'), or 'STATUS_<n>' for one the table lacks. */
+export function statusName(mod, status) {
+  const table = statusCodes(mod);
+  return Object.keys(table).find((k) => table[k] === status) || `STATUS_${status}`;
+}
+
+/**
+ * The ClipdbError for a failed binding result `r` ({status, message?}): code = the status
+ * name, message = r.message, else `fallback` (a handle's own *_last_error text), else
+ * clipdb_last_error(), else '<what>: <code>'. `status` is kept on the error.
+ */
+export function toError(mod, r, what, fallback = '') {
+  const code = statusName(mod, r.status);
+  const text = r.message || fallback || clipdb_last_error(mod) || `${what}: ${code}`;
+  return new ClipdbError(code, text, { status: r.status });
+}
+
+/** Throw toError(...) unless r.status is 0; returns r. */
+export function check(mod, r, what, fallback) {
+  if (r.status !== 0) throw toError(mod, r, what, fallback);
+  return r;
+}
+
+// Run `body(scope)`; a RangeError from a failed _malloc becomes {status: OUT_OF_MEMORY}.
+function scoped(mod, body) {
+  const s = scope(mod);
+  try {
+    return body(s);
+  } catch (err) {
+    if (err instanceof RangeError) return { status: OOM(mod), message: err.message };
+    throw err;
+  } finally {
+    s.release();
+  }
+}
+
+const utf8 = new TextEncoder();
+
+// Copy bytes into the scope, NUL-terminated (C strings and byte buffers alike).
+function copyBytes(mod, s, bytes) {
+  const p = s.alloc(bytes.length + 1);
+  mod.HEAPU8.set(bytes, p);
+  mod.HEAPU8[p + bytes.length] = 0;
+  return p;
+}
 
 function bytesOf(data) {
   if (data instanceof Uint8Array) return data;
@@ -54,6 +107,23 @@ export function clipdb_last_error(mod) {
 /** clipdb_status_string(status), e.g. 'BAD_MODEL'. */
 export function clipdb_status_string(mod, status) {
   return mod.UTF8ToString(mod._clipdb_status_string(status));
+}
+
+/** clipdb_backend_name(): 'simd' or 'scalar' in the wasm build. */
+export function clipdb_backend_name(mod) {
+  return mod.UTF8ToString(mod._clipdb_backend_name());
+}
+
+/**
+ * clipdb_log_set: `callback(level, message)` receives the library's log messages (level 0
+ * error, 1 warn, 2 info, 3 debug; message a string), or null to discard them (the default).
+ * One callback per module instance.
+ */
+export function clipdb_log_set(mod, callback) {
+  if (callback != null && typeof callback !== 'function') return { status: INVALID(mod), message: 'clipdb_log_set: callback must be a function or null' };
+  mod.clipdbLog = callback || undefined;
+  mod._clipdb__wasm_log_enable(callback ? 1 : 0);
+  return { status: 0 };
 }
 
 /** clipdb_allocated_bytes(): bytes held by the library (leak checks). */
@@ -280,4 +350,241 @@ export function clipdb_embedding_normalize(mod, v) {
   } finally {
     s.release();
   }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizer
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * clipdb_tokenizer_init_from_files: `files` [{name, data: Uint8Array}] — one OpenAI
+ * `*.txt.gz`/`*.txt` vocabulary, or HF `vocab.json` + `merges.txt`. The bytes are copied for
+ * the call. Returns {status, tokenizer} (0 on failure).
+ */
+export function clipdb_tokenizer_init_from_files(mod, files) {
+  const r = scoped(mod, (s) => {
+    const list = Array.isArray(files) ? files : [];
+    if (list.length < 1 || list.length > 2) {
+      return { status: INVALID(mod), message: `failed to create tokenizer: expected 1 file (.txt.gz) or 2 (vocab.json + merges.txt), got ${list.length}` };
+    }
+    const args = [];
+    for (const f of list) {
+      const bytes = bytesOf(f && f.data);
+      if (typeof (f && f.name) !== 'string' || bytes == null) return { status: INVALID(mod), message: 'failed to create tokenizer: every file needs a name and bytes' };
+      args.push(copyBytes(mod, s, utf8.encode(f.name)), copyBytes(mod, s, bytes), bytes.length);
+    }
+    while (args.length < 6) args.push(0);
+    const out = s.alloc(4);
+    const status = mod._clipdb__wasm_tokenizer_init(...args, list.length, out);
+    return { status, tokenizer: status === 0 ? mod.HEAPU32[out >> 2] : 0 };
+  });
+  if (r.tokenizer === undefined) r.tokenizer = 0;
+  return r;
+}
+
+/** clipdb_tokenizer_free(tokenizer). */
+export function clipdb_tokenizer_free(mod, tokenizer) {
+  if (tokenizer) mod._clipdb_tokenizer_free(tokenizer);
+}
+
+/** clipdb_tokenizer_last_error(tokenizer). */
+export function clipdb_tokenizer_last_error(mod, tokenizer) {
+  return mod.UTF8ToString(mod._clipdb_tokenizer_last_error(tokenizer));
+}
+
+/** clipdb_tokenizer_vocab_size / _sot / _eot: {vocabSize, sot, eot}. */
+export function clipdb_tokenizer_info(mod, tokenizer) {
+  return {
+    vocabSize: mod._clipdb_tokenizer_vocab_size(tokenizer),
+    sot: mod._clipdb_tokenizer_sot(tokenizer),
+    eot: mod._clipdb_tokenizer_eot(tokenizer),
+  };
+}
+
+/**
+ * clipdb_tokenize(tokenizer, text, context_length, truncate): `text` a string (UTF-8 encoded
+ * here; lone surrogates become U+FFFD) or UTF-8 bytes. Returns {status, tokens: Int32Array
+ * [contextLength]} (null on failure; TEXT_TOO_LONG names the token count).
+ */
+export function clipdb_tokenize(mod, tokenizer, text, contextLength = 77, truncate = false) {
+  return scoped(mod, (s) => {
+    const bytes = typeof text === 'string' ? utf8.encode(text) : bytesOf(text);
+    if (bytes == null) return { status: INVALID(mod), tokens: null, message: 'failed to tokenize: text must be a string or UTF-8 bytes' };
+    const src = copyBytes(mod, s, bytes);
+    const out = s.alloc(contextLength * 4);
+    const status = mod._clipdb_tokenize(tokenizer, src, bytes.length, contextLength, truncate ? 1 : 0, out, 0);
+    return { status, tokens: status === 0 ? mod.HEAP32.slice(out >> 2, (out >> 2) + contextLength) : null };
+  });
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Images
+ * ------------------------------------------------------------------------------------------- */
+
+const INFO_CAP = 256;
+
+/**
+ * clipdb_image_default_params(): {resolution, mean: number[3], std: number[3], maxPixels,
+ * exif: 'apply'|'ignore'}.
+ */
+export function clipdb_image_default_params(mod) {
+  const s = scope(mod);
+  try {
+    const p = s.alloc(64);
+    mod._clipdb__wasm_image_default_params(p, p + 8, p + 40, p + 48);
+    const f32 = mod.HEAPF32.subarray((p + 8) >> 2, ((p + 8) >> 2) + 6);
+    return {
+      resolution: mod.HEAP32[p >> 2],
+      mean: Array.from(f32.subarray(0, 3)),
+      std: Array.from(f32.subarray(3, 6)),
+      maxPixels: new Float64Array(mod.HEAPU8.buffer, p + 40, 1)[0],
+      exif: mod.HEAP32[(p + 48) >> 2] === 1 ? 'apply' : 'ignore',
+    };
+  } finally {
+    s.release();
+  }
+}
+
+function meanStd(mod, s, params) {
+  const ms = s.alloc(24);
+  mod.HEAPF32.set([...params.mean, ...params.std], ms >> 2);
+  return ms;
+}
+
+/**
+ * clipdb_image_preprocess: `bytes` (Uint8Array) of an encoded JPEG/PNG/BMP/GIF; `params`
+ * {resolution, mean[3], std[3], maxPixels, exif: 'apply'|'ignore'}. Returns {status, pixels:
+ * Float32Array [3·R·R] (CHW), info: {format, mode, width, height, orientation}} (null on
+ * failure: BAD_IMAGE, UNSUPPORTED, IMAGE_TOO_LARGE, OUT_OF_MEMORY).
+ */
+export function clipdb_image_preprocess(mod, bytes, params) {
+  return scoped(mod, (s) => {
+    const R = params.resolution;
+    const src = copyBytes(mod, s, bytes);
+    const ms = meanStd(mod, s, params);
+    const out = s.alloc(3 * R * R * 4), info = s.alloc(INFO_CAP);
+    const status = mod._clipdb__wasm_image_preprocess(src, bytes.length, R, ms, params.maxPixels,
+      params.exif === 'apply' ? 1 : 0, out, info, INFO_CAP);
+    if (status !== 0) return { status, pixels: null, info: null };
+    return { status, pixels: mod.HEAPF32.slice(out >> 2, (out >> 2) + 3 * R * R), info: JSON.parse(mod.UTF8ToString(info)) };
+  });
+}
+
+/**
+ * clipdb_image_preprocess_pixels: 8-bit `data` (Uint8Array/Uint8ClampedArray) of width x
+ * height pixels with `channels` 3 (RGB) or 4 (RGBA, resized premultiplied), rows packed.
+ * Returns {status, pixels: Float32Array [3·R·R]} (null on failure).
+ */
+export function clipdb_image_preprocess_pixels(mod, data, width, height, channels, params) {
+  return scoped(mod, (s) => {
+    const R = params.resolution;
+    const px = s.alloc(data.length);
+    mod.HEAPU8.set(data, px);
+    const ms = meanStd(mod, s, params);
+    const out = s.alloc(3 * R * R * 4);
+    const status = mod._clipdb__wasm_image_preprocess_pixels(px, width, height, channels, width * channels, R, ms, params.maxPixels, out);
+    return { status, pixels: status === 0 ? mod.HEAPF32.slice(out >> 2, (out >> 2) + 3 * R * R) : null };
+  });
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Vector index (exact cosine top-k)
+ * ------------------------------------------------------------------------------------------- */
+
+/** clipdb_index_init(dim) → {status, index} (0 on failure). */
+export function clipdb_index_init(mod, dim) {
+  const r = scoped(mod, (s) => {
+    const p = s.alloc(4);
+    const status = mod._clipdb_index_init(dim, p);
+    return { status, index: status === 0 ? mod.HEAPU32[p >> 2] : 0 };
+  });
+  if (r.index === undefined) r.index = 0;
+  return r;
+}
+
+/** clipdb_index_free(index). */
+export function clipdb_index_free(mod, index) {
+  if (index) mod._clipdb_index_free(index);
+}
+
+/** clipdb_index_last_error(index). */
+export function clipdb_index_last_error(mod, index) {
+  return mod.UTF8ToString(mod._clipdb_index_last_error(index));
+}
+
+/** clipdb_index_dim(index). */
+export function clipdb_index_dim(mod, index) {
+  return mod._clipdb_index_dim(index);
+}
+
+/** clipdb_index_count(index): number of vectors held. */
+export function clipdb_index_count(mod, index) {
+  return mod._clipdb_index_count(index) >>> 0;
+}
+
+/** clipdb_index_kernel_name(): the dot-product kernel chosen at run time. */
+export function clipdb_index_kernel_name(mod) {
+  return mod.UTF8ToString(mod._clipdb_index_kernel_name());
+}
+
+/**
+ * clipdb_index_add(index, keys, vectors, n): `keys` uint32 [n], `vectors` Float32Array
+ * [n·dim] (copied; the index keeps its own normalised copy). Returns {status}.
+ */
+export function clipdb_index_add(mod, index, keys, vectors) {
+  return scoped(mod, (s) => {
+    const n = keys.length;
+    const pk = s.alloc(n * 4), pv = s.alloc(vectors.length * 4);
+    mod.HEAPU32.set(keys, pk >> 2);
+    mod.HEAPF32.set(vectors, pv >> 2);
+    return { status: mod._clipdb_index_add(index, pk, pv, n) };
+  });
+}
+
+/** clipdb_index_reserve(index, n): room for n vectors in total. {status}. */
+export function clipdb_index_reserve(mod, index, n) {
+  return { status: mod._clipdb_index_reserve(index, n >>> 0) };
+}
+
+/** clipdb_index_remove(index, key): {status} (NOT_FOUND when absent). */
+export function clipdb_index_remove(mod, index, key) {
+  return { status: mod._clipdb_index_remove(index, key >>> 0) };
+}
+
+/** clipdb_index_get(index, key): {status, vector: Float32Array [dim]} (the stored, normalised copy). */
+export function clipdb_index_get(mod, index, key) {
+  return scoped(mod, (s) => {
+    const dim = mod._clipdb_index_dim(index);
+    const out = s.alloc(Math.max(1, dim) * 4);
+    const status = mod._clipdb_index_get(index, key >>> 0, out);
+    return { status, vector: status === 0 ? mod.HEAPF32.slice(out >> 2, (out >> 2) + dim) : null };
+  });
+}
+
+/**
+ * clipdb_index_search(index, queries, nq, k, candidates): `queries` Float32Array [nq·dim];
+ * `k` >= 0; `candidates` null or a Uint32Array of keys to search among. Returns {status,
+ * results: [{keys: Uint32Array, scores: Float32Array}] per query, best first (cosine
+ * similarity; equal scores by key)}.
+ */
+export function clipdb_index_search(mod, index, queries, nq, k, candidates = null) {
+  return scoped(mod, (s) => {
+    const nc = candidates ? candidates.length : 0;
+    const pq = s.alloc(queries.length * 4), pkeys = s.alloc(Math.max(1, nq * k) * 4),
+      pscores = s.alloc(Math.max(1, nq * k) * 4), pcounts = s.alloc(Math.max(1, nq) * 4),
+      pc = candidates ? s.alloc(Math.max(1, nc) * 4) : 0;
+    mod.HEAPF32.set(queries, pq >> 2);
+    if (candidates) mod.HEAPU32.set(candidates, pc >> 2);
+    const status = mod._clipdb_index_search(index, pq, nq, k, pc, nc, pkeys, pscores, pcounts);
+    if (status !== 0) return { status, results: null };
+    const results = [];
+    for (let q = 0; q < nq; q++) {
+      const c = mod.HEAPU32[(pcounts >> 2) + q], off = q * k;
+      results.push({
+        keys: mod.HEAPU32.slice((pkeys >> 2) + off, (pkeys >> 2) + off + c),
+        scores: mod.HEAPF32.slice((pscores >> 2) + off, (pscores >> 2) + off + c),
+      });
+    }
+    return { status, results };
+  });
 }

@@ -6,20 +6,25 @@
 import { getModule } from './module.mjs';
 import { ClipdbError } from './errors.mjs';
 import * as b from './binding.mjs';
+import { checkMemoryBudget } from './budget.mjs';
 
-function raise(mod, status, message, what) {
-  const table = b.statusCodes(mod);
-  const code = Object.keys(table).find((k) => table[k] === status) || `STATUS_${status}`;
-  const text = message || b.clipdb_last_error(mod) || `${what}: ${code}`;
-  return new ClipdbError(code, text, { status });
-}
+const raise = (mod, status, message, what) => b.toError(mod, { status, message }, what);
 
-const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
+// Named through a variable so that bundlers for Workers and pages leave it out (only a path
+// given under Node reaches it).
+const NODE_FS = 'node:fs';
 
 // A streamed file for binding.clipdb_model_init_from_files: {name, size, read(offset, dst, n),
 // close()}. `read` writes into mod.HEAPU8, looked up on every call (memory may grow).
 async function nodeFileSource(mod, name, file) {
-  const fs = await import('node:fs');
+  // Decided by capability: a runtime that cannot import node:fs cannot read a path.
+  let fs;
+  try {
+    fs = await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_FS);
+    if (typeof fs.openSync !== 'function') throw new Error('no synchronous file API');
+  } catch {
+    throw new ClipdbError('UNSUPPORTED', `loadModel: file ${name} is given by path, which this runtime cannot read (no node:fs); pass its bytes or a Blob`);
+  }
   let fd;
   try {
     fd = fs.openSync(file, 'r');
@@ -38,6 +43,11 @@ async function nodeFileSource(mod, name, file) {
         done += got;
       }
     },
+    peek(offset, n) {
+      const buf = new Uint8Array(n);
+      const got = fs.readSync(fd, buf, 0, n, offset);
+      return buf.subarray(0, got);
+    },
     close() { fs.closeSync(fd); },
   };
 }
@@ -52,6 +62,23 @@ function blobSource(mod, name, blob) {
       if (bytes.length !== n) throw new Error(`${name}: got ${bytes.length} of ${n} bytes at ${offset}`);
       mod.HEAPU8.set(bytes, dst);
     },
+    peek(offset, n) { return new Uint8Array(reader.readAsArrayBuffer(blob.slice(offset, offset + n))); },
+    close() {},
+  };
+}
+
+// A caller's synchronous random-access reader {size, read(offset, n) -> Uint8Array} (the
+// edge entry's over a module's ArrayBuffer or a stream's chunks): copied slice by slice.
+function readerSource(mod, name, src) {
+  return {
+    name,
+    size: src.size,
+    read(offset, dst, n) {
+      const bytes = src.read(offset, n);
+      if (!bytes || bytes.length !== n) throw new Error(`${name}: got ${bytes ? bytes.length : 0} of ${n} bytes at ${offset}`);
+      mod.HEAPU8.set(bytes, dst);
+    },
+    peek: (offset, n) => src.read(offset, Math.max(0, Math.min(n, src.size - offset))),
     close() {},
   };
 }
@@ -66,10 +93,8 @@ async function toSource(mod, name, data) {
     if (typeof FileReaderSync !== 'undefined') return blobSource(mod, name, data);
     return { name, data: new Uint8Array(await data.arrayBuffer()) };
   }
-  if (data && typeof data === 'object' && typeof data.path === 'string') {
-    if (!isNode) throw new ClipdbError('UNSUPPORTED', `loadModel: file ${name} is given by path, which only Node can read`);
-    return nodeFileSource(mod, name, data.path);
-  }
+  if (data && typeof data === 'object' && typeof data.path === 'string') return nodeFileSource(mod, name, data.path);
+  if (data && typeof data === 'object' && typeof data.read === 'function' && Number.isSafeInteger(data.size)) return readerSource(mod, name, data);
   if (typeof data === 'string' && name.endsWith('.json')) return { name, data: new TextEncoder().encode(data) };
   throw new ClipdbError('INVALID_ARGUMENT', `loadModel: file ${name} must be an ArrayBuffer, typed array, Blob or (Node) {path}`);
 }
@@ -162,6 +187,11 @@ export class ClipModel {
     this.#session = 0;
   }
 
+  /** The clipdb wasm instance this model lives in (pass it to preprocess/createTokenizer). */
+  get module() {
+    return this.#mod;
+  }
+
   /** True once free() was called. */
   get freed() {
     return !this.#model;
@@ -172,17 +202,28 @@ export class ClipModel {
  * Load a CLIP model from safetensors as published: `files` is an array of {name, data} (or
  * {name, path} under Node), a Map, or an object {name: data}; names as published
  * ('model.safetensors', 'config.json' for a Hugging Face CLIPModel directory). `data`:
- * ArrayBuffer / typed array (copied into wasm memory for the call), Blob, or {path} (Node).
+ * ArrayBuffer / typed array (copied into wasm memory for the call), Blob, {path} (Node), or a
+ * synchronous reader {size, read(offset, n) -> Uint8Array of those n bytes} (streamed).
  * Streamed (include/clipdb.h clipdb_file.read: never held whole, so the peak is about the
  * packed weights plus one tensor instead of weights plus file): a {path} under Node
  * (fs.readSync), a Blob/File inside a Worker (FileReaderSync on slices). A Blob on the main
  * thread is read whole first. The caller may drop its data once the promise settles.
  * Options: module (a createModule() instance instead of the shared one), loadVision /
- * loadText (default true).
+ * loadText (default true), maxMemoryMB (a budget in MiB: when the towers to load would need
+ * more wasm memory than that, by the safetensors header, throws MEMORY_BUDGET_EXCEEDED with
+ * the bytes needed before anything is allocated).
  */
 export async function loadModel(files, options = {}) {
   const mod = options.module || (await getModule(options));
   const list = await normalizeFiles(mod, files);
+  if (options.maxMemoryMB != null) {
+    try {
+      checkMemoryBudget(list, options, b.clipdb_allocated_bytes(mod));
+    } catch (e) {
+      closeSources(list);
+      throw e;
+    }
+  }
   let r;
   try {
     r = b.clipdb_model_init_from_files(mod, list, options);

@@ -2,27 +2,13 @@
 // transform (clip/clip.py `_transform`: Resize(R, BICUBIC) on a PIL image, CenterCrop(R),
 // convert("RGB"), ToTensor, Normalize), reproducing Pillow 9.4's arithmetic; see
 // include/clipdb.h (clipdb_image_preprocess) and ../shared/golden/README.md ("Images").
+// Reaches wasm only through binding.mjs, on the module its caller passes (`options.module`),
+// else the shared default instance.
 import { getModule } from './module.mjs';
-import { check, ClipdbError } from './errors.mjs';
+import { ClipdbError } from './errors.mjs';
+import * as b from './binding.mjs';
 
-const INFO_CAP = 256;
-
-function readDefaults(mod) {
-  const p = mod._malloc(64);
-  try {
-    mod._clipdb__wasm_image_default_params(p, p + 8, p + 40, p + 48);
-    const f32 = new Float32Array(mod.HEAPU8.buffer, p + 8, 6);
-    return {
-      resolution: mod.HEAP32[p >> 2],
-      mean: Array.from(f32.subarray(0, 3)),
-      std: Array.from(f32.subarray(3, 6)),
-      maxPixels: new Float64Array(mod.HEAPU8.buffer, p + 40, 1)[0],
-      exif: mod.HEAP32[(p + 48) >> 2] === 1 ? 'apply' : 'ignore',
-    };
-  } finally {
-    mod._free(p);
-  }
-}
+const readDefaults = (mod) => b.clipdb_image_default_params(mod);
 
 function resolveOptions(mod, options) {
   const d = readDefaults(mod);
@@ -71,8 +57,9 @@ async function toBytes(input) {
  * createImageBitmap does by default), so ImageData is already upright and `exif` only
  * affects encoded input: with the default 'apply' both paths see the same upright photo.
  *
- * Options (defaults from the C library, clipdb_image_default_params, or from `model`, a
- * ClipModel from loadModel(), whose config gives resolution, mean and std): `resolution` (224),
+ * Options: `module`, the clipdb wasm instance to run on (createModule(); the edge entry
+ * passes its own), else `model`'s, else the shared default one. Preprocessing options
+ * (defaults from the C library, clipdb_image_default_params, or from `model`, a ClipModel from loadModel(), whose config gives resolution, mean and std): `resolution` (224),
  * `mean` / `std` (OpenAI CLIP's, RGB), `maxPixels` (178956970, Pillow's decompression-bomb
  * limit; checked from the header before decoding), `exif`: 'apply' (default: rotate/flip
  * by the JPEG EXIF orientation first, as PIL.ImageOps.exif_transpose, so the bytes of a
@@ -91,48 +78,19 @@ async function toBytes(input) {
  *   const parity = await preprocess(bytes, { exif: 'ignore' }); // as the official pipeline
  */
 export async function preprocess(input, options = {}) {
-  const mod = options.module || (await getModule());
+  const mod = options.module || (options.model && options.model.module) || (await getModule());
   const o = resolveOptions(mod, options);
-  const R = o.resolution;
-  const outBytes = 3 * R * R * 4;
   if (isImageDataLike(input)) {
     const { width, height, data } = input;
     if (!(width > 0 && height > 0) || data.length % (width * height) !== 0)
       throw new ClipdbError('INVALID_ARGUMENT', `preprocess: ${data.length} samples do not fit ${width} x ${height} pixels`);
-    const channels = data.length / (width * height);
-    const ptrs = [];
-    try {
-      const px = mod._malloc(data.length || 1); ptrs.push(px);
-      const ms = mod._malloc(24); ptrs.push(ms);
-      const out = mod._malloc(outBytes); ptrs.push(out);
-      if (!px || !ms || !out) throw new ClipdbError('OUT_OF_MEMORY', `preprocess: out of wasm memory for ${data.length} bytes`);
-      mod.HEAPU8.set(data, px);
-      new Float32Array(mod.HEAPU8.buffer, ms, 6).set([...o.mean, ...o.std]);
-      const s = mod._clipdb__wasm_image_preprocess_pixels(px, width, height, channels, width * channels, R, ms, o.maxPixels, out);
-      check(mod, s, 'preprocess');
-      return new Float32Array(mod.HEAPU8.buffer.slice(out, out + outBytes));
-    } finally {
-      for (const p of ptrs) if (p) mod._free(p);
-    }
+    const r = b.clipdb_image_preprocess_pixels(mod, data, width, height, data.length / (width * height), o);
+    return b.check(mod, r, 'preprocess').pixels;
   }
   const bytes = await toBytes(input);
-  const ptrs = [];
-  try {
-    const src = mod._malloc(bytes.length || 1); ptrs.push(src);
-    const ms = mod._malloc(24); ptrs.push(ms);
-    const out = mod._malloc(outBytes); ptrs.push(out);
-    const info = mod._malloc(INFO_CAP); ptrs.push(info);
-    if (!src || !ms || !out || !info) throw new ClipdbError('OUT_OF_MEMORY', `preprocess: out of wasm memory for ${bytes.length} bytes`);
-    mod.HEAPU8.set(bytes, src);
-    new Float32Array(mod.HEAPU8.buffer, ms, 6).set([...o.mean, ...o.std]);
-    const s = mod._clipdb__wasm_image_preprocess(src, bytes.length, R, ms, o.maxPixels, o.exif === 'apply' ? 1 : 0, out, info, INFO_CAP);
-    check(mod, s, 'preprocess');
-    const pixels = new Float32Array(mod.HEAPU8.buffer.slice(out, out + outBytes));
-    if (options.info) return { pixels, info: JSON.parse(mod.UTF8ToString(info)) };
-    return pixels;
-  } finally {
-    for (const p of ptrs) if (p) mod._free(p);
-  }
+  const r = b.check(mod, b.clipdb_image_preprocess(mod, bytes, o), 'preprocess');
+  if (options.info) return { pixels: r.pixels, info: r.info };
+  return r.pixels;
 }
 
 /** The C library's default preprocessing options (resolution, mean, std, maxPixels, exif). */

@@ -54,7 +54,17 @@ export interface ModelConfig {
  * Node only, `{ path }` (streamed with fs.readSync). Streamed files are never held whole: the
  * load's peak is about the packed float32 weights plus the largest tensor.
  */
-export type ModelFileData = ArrayBuffer | ArrayBufferView | Blob | { path: string };
+export type ModelFileData = ArrayBuffer | ArrayBufferView | Blob | { path: string } | SyncReader | EdgeFileData;
+
+/**
+ * A synchronous random-access reader of one file: `read(offset, n)` returns a Uint8Array of
+ * exactly the n bytes at byte `offset` (0 <= offset, offset + n <= size). The loader copies
+ * them into wasm memory tensor by tensor, so the file is never held twice.
+ */
+export interface SyncReader {
+  size: number;
+  read(offset: number, n: number): Uint8Array;
+}
 
 /** Model files by published name: 'model.safetensors' (+ 'config.json' for a Hugging Face CLIPModel). */
 export type ModelFiles =
@@ -69,6 +79,15 @@ export interface LoadModelOptions {
   loadVision?: boolean;
   /** Load the text tower if present (default true). */
   loadText?: boolean;
+  /**
+   * Memory budget in MiB (2^20 bytes), e.g. 128 for a Cloudflare Worker isolate. From the
+   * safetensors header alone, before anything is allocated: when the towers to load need more
+   * wasm memory than this (float32 packed weights, or 1 byte per int8 weight, plus the largest
+   * tensor while loading, plus 16 MiB of working memory, plus what the module already holds),
+   * loadModel throws ClipdbError 'MEMORY_BUDGET_EXCEEDED' whose message states the bytes needed
+   * and suggests int8; `details` = {needed, budget, weights, towers} (bytes; towers 'text'/'image').
+   */
+  maxMemoryMB?: number;
 }
 
 /**
@@ -109,6 +128,8 @@ export class ClipModel {
   /** Release the wasm memory of the model and its session. Idempotent; later calls throw INVALID_STATE. */
   free(): void;
   readonly freed: boolean;
+  /** The clipdb wasm instance the model lives in (its createModule() one, or the shared one). */
+  readonly module: object;
 }
 
 /**
@@ -200,10 +221,53 @@ export function defaultImageOptions(options?: { module?: object }): Promise<{
   resolution: number; mean: number[]; std: number[]; maxPixels: number; exif: 'ignore' | 'apply';
 }>;
 
+// ---- thumbnails ----------------------------------------------------------------------------
+
+export interface ThumbnailOptions {
+  /**
+   * Longer side of the thumbnail in pixels, integer 16..4096. Default 320. Images already
+   * that small keep their size (never enlarged); the shorter side is scaled by the same
+   * factor and rounded to the nearest pixel (4000x3000 -> 320x240, 3000x4000 -> 240x320).
+   */
+  maxSide?: number;
+  /** JPEG quality, integer 1..100 (IJG scale). Default 80. */
+  quality?: number;
+  /**
+   * 'apply' (default): turned upright by the JPEG EXIF orientation, as a browser draws the
+   * photo (the thumbnail itself carries no EXIF). 'ignore': the stored orientation.
+   */
+  exif?: 'apply' | 'ignore';
+  /** Decoded width*height limit, checked from the header before decoding. Default 178956970. */
+  maxPixels?: number;
+  /** A module from createModule() instead of the shared one. */
+  module?: object;
+}
+
+/**
+ * A JPEG thumbnail of an encoded image (JPEG, PNG, BMP, GIF first frame), made in wasm:
+ * decoded, shrunk by area averaging (no aliasing on large reductions), alpha drawn over
+ * white, EXIF orientation applied, encoded at `quality`. A 12-MP photo gives a few tens of KB
+ * at the defaults. Wasm memory while it runs: about width x height x 3 bytes of decoded
+ * pixels plus the input; all released before the promise settles.
+ * @returns a Blob of type 'image/jpeg' (a Blob in Node too).
+ * @throws ClipdbError INVALID_ARGUMENT (input not a Blob/ArrayBuffer/typed array, maxSide
+ *   outside 16..4096, quality outside 1..100, bad exif), BAD_IMAGE (empty, corrupt,
+ *   truncated), UNSUPPORTED (WebP, AVIF, HEIC, TIFF, ...; the message names the format),
+ *   IMAGE_TOO_LARGE (over maxPixels), OUT_OF_MEMORY (the message names the bytes).
+ * @example
+ *   const blob = await thumbnail(file);               // <= 320 px, upright, image/jpeg
+ *   img.src = URL.createObjectURL(blob);
+ */
+export function thumbnail(
+  input: Blob | ArrayBuffer | ArrayBufferView,
+  options?: ThumbnailOptions,
+): Promise<Blob>;
+
 // ---- tokenizer ---------------------------------------------------------------------------
 
 /** Vocabulary file bytes; strings are UTF-8 encoded. */
-export type VocabData = ArrayBuffer | ArrayBufferView | string;
+/** Vocabulary file content; a Blob, Response or ReadableStream only through the edge entry. */
+export type VocabData = ArrayBuffer | ArrayBufferView | string | Blob | EdgeFileData;
 
 /**
  * A CLIP BPE tokenizer held in wasm memory (clip/simple_tokenizer.py + clip.tokenize of
@@ -712,3 +776,21 @@ export class ClipdbWorkerClient extends EventTarget {
   /** Stop the Worker now; pending calls reject with ClipdbError 'TERMINATED'. Idempotent. */
   terminate(): void;
 }
+
+// ---- Edge entry ('clipdb' under the workerd / edge-light conditions, or 'clipdb/edge') -----------
+// The same names as above with these differences: nothing is located or cached for the caller.
+// createModule needs {wasmModule} (or {wasmBinary}); loadModel, createTokenizer, preprocess,
+// defaultImageOptions and openDatabase need {module} (from that createModule) and throw
+// INVALID_ARGUMENT without it; model and vocabulary data may also be a ReadableStream or a
+// Response (chunks kept as they arrive and streamed tensor by tensor into wasm memory; with
+// maxMemoryMB a model is refused as soon as its header has arrived and the stream is
+// cancelled); openDatabase runs on memory storage unless given an adapter object. Not exported
+// there: getModule, setDefaultTokenizer, tokenize, fsStorage, indexedDBStorage, the model cache
+// and the Worker client.
+
+/**
+ * Edge entry only: model or vocabulary data as a Worker gets it (an R2 object's body, a KV
+ * stream, a fetch Response): read chunk by chunk, the chunks kept as they arrive (never
+ * concatenated), then streamed into wasm memory tensor by tensor.
+ */
+export type EdgeFileData = Response | ReadableStream<Uint8Array>;

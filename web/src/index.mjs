@@ -5,6 +5,8 @@ export { createModule, getModule } from './module.mjs';
 export { loadModel, ClipModel, normalize } from './engine.mjs';
 // Image preprocessing: decode + the official CLIP transform
 export { preprocess, defaultImageOptions } from './image.mjs';
+// Thumbnails: a small upright JPEG of a photo, for display
+export { thumbnail } from './thumbnail.mjs';
 // The CLIP tokenizer (clip.tokenize)
 export { Tokenizer, createTokenizer, setDefaultTokenizer, tokenize } from './text.mjs';
 // Document store: collections, listeners, vector indexes, like().find()

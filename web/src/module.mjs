@@ -1,62 +1,77 @@
 // Loading the clipdb wasm module (web/dist/clipdb.{mjs,wasm}) in pages, Web Workers, Node and
-// edge runtimes. Every high-level module gets the instance through getModule().
+// edge runtimes. Every high-level module gets its instance from its caller, or from getModule()
+// (the shared default instance) when the caller names none.
 //
-// The wasm file is resolved next to this package (new URL('../dist/clipdb.wasm',
-// import.meta.url)) unless the caller passes one of:
+// Where the wasm comes from, in order:
+//   wasmModule  a precompiled WebAssembly.Module (edge runtimes forbid compiling bytes at run
+//               time; Cloudflare Workers get one from `import m from 'clipdb/dist/clipdb.wasm'`)
 //   wasmBinary  ArrayBuffer/Uint8Array of clipdb.wasm
-//   wasmModule  a precompiled WebAssembly.Module (edge runtimes that forbid runtime compile)
 //   wasmURL     where to fetch clipdb.wasm from (pages)
-import createClipdbModule from '../dist/clipdb.mjs';
+//   otherwise   the clipdb.wasm next to this package, located from import.meta.url: read with
+//               node:fs when that URL is a file: URL, fetched otherwise.
+// The glue itself is instantiated in instantiate.mjs (which the edge entry uses alone).
+import { ClipdbError } from './errors.mjs';
+import { instantiateClipdb } from './instantiate.mjs';
 
-const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
-let defaultInstance = null;
+export { instantiateClipdb };
 
+// Through a variable, so bundlers for Workers and pages leave it out (file: URLs only).
+const NODE_FS_PROMISES = 'node:fs/promises';
+let defaultInstance = null; // Promise of the shared instance
+let defaultModule = null; // the shared instance once created
+
+async function fetchBytes(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new ClipdbError('IO', `failed to fetch ${url}: HTTP ${res.status}`);
+  return res.arrayBuffer();
+}
+
+// The package's own clipdb.wasm. Decided by what the URL is (a file: URL is read from disk,
+// anything else fetched), not by which runtime this looks like.
 async function readDefaultWasm() {
-  const url = new URL('../dist/clipdb.wasm', import.meta.url);
-  if (isNode) {
-    const { readFile } = await import('node:fs/promises');
+  const base = import.meta.url;
+  if (typeof base !== 'string' || base === '') {
+    throw new ClipdbError('INVALID_ARGUMENT',
+      'cannot locate clipdb.wasm (this runtime gives modules no URL): pass {wasmModule} (edge runtimes: ' +
+      "import wasmModule from 'clipdb/dist/clipdb.wasm'), {wasmBinary} or {wasmURL}");
+  }
+  const url = new URL('../dist/clipdb.wasm', base);
+  if (url.protocol === 'file:') {
+    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_FS_PROMISES);
     return readFile(url);
   }
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`failed to fetch ${url}: HTTP ${res.status}`);
-  return res.arrayBuffer();
+  return fetchBytes(url);
 }
 
 /**
  * Create a new, independent clipdb wasm instance (its own memory).
  * @param {{wasmBinary?: ArrayBuffer|Uint8Array, wasmModule?: WebAssembly.Module, wasmURL?: string|URL}} [options]
  * @returns {Promise<object>} the Emscripten module (flat C exports as `_clipdb_*`, HEAP views)
+ * @throws ClipdbError INVALID_ARGUMENT (a wasmModule that is not a WebAssembly.Module or does
+ *   not instantiate; no way to locate clipdb.wasm), IO (fetch failed)
  */
 export async function createModule(options = {}) {
-  const config = {};
-  if (options.wasmModule) {
-    config.instantiateWasm = (imports, done) => {
-      WebAssembly.instantiate(options.wasmModule, imports).then((instance) => done(instance, options.wasmModule));
-      return {};
-    };
-  } else if (options.wasmBinary) {
-    config.wasmBinary = options.wasmBinary;
-  } else if (options.wasmURL) {
-    const res = await fetch(options.wasmURL);
-    if (!res.ok) throw new Error(`failed to fetch ${options.wasmURL}: HTTP ${res.status}`);
-    config.wasmBinary = await res.arrayBuffer();
-  } else {
-    config.wasmBinary = await readDefaultWasm();
-  }
-  if (isNode && typeof globalThis.__dirname === 'undefined') {
-    // Emscripten 3.1.6's ES6 glue reads `__dirname` (and `require` for its file helpers) when
-    // it runs in Node, which an ES module does not have. The wasm bytes are passed in above,
-    // so these only have to exist; point them at dist/.
-    const { fileURLToPath } = await import('node:url');
-    const { createRequire } = await import('node:module');
-    globalThis.__dirname = fileURLToPath(new URL('../dist/', import.meta.url));
-    if (typeof globalThis.require === 'undefined') globalThis.require = createRequire(import.meta.url);
-  }
-  return createClipdbModule(config);
+  if (options.wasmModule != null) return instantiateClipdb({ wasmModule: options.wasmModule });
+  if (options.wasmBinary != null) return instantiateClipdb({ wasmBinary: options.wasmBinary });
+  if (options.wasmURL != null) return instantiateClipdb({ wasmBinary: await fetchBytes(options.wasmURL) });
+  return instantiateClipdb({ wasmBinary: await readDefaultWasm() });
 }
 
-/** The shared default instance, created on first use. */
+/**
+ * The shared default instance, created on first use (with `options` as createModule's, on
+ * that first call only). A failed creation, or an instance that aborted (a wasm trap), is not
+ * kept: the next call creates a new one.
+ */
 export function getModule(options) {
-  if (defaultInstance == null) defaultInstance = createModule(options);
+  if (defaultModule != null && defaultModule.clipdbAborted) {
+    defaultModule = null;
+    defaultInstance = null;
+  }
+  if (defaultInstance == null) {
+    const p = createModule(options);
+    defaultInstance = p;
+    p.then((m) => { if (defaultInstance === p) defaultModule = m; },
+      () => { if (defaultInstance === p) defaultInstance = null; });
+  }
   return defaultInstance;
 }

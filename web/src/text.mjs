@@ -3,8 +3,11 @@
 // collapsing, lower-casing, the official pre-tokenisation pattern, byte-level BPE with "</w>",
 // <|startoftext|> ... <|endoftext|>, zero padding. See include/clipdb.h (clipdb_tokenize) and
 // ../shared/golden/README.md ("Texts").
+// Reaches wasm only through binding.mjs, on the module its caller passes (`options.module`),
+// else the shared default instance.
 import { getModule } from './module.mjs';
-import { check, ClipdbError } from './errors.mjs';
+import { ClipdbError } from './errors.mjs';
+import * as b from './binding.mjs';
 
 const encoder = new TextEncoder();
 let defaultTokenizer = null;
@@ -17,24 +20,15 @@ function toBytes(data, what) {
   throw new ClipdbError('INVALID_ARGUMENT', `createTokenizer: ${what} must be an ArrayBuffer, typed array or string`);
 }
 
-// Copy `bytes` into a fresh wasm allocation (recorded in `ptrs` for the caller's finally).
-function copyIn(mod, bytes, ptrs) {
-  const p = mod._malloc(bytes.length + 1);
-  if (!p) throw new ClipdbError('OUT_OF_MEMORY', `out of wasm memory for ${bytes.length} bytes`);
-  ptrs.push(p);
-  mod.HEAPU8.set(bytes, p);
-  mod.HEAPU8[p + bytes.length] = 0;
-  return p;
-}
-
 /** A CLIP tokenizer held in wasm memory. Create with createTokenizer(); release with free(). */
 export class Tokenizer {
   constructor(mod, handle) {
     this.module = mod;
     this.handle = handle;
-    this.vocabSize = mod._clipdb_tokenizer_vocab_size(handle);
-    this.sot = mod._clipdb_tokenizer_sot(handle);
-    this.eot = mod._clipdb_tokenizer_eot(handle);
+    const info = b.clipdb_tokenizer_info(mod, handle);
+    this.vocabSize = info.vocabSize;
+    this.sot = info.sot;
+    this.eot = info.eot;
   }
 
   /**
@@ -50,27 +44,14 @@ export class Tokenizer {
     if (!Number.isInteger(contextLength) || contextLength < 2)
       throw new ClipdbError('INVALID_ARGUMENT', `tokenize: contextLength must be an integer >= 2, not ${contextLength}`);
     const mod = this.module;
-    const bytes = encoder.encode(text); // lone surrogates become U+FFFD
-    const ptrs = [];
-    try {
-      const src = copyIn(mod, bytes, ptrs);
-      const out = mod._malloc(contextLength * 4);
-      if (!out) throw new ClipdbError('OUT_OF_MEMORY', `tokenize: out of wasm memory`);
-      ptrs.push(out);
-      const s = mod._clipdb_tokenize(this.handle, src, bytes.length, contextLength, truncate ? 1 : 0, out, 0);
-      if (s !== 0) {
-        // the per-thread message (clipdb_last_error) is the tokenizer's message too
-        check(mod, s, 'tokenize');
-      }
-      return new Int32Array(mod.HEAPU8.buffer.slice(out, out + contextLength * 4));
-    } finally {
-      for (const p of ptrs) mod._free(p);
-    }
+    const r = b.clipdb_tokenize(mod, this.handle, text, contextLength, truncate); // lone surrogates become U+FFFD
+    // the per-thread message (clipdb_last_error) is the tokenizer's message too
+    return b.check(mod, r, 'tokenize').tokens;
   }
 
   /** Release the wasm memory. The tokenizer cannot be used afterwards. */
   free() {
-    if (this.handle !== 0) this.module._clipdb_tokenizer_free(this.handle);
+    b.clipdb_tokenizer_free(this.module, this.handle);
     this.handle = 0;
   }
 }
@@ -89,25 +70,12 @@ export async function createTokenizer(files, options = {}) {
   const list = Array.isArray(files) ? files : Object.entries(files || {}).map(([name, data]) => ({ name, data }));
   if (list.length < 1 || list.length > 2)
     throw new ClipdbError('INVALID_ARGUMENT', `createTokenizer: expected 1 file (.txt.gz) or 2 (vocab.json + merges.txt), got ${list.length}`);
-  const ptrs = [];
-  let tokenizer;
-  try {
-    const args = [];
-    for (const f of list) {
-      if (typeof f.name !== 'string') throw new ClipdbError('INVALID_ARGUMENT', 'createTokenizer: every file needs a name');
-      const data = toBytes(f.data, f.name);
-      args.push(copyIn(mod, encoder.encode(f.name), ptrs), copyIn(mod, data, ptrs), data.length);
-    }
-    while (args.length < 6) args.push(0);
-    const out = mod._malloc(4);
-    if (!out) throw new ClipdbError('OUT_OF_MEMORY', 'createTokenizer: out of wasm memory');
-    ptrs.push(out);
-    const s = mod._clipdb__wasm_tokenizer_init(...args, list.length, out);
-    check(mod, s, 'createTokenizer');
-    tokenizer = new Tokenizer(mod, mod.HEAPU32[out >> 2]);
-  } finally {
-    for (const p of ptrs) mod._free(p);
-  }
+  const args = list.map((f) => {
+    if (typeof f.name !== 'string') throw new ClipdbError('INVALID_ARGUMENT', 'createTokenizer: every file needs a name');
+    return { name: f.name, data: toBytes(f.data, f.name) };
+  });
+  const r = b.check(mod, b.clipdb_tokenizer_init_from_files(mod, args), 'createTokenizer');
+  const tokenizer = new Tokenizer(mod, r.tokenizer);
   if (options.default) setDefaultTokenizer(tokenizer);
   return tokenizer;
 }

@@ -20,6 +20,7 @@ const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib
 const state = {
   idb: null, dbName: 'clipdb', collection: 'photos', index: 'images',
   db: null, cache: null, clip: null, tokenizer: null, models: null, model: null, reindex: false,
+  keepOriginals: true, thumbSide: 320,
   chunkSize: undefined, // bytes per Blob read when hashing / checking model files (model-cache.mjs)
 };
 const running = new Map(); // call id → AbortController
@@ -73,9 +74,13 @@ const ops = {
    * modelChunkSize?}. `collection` / `vectorIndex` name where photos and their vectors go
    * (default 'photos' / 'images'); `reindex` (default false): when a model this vector index
    * has never seen is loaded, embed every stored photo with it (else loadModel fails with
-   * MODEL_MISMATCH and the previous model stays loaded).
+   * MODEL_MISMATCH and the previous model stays loaded). Each photo is stored with a JPEG
+   * thumbnail (`thumb`, longer side `thumbSide`, default 320 px) for display; `keepOriginals`
+   * (default true) keeps the original file as `image` too, else the thumbnail is the stored image.
    */
-  async init({ idbURL, dbName, modelCacheName, collection, vectorIndex, reindex, modelChunkSize } = {}) {
+  async init({ idbURL, dbName, modelCacheName, collection, vectorIndex, reindex, keepOriginals, thumbSide, modelChunkSize } = {}) {
+    if (keepOriginals !== undefined) state.keepOriginals = Boolean(keepOriginals);
+    if (thumbSide !== undefined) state.thumbSide = thumbSide;
     if (idbURL) state.idb = await import(idbURL);
     if (dbName) state.dbName = dbName;
     if (collection) state.collection = collection;
@@ -102,6 +107,7 @@ const ops = {
    */
   async loadModel({ files, urls, label, cache = true, reindex, remember = false } = {}, { signal, progress }) {
     needDb();
+    if (signal?.aborted) throw new ClipdbError('ABORTED', 'loadModel was aborted before it started', { cause: signal.reason });
     if (typeof lib.loadModel !== 'function') throw new ClipdbError('UNSUPPORTED', 'this clipdb build has no CLIP engine (web/src/engine.mjs)');
     let list;
     const misses = [];
@@ -214,7 +220,13 @@ const ops = {
     for (const d of todo) {
       if (signal.aborted) throw new ClipdbError('ABORTED', `cancelled after ${insertedIds.length} of ${todo.length} photos`, { details: { insertedIds } });
       try {
-        await col.insertOne(d, { signal });
+        // A thumbnail for the grid, decoded and resized here in the Worker (a few tens of KB).
+        // With keepOriginals (the default) the original is stored too, as `image`; without it
+        // the thumbnail is the stored `image` (what the vector index embeds: CLIP looks at
+        // 224 px, so a 320-px thumbnail embeds nearly as the original does).
+        const thumb = await lib.thumbnail(d.image, { maxSide: state.thumbSide });
+        const doc = state.keepOriginals ? { ...d, thumb } : { ...d, image: thumb, size: thumb.size };
+        await col.insertOne(doc, { signal });
         insertedIds.push(d._id);
       } catch (e) {
         if (e?.code === 'ABORTED') throw new ClipdbError('ABORTED', `cancelled after ${insertedIds.length} of ${todo.length} photos`, { details: { insertedIds } });
@@ -239,13 +251,13 @@ const ops = {
     else if (image != null) query = { image };
     else throw new ClipdbError('INVALID_ARGUMENT', 'search needs {text}, {id} or {image}');
     const hits = await col.like(query, { vectorIndex: state.index, n }).find(filter);
-    return hits.map((h) => ({ _id: h._id, name: h.name, type: h.type, size: h.size, image: h.image, score: h.score }));
+    return hits.map((h) => ({ _id: h._id, name: h.name, type: h.type, size: h.size, image: h.image, thumb: h.thumb ?? h.image, score: h.score }));
   },
 
   /** Stored photos in insertion order: args {limit?, skip?} → [{_id, name, type, size, image}]. */
   async list({ limit = 200, skip = 0 } = {}) {
     const docs = await needDb().collection(state.collection).find({}, { limit, skip });
-    return docs.map((d) => ({ _id: d._id, name: d.name, type: d.type, size: d.size, image: d.image }));
+    return docs.map((d) => ({ _id: d._id, name: d.name, type: d.type, size: d.size, image: d.image, thumb: d.thumb ?? d.image }));
   },
 
   async count() { return needDb().collection(state.collection).count(); },

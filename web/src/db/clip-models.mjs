@@ -41,7 +41,8 @@ export function clipModels({ clip, tokenizer, identifier, truncate = true, exif 
     identifier: exif === 'apply' ? `${identifier}#visual+exif` : `${identifier}#visual`, dim, kind: 'image',
     encode: async (input) => {
       if (typeof input === 'string') throw new ClipdbError('INVALID_ARGUMENT', 'the visual encoder needs an image (bytes, Blob or ImageData), got a string');
-      const pixels = await preprocess(input, { resolution: c.image_resolution, mean: c.image_mean, std: c.image_std, exif });
+      // on the model's own wasm instance (an edge entry's or a createModule() one)
+      const pixels = await preprocess(input, { module: clip.module, resolution: c.image_resolution, mean: c.image_mean, std: c.image_std, exif });
       return clip.embedImage(pixels);
     },
   });
