@@ -13,7 +13,7 @@
 //     replaced by Emscripten when memory grows, so never cache them across calls).
 // Handles (model, session, tokenizer, index) are plain numbers (wasm pointers); free them with
 // the matching *_free function.
-import { ClipdbError } from './errors.mjs';
+import { ClipdbError, WASM_MEMORY_LIMIT } from './errors.mjs';
 
 /** Scoped heap allocations: `alloc(n)` returns a pointer freed by `release()`. */
 function scope(mod) {
@@ -21,7 +21,8 @@ function scope(mod) {
   return {
     alloc(bytes) {
       const p = mod._malloc(Math.max(1, bytes));
-      if (p === 0) throw new RangeError(`wasm heap: failed to allocate ${bytes} bytes`);
+      // The bytes asked for and the memory's size and limit (not the size of the caller's input).
+      if (p === 0) throw Object.assign(new RangeError(`failed to allocate ${bytes} bytes of wasm memory (memory is ${mod.HEAPU8 ? mod.HEAPU8.length : 0} bytes, at most ${WASM_MEMORY_LIMIT} bytes)`), { clipdbAlloc: true });
       ptrs.push(p);
       return p;
     },
@@ -59,7 +60,8 @@ export function statusName(mod, status) {
  */
 export function toError(mod, r, what, fallback = '') {
   const code = statusName(mod, r.status);
-  const text = r.message || fallback || clipdb_last_error(mod) || `${what}: ${code}`;
+  let text = r.message || fallback || clipdb_last_error(mod) || `${what}: ${code}`;
+  if (r.message && r.message.startsWith('failed to allocate ') && what) text = `${what}: ${r.message}`;
   return new ClipdbError(code, text, { status: r.status });
 }
 
