@@ -84,14 +84,15 @@ static clipdb_status rehash(clipdb_index_t *ix, size_t size) {
   return CLIPDB_STATUS_SUCCESS;
 }
 
-/* Make room for `extra` more vectors; on failure nothing is changed. */
-static clipdb_status reserve(clipdb_index_t *ix, size_t extra) {
+/* Make room for `extra` more vectors, growing by doubling, or (exact) to exactly count + extra;
+ * on failure nothing is changed. */
+static clipdb_status reserve_to(clipdb_index_t *ix, size_t extra, int exact) {
   if (extra > (size_t)UINT32_MAX - 1 - ix->count)
     return clipdb__error(ix->error, CLIPDB_STATUS_INVALID_ARGUMENT,
                          "failed to add %zu vectors to index: more than 2^32-2 in total", extra);
   size_t need = ix->count + extra;
   if (need > ix->capacity) {
-    size_t cap = ix->capacity ? ix->capacity : 64;
+    size_t cap = exact ? need : ix->capacity ? ix->capacity : 64;
     while (cap < need) cap *= 2;
     size_t dim = (size_t)ix->dim;
     if (cap > SIZE_MAX / sizeof(float) / dim)
@@ -122,34 +123,12 @@ oom:
                        ix->dim);
 }
 
+static clipdb_status reserve(clipdb_index_t *ix, size_t extra) { return reserve_to(ix, extra, 0); }
+
 clipdb_status clipdb_index_reserve(clipdb_index_t *index, size_t n) {
   if (index == NULL) return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to reserve: index is NULL");
   if (n <= index->count) return CLIPDB_STATUS_SUCCESS;
-  if (n > index->capacity) {
-    /* reserve() doubles from the current capacity; ask for exactly n by growing to n first. */
-    size_t dim = (size_t)index->dim;
-    if (n > (size_t)UINT32_MAX - 1)
-      return clipdb__error(index->error, CLIPDB_STATUS_INVALID_ARGUMENT,
-                           "failed to reserve %zu vectors: more than 2^32-2", n);
-    if (n > SIZE_MAX / sizeof(float) / dim)
-      return clipdb__error(index->error, CLIPDB_STATUS_OUT_OF_MEMORY,
-                           "failed to reserve %zu vectors: size overflow", n);
-    float *v = clipdb__realloc(index->vectors, n * dim * sizeof(float));
-    if (v == NULL) goto oom;
-    index->vectors = v;
-    uint32_t *k = clipdb__realloc(index->keys, n * sizeof(uint32_t));
-    if (k == NULL) goto oom;
-    index->keys = k;
-    uint64_t *s = clipdb__realloc(index->seqs, n * sizeof(uint64_t));
-    if (s == NULL) goto oom;
-    index->seqs = s;
-    index->capacity = n;
-  }
-  return reserve(index, n - index->count);
-oom:
-  return clipdb__error(index->error, CLIPDB_STATUS_OUT_OF_MEMORY,
-                       "failed to reserve %zu vectors of dim %d (%zu bytes): out of memory", n,
-                       index->dim, n * (size_t)index->dim * sizeof(float));
+  return reserve_to(index, n - index->count, 1);
 }
 
 /* 0 if v is finite with a non-zero norm (then *inv_norm = 1/||v||), else 1 = NaN/Inf, 2 = zero. */
