@@ -145,7 +145,7 @@ async function addFiles(fileList) {
   bar.value = 0;
   const t0 = performance.now();
   status.textContent = '';
-  let last = 0, lastCount = 0;
+  let last = 0, lastCount = 0, lastInsert = null;
   try {
     const pending = client.insert(files, {
       signal: busy.signal,
@@ -167,7 +167,7 @@ async function addFiles(fileList) {
     const secs = (performance.now() - t0) / 1000;
     status.textContent = `Added ${r.inserted} photo${r.inserted === 1 ? '' : 's'} in ${secs.toFixed(1)} s` +
       (r.skipped ? `; ${r.skipped} already stored` : '') + (r.failed.length ? `; ${r.failed.length} could not be read (${r.failed[0].id}: ${r.failed[0].message})` : '') + '.';
-    document.body.dataset.lastInsert = JSON.stringify({ inserted: r.inserted, skipped: r.skipped, failed: r.failed.length });
+    lastInsert = JSON.stringify({ inserted: r.inserted, skipped: r.skipped, failed: r.failed.length });
   } catch (e) {
     status.textContent = e.code === 'ABORTED' ? `Cancelled: ${e.message}.` : `Adding failed: ${e.message}`;
   } finally {
@@ -179,6 +179,8 @@ async function addFiles(fileList) {
     setState('ready');
     await updateCount();
     if (lastQuery) await runQuery(lastQuery); else await showAll();
+    // Set once the page shows the new state (tests and tools wait for it).
+    if (lastInsert) document.body.dataset.lastInsert = lastInsert;
     performance.mark('clipdb-insert-end');
   }
 }
@@ -261,10 +263,10 @@ async function runQuery(q) {
 
 async function showAll({ more = false } = {}) {
   lastQuery = null;
-  if (!more) shown = 0;
-  const docs = await client.list({ limit: PAGE, skip: shown });
+  const skip = more ? shown : 0; // each call from its own start: two calls in flight cannot add up
+  const docs = await client.list({ limit: PAGE, skip });
   render(docs, { scores: false, append: more });
-  shown += docs.length;
+  shown = skip + docs.length;
   const n = await updateCount();
   $('show-more').hidden = shown >= n;
   $('results-status').textContent = n ? `Showing ${shown} of ${n} photos; search to rank them.` : 'No photos yet: add some above.';
