@@ -56,7 +56,7 @@ test('reload and browser restart: identical results without re-embedding', { ski
   assert.deepEqual(r.added, { loaded: 0, embedded: 0 });
   const ins = await page.evaluate(() => window.insert(0, 30));
   assert.equal(ins.ids.length, 30);
-  assert.equal(typeof ins.persisted, 'boolean', 'navigator.storage.persist() was asked on first write (B25)');
+  assert.equal(typeof ins.persisted, 'boolean', 'navigator.storage.persist() was asked on first write');
   const before = [];
   for (const [i, n, f] of [[3, 5, {}], [17, 4, { n: { $gte: 10 } }], [29, 40, {}]]) before.push(await page.evaluate(([i, n, f]) => window.query(i, n, f), [i, n, f]));
   assert.equal(before[0][0][0], 'img003');
@@ -83,7 +83,7 @@ test('reload and browser restart: identical results without re-embedding', { ski
   await load(page);
   await check('browser restart');
 
-  // B25: the browser evicts the site's storage (Safari's 7-day rule, "clear site data").
+  // The browser evicts the site's storage (Safari's 7-day rule, "clear site data").
   // Reopening must report an empty store and serve no stale results.
   const cdp = await context.newCDPSession(page);
   await cdp.send('Storage.clearDataForOrigin', { origin: server.url.replace(/\/$/, ''), storageTypes: 'all' });
@@ -142,7 +142,7 @@ test('browser killed in the middle of insertMany: nothing resolved is lost, pend
   await context.close();
 });
 
-test('slow embedder between read and write (B22): no TransactionInactiveError in real IndexedDB', { skip, timeout: 60000 }, async () => {
+test('slow embedder between read and write: no TransactionInactiveError in real IndexedDB', { skip, timeout: 60000 }, async () => {
   const { context, page } = await launch();
   await load(page);
   const r = await page.evaluate(() => window.slowUpdate());
@@ -151,13 +151,13 @@ test('slow embedder between read and write (B22): no TransactionInactiveError in
   await context.close();
 });
 
-// B23 as the field reproduces it: the browser profile on a 60 MB tmpfs, 1 MB incompressible
+// A full disk as users meet it: the browser profile on a 60 MB tmpfs, 1 MB incompressible
 // images until the disk fills. Needs root (mount); skipped otherwise.
 function mountTmpfs(dir) {
   try { execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=60m', 'tmpfs', dir], { stdio: 'pipe' }); return true; } catch { return false; }
 }
 
-test('QuotaExceededError (B23): a named error, nothing half-written, index and storage agree after reload', { skip, timeout: 180000 }, async (t) => {
+test('QuotaExceededError: a named error, nothing half-written, index and storage agree after reload', { skip, timeout: 180000 }, async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'clipdb-quota-'));
   if (!mountTmpfs(dir)) { await rm(dir, { recursive: true, force: true }); t.skip('cannot mount a tmpfs for the small-disk profile (needs root)'); return; }
   try {

@@ -13,7 +13,7 @@ export function rng(seed = 12345) {
 /**
  * A model that returns the document's own vector: the field holds an array of numbers.
  * `calls` counts encodes (to prove nothing is re-embedded), `delayMs` simulates a worker
- * round trip (B22), `hang(input)` can make an encode never resolve (simulated crash).
+ * round trip, `hang(input)` can make an encode never resolve (simulated crash).
  */
 export function vectorModel({ identifier = 'identity', dim = 16, delayMs = 0, hang = null } = {}) {
   const model = new Model({

@@ -57,7 +57,7 @@ describe('collection CRUD and filters', () => {
     await db.close();
   });
 
-  test('duplicate _id is rejected (B29: DUPLICATE_ID), nothing of the batch is written', async () => {
+  test('duplicate _id is rejected (DUPLICATE_ID), nothing of the batch is written', async () => {
     const { db } = await filled(5);
     const c = db.collection('docs');
     await assert.rejects(c.insertOne({ _id: 'd001', vec: randomVectors(1, DIM, 1)[0] }), (e) => e.code === 'DUPLICATE_ID' && /d001/.test(e.message));
@@ -104,7 +104,7 @@ describe('like().find()', () => {
     await db.close();
   });
 
-  test('k edge cases (B27): empty, k > size, 0, negative, non-integer, 2^31', async () => {
+  test('k edge cases: empty, k > size, 0, negative, non-integer, 2^31', async () => {
     const db = await openDatabase({ storage: 'memory' });
     await db.add(vectorIndex(vectorModel({ dim: DIM })));
     const c = db.collection('docs');
@@ -124,7 +124,7 @@ describe('like().find()', () => {
     await db.close();
   });
 
-  test('zero vector, NaN and wrong dimension are named errors (B30 names both dims)', async () => {
+  test('zero vector, NaN and wrong dimension are named errors (the message names both dims)', async () => {
     const { db } = await filled(10);
     const c = db.collection('docs');
     await assert.rejects(c.like({ vector: new Float32Array(DIM) }, { vectorIndex: 'vi', n: 3 }).find(), (e) => e.code === 'BAD_VECTOR' && /zero/.test(e.message));
@@ -168,7 +168,7 @@ describe('like().find()', () => {
     await db.close();
   });
 
-  test('tied scores are ordered by _id on every run (B29)', async () => {
+  test('tied scores are ordered by _id on every run', async () => {
     const db = await openDatabase({ storage: 'memory' });
     await db.add(vectorIndex(vectorModel({ dim: 4 })));
     const c = db.collection('docs');
@@ -227,7 +227,7 @@ describe('listeners and ingest', () => {
     await db.close();
   });
 
-  test('slow embedder (B22): writes never wait on embedding inside a transaction', async () => {
+  test('slow embedder: writes never wait on embedding inside a transaction', async () => {
     const db = await openDatabase({ storage: 'memory' });
     await db.add(vectorIndex(vectorModel({ dim: DIM, delayMs: 50 })));
     const c = db.collection('docs');
@@ -333,7 +333,7 @@ describe('persistence (file system adapter)', () => {
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
-  test('opening a vector index with another model is MODEL_MISMATCH naming both models and dims (B30)', async () => {
+  test('opening a vector index with another model is MODEL_MISMATCH naming both models and dims', async () => {
     const dir = await tmp();
     try {
       let db = await openDatabase({ storage: 'fs', dir, name: 'm' });
@@ -352,7 +352,7 @@ describe('persistence (file system adapter)', () => {
 });
 
 describe('storage failures', () => {
-  test('IndexedDB unavailable (B21): falls back to memory with {persistent: false, reason}', async () => {
+  test('IndexedDB unavailable: falls back to memory with {persistent: false, reason}', async () => {
     const db = await openDatabase({ storage: 'indexeddb', name: 'x' });
     assert.equal(db.persistent, false);
     assert.match(db.reason, /IndexedDB is not available/);
@@ -364,7 +364,7 @@ describe('storage failures', () => {
     await db.close();
   });
 
-  test('IndexedDB open throws InvalidStateError (private window, B21): memory fallback, no unhandled rejection', async () => {
+  test('IndexedDB open throws InvalidStateError (private window): memory fallback, no unhandled rejection', async () => {
     const saved = Object.getOwnPropertyDescriptor(globalThis, 'indexedDB');
     globalThis.indexedDB = {
       open() { throw new DOMException('A mutation operation was attempted on a database that did not allow mutations.', 'InvalidStateError'); },
@@ -384,7 +384,7 @@ describe('storage failures', () => {
     }
   });
 
-  test('QuotaExceededError (B23): QUOTA_EXCEEDED with the cause, nothing half-written, index consistent', async () => {
+  test('QuotaExceededError: QUOTA_EXCEEDED with the cause, nothing half-written, index consistent', async () => {
     const inner = memoryStorage();
     let failAt = Infinity, writes = 0;
     const adapter = {

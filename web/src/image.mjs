@@ -63,7 +63,7 @@ async function toBytes(input) {
  * `mean` / `std` (OpenAI CLIP's, RGB), `maxPixels` (178956970, Pillow's decompression-bomb
  * limit; checked from the header before decoding), `exif`: 'apply' (default: rotate/flip
  * by the JPEG EXIF orientation first, as PIL.ImageOps.exif_transpose, so the bytes of a
- * phone photo give what a browser draws and an ImageData of it gives; CASES B13, README
+ * phone photo give what a browser draws and an ImageData of it gives; README
  * "Images") or 'ignore' (reference parity: PIL.Image.open + the official transform, which
  * do not rotate; the golden embeddings assume it).
  *

@@ -1,5 +1,5 @@
 // clipdb in a Web Worker: the CLIP engine and the document store run here, off the page's main
-// thread (FIELD.md (c)6: UI freezes). Pages talk to it through ClipdbWorkerClient
+// thread (long computations there would freeze the page). Pages talk to it through ClipdbWorkerClient
 // (client.mjs); this file is the other end of that protocol and holds no page logic.
 //
 // Protocol (structured-clone messages):

@@ -19,8 +19,8 @@ import { Model } from './database.mjs';
  *   `truncate` (default true): texts longer than the context are cut as clip.tokenize(...,
  *   truncate=True) does, instead of failing with TEXT_TOO_LONG.
  *   `exif` as in preprocess(): 'apply' (default) turns encoded photos upright by their EXIF
- *   orientation first, so stored bytes, an ImageData query and a file query agree (CASES
- *   B13); 'ignore' reproduces the official pipeline's embeddings (reference parity).
+ *   orientation first, so stored bytes, an ImageData query and a file query agree;
+ *   'ignore' reproduces the official pipeline's embeddings (reference parity).
  *   The policy is part of the visual model's identity: 'ignore' keeps the identifier
  *   '<identifier>#visual' that stores built before 'apply' became the default
  *   carry, and 'apply' is '<identifier>#visual+exif'. So a store whose vectors were made

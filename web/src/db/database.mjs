@@ -220,7 +220,7 @@ export class LikeQuery {
    * Run the search restricted to documents matching `filter` (pre-filtering in the C index:
    * exactly min(n, matching documents with a vector) results). Results are documents with a
    * `score` field (cosine similarity, float32), sorted by score descending, equal scores by
-   * `_id` ascending (String order), so ties are stable across runs and reloads (B29).
+   * `_id` ascending (String order), so ties are stable across runs and reloads.
    * Errors: 'INVALID_ARGUMENT' (n negative or not an integer, bad query), 'NOT_FOUND'
    * (unknown vector index), 'DIMENSION_MISMATCH' (a raw vector of the wrong length, message
    * names both), 'BAD_VECTOR' (zero/NaN query).
