@@ -159,9 +159,12 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.click(`#results figure[data-id="${victim}"] button.delete`);
     await page.waitForFunction(() => document.body.dataset.count === '79');
     await page.click('#undo');
-    await page.waitForFunction(() => document.body.dataset.count === '80', null, { timeout: 60000 });
+    await page.waitForFunction(() => /^Restored /.test(document.getElementById('add-status').textContent), null, { timeout: 60000 });
+    assert.equal(await count(page), 80);
     await page.fill('#query', '');
+    await page.evaluate(() => { delete document.body.dataset.shown; });
     await page.click('#show-all');
+    await page.waitForFunction(() => document.body.dataset.shown !== undefined);
     await page.waitForFunction((id) => document.querySelector(`#results figure[data-id="${id}"]`), victim);
     await page.click(`#results figure[data-id="${victim}"] button.like`);
     await page.waitForFunction((id) => document.body.dataset.query === `id:${id}`, victim);

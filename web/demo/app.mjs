@@ -230,9 +230,10 @@ async function deleteWithUndo(it, fig) {
   undo.onclick = async () => {
     box.hidden = true;
     const r = await client.insert([{ name: it.name, path: String(it._id), type: it.type, data: it.image }]);
-    $('add-status').textContent = r.inserted ? `Restored ${it.name}.` : `Could not restore ${it.name}: ${r.failed[0]?.message ?? 'unknown error'}`;
     await updateCount();
     if (lastQuery) await runQuery(lastQuery); else await showAll();
+    // Said once the page shows it again.
+    $('add-status').textContent = r.inserted ? `Restored ${it.name}.` : `Could not restore ${it.name}: ${r.failed[0]?.message ?? 'unknown error'}`;
   };
   undo.focus();
 }
