@@ -223,8 +223,9 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.click('#clear');
     await page.waitForFunction(() => document.body.dataset.count === '0', null, { timeout: 60000 });
     await page.setInputFiles('#restore', backup);
-    await page.waitForFunction((n) => document.body.dataset.count === String(n), total, { timeout: 300000 });
+    await page.waitForFunction(() => /^Restored /.test(document.getElementById('results-status').textContent), null, { timeout: 300000 });
     assert.match(await page.textContent('#results-status'), new RegExp(`Restored ${total} photos`));
+    assert.equal(await count(page), total);
     await page.fill('#query', 'a blue star');
     await page.evaluate(() => { document.body.dataset.query = ''; });
     await page.click('#search-form button[type=submit]');

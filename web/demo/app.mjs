@@ -325,9 +325,10 @@ function wire() {
     $('results-status').textContent = `Restoring ${file.name}…`;
     try {
       const r = await client.importData(file, { onProgress: (p) => { $('results-status').textContent = `Restoring ${file.name}: ${p.documents} photos…`; } });
-      $('results-status').textContent = `Restored ${r.documents} photos (${r.skipped} already here).`;
       await updateCount();
       await showAll();
+      // Said once the grid shows the restored library.
+      $('results-status').textContent = `Restored ${r.documents} photos (${r.skipped} already here).`;
     } catch (err) { $('results-status').textContent = `Restore failed: ${err.message}`; }
   });
   $('clear').addEventListener('click', async () => {
