@@ -148,26 +148,8 @@ function jsonForm(doc, refs) {
   return toJSONSafe(walk(doc));
 }
 
-/**
- * The export container of `db` as a ReadableStream (see Database.exportData). `done()` is
- * called when the stream ends or is cancelled.
- */
-export function exportContainer(db, acquired, done) {
-  const gen = (async function* () { await acquired; yield* exportChunks(db); })();
-  let finished = false;
-  const finish = () => { if (!finished) { finished = true; done(); } };
-  return new ReadableStream({
-    async pull(controller) {
-      try {
-        const r = await gen.next();
-        if (r.done) { finish(); controller.close(); } else controller.enqueue(r.value);
-      } catch (e) { finish(); controller.error(e); }
-    },
-    async cancel() { finish(); await gen.return(); },
-  }, { highWaterMark: 1 });
-}
-
-async function* exportChunks(db) {
+/** The chunks of the export container of `db` (Database.exportData streams them under its lock). */
+export async function* exportChunks(db) {
   await db._ready();
   // Every (vector index, model) pair, with its definition.
   const sets = [];

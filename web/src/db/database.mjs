@@ -20,7 +20,7 @@ import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe, refPaths } fro
 import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
 import { SEP, idKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
-import { exportContainer, importContainer } from './container.mjs';
+import { exportChunks, importContainer } from './container.mjs';
 import { exportParquet } from './parquet.mjs';
 import { DocPages, parsePageKey } from './doc-pages.mjs';
 
@@ -802,12 +802,30 @@ export class Database {
    * @returns {ReadableStream<Uint8Array>} write it to a file (Node: stream.Readable.fromWeb; pages:
    *   showSaveFilePicker().createWritable(), or `await new Response(stream).blob()`).
    */
-  exportData() {
+  exportData() { return this._lockedStream(() => exportChunks(this)); }
+
+  /**
+   * A ReadableStream of the chunks `chunks()` yields, produced while this database's write lock
+   * is held: the lock is taken now (writes queued later wait), the generator starts once it is
+   * held, and it is released when the stream ends, fails or is cancelled.
+   */
+  _lockedStream(chunks) {
     let release;
     const gate = new Promise((r) => { release = r; });
-    const lock = new Promise((res, rej) => { this._exclusive(() => { res(); return gate; }).catch(rej); });
-    lock.catch(() => {}); // reported through the stream
-    return exportContainer(this, lock, () => release());
+    const acquired = new Promise((res, rej) => { this._exclusive(() => { res(); return gate; }).catch(rej); });
+    acquired.catch(() => {}); // reported through the stream
+    const gen = (async function* () { await acquired; yield* chunks(); })();
+    let finished = false;
+    const finish = () => { if (!finished) { finished = true; release(); } };
+    return new ReadableStream({
+      async pull(controller) {
+        try {
+          const r = await gen.next();
+          if (r.done) { finish(); controller.close(); } else controller.enqueue(r.value);
+        } catch (e) { finish(); controller.error(e); }
+      },
+      async cancel() { finish(); await gen.return(); },
+    }, { highWaterMark: 1 });
   }
 
   /** One vector index's vectors, ids and small fields as one Parquet file, streamed: see exportParquet in parquet.mjs. */

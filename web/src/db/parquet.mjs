@@ -299,26 +299,10 @@ function pickSet(db, name, model) {
  */
 export function exportParquet(db, options) {
   checkOptions(options);
-  let release;
-  const gate = new Promise((r) => { release = r; });
-  const acquired = new Promise((res, rej) => { db._exclusive(() => { res(); return gate; }).catch(rej); });
-  acquired.catch(() => {}); // reported through the stream
-  let finished = false;
-  const finish = () => { if (!finished) { finished = true; release(); } };
-  const gen = parquetChunks(db, options, acquired);
-  return new ReadableStream({
-    async pull(controller) {
-      try {
-        const r = await gen.next();
-        if (r.done) { finish(); controller.close(); } else controller.enqueue(r.value);
-      } catch (e) { finish(); controller.error(e); }
-    },
-    async cancel() { finish(); await gen.return(); },
-  }, { highWaterMark: 1 });
+  return db._lockedStream(() => parquetChunks(db, options));
 }
 
-async function* parquetChunks(db, options, acquired) {
-  await acquired;
+async function* parquetChunks(db, options) {
   await db._ready();
   const { vectorIndex, fields, model } = options;
   const lib = await loadWriter();
