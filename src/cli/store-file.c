@@ -429,27 +429,35 @@ static void remove_stale_temps(const char *dir) {
 
 #ifdef __EMSCRIPTEN__
 /* Emscripten's flock() does nothing, so the wasm build locks with the lock file's contents:
- * the holder's Node process id, written with an exclusive create of CLIPDB_STORE_LOCK ".pid".
- * A file naming a process that no longer exists is stale and taken over. Returns 0 when
- * taken, 1 when held by a live process, -1 on other errors. */
+ * the holder's Node process id. The file is written whole under a name of its own and then
+ * hard-linked to CLIPDB_STORE_LOCK ".pid" (link() fails if that exists), so nobody ever reads
+ * a lock file that is still empty. A file naming a process that no longer exists is stale
+ * and taken over; a file without a process id (a crash of another writer) is stale once it
+ * is 10 s old. Returns 0 when taken, 1 when held by a live process, -1 on other errors. */
 EM_JS(int, node_try_lock, (const char *path_c), {
   const fs = require('fs');
   const path = UTF8ToString(path_c);
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      fs.writeFileSync(path, String(process.pid), { flag: 'wx' });
-      return 0;
-    } catch (e) {
-      if (e.code !== 'EEXIST') return -1;
+  const mine = path + '.' + process.pid;
+  try { fs.writeFileSync(mine, String(process.pid)); } catch (e) { return -1; }
+  try {
+    for (let tries = 0; tries < 3; tries++) {
+      try {
+        fs.linkSync(mine, path);
+        return 0;
+      } catch (e) {
+        if (e.code !== 'EEXIST') return -1;
+      }
+      let pid = NaN, age = 0;
+      try { pid = parseInt(fs.readFileSync(path, 'utf8'), 10); age = Date.now() - fs.statSync(path).mtimeMs; } catch (e) { continue; }
+      let alive = !(pid > 0) && age < 10000;
+      if (pid > 0) { try { process.kill(pid, 0); alive = true; } catch (e) { alive = e.code === 'EPERM'; } }
+      if (alive) return 1;
+      try { fs.unlinkSync(path); } catch (e) { /* another process took it over first */ }
     }
-    let pid = NaN;
-    try { pid = parseInt(fs.readFileSync(path, 'utf8'), 10); } catch (e) { continue; }
-    let alive = false;
-    if (pid > 0) { try { process.kill(pid, 0); alive = true; } catch (e) { alive = e.code === 'EPERM'; } }
-    if (alive) return 1;
-    try { fs.unlinkSync(path); } catch (e) { /* another process took it over first */ }
+    return 1;
+  } finally {
+    try { fs.unlinkSync(mine); } catch (e) { }
   }
-  return 1;
 });
 EM_JS(void, node_sleep_ms, (int ms), { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); });
 EM_JS(void, node_unlock, (const char *path_c), {

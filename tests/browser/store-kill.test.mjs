@@ -96,9 +96,27 @@ async function pageCheck(name) {
   const docIdOf = (k) => idOf(k.split(SEP)[1]);
   const a = await lib.indexedDBStorage({ name });
   const docs = new Set(); // 'docs' records are pages of documents' small fields
-  for (const [, page] of await a.getAll('docs')) for (const r of page.docs) docs.add(r.doc._id);
+  const packUsers = new Map(); // binary fields are packed per write: pack seq → document ids
+  for (const [, page] of await a.getAll('docs')) {
+    for (const r of page.docs) {
+      docs.add(r.doc._id);
+      const ref = r.doc.image;
+      if (ref?.$clipdb === 'ref') packUsers.set(ref.pack, [...(packUsers.get(ref.pack) ?? []), r.doc._id]);
+    }
+  }
   const pending = new Set((await a.keys('pending')).map(docIdOf));
-  const blobOwners = (await a.keys('blobs')).map(docIdOf);
+  const PACK = `${SEP}pack${SEP}`;
+  const packs = new Set();
+  const problems = [];
+  for (const k of await a.keys('blobs')) {
+    if (k.startsWith(PACK)) packs.add(Number(k.slice(PACK.length))); else problems.push(`${JSON.stringify(k)} is not a pack`);
+  }
+  const blobOwners = [];
+  for (const [seq, users] of packUsers) {
+    if (!packs.has(seq)) problems.push(`the images of ${users.join(', ')} lie in pack ${seq}, which is missing`);
+    else blobOwners.push(...users);
+  }
+  for (const seq of packs) if (!packUsers.has(seq)) problems.push(`pack ${seq} has no document`);
   const live = new Set();
   for (const [, rec] of await a.getAll('vectors')) {
     for (const t of rec.ids) live.add(idOf(t));
@@ -106,7 +124,6 @@ async function pageCheck(name) {
   }
   await a.close();
   const raw = { documents: docs.size, pending: pending.size, vectors: live.size };
-  const problems = [];
   for (const id of live) if (!docs.has(id)) problems.push(`vector of ${id} without its document`);
   for (const id of pending) if (!docs.has(id)) problems.push(`pending mark of ${id} without its document`);
   for (const id of blobOwners) if (!docs.has(id)) problems.push(`image of ${id} without its document`);

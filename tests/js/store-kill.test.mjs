@@ -22,6 +22,7 @@ import { createWriteStream } from 'node:fs';
 import { openDatabase, fsStorage, Model, Listener, VectorIndex } from '../../web/src/index.mjs';
 import { imageFor, indexOfImage, vectorFor, docId } from '../../bench/store-data.mjs';
 import { idFromKey, parseDocKey } from '../../web/src/db/layout.mjs';
+import { PACK_PREFIX, refsOf } from '../../web/src/db/packs.mjs';
 
 const DIM = 16;
 const IMAGE = 600;           // bytes per image (the first 4 are the document's number)
@@ -109,10 +110,23 @@ if (process.env.CLIPDB_KILL_CHILD) {
     const a = await fsStorage({ dir, name: 'kill' });
     try {
       // 'docs' records are pages of documents' small fields.
-      const docs = new Set();
-      for (const [, page] of await a.getAll('docs')) for (const r of page.docs) docs.add(r.doc._id);
+      const docs = new Set(), packUsers = new Map();
+      for (const [, page] of await a.getAll('docs')) {
+        for (const r of page.docs) {
+          docs.add(r.doc._id);
+          for (const { ref } of refsOf(r.doc)) packUsers.set(ref.pack, [...(packUsers.get(ref.pack) ?? []), r.doc._id]);
+        }
+      }
       const pending = new Set((await a.keys('pending')).map((k) => parseDocKey(k)[1]));
-      const blobOwners = (await a.keys('blobs')).map((k) => parseDocKey(k.slice(0, k.lastIndexOf('\u0000')))[1]);
+      // Binary fields are packed per write (packs.mjs): every document's image lies in a pack
+      // that exists, and no pack is left without a document.
+      const packs = new Set((await a.keys('blobs')).map((k) => { assert.ok(k.startsWith(PACK_PREFIX), `${what}: ${JSON.stringify(k)} is not a pack`); return Number(k.slice(PACK_PREFIX.length)); }));
+      const blobOwners = [];
+      for (const [seq, users] of packUsers) {
+        assert.ok(packs.has(seq), `${what}: the images of ${users.join(', ')} lie in pack ${seq}, which is missing`);
+        blobOwners.push(...users);
+      }
+      for (const seq of packs) assert.ok(packUsers.has(seq), `${what}: pack ${seq} has no document`);
       const live = new Set();
       for (const [, rec] of await a.getAll('vectors')) {
         for (const t of rec.ids) live.add(idFromKey(t));
@@ -120,7 +134,6 @@ if (process.env.CLIPDB_KILL_CHILD) {
       }
       for (const id of live) assert.ok(docs.has(id), `${what}: vector of ${id} without its document`);
       for (const id of pending) assert.ok(docs.has(id), `${what}: pending mark of ${id} without its document`);
-      for (const id of blobOwners) assert.ok(docs.has(id), `${what}: binary field of ${id} without its document`);
       assert.equal(blobOwners.length, docs.size, `${what}: one image per document`);
       for (const id of docs) assert.ok(live.has(id) || pending.has(id), `${what}: ${id} has neither a vector nor a pending mark`);
       return { documents: docs.size, pending: pending.size, vectors: live.size };

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { openDatabase, Model, Listener, VectorIndex, memoryStorage } from '../../web/src/index.mjs';
 import { vectorModel, vectorIndex, randomVectors } from './store-helpers.mjs';
+import { PACK_PREFIX, packKey } from '../../web/src/db/packs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE_V1 = path.join(here, '..', 'data', 'store-v1'); // written by clipdb 0.1 (fs journal)
@@ -144,7 +145,7 @@ describe('layout version 2', () => {
     await db.close();
   });
 
-  test('opening reads no binary field; a search reads exactly the binary fields of its n results', async () => {
+  test('opening reads no binary field; a search reads only the packs that hold its n results', async () => {
     const { adapter, reads } = counting(memoryStorage());
     adapter.close = async () => {}; // reopened below: the memory adapter must outlive close()
     let db = await openDatabase({ storage: adapter });
@@ -161,9 +162,64 @@ describe('layout version 2', () => {
     const hits = await db.collection('docs').like({ vector: Float32Array.from(vecs[7]) }, { vectorIndex: 'vi', n: 3 }).find({ year: { $gte: 2005 } });
     assert.equal(hits[0]._id, 'p7');
     assert.deepEqual(await bytesOf(hits[0].photo), Uint8Array.of(7, 1, 2));
-    assert.equal(reads.get.blobs, 3);
+    for (const h of hits) assert.equal((await bytesOf(h.photo))[0], Number(h._id.slice(1)));
+    // The 50 photos were written in batches, one pack per batch: a search opens each pack
+    // holding one of its results once (a lazy Blob: the pack's bytes are not read whole).
+    const packsOfHits = new Set(hits.map((h) => db._docs('docs').get(h._id).doc.photo.pack));
+    assert.ok(packsOfHits.size >= 1 && packsOfHits.size <= 3);
+    assert.equal(reads.get.blobs, packsOfHits.size);
     assert.equal(await db.collection('docs').count({ year: 2003 }), 5);
-    assert.equal(reads.get.blobs, 3);
+    assert.equal(reads.get.blobs, packsOfHits.size);
+  });
+
+  test('binary fields are packed per write: a pack goes with its last document; updates, reopen and stores without packs read back', async () => {
+    const dir = await tmp();
+    try {
+      let db = await openDatabase({ storage: 'fs', dir, name: 'p' });
+      const c = db.collection('photos');
+      const img = (i, n = 5) => Uint8Array.from({ length: n }, (_, k) => (i * 7 + k) & 255);
+      await c.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i, image: img(i), thumb: new Blob([img(i + 100, 3)], { type: 'image/jpeg' }) })), { batchSize: 5 });
+      const packOf = (id) => db._docs('photos').get(id).doc.image.pack;
+      const packKeys = async () => (await db.adapter.keys('blobs')).filter((k) => k.startsWith(PACK_PREFIX));
+      assert.deepEqual([0, 4, 5, 9].map(packOf), [0, 0, 1, 1]);
+      assert.equal(db._docs('photos').get(3).doc.thumb.pack, 0);
+      assert.equal((await packKeys()).length, 2);
+      // Deleting 0..3 keeps pack 0 (document 4 still uses it); deleting 4 removes it.
+      for (let i = 0; i < 4; i++) await c.deleteOne({ _id: i });
+      assert.equal((await packKeys()).length, 2);
+      assert.deepEqual((await c.findOne({ _id: 4 })).image, img(4));
+      await c.deleteOne({ _id: 4 });
+      assert.deepEqual(await packKeys(), [packKey(1)]);
+      // An update that replaces the image writes a pack of its own; the thumb stays in pack 1.
+      await c.updateOne({ _id: 7 }, { $set: { image: img(77, 9) } });
+      assert.equal(packOf(7), 2);
+      assert.equal(db._docs('photos').get(7).doc.thumb.pack, 1);
+      await db.close();
+      db = await openDatabase({ storage: 'fs', dir, name: 'p' });
+      const got = await db.collection('photos').find();
+      assert.deepEqual(got.map((d) => d._id), [5, 6, 7, 8, 9]);
+      for (const d of got) {
+        assert.deepEqual(d.image, d._id === 7 ? img(77, 9) : img(d._id));
+        assert.equal(d.thumb.type, 'image/jpeg');
+        assert.deepEqual(await bytesOf(d.thumb), img(d._id + 100, 3));
+      }
+      // Removing the rest deletes every pack.
+      for (const d of got) await db.collection('photos').deleteOne({ _id: d._id });
+      assert.deepEqual(await db.adapter.keys('blobs'), []);
+      // A store written before packs: a binary field in a record of its own still reads, and
+      // goes when its document is deleted.
+      const legacy = { _id: 'old', image: { $clipdb: 'ref', as: 'uint8array', size: 3 } };
+      await db.adapter.write([
+        { store: 'docs', key: `photos\u0000${'9'.padStart(10, '0')}`, value: { docs: [{ doc: legacy, seq: 1000 }] } },
+        { store: 'blobs', key: `photos\u0000sold\u0000image`, value: { as: 'uint8array', size: 3, data: Uint8Array.of(1, 2, 3) } },
+      ]);
+      await db.close();
+      db = await openDatabase({ storage: 'fs', dir, name: 'p' });
+      assert.deepEqual((await db.collection('photos').findOne({ _id: 'old' })).image, Uint8Array.of(1, 2, 3));
+      await db.collection('photos').deleteOne({ _id: 'old' });
+      assert.deepEqual(await db.adapter.keys('blobs'), []);
+      await db.close();
+    } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
   test('switching models keeps every model\'s vectors; like({_id}) embeds nothing', async () => {

@@ -49,7 +49,9 @@ const refOf = (rec) => {
  * Split a user document into its stored form and its binary fields (synchronous: Blobs are
  * kept as Blobs, not read). References already in the value (a stored document being updated)
  * are kept as they are and listed in `kept`.
- * @returns {{doc: object, bins: Array<{path: string, record: object}>, kept: string[]}}
+ * Each entry of `bins` carries the reference object placed in `doc` (packs.mjs adds where
+ * the bytes are stored to it).
+ * @returns {{doc: object, bins: Array<{path: string, record: object, ref: object}>, kept: string[]}}
  */
 export function splitDoc(value) {
   const bins = [], kept = [];
@@ -60,7 +62,7 @@ export function splitDoc(value) {
     }
     if (isRef(v)) { kept.push(path); return { ...v }; }
     const rec = binaryRecord(v);
-    if (rec) { bins.push({ path, record: rec }); return refOf(rec); }
+    if (rec) { const ref = refOf(rec); bins.push({ path, record: rec, ref }); return ref; }
     if (v instanceof Date) return new Date(v.getTime());
     if (ArrayBuffer.isView(v)) return v.slice();
     if (Array.isArray(v)) return v.map((x, i) => walk(x, path === '' ? String(i) : `${path}.${i}`));

@@ -4,7 +4,8 @@
 import { ClipdbError } from '../errors.mjs';
 import { toJSONSafe, fromJSONSafe, isRef } from './codec.mjs';
 import { VectorSet } from './vector-set.mjs';
-import { blobKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, SEP } from './layout.mjs';
+import { getPath } from './filter.mjs';
+import { indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, SEP } from './layout.mjs';
 
 export const FORMAT = 'clipdb-export';
 export const VERSION = 1;
@@ -190,7 +191,7 @@ export async function* exportChunks(db) {
       const recs = [...db._docs(col)];
       const colSets = sets.filter((s) => s.def.collection === col);
       for (let start = 0; start < recs.length;) {
-        const lines = [], blobs = [], rows = new Map(colSets.map((s) => [s.id, []]));
+        const lines = [], blobs = [], rows = new Map(colSets.map((s) => [s.id, []])), refObjects = new Map();
         let jsonBytes = 0, blobBytes = 0;
         while (start < recs.length && lines.length < BATCH_DOCS && jsonBytes < BATCH_JSON_BYTES && blobBytes < BATCH_BLOB_BYTES) {
           const [id, rec] = recs[start++];
@@ -201,6 +202,7 @@ export async function* exportChunks(db) {
               const n = blobNo++;
               refs.set(v, { $ref: n });
               const r = { n, path, as: v.as, size: v.size };
+              refObjects.set(r, v);
               if (v.type !== undefined) r.type = v.type;
               if (v.width !== undefined) { r.width = v.width; r.height = v.height; }
               b.push(r);
@@ -217,7 +219,7 @@ export async function* exportChunks(db) {
           const line = JSON.stringify({ c: col, id, doc: jsonForm(rec.doc, refs), v, b });
           lines.push(line);
           jsonBytes += line.length + 1;
-          for (const r of b) { blobs.push({ id, ...r }); blobBytes += r.size; }
+          for (const r of b) { blobs.push({ id, ...r, ref: refObjects.get(r) }); blobBytes += r.size; }
         }
         const B = String(batchNo++).padStart(6, '0');
         yield* file(`batch-${B}/docs.jsonl`, enc.encode(lines.join('\n') + '\n'));
@@ -230,7 +232,7 @@ export async function* exportChunks(db) {
           yield* file(`batch-${B}/vectors-${s.id}.f32`, littleEndian(flat));
         }
         for (const r of blobs) {
-          const rec = await db.adapter.get('blobs', blobKey(col, r.id, r.path));
+          const rec = await db._readBinary(col, r.id, r.path, r.ref);
           if (rec === undefined) throw new ClipdbError('CORRUPT', `the store is damaged: the binary field '${r.path}' of document ${JSON.stringify(r.id)} is missing`);
           const data = rec.data;
           const size = hasBlob && data instanceof Blob ? data.size : data.byteLength;
@@ -351,7 +353,7 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
     }
     batches++;
     // One batch → one write.
-    const ops = [], docsIn = [], rowsUsed = new Map();
+    const ops = [], docsIn = [], rowsUsed = new Map(), bins = [];
     const perSet = new Map(); // set id → {ids, rows}
     for (const [ln, line] of lines.entries()) {
       let o;
@@ -374,12 +376,11 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
       for (const r of refs.values()) {
         let data = blobs.get(r.n);
         if (data === undefined) throw new ClipdbError('BAD_EXPORT', `batch ${B}: binary ${r.n} of document ${JSON.stringify(id)} is missing`);
-        if (r.as === 'blob' && hasBlob) data = new Blob([data], { type: r.type ?? '' });
-        else if (hasBlob && data instanceof Blob) data = new Uint8Array(await data.arrayBuffer());
-        const value = { as: r.as, size: r.size, data };
-        if (r.type !== undefined) value.type = r.type;
-        if (r.width !== undefined) { value.width = r.width; value.height = r.height; }
-        ops.push({ store: 'blobs', key: blobKey(col, id, r.path), value });
+        const ref = getPath(doc, r.path);
+        if (ref == null || ref.$clipdb !== 'ref') throw new ClipdbError('BAD_EXPORT', `batch ${B}: binary ${r.n} of document ${JSON.stringify(id)} is not referenced at '${r.path}'`);
+        const size = hasBlob && data instanceof Blob ? data.size : data.byteLength;
+        if (size !== r.size) throw new ClipdbError('BAD_EXPORT', `batch ${B}: binary ${r.n} of document ${JSON.stringify(id)} holds ${size} bytes, its record says ${r.size}`);
+        bins.push({ ref, record: { size: r.size, data } });
       }
       docsIn.push({ col, id, rec });
       for (const s of vlist) {
@@ -413,6 +414,9 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
       vectors += ids.length;
     }
     void rowsUsed;
+    // The batch's binary fields: one pack (packs.mjs), written with the batch.
+    const packed = await db._packs.pack(bins);
+    ops.push(...packed.ops);
     // The documents' pages: placed tentatively, taken back if the write fails.
     const added = docsIn.filter(Boolean);
     const byCol = new Map();
@@ -427,6 +431,7 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
       for (const d of added) { db._cols.get(d.col).delete(d.id); db._pages.remove(d.col, d.id); }
       throw e;
     }
+    packed.commit();
     documents += added.length;
     for (const f of applies) f();
     onProgress?.({ documents, vectors, skipped });

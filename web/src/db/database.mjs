@@ -16,9 +16,10 @@
 import { ClipdbError } from '../errors.mjs';
 import { getModule } from '../module.mjs';
 import { matches, isEmptyFilter, getPath, hasPath, compileFilter } from './filter.mjs';
-import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe, refPaths } from './codec.mjs';
+import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe } from './codec.mjs';
 import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
+import { Packs, refsOf } from './packs.mjs';
 import { SEP, idKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportChunks, importContainer } from './container.mjs';
 import { exportParquet } from './parquet.mjs';
@@ -246,6 +247,7 @@ export class Database {
     this._pending = new Map();    // docKey -> [vector index names owing a vector]
     this._pages = new DocPages(); // which 'docs' page holds each document
     this._vis = new Map();        // vector index name -> {vi, collection, set: VectorSet}
+    this._packs = new Packs(adapter, () => this._storedDocs()); // binary fields, packed per write
     this._meta = new Map();       // stored meta records
     this._seq = 0;
     this._lock = Promise.resolve();
@@ -337,16 +339,28 @@ export class Database {
     }
   }
 
+  /** Every stored document in memory (small fields), all collections. */
+  *_storedDocs() { for (const m of this._cols.values()) for (const rec of m.values()) yield rec.doc; }
+
+  /**
+   * The binary record behind reference `ref` at `path` of a stored document: a slice of its
+   * pack, or (stores written before packs) its own record; undefined if that record is missing.
+   */
+  _readBinary(collection, id, path, ref) {
+    if (ref?.pack !== undefined) return this._packs.read(ref, `the binary field '${path}' of document ${JSON.stringify(id)}`);
+    return this.adapter.get('blobs', blobKey(collection, id, path));
+  }
+
   /** A stored document in user form; its binary fields are read from storage now. */
   _userDoc(collection, id, doc) {
-    return joinDoc(doc, (path) => this.adapter.get('blobs', blobKey(collection, id, path)));
+    return joinDoc(doc, (path) => this._readBinary(collection, id, path, getPath(doc, path)));
   }
 
   /** The model input of a stored document's field (binary fields read from storage). */
   async _storedInput(collection, id, doc, key) {
     const v = getPath(doc, key);
     if (v != null && typeof v === 'object' && v.$clipdb === 'ref') {
-      const rec = await this.adapter.get('blobs', blobKey(collection, id, key));
+      const rec = await this._readBinary(collection, id, key, v);
       if (rec === undefined) throw new ClipdbError('CORRUPT', `the store is damaged: the binary field '${key}' of document ${JSON.stringify(id)} is missing`);
       return modelInput(rec);
     }
@@ -538,15 +552,15 @@ export class Database {
       });
       start += size;
       const anyPending = batch.some((b) => b.pending.length);
-      // Transaction 1: documents, their binary fields and their pending marks.
+      // Transaction 1: documents, their binary fields (one pack per batch) and pending marks.
+      const packed = await this._packs.pack(batch.flatMap((b) => b.bins));
       for (const b of batch) recs.set(b.rec.doc._id, b.rec); // tentatively, to write their pages
       const ops1 = this._pages.ops(collection, this._pages.place(collection, batch.map((b) => b.rec.doc._id)), recs);
-      for (const b of batch) {
-        for (const bin of b.bins) ops1.push({ store: 'blobs', key: blobKey(collection, b.rec.doc._id, bin.path), value: bin.record });
-        if (b.pending.length) ops1.push({ store: 'pending', key: b.key, value: b.pending });
-      }
+      ops1.push(...packed.ops);
+      for (const b of batch) if (b.pending.length) ops1.push({ store: 'pending', key: b.key, value: b.pending });
       try {
         await this._write(ops1);
+        packed.commit();
       } catch (e) {
         for (const b of batch) { recs.delete(b.rec.doc._id); this._pages.remove(collection, b.rec.doc._id); }
         if (e instanceof ClipdbError) e.details = { ...(e.details || {}), insertedIds };
@@ -587,9 +601,11 @@ export class Database {
       for (const b of finished) if (b.pending.length) ops2.push({ store: 'pending', key: b.key, delete: true });
       const pageOfBatch = new Map(batch.map((b) => [b.rec.doc._id, this._pages.pageOf(collection, b.rec.doc._id)]));
       const restorePages = (bs) => { for (const b of bs) if (this._pages.pageOf(collection, b.rec.doc._id) === undefined) this._pages.loaded(collection, pageOfBatch.get(b.rec.doc._id), b.rec.doc._id); };
-      ops2.push(...this._removeDocsOps(collection, dropped.map((b) => b.rec.doc._id)));
+      const rmDropped = this._removeDocs(collection, dropped.map((b) => b.rec.doc._id));
+      ops2.push(...rmDropped.ops);
       try {
         await this._write(ops2);
+        rmDropped.commit();
       } catch (e) {
         // The vectors could not be written (e.g. QUOTA_EXCEEDED): take the whole batch back
         // out (deletes free space, so this normally succeeds) so that the rejected insert
@@ -599,7 +615,9 @@ export class Database {
         // ops2 was not written: the dropped documents are still in their pages in storage.
         restorePages(dropped);
         try {
-          await this._write(this._removeDocsOps(collection, batch.map((b) => b.rec.doc._id)));
+          const rm = this._removeDocs(collection, batch.map((b) => b.rec.doc._id));
+          await this._write(rm.ops);
+          rm.commit();
           for (const b of batch) { recs.delete(b.rec.doc._id); this._pending.delete(b.key); }
         } catch {
           // Left pending in storage: keep them in memory too (out of search, embedded on reopen).
@@ -631,18 +649,26 @@ export class Database {
   /**
    * Storage ops that remove documents: they leave their pages (taken out of the page map now;
    * the pages are rewritten from `recs`, which must still hold the removed documents' records
-   * for their binary fields), their binary fields and pending marks go.
+   * for their binary fields), their binary fields (a pack goes with its last document) and
+   * pending marks go. Call `commit()` once the ops are written.
+   * @returns {{ops: object[], commit: () => void}}
    */
-  _removeDocsOps(collection, ids) {
-    const recs = this._docs(collection), touched = new Set(), ops = [];
+  _removeDocs(collection, ids) {
+    const recs = this._docs(collection), touched = new Set(), ops = [], packed = [];
     for (const id of ids) {
       const p = this._pages.remove(collection, id);
       if (p !== undefined) touched.add(p);
       const rec = recs.get(id);
-      if (rec) for (const path of refPaths(rec.doc)) ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
+      if (rec) {
+        for (const { path, ref } of refsOf(rec.doc)) {
+          if (ref.pack !== undefined) packed.push(ref);
+          else ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
+        }
+      }
       ops.push({ store: 'pending', key: docKey(collection, id), delete: true });
     }
-    return [...this._pages.ops(collection, touched, recs), ...ops];
+    const rel = this._packs.release(packed);
+    return { ops: [...this._pages.ops(collection, touched, recs), ...ops, ...rel.ops], commit: rel.commit };
   }
 
   _firstMatch(collection, filter) {
@@ -708,11 +734,23 @@ export class Database {
     const recs = this._docs(collection);
     recs.set(id, newRec); // tentatively, to write its page
     try { ops.push(...this._pages.ops(collection, [this._pages.pageOf(collection, id)], recs)); } finally { recs.set(id, rec); }
-    for (const b of bins) ops.push({ store: 'blobs', key: blobKey(collection, id, b.path), value: b.record });
-    const keep = new Set(refPaths(next));
-    for (const path of refPaths(rec.doc)) if (!keep.has(path)) ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
+    // New binary fields in a pack of their own; the old references they replace, and those the
+    // update drops, are released (a legacy per-document record is deleted unless overwritten).
+    const packed = await this._packs.pack(bins);
+    ops.push(...packed.ops);
+    const nextRefs = refsOf(next);
+    const keptPacked = new Set(nextRefs.filter((r) => r.ref.pack !== undefined).map((r) => `${r.ref.pack}:${r.ref.offset}`));
+    const keptOwn = new Set(nextRefs.filter((r) => r.ref.pack === undefined).map((r) => r.path));
+    const released = [];
+    for (const { path, ref } of refsOf(rec.doc)) {
+      if (ref.pack !== undefined) { if (!keptPacked.has(`${ref.pack}:${ref.offset}`)) released.push(ref); }
+      else if (!keptOwn.has(path)) ops.push({ store: 'blobs', key: blobKey(collection, id, path), delete: true });
+    }
+    const rel = this._packs.release(released);
+    ops.push(...rel.ops);
     if (pending.length) ops.push({ store: 'pending', key: dk, delete: true });
     await this._write(ops);
+    packed.commit(); rel.commit();
     recs.set(id, newRec);
     this._pending.delete(dk);
     for (const f of apply) f();
@@ -723,7 +761,7 @@ export class Database {
     const [id, rec] = this._firstMatch(collection, filter);
     if (rec === undefined) return { deletedCount: 0 };
     const page = this._pages.pageOf(collection, id);
-    const ops = this._removeDocsOps(collection, [id]), apply = [];
+    const rm = this._removeDocs(collection, [id]), ops = rm.ops, apply = [];
     for (const s of this._indexesOn(collection)) {
       if (!s.set.has(id)) continue;
       const a = s.set.appendOp([], [], [id]);
@@ -731,6 +769,7 @@ export class Database {
     }
     for (const vs of this._unloadedSets(collection)) ops.push(await this._tombstoneOp(vs, [id]));
     try { await this._write(ops); } catch (e) { this._pages.loaded(collection, page, id); throw e; }
+    rm.commit();
     this._docs(collection).delete(id);
     this._pending.delete(docKey(collection, id));
     for (const f of apply) f();
