@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "../common/json.h"
 #include "model-impl.h"
 #include "safetensors.h"
 
