@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "../common/json.h"
 #include "model-impl.h"
 #include "safetensors.h"
 
@@ -67,6 +67,48 @@ static int has_prefix(const loader *ld, const char *prefix) {
       if (strncmp(ld->st[i]->tensors[k].name, prefix, n) == 0) return 1;
   return 0;
 }
+
+/* Tensor names in the two checkpoint dialects: [0] OpenAI / open_clip, [1] Hugging Face
+ * transformers' CLIPModel. The block entries follow a tower's layer prefix and index
+ * ("<layers><i>.<name>.weight" / ".bias"); the tower entries are name prefixes. */
+enum tensor_name {
+  TN_TEXT_TOWER, TN_VISION_TOWER,
+  TN_TOKEN_EMBEDDING, TN_TEXT_POSITIONS, TN_TEXT_LAYERS, TN_LN_FINAL_W, TN_LN_FINAL_B, TN_TEXT_PROJ,
+  TN_PATCH, TN_CLASS_EMBEDDING, TN_VISION_POSITIONS, TN_LN_PRE_W, TN_LN_PRE_B, TN_VISION_LAYERS,
+  TN_LN_POST_W, TN_LN_POST_B, TN_VISION_PROJ,
+  TN_BLOCK_QKV, TN_BLOCK_OUT, TN_BLOCK_LN1, TN_BLOCK_LN2, TN_BLOCK_FC1, TN_BLOCK_FC2,
+  TN_COUNT
+};
+
+static const char *const tensor_names[TN_COUNT][2] = {
+    [TN_TEXT_TOWER] = {"transformer.resblocks.", "text_model."},
+    [TN_VISION_TOWER] = {"visual.", "vision_model."},
+    [TN_TOKEN_EMBEDDING] = {"token_embedding.weight", "text_model.embeddings.token_embedding.weight"},
+    [TN_TEXT_POSITIONS] = {"positional_embedding", "text_model.embeddings.position_embedding.weight"},
+    [TN_TEXT_LAYERS] = {"transformer.resblocks.", "text_model.encoder.layers."},
+    [TN_LN_FINAL_W] = {"ln_final.weight", "text_model.final_layer_norm.weight"},
+    [TN_LN_FINAL_B] = {"ln_final.bias", "text_model.final_layer_norm.bias"},
+    [TN_TEXT_PROJ] = {"text_projection", "text_projection.weight"},
+    [TN_PATCH] = {"visual.conv1.weight", "vision_model.embeddings.patch_embedding.weight"},
+    [TN_CLASS_EMBEDDING] = {"visual.class_embedding", "vision_model.embeddings.class_embedding"},
+    [TN_VISION_POSITIONS] = {"visual.positional_embedding", "vision_model.embeddings.position_embedding.weight"},
+    [TN_LN_PRE_W] = {"visual.ln_pre.weight", "vision_model.pre_layrnorm.weight"},
+    [TN_LN_PRE_B] = {"visual.ln_pre.bias", "vision_model.pre_layrnorm.bias"},
+    [TN_VISION_LAYERS] = {"visual.transformer.resblocks.", "vision_model.encoder.layers."},
+    [TN_LN_POST_W] = {"visual.ln_post.weight", "vision_model.post_layernorm.weight"},
+    [TN_LN_POST_B] = {"visual.ln_post.bias", "vision_model.post_layernorm.bias"},
+    [TN_VISION_PROJ] = {"visual.proj", "visual_projection.weight"},
+    /* the fused q/k/v projection (OpenAI) or the three HF ones: the name used in messages */
+    [TN_BLOCK_QKV] = {"attn.in_proj_weight", "self_attn.q/k/v_proj"},
+    [TN_BLOCK_OUT] = {"attn.out_proj", "self_attn.out_proj"},
+    [TN_BLOCK_LN1] = {"ln_1", "layer_norm1"},
+    [TN_BLOCK_LN2] = {"ln_2", "layer_norm2"},
+    [TN_BLOCK_FC1] = {"mlp.c_fc", "mlp.fc1"},
+    [TN_BLOCK_FC2] = {"mlp.c_proj", "mlp.fc2"},
+};
+
+/* The name of tensor `k` in the loader's dialect. */
+static const char *tname(const loader *ld, enum tensor_name k) { return tensor_names[k][ld->hf ? 1 : 0]; }
 
 static int64_t dim(const clipdb__st_tensor *t, int i) {
   if (t == NULL) return 0;
@@ -449,10 +491,9 @@ static clipdb_status resolve_config(loader *ld, const clipdb_model_params *p, cl
       c->vision_heads = (int32_t)v;
     }
   }
-  m->has_text = p->load_text &&
-                (ld->hf ? has_prefix(ld, "text_model.") : (find(ld, "token_embedding.weight") != NULL ||
-                                                           has_prefix(ld, "transformer.resblocks.")));
-  m->has_vision = p->load_vision && (ld->hf ? has_prefix(ld, "vision_model.") : has_prefix(ld, "visual."));
+  m->has_text = p->load_text && (has_prefix(ld, tname(ld, TN_TEXT_TOWER)) ||
+                                  find(ld, tname(ld, TN_TOKEN_EMBEDDING)) != NULL);
+  m->has_vision = p->load_vision && has_prefix(ld, tname(ld, TN_VISION_TOWER));
   if (!m->has_vision) {
     c->vision_type = CLIPDB_VISION_NONE;
     c->image_resolution = c->vision_width = c->vision_patch_size = c->vision_heads = 0;
@@ -575,24 +616,24 @@ static clipdb_status load_transformer(loader *ld, clipdb__transformer *t, const 
         part = NULL;
       }
     }
-    snprintf(a, sizeof a, "%s%d.%s", prefix, i, ld->hf ? "self_attn.q/k/v_proj" : "attn.in_proj_weight");
+    snprintf(a, sizeof a, "%s%d.%s", prefix, i, tname(ld, TN_BLOCK_QKV));
     CHECK(clipdb__linear_init_dtype(&bl->qkv, qkv_dt, (size_t)(3 * W), (size_t)W, qkv_w, (size_t)W, 1,
                                     qkv_b, a, ld->err));
     clipdb__free(qkv_w);
     clipdb__free(qkv_b);
     qkv_w = qkv_b = NULL;
-#define NAMES(oa, hfn)                                                          \
-  snprintf(a, sizeof a, "%s%d.%s.weight", prefix, i, ld->hf ? hfn : oa);       \
-  snprintf(b, sizeof b, "%s%d.%s.bias", prefix, i, ld->hf ? hfn : oa)
-    NAMES("attn.out_proj", "self_attn.out_proj");
+#define NAMES(k)                                                         \
+  snprintf(a, sizeof a, "%s%d.%s.weight", prefix, i, tname(ld, k));     \
+  snprintf(b, sizeof b, "%s%d.%s.bias", prefix, i, tname(ld, k))
+    NAMES(TN_BLOCK_OUT);
     CHECK(load_linear(ld, &bl->out, W, W, a, b));
-    NAMES("ln_1", "layer_norm1");
+    NAMES(TN_BLOCK_LN1);
     CHECK(load_ln(ld, &bl->ln1, W, a, b));
-    NAMES("ln_2", "layer_norm2");
+    NAMES(TN_BLOCK_LN2);
     CHECK(load_ln(ld, &bl->ln2, W, a, b));
-    NAMES("mlp.c_fc", "mlp.fc1");
+    NAMES(TN_BLOCK_FC1);
     CHECK(load_linear(ld, &bl->fc, H, W, a, b));
-    NAMES("mlp.c_proj", "mlp.fc2");
+    NAMES(TN_BLOCK_FC2);
     CHECK(load_linear(ld, &bl->proj, W, H, a, b));
 #undef NAMES
   }
@@ -605,17 +646,18 @@ error:
 
 /* A projection used as `x @ P`: OpenAI stores P [in, out]; HF stores a Linear [out, in]. */
 static clipdb_status load_projection(loader *ld, clipdb__linear *l, int64_t n_in, int64_t n_out,
-                                     const char *oa_name, const char *hf_name) {
+                                     enum tensor_name k) {
   clipdb_status status;
   float *p = NULL;
+  const char *name = tname(ld, k);
   if (ld->hf) {
-    FETCH(&p, (n_out, n_in), "%s", hf_name);
+    FETCH(&p, (n_out, n_in), "%s", name);
     CHECK(clipdb__linear_init_dtype(l, fetched_dtype(ld), (size_t)n_out, (size_t)n_in, p, (size_t)n_in, 1,
-                                    NULL, hf_name, ld->err));
+                                    NULL, name, ld->err));
   } else {
-    FETCH(&p, (n_in, n_out), "%s", oa_name);
+    FETCH(&p, (n_in, n_out), "%s", name);
     CHECK(clipdb__linear_init_dtype(l, fetched_dtype(ld), (size_t)n_out, (size_t)n_in, p, 1, (size_t)n_out,
-                                    NULL, oa_name, ld->err));
+                                    NULL, name, ld->err));
   }
 error:
   clipdb__free(p);
@@ -661,20 +703,17 @@ static clipdb_status load_text(loader *ld, clipdb_model_t *m) {
   clipdb_status status;
   const clipdb_model_config *c = &m->cfg;
   int64_t W = c->transformer_width;
-  int hf = ld->hf;
-  const char *tok_name = hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight";
+  const char *tok_name = tname(ld, TN_TOKEN_EMBEDDING);
   const clipdb__st_tensor *tok = find(ld, tok_name);
   if (tok != NULL && tok->dtype == CLIPDB__DTYPE_I8)
     CHECK(load_token_q8(ld, m, tok, W));
   else
     FETCH(&m->token_embedding, (c->vocab_size, W), "%s", tok_name);
-  FETCH(&m->text_pos, (c->context_length, W), "%s",
-        hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding");
-  CHECK(load_transformer(ld, &m->text, hf ? "text_model.encoder.layers." : "transformer.resblocks.",
-                         c->transformer_width, c->transformer_heads, c->transformer_layers));
-  CHECK(load_ln(ld, &m->ln_final, W, hf ? "text_model.final_layer_norm.weight" : "ln_final.weight",
-                hf ? "text_model.final_layer_norm.bias" : "ln_final.bias"));
-  CHECK(load_projection(ld, &m->text_proj, W, c->embed_dim, "text_projection", "text_projection.weight"));
+  FETCH(&m->text_pos, (c->context_length, W), "%s", tname(ld, TN_TEXT_POSITIONS));
+  CHECK(load_transformer(ld, &m->text, tname(ld, TN_TEXT_LAYERS), c->transformer_width, c->transformer_heads,
+                         c->transformer_layers));
+  CHECK(load_ln(ld, &m->ln_final, W, tname(ld, TN_LN_FINAL_W), tname(ld, TN_LN_FINAL_B)));
+  CHECK(load_projection(ld, &m->text_proj, W, c->embed_dim, TN_TEXT_PROJ));
 error:
   return status;
 }
@@ -683,22 +722,18 @@ static clipdb_status load_vit(loader *ld, clipdb_model_t *m) {
   clipdb_status status;
   const clipdb_model_config *c = &m->cfg;
   int64_t W = c->vision_width, P = c->vision_patch_size, G = c->image_resolution / c->vision_patch_size;
-  int hf = ld->hf;
   float *w = NULL;
-  const char *conv_name = hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight";
+  const char *conv_name = tname(ld, TN_PATCH);
   FETCH(&w, (W, 3, P, P), "%s", conv_name);
   CHECK(clipdb__conv2d_init_dtype(&m->patch, fetched_dtype(ld), 3, (size_t)W, (size_t)P, (size_t)P, 0, w,
                                   NULL, NULL, conv_name, ld->err));
-  FETCH(&m->class_embedding, (W), "%s", hf ? "vision_model.embeddings.class_embedding" : "visual.class_embedding");
-  FETCH(&m->vis_pos, (G * G + 1, W), "%s",
-        hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding");
-  CHECK(load_ln(ld, &m->ln_pre, W, hf ? "vision_model.pre_layrnorm.weight" : "visual.ln_pre.weight",
-                hf ? "vision_model.pre_layrnorm.bias" : "visual.ln_pre.bias"));
-  CHECK(load_transformer(ld, &m->vit, hf ? "vision_model.encoder.layers." : "visual.transformer.resblocks.",
-                         c->vision_width, c->vision_heads, c->vision_layers[0]));
-  CHECK(load_ln(ld, &m->ln_post, W, hf ? "vision_model.post_layernorm.weight" : "visual.ln_post.weight",
-                hf ? "vision_model.post_layernorm.bias" : "visual.ln_post.bias"));
-  CHECK(load_projection(ld, &m->vis_proj, W, c->embed_dim, "visual.proj", "visual_projection.weight"));
+  FETCH(&m->class_embedding, (W), "%s", tname(ld, TN_CLASS_EMBEDDING));
+  FETCH(&m->vis_pos, (G * G + 1, W), "%s", tname(ld, TN_VISION_POSITIONS));
+  CHECK(load_ln(ld, &m->ln_pre, W, tname(ld, TN_LN_PRE_W), tname(ld, TN_LN_PRE_B)));
+  CHECK(load_transformer(ld, &m->vit, tname(ld, TN_VISION_LAYERS), c->vision_width, c->vision_heads,
+                         c->vision_layers[0]));
+  CHECK(load_ln(ld, &m->ln_post, W, tname(ld, TN_LN_POST_W), tname(ld, TN_LN_POST_B)));
+  CHECK(load_projection(ld, &m->vis_proj, W, c->embed_dim, TN_VISION_PROJ));
 error:
   clipdb__free(w);
   return status;
@@ -926,8 +961,8 @@ clipdb_status clipdb__model_load(const clipdb_file *files, size_t n_files,
     goto error;
   }
   CHECK(check_scheme(&ld));
-  ld.hf = find(&ld, "text_model.embeddings.token_embedding.weight") != NULL ||
-          find(&ld, "vision_model.embeddings.patch_embedding.weight") != NULL;
+  ld.hf = find(&ld, tensor_names[TN_TOKEN_EMBEDDING][1]) != NULL ||
+          find(&ld, tensor_names[TN_PATCH][1]) != NULL;
   CHECK(resolve_config(&ld, params, m));
   m->ln_eps = ld.ln_eps;
   if (m->has_text) CHECK(load_text(&ld, m));

@@ -1,13 +1,12 @@
-/* safetensors reader: see safetensors.h. JSON is tokenised with Debian's jsmn (libjsmn-dev). */
+/* safetensors reader: see safetensors.h. The JSON header is read with the library's JSON
+ * reader (common/json.h). */
 #include "safetensors.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
+#include "../common/json.h"
 
 /* The safetensors project caps the header at 100 MB; so do we. */
 #define MAX_HEADER_BYTES ((uint64_t)100 * 1000 * 1000)
@@ -159,122 +158,6 @@ clipdb_status clipdb__st_tensor_to_i32(const clipdb__st_tensor *t, int32_t *out,
   }
 }
 
-/* ---- JSON helpers ------------------------------------------------------------------------- */
-
-/* Index just past the subtree rooted at token i (iterative: nesting depth cannot blow the
- * stack). jsmn gives objects size = number of keys, keys size 1, arrays size = elements. */
-static int json_skip(const jsmntok_t *tok, int n_tok, int i) {
-  int pending = 1;
-  while (pending > 0 && i < n_tok) {
-    pending += tok[i].size - 1;
-    i++;
-  }
-  return i;
-}
-
-static int json_eq(const char *js, const jsmntok_t *t, const char *s) {
-  size_t n = strlen(s);
-  return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
-         memcmp(js + t->start, s, n) == 0;
-}
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static int read_hex4(const char *s, const char *end, uint32_t *out) {
-  if (end - s < 4) return 0;
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval(s[i]);
-    if (h < 0) return 0;
-    v = (v << 4) | (uint32_t)h;
-  }
-  *out = v;
-  return 1;
-}
-
-/* Decode the JSON string token `t` into `dst` (room for t->end - t->start + 1 bytes: decoding
- * never lengthens a string). Returns the decoded length, or -1 on a malformed escape or an
- * embedded NUL. */
-static long json_unescape(const char *js, const jsmntok_t *t, char *dst) {
-  const char *s = js + t->start, *end = js + t->end;
-  char *d = dst;
-  while (s < end) {
-    char c = *s++;
-    if (c != '\\') {
-      if (c == '\0') return -1;
-      *d++ = c;
-      continue;
-    }
-    if (s >= end) return -1;
-    c = *s++;
-    switch (c) {
-      case '"': *d++ = '"'; break;
-      case '\\': *d++ = '\\'; break;
-      case '/': *d++ = '/'; break;
-      case 'b': *d++ = '\b'; break;
-      case 'f': *d++ = '\f'; break;
-      case 'n': *d++ = '\n'; break;
-      case 'r': *d++ = '\r'; break;
-      case 't': *d++ = '\t'; break;
-      case 'u': {
-        uint32_t cp;
-        if (!read_hex4(s, end, &cp)) return -1;
-        s += 4;
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-          uint32_t lo;
-          if (end - s < 6 || s[0] != '\\' || s[1] != 'u' || !read_hex4(s + 2, end, &lo) ||
-              lo < 0xdc00 || lo > 0xdfff)
-            return -1;
-          s += 6;
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-          return -1;
-        }
-        if (cp == 0) return -1;
-        /* \uXXXX is 6 bytes of input; UTF-8 needs at most 4 (a pair: 12 in, 4 out) */
-        if (cp < 0x80) {
-          *d++ = (char)cp;
-        } else if (cp < 0x800) {
-          *d++ = (char)(0xc0 | (cp >> 6));
-          *d++ = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-          *d++ = (char)(0xe0 | (cp >> 12));
-          *d++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-          *d++ = (char)(0x80 | (cp & 0x3f));
-        } else {
-          *d++ = (char)(0xf0 | (cp >> 18));
-          *d++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-          *d++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-          *d++ = (char)(0x80 | (cp & 0x3f));
-        }
-        break;
-      }
-      default:
-        return -1;
-    }
-  }
-  *d = '\0';
-  return (long)(d - dst);
-}
-
-/* A non-negative JSON integer primitive (no sign, fraction or exponent), at most 2^53. */
-static int json_uint(const char *js, const jsmntok_t *t, uint64_t *out) {
-  if (t->type != JSMN_PRIMITIVE || t->end <= t->start || t->end - t->start > 16) return 0;
-  uint64_t v = 0;
-  for (int i = t->start; i < t->end; i++) {
-    char c = js[i];
-    if (c < '0' || c > '9') return 0;
-    v = v * 10 + (uint64_t)(c - '0');
-  }
-  *out = v;
-  return 1;
-}
-
 static int cmp_tensor_name(const void *a, const void *b) {
   return strcmp(((const clipdb__st_tensor *)a)->name, ((const clipdb__st_tensor *)b)->name);
 }
@@ -323,31 +206,17 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
                                   uint64_t payload_size, char *errbuf, clipdb__safetensors **out) {
   clipdb_status status = CLIPDB_STATUS_SUCCESS;
   clipdb__safetensors *st = NULL;
-  jsmntok_t *tok = NULL;
+  clipdb__json doc = {0};
   span *spans = NULL;
   const uint64_t payload_offset = 8 + (uint64_t)js_len;
   /* the JSON object may be followed by padding spaces */
   if (js[0] != '{')
     FAIL("failed to read safetensors: header does not start with a JSON object");
 
-  jsmn_parser parser;
-  jsmn_init(&parser);
-  int n_tok = jsmn_parse(&parser, js, js_len, NULL, 0);
-  if (n_tok < 1)
-    FAIL("failed to parse safetensors header: %s",
-         n_tok == JSMN_ERROR_PART ? "JSON is incomplete" : "invalid JSON");
-  tok = clipdb__malloc(sizeof *tok * (size_t)n_tok);
-  if (tok == NULL) {
-    status = clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
-                           "failed to allocate %zu bytes for the safetensors header",
-                           sizeof *tok * (size_t)n_tok);
-    goto error;
-  }
-  jsmn_init(&parser);
-  if (jsmn_parse(&parser, js, js_len, tok, (unsigned)n_tok) != n_tok)
-    FAIL("failed to parse safetensors header: invalid JSON");
-  if (tok[0].type != JSMN_OBJECT)
-    FAIL("failed to parse safetensors header: top level is not a JSON object");
+  status = clipdb__json_parse_as(js, js_len, "safetensors header", CLIPDB_STATUS_BAD_MODEL, errbuf, &doc);
+  if (status != CLIPDB_STATUS_SUCCESS) goto error;
+  const clipdb__json_tok *tok = doc.tok;
+  const int n_tok = doc.n;
   for (size_t i = (size_t)tok[0].end; i < js_len; i++)
     if (js[i] != ' ' && js[i] != '\t' && js[i] != '\n' && js[i] != '\r' && js[i] != '\0')
       FAIL("failed to parse safetensors header: unexpected bytes after the JSON object");
@@ -367,20 +236,19 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
 
   int i = 1;
   for (size_t e = 0; e < n_entries; e++) {
-    if (i >= n_tok || tok[i].type != JSMN_STRING)
+    if (i >= n_tok || tok[i].type != CLIPDB__JSON_STRING)
       FAIL("failed to parse safetensors header: entry %zu has no string key", e);
-    const jsmntok_t *key = &tok[i];
     int val = i + 1;
     if (val >= n_tok) FAIL("failed to parse safetensors header: entry %zu has no value", e);
-    int next = json_skip(tok, n_tok, val);
+    int next = clipdb__json_skip(&doc, val);
     char *name = pool;
-    long name_len = json_unescape(js, key, name);
+    long name_len = clipdb__json_unescape(&doc, i, name);
     if (name_len < 0)
       FAIL("failed to parse safetensors header: bad string escape in key of entry %zu", e);
     pool += name_len + 1;
 
     if (strcmp(name, "__metadata__") == 0) {
-      if (tok[val].type != JSMN_OBJECT)
+      if (tok[val].type != CLIPDB__JSON_OBJECT)
         FAIL("failed to parse safetensors header: __metadata__ is not an object");
       if (st->metadata_keys != NULL)
         FAIL("failed to parse safetensors header: __metadata__ appears twice");
@@ -394,14 +262,14 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
       }
       int m = val + 1;
       for (size_t k = 0; k < n_meta; k++) {
-        if (m + 1 >= n_tok || tok[m].type != JSMN_STRING || tok[m + 1].type != JSMN_STRING)
+        if (m + 1 >= n_tok || tok[m].type != CLIPDB__JSON_STRING || tok[m + 1].type != CLIPDB__JSON_STRING)
           FAIL("failed to parse safetensors header: __metadata__ values must be strings");
         char *mk = pool;
-        long lk = json_unescape(js, &tok[m], mk);
+        long lk = clipdb__json_unescape(&doc, m, mk);
         if (lk < 0) FAIL("failed to parse safetensors header: bad escape in __metadata__ key");
         pool += lk + 1;
         char *mv = pool;
-        long lv = json_unescape(js, &tok[m + 1], mv);
+        long lv = clipdb__json_unescape(&doc, m + 1, mv);
         if (lv < 0)
           FAIL("failed to parse safetensors header: bad escape in __metadata__ value of %s", mk);
         pool += lv + 1;
@@ -414,7 +282,7 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
       continue;
     }
 
-    if (tok[val].type != JSMN_OBJECT)
+    if (tok[val].type != CLIPDB__JSON_OBJECT)
       FAIL("failed to read safetensors: entry for tensor %s is not an object", name);
     clipdb__st_tensor *t = &st->tensors[st->n_tensors];
     t->name = name;
@@ -422,15 +290,15 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
     uint64_t begin = 0, end = 0;
     int f = val + 1;
     for (int k = 0; k < tok[val].size; k++) {
-      if (f + 1 >= n_tok || tok[f].type != JSMN_STRING)
+      if (f + 1 >= n_tok || tok[f].type != CLIPDB__JSON_STRING)
         FAIL("failed to read safetensors: malformed entry for tensor %s", name);
-      const jsmntok_t *fk = &tok[f], *fv = &tok[f + 1];
-      if (json_eq(js, fk, "dtype")) {
-        if (fv->type != JSMN_STRING)
+      const clipdb__json_tok *fv = &tok[f + 1];
+      if (clipdb__json_streq(&doc, f, "dtype")) {
+        if (fv->type != CLIPDB__JSON_STRING)
           FAIL("failed to read safetensors: dtype of tensor %s is not a string", name);
         int found = 0;
         for (size_t d = 0; d < N_DTYPES; d++)
-          if (json_eq(js, fv, dtype_table[d].name)) {
+          if (clipdb__json_streq(&doc, f + 1, dtype_table[d].name)) {
             t->dtype = (clipdb__dtype)d;
             found = 1;
           }
@@ -438,8 +306,8 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
           FAIL("failed to read safetensors: tensor %s has unknown dtype \"%.*s\"", name,
                fv->end - fv->start > 32 ? 32 : fv->end - fv->start, js + fv->start);
         have_dtype = 1;
-      } else if (json_eq(js, fk, "shape")) {
-        if (fv->type != JSMN_ARRAY)
+      } else if (clipdb__json_streq(&doc, f, "shape")) {
+        if (fv->type != CLIPDB__JSON_ARRAY)
           FAIL("failed to read safetensors: shape of tensor %s is not an array", name);
         if (fv->size > CLIPDB__ST_MAX_DIMS)
           FAIL("failed to read safetensors: tensor %s has %d dimensions (at most %d)", name,
@@ -449,21 +317,21 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
           uint64_t dim;
           if (f + 2 + d >= n_tok)
             FAIL("failed to read safetensors: shape of tensor %s is cut short", name);
-          const jsmntok_t *dt = &tok[f + 2 + d];
-          if (!json_uint(js, dt, &dim) || dim > (uint64_t)INT64_MAX)
+          const clipdb__json_tok *dt = &tok[f + 2 + d];
+          if (!clipdb__json_uint(&doc, f + 2 + d, &dim) || dim > (uint64_t)INT64_MAX)
             FAIL("failed to read safetensors: shape of tensor %s: entry %d is %.*s, not a size "
                  "(an integer >= 0)", name, d, dt->end - dt->start > 24 ? 24 : dt->end - dt->start,
                  js + dt->start);
           t->shape[d] = (int64_t)dim;
         }
         have_shape = 1;
-      } else if (json_eq(js, fk, "data_offsets")) {
-        if (fv->type != JSMN_ARRAY || fv->size != 2 || f + 3 >= n_tok ||
-            !json_uint(js, &tok[f + 2], &begin) || !json_uint(js, &tok[f + 3], &end))
+      } else if (clipdb__json_streq(&doc, f, "data_offsets")) {
+        if (fv->type != CLIPDB__JSON_ARRAY || fv->size != 2 || f + 3 >= n_tok ||
+            !clipdb__json_uint(&doc, f + 2, &begin) || !clipdb__json_uint(&doc, f + 3, &end))
           FAIL("failed to read safetensors: data_offsets of tensor %s are not two integers", name);
         have_offsets = 1;
       }
-      f = json_skip(tok, n_tok, f + 1);
+      f = clipdb__json_skip(&doc, f + 1);
     }
     if (!have_dtype || !have_shape || !have_offsets)
       FAIL("failed to read safetensors: tensor %s lacks %s", name,
@@ -527,13 +395,13 @@ static clipdb_status parse_header(const char *js, size_t js_len, const uint8_t *
   }
 
   clipdb__free(spans);
-  clipdb__free(tok);
+  clipdb__json_free(&doc);
   *out = st;
   return CLIPDB_STATUS_SUCCESS;
 
 error:
   clipdb__free(spans);
-  clipdb__free(tok);
+  clipdb__json_free(&doc);
   clipdb__safetensors_free(st);
   return status;
 }

@@ -18,10 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JSMN_STATIC
-#include <jsmn.h>
-
 #include "../clipdb-impl.h"
+#include "../common/json.h"
 #include "../common/gzip.h"
 #include "clean.h"
 
@@ -464,117 +462,35 @@ static clipdb_status load_openai(clipdb_tokenizer_t *t, const clipdb_file *f) {
   return CLIPDB_STATUS_SUCCESS;
 }
 
-static int hex4(const char *s, size_t n, size_t at, uint32_t *v) {
-  if (at + 4 > n) return 0;
-  uint32_t u = 0;
-  for (size_t h = at; h < at + 4; h++) {
-    char x = s[h];
-    u <<= 4;
-    if (x >= '0' && x <= '9') u |= (uint32_t)(x - '0');
-    else if ((x | 0x20) >= 'a' && (x | 0x20) <= 'f') u |= (uint32_t)((x | 0x20) - 'a' + 10);
-    else return 0;
-  }
-  *v = u;
-  return 1;
-}
-
-/* Decode a JSON string token (without quotes) into UTF-8 in `out` (capacity >= n). */
-static int json_unescape(const char *s, size_t n, char *out, size_t *out_n) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] != '\\') {
-      out[o++] = s[i];
-      continue;
-    }
-    if (++i >= n) return 0;
-    char c = s[i];
-    switch (c) {
-      case '"': case '\\': case '/': out[o++] = c; break;
-      case 'b': out[o++] = '\b'; break;
-      case 'f': out[o++] = '\f'; break;
-      case 'n': out[o++] = '\n'; break;
-      case 'r': out[o++] = '\r'; break;
-      case 't': out[o++] = '\t'; break;
-      case 'u': {
-        uint32_t cp;
-        if (!hex4(s, n, i + 1, &cp)) return 0;
-        i += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) { /* a surrogate pair: \uD8xx\uDCxx */
-          uint32_t lo;
-          if (i + 2 >= n || s[i + 1] != '\\' || s[i + 2] != 'u' || !hex4(s, n, i + 3, &lo) ||
-              lo < 0xDC00 || lo > 0xDFFF)
-            return 0;
-          i += 6;
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          return 0;
-        }
-        o += clipdb__utf8_put(cp, (uint8_t *)out + o);
-        break;
-      }
-      default: return 0;
-    }
-  }
-  *out_n = o;
-  return 1;
-}
-
 static clipdb_status load_hf(clipdb_tokenizer_t *t, const clipdb_file *vocab, const clipdb_file *merges) {
-  const char *json = vocab->data;
-  size_t n = vocab->size;
-  jsmn_parser parser;
-  jsmn_init(&parser);
-  int n_tok = jsmn_parse(&parser, json, n, NULL, 0);
-  if (n_tok < 1)
-    return clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: invalid JSON (jsmn error %d)", vocab->name, n_tok);
-  jsmntok_t *tok = clipdb__malloc((size_t)n_tok * sizeof *tok);
-  char *str = clipdb__malloc(n + 4);
-  if (tok == NULL || str == NULL) {
-    clipdb__free(tok);
-    clipdb__free(str);
-    return clipdb__error(t->error, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to load tokenizer %s: out of memory", vocab->name);
-  }
-  jsmn_init(&parser);
-  jsmn_parse(&parser, json, n, tok, (unsigned)n_tok);
-  clipdb_status st = CLIPDB_STATUS_SUCCESS;
+  char what[300];
+  snprintf(what, sizeof what, "tokenizer %s", vocab->name);
+  clipdb__json doc;
+  clipdb_status st = clipdb__json_parse_as((const char *)vocab->data, vocab->size, what, CLIPDB_STATUS_BAD_VOCAB, t->error, &doc);
+  if (st != CLIPDB_STATUS_SUCCESS) return st;
+  char *str = clipdb__malloc(vocab->size + 4);
   uint8_t order[256];
-  if (!intern_bytes(t, order)) {
+  if (str == NULL || !intern_bytes(t, order)) {
     st = clipdb__error(t->error, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to load tokenizer %s: out of memory", vocab->name);
     goto done;
   }
-  for (int k = 0; k < n_tok; k++) {
-    if (tok[k].end < 0) { /* jsmn's non-strict mode leaves unclosed tokens open */
-      st = clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: invalid JSON (unterminated)", vocab->name);
-      goto done;
-    }
-  }
-  if (tok[0].type != JSMN_OBJECT) {
-    st = clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: expected a JSON object of token: id", vocab->name);
-    goto done;
-  }
   int i = 1;
-  for (int k = 0; k < tok[0].size; k++) {
-    if (i + 1 >= n_tok || tok[i].type != JSMN_STRING || tok[i + 1].type != JSMN_PRIMITIVE) {
+  for (int k = 0; k < doc.tok[0].size; k++) {
+    if (i + 1 >= doc.n || doc.tok[i].type != CLIPDB__JSON_STRING) {
       st = clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: entry %d is not \"token\": integer", vocab->name, k);
       goto done;
     }
-    size_t len = 0;
-    if (!json_unescape(json + tok[i].start, (size_t)(tok[i].end - tok[i].start), str, &len)) {
+    long len = clipdb__json_unescape(&doc, i, str);
+    if (len < 0) {
       st = clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: bad string escape in entry %d", vocab->name, k);
       goto done;
     }
-    char *endp = NULL;
-    char num[24];
-    int nl = tok[i + 1].end - tok[i + 1].start;
-    if (nl <= 0 || nl >= (int)sizeof num) nl = 0;
-    memcpy(num, json + tok[i + 1].start, (size_t)nl);
-    num[nl] = '\0';
-    long id = strtol(num, &endp, 10);
-    if (nl == 0 || *endp != '\0' || id < 0 || id > 0x7FFFFFFF) {
+    uint64_t id = 0;
+    if (!clipdb__json_uint(&doc, i + 1, &id) || id > 0x7FFFFFFF) {
       st = clipdb__error(t->error, CLIPDB_STATUS_BAD_VOCAB, "failed to load tokenizer %s: entry %d has no valid id", vocab->name, k);
       goto done;
     }
-    uint32_t sym = strtab_intern(&t->syms, str, len);
+    uint32_t sym = strtab_intern(&t->syms, str, (size_t)len);
     if (sym == NONE || !set_token(t, sym, (int32_t)id)) {
       st = clipdb__error(t->error, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to load tokenizer %s: out of memory", vocab->name);
       goto done;
@@ -593,7 +509,7 @@ static clipdb_status load_hf(clipdb_tokenizer_t *t, const clipdb_file *vocab, co
   }
   if (load_merges(t, merges->data, merges->size, merges->name, 0) < 0) st = t->load_status;
 done:
-  clipdb__free(tok);
+  clipdb__json_free(&doc);
   clipdb__free(str);
   return st;
 }

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
 import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM } from './chromium.mjs';
+import { modelsDir } from '../js/golden.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PYTHON = '/usr/bin/python3';
@@ -45,8 +46,8 @@ before(async () => {
   // The shipped model under another folder name: "a model chosen by URL".
   modelCopy = path.join(work, 'served', 'other-model');
   mkdirSync(modelCopy, { recursive: true });
-  await cp(path.join(repo, 'models', 'clipdb-shapes', 'model.safetensors'), path.join(modelCopy, 'model.safetensors'));
-  await cp(path.join(repo, 'models', 'clipdb-shapes', 'vocab.txt.gz'), path.join(modelCopy, 'vocab.txt.gz'));
+  await cp(path.join(modelsDir, 'clipdb-shapes', 'model.safetensors'), path.join(modelCopy, 'model.safetensors'));
+  await cp(path.join(modelsDir, 'clipdb-shapes', 'vocab.txt.gz'), path.join(modelCopy, 'vocab.txt.gz'));
   server = await serve({ root: repo, mounts: { '/served/': path.join(work, 'served') } });
 });
 after(async () => {

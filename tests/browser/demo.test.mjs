@@ -20,10 +20,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
 import { chromiumSkip, chromium, CHROMIUM, ARGS } from './chromium.mjs';
+import { modelsDir } from '../js/golden.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PYTHON = '/usr/bin/python3';
-const MODEL_DIR = path.join(repo, 'models', 'clipdb-shapes');
+const MODEL_DIR = path.join(modelsDir, 'clipdb-shapes');
 const SEED = 4242; // not a training seed (scripts/train-tiny-clip.py)
 const LONG_TASK_LIMIT_MS = 200;
 

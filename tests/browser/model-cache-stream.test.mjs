@@ -14,9 +14,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
 import { chromiumSkip, NEEDS_WASM, openProfile, openTestPage } from './chromium.mjs';
+import { modelsDir } from '../js/golden.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MODEL = path.join(repo, 'models', 'clipdb-shapes', 'model.safetensors');
+const MODEL = path.join(modelsDir, 'clipdb-shapes', 'model.safetensors');
 const skip = chromiumSkip([NEEDS_WASM, [MODEL, 'models/clipdb-shapes is not in this tree']]);
 const CHUNK = 65536; // modelChunkSize: far below the 1.3 MB model, so "never whole" is visible
 
@@ -25,7 +26,7 @@ before(async () => {
   if (skip) return;
   server = await serve({});
   // The model files come from a second origin that the test can take away ("offline").
-  models = await serve({ root: path.join(repo, 'models'), headers: { 'access-control-allow-origin': '*' } });
+  models = await serve({ root: modelsDir, headers: { 'access-control-allow-origin': '*' } });
   browser = await openProfile();
   ({ context, page } = browser);
   await openTestPage(page, server, 'worker.html');
@@ -94,7 +95,7 @@ test('worker: model Files and cached models are streamed Blobs, never read whole
     assert.equal(load.source, what);
     assert.equal(load.identifier, `shapes@sha256:${sha.slice(0, 16)}`, `${what}: the identifier carries the file's SHA-256`);
   }
-  assert.equal(r.files.bytes, size + readFileSync(path.join(repo, 'models', 'clipdb-shapes', 'vocab.txt.gz')).length);
+  assert.equal(r.files.bytes, size + readFileSync(path.join(modelsDir, 'clipdb-shapes', 'vocab.txt.gz')).length);
   assert.deepEqual([r.insert.inserted, r.insert.failed], [8, []]);
   // Reads in the Worker while loading from Files: the load streamed (FileReaderSync, many
   // slices), the hash read 64 KiB slices covering the file once; no read of the whole file.

@@ -1,11 +1,15 @@
 // Crash safety of the IndexedDB store in real Chromium: the browser process is SIGKILLed at
-// random points in the middle of insertMany (6 kills) and of importData (5 kills). After each
+// random points in the middle of insertMany (6 kills), of importData (5 kills) and of a model
+// switch (db.add of the vector index with a new model and reindex: 6 kills). After each
 // restart the store, read raw through the storage adapter and then through the database, must
 // hold only complete documents (small fields and image intact), a vector for every document
 // without a pending mark, no vector, pending mark or image without its document, import
 // batches whole; adding the vector index again embeds exactly the pending documents, a query
-// for everything returns every document, and a sample of them is found by its own vector. Resuming (inserting the rest, re-running the same import)
-// ends with exactly N documents, and the imported store answers as the original.
+// for everything returns every document, and a sample of them is found by its own vector.
+// Resuming (inserting the rest, re-running the same import) ends with exactly N documents, and
+// the imported store answers as the original. A killed switch keeps every document and every
+// vector of the old model (adding the index with it again loads them all and answers as
+// before); adding the index with the new model embeds exactly the documents it lacks.
 // CLIPDB_KILL_SEED fixes the random kill points (the seed is in the test names).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +22,7 @@ import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM } from './chromium.m
 
 const skip = chromiumSkip([NEEDS_WASM]);
 const DIM = 16, IMAGE = 600, N_INSERT = 300, N_IMPORT = 2100, IMPORT_BATCH = 1024; // the import: 3 batches
+const N_SWITCH = 400;
 const seed = Number(process.env.CLIPDB_KILL_SEED ?? (Date.now() % 1e9));
 let s = seed >>> 0 || 1;
 const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
@@ -161,9 +166,114 @@ async function pageCheck(name) {
   return { raw, problems: problems.slice(0, 20), ids: found.map((d) => d._id), added, encodes, pendingAfter: info.pending, vectors, answers };
 }
 
+/** The model switch's two models and the vector index over either. B is slow (a worker round trip). */
+function pageSwitchSetup() {
+  const { lib, data } = window.kill;
+  const { dim, dimB, delayB } = window.killArgs;
+  const a = new lib.Model({ identifier: 'kill-switch-a', dim, kind: 'image', encode: async (x) => data.vectorFor(data.indexOfImage(x), dim) });
+  const b = new lib.Model({
+    identifier: 'kill-switch-b', dim: dimB, kind: 'image',
+    encode: async (x) => { window.encodes = (window.encodes ?? 0) + 1; await new Promise((r) => setTimeout(r, delayB)); return data.vectorFor(data.indexOfImage(x) + 5e8, dimB); },
+  });
+  const vi = (m) => new lib.VectorIndex('images', { indexingListener: new lib.Listener({ model: m, key: 'image', select: { collection: 'photos' } }) });
+  window.kill.sw = { a, b, vi };
+}
+
+/** Model A's answers to 20 queries over the N documents (a memory store: the reference). */
+async function pageSwitchReference() {
+  const { lib, data, doc, sw } = window.kill;
+  const { n, dim } = window.killArgs;
+  const db = await lib.openDatabase({ storage: 'memory' });
+  await db.add(sw.vi(sw.a));
+  await db.collection('photos').insertMany(Array.from({ length: n }, (_, i) => doc(i)));
+  const answers = [];
+  for (let q = 0; q < 20; q++) answers.push((await db.collection('photos').like({ vector: data.vectorFor(1e9 + q, dim) }, { vectorIndex: 'images', n: 10 }).find()).map((d) => [d._id, d.score]));
+  await db.close();
+  return answers;
+}
+
+/** A new store `name` of N documents embedded by model A, then switched to model B (reindex). */
+async function pageSwitch(name) {
+  const { lib, doc, sw } = window.kill;
+  const db = await lib.openDatabase({ storage: 'indexeddb', name, fallback: false });
+  await db.add(sw.vi(sw.a));
+  await db.collection('photos').insertMany(Array.from({ length: window.killArgs.n }, (_, i) => doc(i)));
+  await db.close();
+  const db2 = await lib.openDatabase({ storage: 'indexeddb', name, fallback: false });
+  window.reportLine('ready');
+  await db2.add(sw.vi(sw.b), { reindex: true, onProgress: (p) => window.reportLine(`ok ${p.id}`) });
+  await db2.close();
+  window.reportLine('done');
+}
+
+/**
+ * The store `name` after a kill mid-switch: raw (the adapter: documents, each model's live
+ * vectors, pending marks, images) and through the database (documents complete; adding the
+ * index with model B embeds exactly the documents B lacks and finds every document; adding it
+ * with model A again loads every vector, embeds nothing and answers as before).
+ */
+async function pageSwitchCheck(name) {
+  const { lib, data, sw } = window.kill;
+  const { n, dim, dimB } = window.killArgs;
+  const SEP = '\u0000';
+  const idOf = (t) => (t[0] === 's' ? t.slice(1) : Number(t.slice(1)));
+  const docIdOf = (k) => idOf(k.split(SEP)[1]);
+  const a = await lib.indexedDBStorage({ name });
+  const docs = new Set();
+  for (const [, page] of await a.getAll('docs')) for (const r of page.docs) docs.add(r.doc._id);
+  const pending = (await a.keys('pending')).map(docIdOf);
+  const blobOwners = (await a.keys('blobs')).map(docIdOf);
+  const live = { 'kill-switch-a': new Set(), 'kill-switch-b': new Set() };
+  const problems = [];
+  for (const [k, rec] of await a.getAll('vectors')) {
+    const [index, model] = k.split(SEP);
+    if (index !== 'images' || !live[model]) { problems.push(`unexpected vector record ${JSON.stringify(k)}`); continue; }
+    for (const t of rec.ids) live[model].add(idOf(t));
+    for (const t of rec.del ?? []) live[model].delete(idOf(t));
+  }
+  await a.close();
+  const A = live['kill-switch-a'], B = live['kill-switch-b'];
+  const raw = { documents: docs.size, a: A.size, b: B.size, pending: pending.length };
+  for (const [model, set] of Object.entries(live)) for (const id of set) if (!docs.has(id)) problems.push(`vector of ${model} for ${id} without its document`);
+  for (const id of pending) problems.push(`pending mark of ${id} (a switch writes none)`);
+  for (const id of blobOwners) if (!docs.has(id)) problems.push(`image of ${id} without its document`);
+  if (blobOwners.length !== docs.size) problems.push(`${blobOwners.length} images for ${docs.size} documents`);
+  for (const id of docs) if (!A.has(id)) problems.push(`${id} lost its vector of model A`);
+
+  const db = await lib.openDatabase({ storage: 'indexeddb', name, fallback: false });
+  const c = db.collection('photos');
+  const found = await c.find();
+  for (const d of found) {
+    const i = Number(d._id.slice(1));
+    if (d.year !== 2000 + (i % 25)) problems.push(`${d._id}: year ${d.year}`);
+    const got = new Uint8Array(await d.image.arrayBuffer()), want = data.imageFor(i, window.killArgs.image);
+    if (got.length !== want.length || got.some((x, k) => x !== want[k])) problems.push(`${d._id}: image bytes differ`);
+  }
+  const ownHit = async (m, off, d) => {
+    const [hit] = await c.like({ vector: data.vectorFor(Number(d._id.slice(1)) + off, m) }, { vectorIndex: 'images', n: 1 }).find();
+    if (hit?._id !== d._id || !(hit.score > 0.99999)) problems.push(`${d._id} is not found by its own vector of ${m === dim ? 'A' : 'B'} (got ${hit?._id} ${hit?.score})`);
+  };
+  // Model B: the switch resumed. Only the documents B lacks are embedded; every one is found.
+  window.encodes = 0;
+  const addedB = await db.add(sw.vi(sw.b), { reindex: true });
+  const encodesB = window.encodes;
+  const all = await c.like({ vector: data.vectorFor(0, dimB) }, { vectorIndex: 'images', n: n + 5 }).find();
+  if (all.length !== found.length) problems.push(`model B: a query for everything returns ${all.length} of ${found.length} documents`);
+  for (let k = 0; k < 20; k++) await ownHit(dimB, 5e8, found[Math.floor((k * found.length) / 20)]);
+  // Model A: its vectors were kept; nothing to embed, the same answers as before the switch.
+  await db.removeVectorIndex('images');
+  const addedA = await db.add(sw.vi(sw.a));
+  for (let k = 0; k < 20; k++) await ownHit(dim, 0, found[(k * 7 + 3) % found.length]);
+  const answersA = [];
+  for (let q = 0; q < 20; q++) answersA.push((await c.like({ vector: data.vectorFor(1e9 + q, dim) }, { vectorIndex: 'images', n: 10 }).find()).map((d) => [d._id, d.score]));
+  const models = db.vectorIndexes()[0].models.map((m) => m.identifier).sort();
+  await db.close();
+  return { raw, bIds: [...B], problems: problems.slice(0, 20), found: found.length, addedB, encodesB, addedA, answersA, models };
+}
+
 // ---- the Node side ---------------------------------------------------------------------------
 
-async function launch(profile, args) {
+async function launch(profile, args, setup = null) {
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
   const page = context.pages()[0] ?? await context.newPage();
   page.on('pageerror', (e) => console.error('pageerror:', e));
@@ -174,6 +284,7 @@ async function launch(profile, args) {
   await page.waitForFunction(() => window.ready === true);
   await page.evaluate((a) => { window.killArgs = a; }, args);
   await page.evaluate(pageSetup);
+  if (setup) await page.evaluate(setup);
   return { context, page, lines, onLine: (f) => listeners.push(f) };
 }
 
@@ -186,11 +297,12 @@ function killBrowser(profile) {
 }
 
 /**
- * Run `fn` in a fresh browser and SIGKILL it `extra` ms after `when(line, lines)` first says
- * so. Resolves to {lines, killed} (not killed: the run finished first).
+ * Run `fn` in a fresh browser (after the page function `setup`, if given) and SIGKILL it
+ * `extra` ms after `when(line, lines)` first says so. Resolves to {lines, killed} (not killed:
+ * the run finished first).
  */
-async function runAndKill(profile, args, fn, fnArg, when, extra) {
-  const b = await launch(profile, args);
+async function runAndKill(profile, args, fn, fnArg, when, extra, setup = null) {
+  const b = await launch(profile, args, setup);
   let scheduled = false, timer = null, sent = false;
   const closed = new Promise((r) => b.context.once('close', r));
   b.onLine((l) => {
@@ -283,5 +395,43 @@ test(`Chromium SIGKILLed mid-importData (5 random kill points, seed ${seed}): wh
     const c = await check(profile, args, name, 'after re-running the import');
     assert.deepEqual(c.raw, { documents: N_IMPORT, pending: 0, vectors: N_IMPORT });
     assert.deepEqual(c.answers, expected, 'the imported store answers as the original');
+  } finally { await rm(profile, { recursive: true, force: true }); }
+});
+
+test(`Chromium SIGKILLed mid model switch (db.add with a new model and reindex; 6 random kill points, seed ${seed}): every document complete and searchable with both models, counts equal, no vector without its document, model A's vectors all kept`, { skip, timeout: 900000 }, async () => {
+  const profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-kill-'));
+  const args = { dim: DIM, dimB: 12, delayB: 4, image: 256, n: N_SWITCH };
+  try {
+    const b = await launch(profile, args, pageSwitchSetup);
+    const expected = await b.page.evaluate(pageSwitchReference);
+    await b.context.close();
+    let kills = 0;
+    for (let round = 0; kills < 6 && round < 12; round++) {
+      const name = `switch${round}`;
+      const target = Math.floor(rand() * N_SWITCH), extra = Math.floor(rand() * 40);
+      let resolved = 0;
+      const r = await runAndKill(profile, args, pageSwitch, name, (l) => {
+        if (l.startsWith('ok ')) resolved++;
+        return (l === 'ready' && target === 0) || (l.startsWith('ok ') && resolved >= target);
+      }, extra, pageSwitchSetup);
+      const what = `switch round ${round} (seed ${seed}, kill after ${target} re-embedded + ${extra} ms)`;
+      assert.ok(r.lines.includes('ready'), `${what}: the store of N documents was made before the kill`);
+      const cb = await launch(profile, args, pageSwitchSetup);
+      let c;
+      try { c = await cb.page.evaluate(pageSwitchCheck, name); } finally { await cb.context.close(); }
+      assert.deepEqual(c.problems, [], `${what}: ${JSON.stringify(c.raw)}`);
+      assert.equal(c.raw.documents, N_SWITCH, `${what}: every document is still there`);
+      assert.equal(c.found, N_SWITCH, `${what}: the database finds every document`);
+      assert.equal(c.raw.a, N_SWITCH, `${what}: model A keeps a vector per document`);
+      const stored = new Set(c.bIds);
+      for (const l of r.lines) if (l.startsWith('ok ')) assert.ok(stored.has(l.slice(3)), `${what}: ${l.slice(3)} was reported re-embedded before the kill and its model B vector is stored`);
+      assert.deepEqual(c.addedB, { loaded: c.raw.b, embedded: N_SWITCH - c.raw.b }, `${what}: adding B again embeds exactly the documents B lacks`);
+      assert.equal(c.encodesB, N_SWITCH - c.raw.b, `${what}: encodes of model B`);
+      assert.deepEqual(c.addedA, { loaded: N_SWITCH, embedded: 0 }, `${what}: model A's vectors all load, nothing re-embedded`);
+      assert.deepEqual(c.answersA, expected, `${what}: model A answers as before the switch`);
+      assert.deepEqual(c.models, ['kill-switch-a', 'kill-switch-b'], `${what}: both models are listed`);
+      if (r.killed && c.raw.b < N_SWITCH) kills++;
+    }
+    assert.equal(kills, 6, 'killed mid-switch 6 times');
   } finally { await rm(profile, { recursive: true, force: true }); }
 });

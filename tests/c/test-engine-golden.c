@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "golden.h"
-#include "model/json.h"
+#include "common/json.h"
 #include "model/model-impl.h"
 #include "model/safetensors.h"
 

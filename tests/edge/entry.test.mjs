@@ -15,10 +15,11 @@ import * as edge from '../../web/src/edge.mjs';
 import * as node from '../../web/src/index.mjs';
 import { getModule } from '../../web/src/module.mjs';
 import * as binding from '../../web/src/binding.mjs';
+import { modelsDir } from '../js/golden.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const wasmPath = path.join(root, 'web/dist/clipdb.wasm');
-const modelDir = path.join(root, 'models/clipdb-shapes');
+const modelDir = path.join(modelsDir, 'clipdb-shapes');
 const skip = existsSync(wasmPath) ? false : 'web/dist/clipdb.wasm is missing: run scripts/build';
 
 // A ReadableStream over `bytes` in chunks of `size` bytes.

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, cpSync, writeFileSync, readdirSync, statSync, re
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { modelsDir } from '../js/golden.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = (name) => path.join(root, 'node_modules/.bin', name);
@@ -28,7 +29,7 @@ const run = (file, args, opts = {}) => execFileSync(file, args, { encoding: 'utf
  * clipdb installed from a packed tarball and its assets, and wrangler's bundle.
  * Returns {images, store, app, bundle, bundleFiles: [{name, bytes}], bundleBytes, tarball}.
  */
-export function buildExample(tmp, { model = path.join(root, 'models/clipdb-shapes') } = {}) {
+export function buildExample(tmp, { model = path.join(modelsDir, 'clipdb-shapes') } = {}) {
   const images = path.join(tmp, 'images'), store = path.join(tmp, 'store'), app = path.join(tmp, 'app');
   run(python, [path.join(root, 'scripts/shapes.py'), 'write', '--out', images, '--seed', '4711', '--grid', '1', '--two', '16', '--manifest', path.join(tmp, 'manifest.json')]);
   run(cli, ['index', '--model', path.join(model, 'model.safetensors'), '--store', store, images]);

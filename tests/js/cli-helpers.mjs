@@ -3,10 +3,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from './golden.mjs';
+import { repoRoot, modelsDir } from './golden.mjs';
 
-export const model = path.join(repoRoot, 'models', 'clipdb-shapes', 'model.safetensors');
-export const vocab = path.join(repoRoot, 'models', 'clipdb-shapes', 'vocab.txt.gz');
+export const model = path.join(modelsDir, 'clipdb-shapes', 'model.safetensors');
+export const vocab = path.join(modelsDir, 'clipdb-shapes', 'vocab.txt.gz');
 export const haveModel = existsSync(model) && existsSync(vocab);
 export const exifDir = path.join(repoRoot, 'tests', 'data', 'exif');
 

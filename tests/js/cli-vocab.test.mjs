@@ -10,10 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from './golden.mjs';
+import { repoRoot, modelsDir } from './golden.mjs';
 import { pickModelFiles, readSafetensorsMetadata, selectModelFiles } from '../../web/src/model-files.mjs';
 
-const modelDir = path.join(repoRoot, 'models', 'clipdb-shapes');
+const modelDir = path.join(modelsDir, 'clipdb-shapes');
 const model = path.join(modelDir, 'model.safetensors');
 const vocab = path.join(modelDir, 'vocab.txt.gz');
 const haveModel = existsSync(model) && existsSync(vocab);

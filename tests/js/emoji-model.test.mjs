@@ -19,10 +19,10 @@ import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from './golden.mjs';
+import { repoRoot, modelsDir } from './golden.mjs';
 
 const SEED = 31337; // training draws from 20261206 (+2, +7) and 4242
-const model = path.join(repoRoot, 'models', 'clipdb-emoji', 'model.safetensors');
+const model = path.join(modelsDir, 'clipdb-emoji', 'model.safetensors');
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const dataDir = process.env.CLIPDB_EMOJI_DIR || path.join(repoRoot, 'build', 'emoji-data');
 const world = path.join(repoRoot, 'scripts', 'emoji_world.py');

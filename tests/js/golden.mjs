@@ -21,4 +21,10 @@ export function goldenPath(...parts) {
   return path.join(goldenDir, ...parts);
 }
 
+/**
+ * The folder of the models shipped in this tree (models/), or $CLIPDB_MODELS: scripts/test-decoys
+ * points it (and CLIPDB_GOLDEN) at copies with decoy files beside every model.
+ */
+export const modelsDir = process.env.CLIPDB_MODELS || path.join(repoRoot, 'models');
+
 export { repoRoot };

@@ -11,11 +11,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from './golden.mjs';
+import { repoRoot, modelsDir } from './golden.mjs';
 import { createModule, loadModel, createTokenizer, preprocess } from '../../web/src/index.mjs';
 import * as binding from '../../web/src/binding.mjs';
 
-const shapes = path.join(repoRoot, 'models', 'clipdb-shapes');
+const shapes = path.join(modelsDir, 'clipdb-shapes');
 const corpus = path.join(repoRoot, 'tests', 'fuzz', 'corpus', 'image');
 const LIMIT = 2 * 1024 * 1024;
 const WORDS = ['a', 'red', 'green', 'blue', 'yellow', 'circle', 'square', 'triangle', 'star', 'photo', 'of', 'small', 'big', 'two', 'on', 'white'];

@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from './golden.mjs';
+import { repoRoot, modelsDir } from './golden.mjs';
 
 const clipdbURL = pathToFileURL(path.join(repoRoot, 'web', 'src', 'index.mjs')).href;
-const modelPath = path.join(repoRoot, 'models', 'clipdb-shapes', 'model.safetensors');
+const modelPath = path.join(modelsDir, 'clipdb-shapes', 'model.safetensors');
 
 // Run `body` in a fresh Node process, after `prelude`; returns {status, stderr, stdout}.
 function runScript(dir, name, prelude, body) {

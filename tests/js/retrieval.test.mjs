@@ -17,10 +17,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from './golden.mjs';
+import { repoRoot, modelsDir } from './golden.mjs';
 
 const SEED = 90210; // training uses 20261130 (+1, +2) and evaluates on 777/778
-const model = path.join(repoRoot, 'models', 'clipdb-shapes', 'model.safetensors');
+const model = path.join(modelsDir, 'clipdb-shapes', 'model.safetensors');
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const havePython = spawnSync(python, ['-c', 'import PIL, numpy']).status === 0;
 

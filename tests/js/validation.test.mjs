@@ -7,11 +7,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from './golden.mjs';
+import { repoRoot, modelsDir } from './golden.mjs';
 import { createModule, loadModel, normalize, preprocess, WasmVectorIndex, ClipdbError } from '../../web/src/index.mjs';
 import * as binding from '../../web/src/binding.mjs';
 
-const modelPath = path.join(repoRoot, 'models', 'clipdb-shapes', 'model.safetensors');
+const modelPath = path.join(modelsDir, 'clipdb-shapes', 'model.safetensors');
 
 function invalidNaming(pattern) {
   return (e) => e instanceof ClipdbError && e.code === 'INVALID_ARGUMENT' && pattern.test(e.message);

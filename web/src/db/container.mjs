@@ -260,7 +260,8 @@ function littleEndian(f32) {
   f32.forEach((x, i) => dv.setFloat32(i * 4, x, true));
   return out;
 }
-function float32FromLE(bytes) {
+function float32FromLE(bytes, name) {
+  if (bytes.byteLength % 4 !== 0) throw new ClipdbError('BAD_EXPORT', `${name} holds ${bytes.byteLength} bytes, not a whole number of float32 values`);
   const n = bytes.byteLength / 4;
   if (littleEndianHost) return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), out = new Float32Array(n);
@@ -270,7 +271,8 @@ function float32FromLE(bytes) {
 
 // ---- import -----------------------------------------------------------------------------------
 
-function fromJsonForm(doc, refs) {
+function fromJsonForm(doc, refs, where) {
+  if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new ClipdbError('BAD_EXPORT', `${where}: "doc" is not a JSON object`);
   const walk = (v) => {
     if (v == null || typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof Date) return v;
     if (Array.isArray(v)) return v.map(walk);
@@ -286,7 +288,41 @@ function fromJsonForm(doc, refs) {
     for (const [k, x] of Object.entries(v)) out[k] = walk(x);
     return out;
   };
-  return walk(fromJSONSafe(doc));
+  let value;
+  try { value = fromJSONSafe(doc); } catch (e) { throw new ClipdbError('BAD_EXPORT', `${where}: a value of the document cannot be read (${e.message})`, { cause: e }); }
+  return walk(value);
+}
+
+const BINARY_AS = new Set(['blob', 'arraybuffer', 'uint8array', 'uint8clampedarray', 'imagedata']);
+const isName = (x) => typeof x === 'string' && x !== '' && !x.includes(SEP);
+const isCount = (x) => Number.isInteger(x) && x >= 0;
+
+/** The binary refs of a docs line ("b"), checked: [{n, path, as, size, type?, width?, height?}]. */
+function lineRefs(b, where) {
+  if (b === undefined) return [];
+  if (!Array.isArray(b)) throw new ClipdbError('BAD_EXPORT', `${where}: "b" is not a list`);
+  const seen = new Set(), paths = new Set();
+  for (const r of b) {
+    const ok = r != null && typeof r === 'object' && isCount(r.n) && isName(r.path) && BINARY_AS.has(r.as) && isCount(r.size) &&
+      (r.type === undefined || typeof r.type === 'string') &&
+      (r.as !== 'imagedata' || (isCount(r.width) && isCount(r.height) && r.width * r.height * 4 === r.size));
+    if (!ok) throw new ClipdbError('BAD_EXPORT', `${where}: bad binary entry ${JSON.stringify(r)}`);
+    if (seen.has(r.n) || paths.has(r.path)) throw new ClipdbError('BAD_EXPORT', `${where}: binary ${r.n} ('${r.path}') is listed twice`);
+    seen.add(r.n); paths.add(r.path);
+  }
+  return b;
+}
+
+/** Paths of the {$ref} values in a document's JSON form (before it is decoded). */
+function refPathsOf(doc) {
+  const out = new Map();
+  const walk = (v, path) => {
+    if (v == null || typeof v !== 'object') return;
+    if (typeof v.$ref === 'number' && Object.keys(v).length === 1) { out.set(path, v.$ref); return; }
+    for (const [k, x] of Object.entries(v)) walk(x, path === '' ? k : `${path}.${k}`);
+  };
+  walk(doc, '');
+  return out;
 }
 
 /** Import an export container into `db` (see Database.importData). Runs inside db._exclusive. */
@@ -305,9 +341,12 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
   const resuming = db._meta.has(marker);
   // Index definitions and (index, model) pairs.
   const sets = new Map();
+  if (manifest.vectorIndexes !== undefined && !Array.isArray(manifest.vectorIndexes)) throw new ClipdbError('BAD_EXPORT', 'the manifest\'s "vectorIndexes" is not a list');
   const metaOps = [{ store: 'meta', key: marker, value: { started: new Date().toISOString(), manifest: { created: manifest.created, producer: manifest.producer } } }];
   for (const vi of manifest.vectorIndexes ?? []) {
-    if (typeof vi?.name !== 'string' || typeof vi.model?.identifier !== 'string' || !Number.isInteger(vi.model?.dim) || vi.model.dim < 1) {
+    if (!isName(vi?.name) || !isName(vi.model?.identifier) || !Number.isInteger(vi.model?.dim) || vi.model.dim < 1 ||
+        !isCount(vi.id) || sets.has(vi.id) || !isName(vi.collection) || typeof vi.key !== 'string' || vi.key === '' ||
+        (vi.filter != null && (typeof vi.filter !== 'object' || Array.isArray(vi.filter)))) {
       throw new ClipdbError('BAD_EXPORT', `bad vector index entry in the manifest: ${JSON.stringify(vi)}`);
     }
     sets.set(vi.id, { vi, nextSeq: null });
@@ -332,8 +371,9 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
     if (signal?.aborted) throw new ClipdbError('ABORTED', 'the import was aborted', { cause: signal.reason, details: { documents } });
     if (!pendingEntry) throw new ClipdbError('BAD_EXPORT', 'the export file ends without its end record (clipdb-end.json): it is truncated');
     if (pendingEntry.name === 'clipdb-end.json') {
-      const end = JSON.parse(await text(pendingEntry));
-      if (end.batches !== batches) throw new ClipdbError('BAD_EXPORT', `the export file lists ${end.batches} batches but holds ${batches}`);
+      let end;
+      try { end = JSON.parse(await text(pendingEntry)); } catch (e) { throw new ClipdbError('BAD_EXPORT', `the end record (clipdb-end.json) is not JSON (${e.message})`); }
+      if (end?.batches !== batches) throw new ClipdbError('BAD_EXPORT', `the export file lists ${end?.batches} batches but holds ${batches}`);
       break;
     }
     const m = /^batch-(\d{6,})\/docs\.jsonl$/.exec(pendingEntry.name);
@@ -346,7 +386,7 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
       let mm;
       if ((mm = /^vectors-(\d+)\.f32$/.exec(rest))) {
         const bytes = pendingEntry.data instanceof Uint8Array ? pendingEntry.data : new Uint8Array(await pendingEntry.data.arrayBuffer());
-        vecs.set(Number(mm[1]), float32FromLE(bytes));
+        vecs.set(Number(mm[1]), float32FromLE(bytes, pendingEntry.name));
       } else if ((mm = /^blob-(\d+)$/.exec(rest))) {
         blobs.set(Number(mm[1]), pendingEntry.data);
       } else throw new ClipdbError('BAD_EXPORT', `unexpected entry '${pendingEntry.name}'`);
@@ -358,14 +398,23 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
     for (const [ln, line] of lines.entries()) {
       let o;
       try { o = JSON.parse(line); } catch (e) { throw new ClipdbError('BAD_EXPORT', `batch ${B} line ${ln + 1} is not JSON (${e.message})`); }
+      const where = `batch ${B} line ${ln + 1}`;
+      if (o == null || typeof o !== 'object' || Array.isArray(o)) throw new ClipdbError('BAD_EXPORT', `${where} is not a JSON object`);
       const col = o.c, id = o.id;
       if (typeof col !== 'string' || col === '' || col.includes(SEP) || !(typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))) {
         throw new ClipdbError('BAD_EXPORT', `batch ${B} line ${ln + 1}: bad collection or _id`);
       }
-      const refs = new Map((o.b ?? []).map((r) => [r.n, r]));
-      const doc = fromJsonForm(o.doc, refs);
-      if (doc._id !== id) throw new ClipdbError('BAD_EXPORT', `batch ${B} line ${ln + 1}: the document's _id differs from its line's id`);
+      const refs = new Map(lineRefs(o.b, where).map((r) => [r.n, r]));
+      const doc = fromJsonForm(o.doc, refs, where);
+      if (doc._id !== id) throw new ClipdbError('BAD_EXPORT', `${where}: the document's _id differs from its line's id`);
+      // Each listed binary is the one its {$ref} stands at, and each {$ref} is listed.
+      const refAt = refPathsOf(o.doc);
+      if (refAt.size !== refs.size || [...refs.values()].some((r) => refAt.get(r.path) !== r.n)) throw new ClipdbError('BAD_EXPORT', `${where}: the binary list "b" does not match the document's {$ref} fields`);
       const vlist = o.v ?? [];
+      if (!Array.isArray(vlist) || vlist.some((s) => !sets.has(s)) || new Set(vlist).size !== vlist.length) {
+        throw new ClipdbError('BAD_EXPORT', `${where}: "v" must list vector index ids of the manifest, each once (got ${JSON.stringify(o.v)})`);
+      }
+      for (const s of vlist) if (sets.get(s).vi.collection !== col) throw new ClipdbError('BAD_EXPORT', `${where}: a document of '${col}' has a vector of index ${s}, which indexes '${sets.get(s).vi.collection}'`);
       for (const s of vlist) rowsUsed.set(s, (rowsUsed.get(s) ?? 0) + 1);
       if (db._docs(col).has(id)) {
         if (resuming || onConflict === 'skip') { skipped++; docsIn.push(null); for (const s of vlist) { if (!perSet.has(s)) perSet.set(s, { ids: [], rows: [] }); perSet.get(s).rows.push(null); } continue; }
@@ -396,6 +445,11 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
       if (!flat || flat.length !== rows.length * dim) throw new ClipdbError('BAD_EXPORT', `batch ${B}: vectors-${s}.f32 holds ${flat ? flat.length / dim : 0} vectors, its documents list ${rows.length}`);
       const ids = [], list = [];
       rows.forEach((id, i) => { if (id !== null) { ids.push(id); list.push(flat.subarray(i * dim, (i + 1) * dim)); } });
+      // A vector a vector index refuses (zero, NaN, infinite) is refused here, before it is
+      // stored: stored, it would make the index fail to load every time the store is opened.
+      list.forEach((x, i) => {
+        if (!x.every(Number.isFinite) || x.every((y) => y === 0)) throw new ClipdbError('BAD_EXPORT', `batch ${B}: the vector of document ${JSON.stringify(ids[i])} in vectors-${s}.f32 is zero, NaN or infinite`);
+      });
       if (!ids.length) continue;
       const st = db._vis.get(vi.name);
       if (st && st.set.model === vi.model.identifier) {
