@@ -32,6 +32,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openDatabase, memoryStorage, Model, Listener, VectorIndex, ClipdbError } from '../../web/src/index.mjs';
 import { parseTar, writeTar } from './container-tar.mjs';
+import { PACK_PREFIX, packKey, refsOf } from '../../web/src/db/packs.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
@@ -360,8 +361,13 @@ async function checkStore(db, adapter, mode, model, countBefore, imported) {
     problems.push(`reopening failed: ${e.code ?? e.name}: ${e.message}`);
   } finally { await db2?.close().catch(() => {}); }
   // Raw records: no vector, pending mark or binary field without its document.
-  const docs = new Set();
-  for (const [k, page] of await adapter.getAll('docs')) for (const rec of page.docs ?? []) docs.add(`${k.split(SEP)[0]}${SEP}${typeKey(rec.doc._id)}`);
+  const docs = new Set(), packsUsed = new Set();
+  for (const [k, page] of await adapter.getAll('docs')) {
+    for (const rec of page.docs ?? []) {
+      docs.add(`${k.split(SEP)[0]}${SEP}${typeKey(rec.doc._id)}`);
+      for (const { ref } of refsOf(rec.doc)) if (ref.pack !== undefined) packsUsed.add(packKey(ref.pack));
+    }
+  }
   const vsets = new Map();
   for (const [k, v] of await adapter.getAll('meta')) if (k.startsWith(`vset${SEP}`)) vsets.set(`${v.index}${SEP}${v.model}`, v.collection);
   const live = new Map();
@@ -373,7 +379,14 @@ async function checkStore(db, adapter, mode, model, countBefore, imported) {
   }
   for (const [owner, k] of live) if (!docs.has(owner)) problems.push(`vector ${JSON.stringify(owner)} (record ${JSON.stringify(k)}) without its document`);
   for (const k of await adapter.keys('pending')) if (!docs.has(k)) problems.push(`pending mark ${JSON.stringify(k)} without its document`);
-  for (const k of await adapter.keys('blobs')) { const [c, t] = k.split(SEP); if (!docs.has(`${c}${SEP}${t}`)) problems.push(`binary field ${JSON.stringify(k)} without its document`); }
+  // Binary fields are packed per write: a pack must hold at least one document's field.
+  const blobKeys = new Set(await adapter.keys('blobs'));
+  for (const k of blobKeys) {
+    if (k.startsWith(PACK_PREFIX)) { if (!packsUsed.has(k)) problems.push(`binary pack ${JSON.stringify(k)} without a document`); continue; }
+    const [c, t] = k.split(SEP);
+    if (!docs.has(`${c}${SEP}${t}`)) problems.push(`binary field ${JSON.stringify(k)} without its document`);
+  }
+  for (const k of packsUsed) if (!blobKeys.has(k)) problems.push(`binary pack ${JSON.stringify(k)} is missing`);
   return problems;
 }
 const typeKey = (id) => (typeof id === 'string' ? `s${id}` : `n${id}`);

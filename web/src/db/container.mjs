@@ -428,7 +428,7 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
         const ref = getPath(doc, r.path);
         if (ref == null || ref.$clipdb !== 'ref') throw new ClipdbError('BAD_EXPORT', `batch ${B}: binary ${r.n} of document ${JSON.stringify(id)} is not referenced at '${r.path}'`);
         const size = hasBlob && data instanceof Blob ? data.size : data.byteLength;
-        if (size !== r.size) throw new ClipdbError('BAD_EXPORT', `batch ${B}: binary ${r.n} of document ${JSON.stringify(id)} holds ${size} bytes, its record says ${r.size}`);
+        if (size !== r.size) throw new ClipdbError('BAD_EXPORT', `batch ${B}: binary ${r.n} of document ${JSON.stringify(id)} holds ${size} bytes, its line says ${r.size}`);
         bins.push({ ref, record: { size: r.size, data } });
       }
       docsIn.push({ col, id, rec });
