@@ -116,6 +116,7 @@ async function loadModel({ source: given } = {}) {
     document.body.dataset.embedded = String(r.embedded);
     $('scope').hidden = !source.builtIn; // the shipped model's small world is stated where results appear
     showStorage(r.info);
+    loadingModel = false; // before 'ready': photos picked from here on are added
     setState('ready');
     if (lastQuery) await runQuery(lastQuery); else await showAll();
     return true;
