@@ -542,7 +542,6 @@ export class Database {
     let done = 0, size = batchSize ?? 16;
     for (let start = 0; start < docs.length;) {
       if (signal?.aborted) throw abortError(signal, { insertedIds });
-      const t0 = Date.now();
       const batch = docs.slice(start, start + size).map((d) => {
         const { doc, bins } = splitDoc(d);
         if (doc._id === undefined) doc._id = newId();
@@ -569,9 +568,11 @@ export class Database {
       for (const b of batch) if (b.pending.length) this._pending.set(b.key, b.pending);
       if (!anyPending) {
         for (const b of batch) { insertedIds.push(b.rec.doc._id); done++; onProgress?.({ done, total: docs.length, id: b.rec.doc._id }); }
+        if (batchSize === undefined && size < 1024) size *= 2; // nothing to embed
         continue;
       }
       // Embed, no transaction open.
+      const tEmbed = Date.now();
       const vectors = []; // per document: [[state, vector], ...]
       let failure = null, stop = batch.length;
       for (let i = 0; i < batch.length; i++) {
@@ -587,6 +588,7 @@ export class Database {
         } catch (e) { failure = e; stop = i; break; }
         vectors.push(vs);
       }
+      const embedMs = Date.now() - tEmbed;
       // Transaction 2: one chunk record per vector index, marks cleared; the rest removed.
       const finished = batch.slice(0, stop), dropped = batch.slice(stop);
       const perSet = new Map();
@@ -639,9 +641,10 @@ export class Database {
         if (failure instanceof ClipdbError) failure.details = { ...(failure.details || {}), insertedIds };
         throw failure;
       }
-      // Fast encoders get bigger batches (fewer transactions); slow ones keep small batches,
-      // so progress stays live and a crash re-embeds little.
-      if (batchSize === undefined && Date.now() - t0 < 50 && size < 1024) size *= 2;
+      // Fast encoders get bigger batches (fewer transactions, one pack per batch); slow ones
+      // keep small batches, so progress stays live and a crash re-embeds little. The time
+      // that counts is the encoders' (a batch whose embedding took under 100 ms doubles).
+      if (batchSize === undefined && embedMs < 100 && size < 1024) size *= 2;
     }
     return { insertedIds };
   }
