@@ -450,11 +450,11 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
       return read(`read IndexedDB store ${store}`, async () => {
         const tx = db.transaction(IDB_NAMES[store], 'readonly');
         const [keys, values] = await Promise.all([tx.store.getAllKeys(range(prefix)), tx.store.getAll(range(prefix)), tx.done]);
-        return keys.map((k, i) => [k, values[i]]);
+        return Promise.all(keys.map(async (k, i) => [k, await fromIDB(store, values[i])]));
       });
     },
     keys(store, prefix) { return read(`read IndexedDB store ${store}`, () => db.getAllKeys(IDB_NAMES[store], range(prefix))); },
-    get(store, key) { return read(`read IndexedDB store ${store}`, () => db.get(IDB_NAMES[store], key)); },
+    get(store, key) { return read(`read IndexedDB store ${store}`, async () => fromIDB(store, await db.get(IDB_NAMES[store], key))); },
     lastKey(store, prefix) {
       return read(`read IndexedDB store ${store}`, async () => {
         const c = await db.transaction(IDB_NAMES[store]).store.openKeyCursor(range(prefix), 'prev');
@@ -469,7 +469,7 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
         // All requests are issued synchronously; the transaction commits when they finish.
         for (const op of ops) {
           const st = tx.objectStore(IDB_NAMES[op.store]);
-          (op.delete ? st.delete(op.key) : st.put(op.value, op.key)).catch(() => {}); // tx.done reports
+          (op.delete ? st.delete(op.key) : st.put(toIDB(op.store, op.value), op.key)).catch(() => {}); // tx.done reports
         }
         await tx.done;
       } catch (e) {
@@ -485,6 +485,22 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
     },
     estimate,
   };
+}
+
+// A vector chunk's floats go into IndexedDB as a Blob: Chromium keeps any value over 64 KiB
+// as a blob file anyway, and a Blob read back (Blob.arrayBuffer) costs the page about half of
+// what deserialising a large Float32Array does (bench/store.mjs measures the open). Records
+// written with a Float32Array (before this) read as they are.
+const VECTOR_BLOB_BYTES = 64 * 1024;
+function toIDB(store, value) {
+  if (store !== 'vectors' || !hasBlob || !(value?.vectors instanceof Float32Array) || value.vectors.byteLength < VECTOR_BLOB_BYTES) return value;
+  return { ...value, vectors: new Blob([value.vectors]) };
+}
+async function fromIDB(store, value) {
+  if (store !== 'vectors' || !hasBlob || !(value?.vectors instanceof Blob)) return value;
+  const bytes = await value.vectors.arrayBuffer();
+  if (bytes.byteLength % 4) return { ...value, vectors: null }; // reported as damaged by the reader
+  return { ...value, vectors: new Float32Array(bytes) };
 }
 
 /** Convert clipdb 0.1's stores (inside the version-1 → 2 upgrade transaction). */

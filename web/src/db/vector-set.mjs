@@ -16,6 +16,7 @@ import { idKey, idFromKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 /** Vectors per chunk record: about 4 MiB of float32 whatever the dimension, at least 64. */
 export const chunkTarget = (dim) => Math.max(64, Math.floor((4 << 20) / (dim * 4)));
 const MERGE_AFTER = 16; // small tail records before they are merged
+const READ_AHEAD = 4;   // chunk records read ahead while loading (about 16 MiB)
 
 function compareIds(a, b) {
   const x = String(a), y = String(b);
@@ -54,8 +55,20 @@ export class VectorSet {
     const prefix = vsetPrefix(this.index, this.model);
     const keys = await this.adapter.keys('vectors', prefix);
     if (expected > 0) this.core.reserve(expected);
+    // Up to READ_AHEAD records are being read while one is added to the C index (storage
+    // reads overlap the copy); they are applied in key order.
+    const reads = [];
+    let next = 0;
+    const fill = () => {
+      while (reads.length < READ_AHEAD && next < keys.length) {
+        const p = this.adapter.get('vectors', keys[next++]);
+        p.catch(() => {}); // reported when its turn comes
+        reads.push(p);
+      }
+    };
     for (const key of keys) {
-      const rec = await this.adapter.get('vectors', key);
+      fill();
+      const rec = await reads.shift();
       const n = this._apply(rec, key);
       this.records.push({ key, n });
     }
