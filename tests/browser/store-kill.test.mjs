@@ -219,12 +219,15 @@ async function pageSwitchCheck(name) {
   const idOf = (t) => (t[0] === 's' ? t.slice(1) : Number(t.slice(1)));
   const docIdOf = (k) => idOf(k.split(SEP)[1]);
   const a = await lib.indexedDBStorage({ name });
-  const docs = new Set();
-  for (const [, page] of await a.getAll('docs')) for (const r of page.docs) docs.add(r.doc._id);
+  const docs = new Set(), packOf = new Map(); // images are packed per write: id → pack seq
+  for (const [, page] of await a.getAll('docs')) for (const r of page.docs) { docs.add(r.doc._id); packOf.set(r.doc._id, r.doc.image?.pack); }
   const pending = (await a.keys('pending')).map(docIdOf);
-  const blobOwners = (await a.keys('blobs')).map(docIdOf);
+  const PACK = `${SEP}pack${SEP}`;
+  const packs = new Set((await a.keys('blobs')).map((k) => (k.startsWith(PACK) ? Number(k.slice(PACK.length)) : k)));
+  const blobOwners = [...packOf].filter(([, seq]) => packs.has(seq)).map(([id]) => id);
   const live = { 'kill-switch-a': new Set(), 'kill-switch-b': new Set() };
   const problems = [];
+  for (const seq of packs) if (![...packOf.values()].includes(seq)) problems.push(`blob record ${JSON.stringify(seq)} is no document's pack`);
   for (const [k, rec] of await a.getAll('vectors')) {
     const [index, model] = k.split(SEP);
     if (index !== 'images' || !live[model]) { problems.push(`unexpected vector record ${JSON.stringify(k)}`); continue; }
