@@ -247,17 +247,24 @@ function render(items, { scores, append = false }) {
   if (append) grid.append(frag); else grid.replaceChildren(frag);
 }
 
+// Each grid refresh (a search, "all photos") takes a ticket; one that finishes after a newer one
+// started draws nothing, so a slow refresh never replaces a newer search's results.
+let view = 0;
+
 async function runQuery(q) {
   if (!modelReady) { $('results-status').textContent = 'Load a model first.'; return; }
   lastQuery = q;
+  const ticket = ++view;
   const t0 = performance.now();
   try {
     const hits = await client.search(q.text !== undefined ? { text: q.text } : { id: q.id }, { n: 24 });
+    if (ticket !== view) return;
     render(hits, { scores: true });
     $('show-more').hidden = true;
     $('results-status').textContent = `${hits.length} result${hits.length === 1 ? '' : 's'} ${q.text !== undefined ? `for “${q.text}”` : `like ${q.name}`} in ${Math.round(performance.now() - t0)} ms.`;
     document.body.dataset.query = q.text !== undefined ? `text:${q.text}` : `id:${q.id}`;
   } catch (e) {
+    if (ticket !== view) return;
     $('results-status').textContent = `Search failed: ${e.message}`;
     if (e.code === 'NOT_FOUND') { lastQuery = null; await showAll(); }
   }
@@ -265,11 +272,14 @@ async function runQuery(q) {
 
 async function showAll({ more = false } = {}) {
   lastQuery = null;
+  const ticket = ++view;
   const skip = more ? shown : 0; // each call from its own start: two calls in flight cannot add up
   const docs = await client.list({ limit: PAGE, skip });
+  if (ticket !== view) return;
   render(docs, { scores: false, append: more });
   shown = skip + docs.length;
   const n = await updateCount();
+  if (ticket !== view) return;
   $('show-more').hidden = shown >= n;
   $('results-status').textContent = n ? `Showing ${shown} of ${n} photos; search to rank them.` : 'No photos yet: add some above.';
   document.body.dataset.query = '';
