@@ -106,8 +106,9 @@ function assertSameRanking(got, want, what) {
 
 const shows = (id) => manifest.images.find((m) => `photos/${m.file}` === id)?.objects[0];
 
-test('demo: index a folder in a Worker, search by text and by example, reload, offline', { skip, timeout: 600000 }, async () => {
+test('demo: index a folder in a Worker, search by text and by example, reload, offline', { skip, timeout: 600000 }, async (t) => {
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1100, height: 900 } });
+  t.after(() => context.close().catch(() => {})); // a failed step must not leave the browser holding the run open
   const page = context.pages()[0] ?? await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
