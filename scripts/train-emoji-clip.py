@@ -39,7 +39,13 @@ except ImportError:  # a fresh machine: Debian's CPU build of PyTorch
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     subprocess.check_call(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends",
                                   "python3-torch", "libopenblas0-openmp"])
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+    # apt installs it for Debian's /usr/bin/python3; another interpreter on PATH (pyenv,
+    # a venv) would still not see it and would come back here forever, so re-run under
+    # Debian's, once.
+    if os.environ.get("CLIPDB_TORCH_REEXEC"):
+        sys.exit("train-emoji-clip: python3-torch is installed but %s cannot import torch; run it with /usr/bin/python3" % sys.executable)
+    os.environ["CLIPDB_TORCH_REEXEC"] = "1"
+    os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
 
 import numpy as np  # noqa: E402
 
