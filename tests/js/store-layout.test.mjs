@@ -222,6 +222,49 @@ describe('layout version 2', () => {
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
+  test('compact() rewrites packs whose bytes are mostly deleted; every field reads back, before and after a reopen', async () => {
+    const dir = await tmp();
+    try {
+      let db = await openDatabase({ storage: 'fs', dir, name: 'k' });
+      const c = db.collection('photos');
+      const img = (i) => Uint8Array.from({ length: 1000 }, (_, k) => (i * 13 + k) & 255);
+      // Three packs of 10 documents (10,000 bytes each); string and number ids, nested fields.
+      await c.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i % 2 ? i : String(i), image: img(i), more: { thumb: new Blob([img(i + 500).subarray(0, 10)], { type: 'image/png' }) } })), { batchSize: 10 });
+      const packKeys = async () => (await db.adapter.keys('blobs')).filter((k) => k.startsWith(PACK_PREFIX));
+      assert.deepEqual(await packKeys(), [packKey(0), packKey(1), packKey(2)]);
+      const id = (i) => (i % 2 ? i : String(i));
+      // Pack 0 loses 8 of 10 (rewritten), pack 1 loses 2 (kept: 80 % live), pack 2 loses none.
+      const gone = [0, 1, 2, 3, 4, 5, 6, 7, 10, 11];
+      for (const i of gone) await c.deleteOne({ _id: id(i) });
+      const r = await db.compact();
+      assert.equal(r.packsRewritten, 1);
+      assert.equal(r.bytesFreed, 8 * 1010);
+      assert.deepEqual(await packKeys(), [packKey(1), packKey(2), packKey(3)]);
+      assert.equal((await db.adapter.get('blobs', packKey(3))).size, 2 * 1010);
+      const check = async (d) => {
+        const left = Array.from({ length: 30 }, (_, i) => i).filter((i) => !gone.includes(i));
+        const got = await d.collection('photos').find();
+        assert.deepEqual(got.map((x) => x._id), left.map(id));
+        for (const x of got) {
+          const i = Number(x._id);
+          assert.deepEqual(x.image, img(i));
+          assert.equal(x.more.thumb.type, 'image/png');
+          assert.deepEqual(await bytesOf(x.more.thumb), img(i + 500).subarray(0, 10));
+        }
+      };
+      await check(db);
+      // A second compact finds nothing to do; deleting the moved documents removes their pack.
+      assert.deepEqual(await db.compact(), { packsRewritten: 0, bytesFreed: 0 });
+      await db.close();
+      db = await openDatabase({ storage: 'fs', dir, name: 'k' });
+      await check(db);
+      await db.collection('photos').deleteOne({ _id: id(8) });
+      await db.collection('photos').deleteOne({ _id: id(9) });
+      assert.deepEqual(await packKeys(), [packKey(1), packKey(2)]);
+      await db.close();
+    } finally { await rm(dir, { recursive: true, force: true }); }
+  });
+
   test('switching models keeps every model\'s vectors; like({_id}) embeds nothing', async () => {
     const dir = await tmp();
     try {
