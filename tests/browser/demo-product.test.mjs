@@ -3,6 +3,7 @@
 //   * Load during an import is refused with a message, and no photo is lost;
 //   * an import interrupted by a reload is reported on the next visit, with a resume button;
 //   * each model-load failure says what went wrong, and the previous model keeps answering;
+//   * the page lists each model's indexed photos (after a switch, a resumed import, a restore);
 //   * Tab reaches every control in order; Enter/Space activate them; focus is visible;
 //   * delete, then Undo, restores the photo and its vector; "All photos" pages past 200;
 //   * axe-core finds no serious or critical violation (empty page, results, 390 px phone);
@@ -58,6 +59,7 @@ after(async () => {
 const state = (page) => page.evaluate(() => document.body.dataset.state);
 const waitReady = (page, timeout = 180000) => page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout });
 const count = async (page) => Number(await page.evaluate(() => document.body.dataset.count));
+const models = (page) => page.evaluate(() => document.body.dataset.models);
 
 async function addFolder(page, dir) {
   await page.evaluate(() => { delete document.body.dataset.lastInsert; });
@@ -127,6 +129,7 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.waitForFunction(() => document.body.dataset.lastInsert, null, { timeout: 300000 });
     assert.equal(JSON.parse(await page.evaluate(() => document.body.dataset.lastInsert)).inserted, 80);
     assert.equal(await count(page), 80);
+    assert.equal(await models(page), 'clipdb-shapes=80', 'what each model has indexed');
     await page.fill('#query', 'a red circle');
     await page.click('#search-form button[type=submit]');
     await page.waitForFunction(() => document.body.dataset.query === 'text:a red circle');
@@ -178,6 +181,9 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await waitReady(page);
     assert.equal(await page.evaluate(() => document.body.dataset.embedded), '80');
     assert.equal(await page.isVisible('#scope'), false, 'a user-chosen model gets no shipped-model note');
+    // Both models' vectors are kept: each has indexed the 80 photos; the one in use comes first.
+    assert.equal(await models(page), 'other-model=80,clipdb-shapes=80');
+    assert.equal(await page.textContent('#models'), 'Indexed: other-model: 80 photos (in use) · clipdb-shapes: 80 photos');
 
     // Reload: the chosen model comes back from the model cache; nothing is embedded.
     await page.reload();
@@ -201,6 +207,8 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.waitForFunction(() => document.body.dataset.lastInsert, null, { timeout: 600000 });
     assert.equal(await count(page), total, 'exactly every photo once');
     assert.equal(await page.isVisible('#resume-box'), false);
+    // The new photos were embedded by the model in use only.
+    assert.equal(await models(page), `other-model=${total},clipdb-shapes=80`);
 
     // "All photos" pages past 200.
     await page.click('#show-all');
@@ -227,6 +235,7 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.waitForFunction(() => /^Restored /.test(document.getElementById('results-status').textContent), null, { timeout: 300000 });
     assert.match(await page.textContent('#results-status'), new RegExp(`Restored ${total} photos`));
     assert.equal(await count(page), total);
+    assert.equal(await models(page), `other-model=${total},clipdb-shapes=80`, 'the backup carried both models\' vectors');
     await page.fill('#query', 'a blue star');
     await page.evaluate(() => { document.body.dataset.query = ''; });
     await page.click('#search-form button[type=submit]');

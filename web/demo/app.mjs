@@ -50,6 +50,19 @@ async function updateCount() {
   return n;
 }
 
+/**
+ * What each model has indexed: "clipdb-shapes: 80 photos · other-model: 80 photos" (the loaded
+ * model first). Vectors of models used before stay stored, so a switch back embeds nothing.
+ */
+async function showModels() {
+  let models;
+  try { models = await client.models(); } catch { return; }
+  models.sort((a, b) => Number(b.current) - Number(a.current));
+  const el = $('models');
+  el.textContent = models.length ? 'Indexed: ' + models.map((m) => `${m.label}: ${m.vectors} photo${m.vectors === 1 ? '' : 's'}${m.current ? ' (in use)' : ''}`).join(' · ') : '';
+  document.body.dataset.models = models.map((m) => `${m.label}=${m.vectors}`).join(',');
+}
+
 function modelSource() {
   const choice = $('model-choice').value;
   if (choice === 'default') return DEFAULT_MODEL;
@@ -117,6 +130,7 @@ async function loadModel({ source: given } = {}) {
     $('scope').hidden = !source.builtIn; // the shipped model's small world is stated where results appear
     showStorage(r.info);
     loadingModel = false; // before 'ready': photos picked from here on are added
+    await showModels();
     setState('ready');
     if (lastQuery) await runQuery(lastQuery); else await showAll();
     return true;
@@ -179,6 +193,7 @@ async function addFiles(fileList) {
     $('progress-box').hidden = true;
     setState('ready');
     await updateCount();
+    await showModels();
     if (lastQuery) await runQuery(lastQuery); else await showAll();
     // Set once the page shows the new state (tests and tools wait for it).
     if (lastInsert) document.body.dataset.lastInsert = lastInsert;
@@ -224,6 +239,7 @@ async function deleteWithUndo(it, fig) {
   await client.delete(it._id);
   fig.remove();
   await updateCount();
+  await showModels();
   const box = $('undo-box');
   $('undo-text').textContent = `Deleted ${it.name}.`;
   box.hidden = false;
@@ -232,6 +248,7 @@ async function deleteWithUndo(it, fig) {
     box.hidden = true;
     const r = await client.insert([{ name: it.name, path: String(it._id), type: it.type, data: it.image }]);
     await updateCount();
+    await showModels();
     if (lastQuery) await runQuery(lastQuery); else await showAll();
     // Said once the page shows it again.
     $('add-status').textContent = r.inserted ? `Restored ${it.name}.` : `Could not restore ${it.name}: ${r.failed[0]?.message ?? 'unknown error'}`;
@@ -337,6 +354,7 @@ function wire() {
     try {
       const r = await client.importData(file, { onProgress: (p) => { $('results-status').textContent = `Restoring ${file.name}: ${p.documents} photos…`; } });
       await updateCount();
+      await showModels();
       await showAll();
       // Said once the grid shows the restored library.
       $('results-status').textContent = `Restored ${r.documents} photos (${r.skipped} already here).`;
@@ -346,6 +364,7 @@ function wire() {
     if (!confirm('Delete every stored photo from this browser?')) return;
     const info = await client.clear();
     showStorage(info);
+    await showModels();
     await showAll();
   });
 }

@@ -554,6 +554,11 @@ export class Database {
   removeVectorIndex(name: string): Promise<boolean>;
   /** Every vector index the store knows, added or not, with the models whose vectors it keeps. */
   vectorIndexes(): Array<{ name: string; collection: string; key: string; model: { identifier: string; dim: number }; models: Array<{ identifier: string; dim: number }>; added: boolean; vectors: number | null }>;
+  /**
+   * For vector index `name`, each model whose vectors it keeps and how many stored documents
+   * have a vector of it (`added`: the model the index is added with now). [] for an unknown index.
+   */
+  vectorCounts(name: string): Promise<Array<{ identifier: string; dim: number; vectors: number; added: boolean }>>;
   /** Rewrite the stored vectors of the added indexes as full chunks without dead entries. */
   compact(): Promise<void>;
   /**
@@ -834,6 +839,11 @@ export class ClipdbWorkerClient extends EventTarget {
   /** Delete every photo and vector (the store's IndexedDB database); `modelCache: true` also empties the model cache. */
   clear(options?: { modelCache?: boolean }): Promise<WorkerInfo>;
   info(): Promise<WorkerInfo>;
+  /**
+   * The models whose vectors the photos' vector index keeps, each with the number of photos it
+   * has embedded; `label` is the identifier without its '@sha256:…' suffix, `current` marks the loaded model.
+   */
+  models(): Promise<Array<{ identifier: string; label: string; dim: number; vectors: number; current: boolean }>>;
   /** The whole store as one export container (ustar, docs/export-format.md) in a Blob; browsers keep large Blobs on disk. */
   exportData(options?: { signal?: AbortSignal }): Promise<{ file: Blob; documents: number }>;
   /**

@@ -307,6 +307,19 @@ const ops = {
     return { ...r, info: dbInfo() };
   },
 
+  /**
+   * The models whose vectors the photos' vector index keeps: [{identifier, label, dim, vectors,
+   * current}], `vectors` = photos embedded with it, `label` = the identifier before '@'.
+   */
+  async models() {
+    const db = needDb();
+    const current = state.models?.visual?.identifier;
+    return (await db.vectorCounts(state.index)).map((m) => {
+      const at = m.identifier.lastIndexOf('@');
+      return { identifier: m.identifier, label: at > 0 ? m.identifier.slice(0, at) : m.identifier, dim: m.dim, vectors: m.vectors, current: m.identifier === current };
+    });
+  },
+
   async info() {
     const info = dbInfo();
     try { info.estimate = globalThis.navigator?.storage?.estimate ? await navigator.storage.estimate() : null; } catch { info.estimate = null; }

@@ -20,7 +20,7 @@ import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe } from './codec
 import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
 import { Packs, refsOf } from './packs.mjs';
-import { SEP, idKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
+import { SEP, idKey, idFromKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportChunks, importContainer } from './container.mjs';
 import { exportParquet } from './parquet.mjs';
 import { DocPages, parsePageKey } from './doc-pages.mjs';
@@ -301,6 +301,35 @@ export class Database {
       for (const [k2, vs] of this._meta) if (k2.startsWith(vsetMetaKey(def.name, ''))) models.push({ identifier: vs.model, dim: vs.dim });
       const st = this._vis.get(def.name);
       out.push({ name: def.name, collection: def.collection, key: def.key, model: def.model, models, added: Boolean(st), vectors: st ? st.set.count : null });
+    }
+    return out;
+  }
+
+  /**
+   * How many documents each model kept for vector index `name` has a vector for:
+   * [{identifier, dim, vectors, added}], in the order the models were first used. The model the
+   * index is added with now is counted in memory; the others by reading their chunk records
+   * (ids only matter; a vector whose document is gone is not counted). [] for an unknown name.
+   */
+  async vectorCounts(name) {
+    await this._ready();
+    const def = this._meta.get(indexMetaKey(name));
+    if (!def) return [];
+    const docs = this._docs(def.collection);
+    const st = this._vis.get(name);
+    const out = [];
+    for (const [k, vs] of this._meta) {
+      if (!k.startsWith(`vset${SEP}${name}${SEP}`)) continue;
+      if (st && st.set.model === vs.model) { out.push({ identifier: vs.model, dim: vs.dim, vectors: st.set.count, added: true }); continue; }
+      const ids = new Set();
+      for (const key of await this.adapter.keys('vectors', vsetPrefix(name, vs.model))) {
+        const rec = await this.adapter.get('vectors', key);
+        for (const t of rec?.ids ?? []) ids.add(t);
+        for (const t of rec?.del ?? []) ids.delete(t);
+      }
+      let n = 0;
+      for (const t of ids) if (docs.has(idFromKey(t))) n++;
+      out.push({ identifier: vs.model, dim: vs.dim, vectors: n, added: false });
     }
     return out;
   }
