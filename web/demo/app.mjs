@@ -345,6 +345,10 @@ function wire() {
       $('results-status').textContent = `Backup of ${documents} photos ready (${fmtBytes(file.size)}): restore it here or in another browser with Restore.`;
     } catch (e) { $('results-status').textContent = `Backup failed: ${e.message}`; }
   });
+  $('update-reload').addEventListener('click', () => {
+    if (busy) { $('update-text').textContent = 'Photos are being added: reload once that finishes (or cancel it).'; return; }
+    location.reload();
+  });
   $('restore-button').addEventListener('click', () => $('restore').click());
   $('restore').addEventListener('change', async (e) => {
     const file = e.target.files[0];
@@ -387,11 +391,43 @@ async function droppedFiles(dt) {
   return out;
 }
 
+/** The version of the service worker that serves this page ({type: 'version'}), or null. */
+function askVersion() {
+  const sw = navigator.serviceWorker.controller;
+  if (!sw) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    const timer = setTimeout(() => resolve(null), 5000); // a service worker without the message
+    ch.port1.onmessage = (e) => { clearTimeout(timer); resolve(e.data?.version ?? null); };
+    sw.postMessage({ type: 'version' }, [ch.port2]);
+  });
+}
+
+let appVersion = null;
+/**
+ * Show the app's version. When a new service worker takes over this open page (an update was
+ * published), say so: this page still runs the files it loaded, a reload runs the new ones.
+ * The photos stay where they are (IndexedDB), whatever the version.
+ */
+async function showVersion() {
+  const v = await askVersion();
+  if (v === null) return;
+  if (appVersion !== null && v !== appVersion) {
+    $('update-text').textContent = `Version ${v} of this app is installed: reload to use it (your photos stay).`;
+    $('update-box').hidden = false;
+  }
+  appVersion = v;
+  $('version').textContent = `Version ${v}.`;
+  document.body.dataset.version = v;
+}
+
 async function main() {
   setState('starting');
   wire();
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('sw.js').catch((e) => console.warn('service worker not registered:', e));
+    navigator.serviceWorker.addEventListener('controllerchange', () => { showVersion(); });
+    showVersion();
   }
   try {
     // The photo app's policy: its photos live in 'photos' / 'images', and a newly chosen model
