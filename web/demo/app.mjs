@@ -1,6 +1,7 @@
 // The clipdb photo-search demo. Uses only clipdb's public JS API (ClipdbWorkerClient): the
 // engine and the store run in a Web Worker, so this page only draws.
 import { ClipdbWorkerClient } from '../src/index.mjs';
+import { VirtualGrid } from './virtual-grid.mjs';
 
 const $ = (id) => document.getElementById(id);
 const DEFAULT_MODEL = {
@@ -201,20 +202,19 @@ async function addFiles(fileList) {
   }
 }
 
-const PAGE = 200; // photos per page of "All photos"
-let shown = 0; // photos drawn by showAll so far
-
 function figureFor(it, { scores }) {
   const fig = document.createElement('figure');
   fig.dataset.id = it._id;
   if (scores) fig.dataset.score = String(it.score);
   const img = document.createElement('img');
-  const u = URL.createObjectURL(it.thumb ?? it.image); // the stored thumbnail; the original stays on disk
-  urls.add(u);
-  img.src = u;
+  // The stored thumbnail (the original stays on disk): a data: URL made by the Worker for the
+  // whole-library grid, else an object URL (revoked when the figure goes).
+  let u = it.thumbURL;
+  if (!u) { u = URL.createObjectURL(it.thumb ?? it.image); urls.add(u); fig.objectURL = u; }
   img.alt = it.name;
-  img.loading = 'lazy';
+  img.loading = 'lazy'; // before src: an image set to load lazily does not start loading here
   img.decoding = 'async';
+  img.src = u;
   const cap = document.createElement('figcaption');
   cap.textContent = scores ? `${it.score.toFixed(3)} · ${it.name}` : it.name;
   const like = document.createElement('button');
@@ -240,6 +240,7 @@ async function deleteWithUndo(it, fig) {
   fig.remove();
   await updateCount();
   await showModels();
+  if (grid.active && !lastQuery) await showAll({ keep: true }); // the photos after it move up one place
   const box = $('undo-box');
   $('undo-text').textContent = `Deleted ${it.name}.`;
   box.hidden = false;
@@ -256,13 +257,23 @@ async function deleteWithUndo(it, fig) {
   undo.focus();
 }
 
-function render(items, { scores, append = false }) {
-  const grid = $('results');
-  if (!append) { for (const u of urls) URL.revokeObjectURL(u); urls.clear(); }
+/** Draw search results (a short list, all in the DOM). */
+function render(items, { scores }) {
+  grid.detach();
+  for (const u of urls) URL.revokeObjectURL(u);
+  urls.clear();
   const frag = document.createDocumentFragment();
   for (const it of items) frag.append(figureFor(it, { scores }));
-  if (append) grid.append(frag); else grid.replaceChildren(frag);
+  $('results').replaceChildren(frag);
 }
+
+// "All photos": the whole library in a virtualised grid (only the rows on screen are drawn).
+const grid = new VirtualGrid($('results'), {
+  fetchPage: (skip, limit) => client.list({ skip, limit, thumbURLs: true }),
+  makeCell: (it) => figureFor(it, { scores: false }),
+  dropCell: (fig) => { if (fig.objectURL) { URL.revokeObjectURL(fig.objectURL); urls.delete(fig.objectURL); } },
+  onRange: (first, end) => { document.body.dataset.range = `${first}-${end}`; },
+});
 
 // Each grid refresh (a search, "all photos") takes a ticket; one that finishes after a newer one
 // started draws nothing, so a slow refresh never replaces a newer search's results.
@@ -277,7 +288,6 @@ async function runQuery(q) {
     const hits = await client.search(q.text !== undefined ? { text: q.text } : { id: q.id }, { n: 24 });
     if (ticket !== view) return;
     render(hits, { scores: true });
-    $('show-more').hidden = true;
     $('results-status').textContent = `${hits.length} result${hits.length === 1 ? '' : 's'} ${q.text !== undefined ? `for “${q.text}”` : `like ${q.name}`} in ${Math.round(performance.now() - t0)} ms.`;
     document.body.dataset.query = q.text !== undefined ? `text:${q.text}` : `id:${q.id}`;
   } catch (e) {
@@ -287,20 +297,18 @@ async function runQuery(q) {
   }
 }
 
-async function showAll({ more = false } = {}) {
+/** Every stored photo, in the order they were added; `keep`: stay at the same scroll position. */
+async function showAll({ keep = false } = {}) {
   lastQuery = null;
   const ticket = ++view;
-  const skip = more ? shown : 0; // each call from its own start: two calls in flight cannot add up
-  const docs = await client.list({ limit: PAGE, skip });
-  if (ticket !== view) return;
-  render(docs, { scores: false, append: more });
-  shown = skip + docs.length;
   const n = await updateCount();
   if (ticket !== view) return;
-  $('show-more').hidden = shown >= n;
-  $('results-status').textContent = n ? `Showing ${shown} of ${n} photos; search to rank them.` : 'No photos yet: add some above.';
+  if (!grid.active) { for (const u of urls) URL.revokeObjectURL(u); urls.clear(); $('results').replaceChildren(); }
+  await grid.reset(n, { keep });
+  if (ticket !== view) return;
+  $('results-status').textContent = n ? `All ${n} photo${n === 1 ? '' : 's'}, in the order they were added (scroll through them); search to rank them.` : 'No photos yet: add some above.';
   document.body.dataset.query = '';
-  document.body.dataset.shown = String(shown);
+  document.body.dataset.shown = String(n);
 }
 
 function wire() {
@@ -314,7 +322,6 @@ function wire() {
     $(`${id}-button`).addEventListener('click', () => $(id).click());
   }
   $('resume').addEventListener('click', () => $('pick-folder').click());
-  $('show-more').addEventListener('click', () => showAll({ more: true }));
   $('cancel').addEventListener('click', () => busy?.abort());
   const drop = $('drop');
   drop.addEventListener('keydown', (e) => {

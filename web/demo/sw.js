@@ -10,7 +10,7 @@
 // The page shows the version it is served by (it asks with {type: 'version'}).
 const VERSION = '2';
 const CACHE = `clipdb-demo-v${VERSION}`;
-const SHELL = ['./', './index.html', './app.mjs', './worker.mjs', './style.css', './manifest.webmanifest', './icon.svg', './icon-192.png', './icon-512.png', './icon-maskable-512.png'];
+const SHELL = ['./', './index.html', './app.mjs', './virtual-grid.mjs', './worker.mjs', './style.css', './manifest.webmanifest', './icon.svg', './icon-192.png', './icon-512.png', './icon-maskable-512.png'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {

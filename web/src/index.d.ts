@@ -831,8 +831,11 @@ export class ClipdbWorkerClient extends EventTarget {
    * 'NOT_FOUND' (unknown id), 'BAD_IMAGE'.
    */
   search(query: { text: string } | { id: string } | { image: Blob | ArrayBuffer }, options?: { n?: number; filter?: Filter; signal?: AbortSignal }): Promise<Array<WorkerPhoto & { score: number }>>;
-  /** Stored photos in insertion order (default limit 200). */
-  list(options?: { limit?: number; skip?: number }): Promise<WorkerPhoto[]>;
+  /**
+   * Stored photos in insertion order (default limit 200). `thumbURLs: true` adds each
+   * thumbnail as a data: URL (`thumbURL`), made in the Worker: no object URL on the page's thread.
+   */
+  list(options?: { limit?: number; skip?: number; thumbURLs?: boolean }): Promise<Array<WorkerPhoto & { thumbURL?: string }>>;
   count(): Promise<number>;
   /** Delete one photo and its vector. */
   delete(id: string): Promise<{ deletedCount: number }>;
