@@ -265,6 +265,60 @@ describe('layout version 2', () => {
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
+  test("'fs': vector chunks of 64 KiB and more live in files, read back after reopen, go with compaction; older in-LevelDB chunks still read", async () => {
+    const dir = await tmp();
+    try {
+      const D = 64, N = 300; // one insertMany batch of 300 × 64 floats = 76.8 KB: a file
+      let db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      await db.add(vectorIndex(vectorModel({ dim: D })));
+      const vecs = randomVectors(N, D, 11);
+      await db.collection('docs').insertMany(vecs.map((v, i) => ({ _id: i, vec: v })), { batchSize: N });
+      const raw = async () => {
+        const { ClassicLevel } = await import('classic-level');
+        const v8 = await import('node:v8');
+        const lv = new ClassicLevel(path.join(dir, 'v.clipdb'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+        const out = [];
+        for await (const [k, v] of lv.iterator({ gte: 'vectors:', lt: 'vectors;' })) out.push([k, v8.deserialize(v)]);
+        return { lv, out };
+      };
+      const q = Float32Array.from(randomVectors(1, D, 12)[0]);
+      const top = async (d) => (await d.collection('docs').like({ vector: q }, { vectorIndex: 'vi', n: 5 }).find()).map((x) => [x._id, x.score]);
+      const before = await top(db);
+      await db.close();
+      let { lv, out } = await raw();
+      assert.equal(out.length, 1);
+      const rec = out[0][1];
+      assert.equal(rec.vectors, undefined, 'the floats are not in LevelDB');
+      assert.equal(rec.vectorsBytes, N * D * 4);
+      const file = path.join(dir, 'v.clipdb.blobs', rec.vectorsFile);
+      assert.equal((await stat(file)).size, N * D * 4);
+      // The same chunk written the older way (floats inside the record) reads back the same.
+      const v8 = await import('node:v8');
+      const floats = new Float32Array((await readFile(file)).buffer.slice(0));
+      const { vectorsFile, vectorsBytes, ...rest } = rec;
+      void vectorsFile; void vectorsBytes;
+      await lv.put(out[0][0], v8.serialize({ ...rest, vectors: floats }));
+      await lv.close();
+      db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      assert.deepEqual(await db.add(vectorIndex(vectorModel({ dim: D }))), { loaded: N, embedded: 0 });
+      assert.deepEqual(await top(db), before);
+      // Compaction rewrites the chunk (into a file again); the older record's floats leave LevelDB.
+      for (let i = 0; i < 10; i++) await db.collection('docs').deleteOne({ _id: i });
+      await db.compact();
+      await db.close();
+      ({ lv, out } = await raw());
+      assert.equal(out.length, 1);
+      assert.equal(out[0][1].vectors, undefined);
+      assert.equal(out[0][1].vectorsBytes, (N - 10) * D * 4);
+      await lv.close();
+      // A vector file gone missing: CORRUPT naming the record, nothing changed.
+      await rm(path.join(dir, 'v.clipdb.blobs', out[0][1].vectorsFile));
+      db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      await assert.rejects(db.add(vectorIndex(vectorModel({ dim: D }))), (e) => e.code === 'CORRUPT' && /vector record/.test(e.message) && /cannot be read/.test(e.message));
+      await db.close();
+    } finally { await rm(dir, { recursive: true, force: true }); }
+  });
+
   test('switching models keeps every model\'s vectors; like({_id}) embeds nothing', async () => {
     const dir = await tmp();
     try {
