@@ -1,6 +1,6 @@
 // Crash safety of the IndexedDB store in real Chromium: the browser process is SIGKILLed at
-// random points in the middle of insertMany (6 kills), of importData (5 kills) and of a model
-// switch (db.add of the vector index with a new model and reindex: 6 kills). After each
+// random points in the middle of insertMany, of importData and of a model switch (db.add of the
+// vector index with a new model and reindex): 20 kills each (CLIPDB_KILL_POINTS=N runs N). After each
 // restart the store, read raw through the storage adapter and then through the database, must
 // hold only complete documents (small fields and image intact), a vector for every document
 // without a pending mark, no vector, pending mark or image without its document, import
@@ -23,6 +23,7 @@ import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM } from './chromium.m
 const skip = chromiumSkip([NEEDS_WASM]);
 const DIM = 16, IMAGE = 600, N_INSERT = 300, N_IMPORT = 2100, IMPORT_BATCH = 1024; // the import: 3 batches
 const N_SWITCH = 400;
+const KILLS = Number(process.env.CLIPDB_KILL_POINTS ?? 20);
 const seed = Number(process.env.CLIPDB_KILL_SEED ?? (Date.now() % 1e9));
 let s = seed >>> 0 || 1;
 const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
@@ -339,7 +340,7 @@ async function check(profile, args, name, what) {
   } finally { await b.context.close(); }
 }
 
-test(`Chromium SIGKILLed mid-insertMany (6 random kill points, seed ${seed}): every document absent or complete and searchable; resuming ends with exactly N`, { skip, timeout: 900000 }, async () => {
+test(`Chromium SIGKILLed mid-insertMany (${KILLS} random kill points, seed ${seed}): every document absent or complete and searchable; resuming ends with exactly N`, { skip, timeout: 1800000 }, async () => {
   const profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-kill-'));
   const args = { dim: DIM, image: IMAGE, n: N_INSERT };
   try {
@@ -352,7 +353,7 @@ test(`Chromium SIGKILLed mid-insertMany (6 random kill points, seed ${seed}): ev
       assert.deepEqual(c.raw, { documents: N_INSERT, pending: 0, vectors: N_INSERT });
       assert.equal(new Set(c.ids).size, N_INSERT);
     };
-    for (let round = 0; kills < 6 && round < 12; round++) {
+    for (let round = 0; kills < KILLS && round < 3 * KILLS; round++) {
       const target = Math.floor(rand() * 30), extra = Math.floor(rand() * 40);
       let resolved = 0;
       const r = await runAndKill(profile, args, pageInsert, name, (l) => {
@@ -365,12 +366,12 @@ test(`Chromium SIGKILLed mid-insertMany (6 random kill points, seed ${seed}): ev
       if (r.killed && c.raw.documents < N_INSERT) kills++;
       else { await resume(); name = `ins${++generation}`; } // finished before the kill: start over
     }
-    assert.equal(kills, 6, 'killed mid-insert 6 times');
+    assert.equal(kills, KILLS, `killed mid-insert ${KILLS} times`);
     await resume();
   } finally { await rm(profile, { recursive: true, force: true }); }
 });
 
-test(`Chromium SIGKILLed mid-importData (5 random kill points, seed ${seed}): whole batches only; re-running the import ends with exactly N and the original's answers`, { skip, timeout: 900000 }, async () => {
+test(`Chromium SIGKILLed mid-importData (${KILLS} random kill points, seed ${seed}): whole batches only; re-running the import ends with exactly N and the original's answers`, { skip, timeout: 1800000 }, async () => {
   const profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-kill-'));
   const args = { dim: DIM, image: IMAGE, n: N_IMPORT };
   try {
@@ -380,7 +381,7 @@ test(`Chromium SIGKILLed mid-importData (5 random kill points, seed ${seed}): wh
     let kills = 0, generation = 0, name = `imp${generation}`;
     // Imports write a pack per batch and finish fast: kill within ~120 ms of a batch, and allow
     // rounds that finish before the kill (they start over on a fresh store).
-    for (let round = 0; kills < 5 && round < 20; round++) {
+    for (let round = 0; kills < KILLS && round < 4 * KILLS; round++) {
       const target = Math.floor(rand() * 2), extra = Math.floor(rand() * 120);
       let batches = 0;
       const r = await runAndKill(profile, args, pageImport, name, (l) => {
@@ -394,7 +395,7 @@ test(`Chromium SIGKILLed mid-importData (5 random kill points, seed ${seed}): wh
       if (r.killed && c.raw.documents < N_IMPORT) kills++;
       else { assert.deepEqual(c.answers, expected, `${what}: complete import answers as the original`); name = `imp${++generation}`; }
     }
-    assert.equal(kills, 5, 'killed mid-import 5 times');
+    assert.equal(kills, KILLS, `killed mid-import ${KILLS} times`);
     const r = await runAndKill(profile, args, pageImport, name, () => false, 0);
     assert.ok(r.lines.includes('done'), 'the re-run import finished');
     const c = await check(profile, args, name, 'after re-running the import');
@@ -403,7 +404,7 @@ test(`Chromium SIGKILLed mid-importData (5 random kill points, seed ${seed}): wh
   } finally { await rm(profile, { recursive: true, force: true }); }
 });
 
-test(`Chromium SIGKILLed mid model switch (db.add with a new model and reindex; 6 random kill points, seed ${seed}): every document complete and searchable with both models, counts equal, no vector without its document, model A's vectors all kept`, { skip, timeout: 900000 }, async () => {
+test(`Chromium SIGKILLed mid model switch (db.add with a new model and reindex; ${KILLS} random kill points, seed ${seed}): every document complete and searchable with both models, counts equal, no vector without its document, model A's vectors all kept`, { skip, timeout: 1800000 }, async () => {
   const profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-kill-'));
   const args = { dim: DIM, dimB: 12, delayB: 4, image: 256, n: N_SWITCH };
   try {
@@ -411,7 +412,7 @@ test(`Chromium SIGKILLed mid model switch (db.add with a new model and reindex; 
     const expected = await b.page.evaluate(pageSwitchReference);
     await b.context.close();
     let kills = 0;
-    for (let round = 0; kills < 6 && round < 12; round++) {
+    for (let round = 0; kills < KILLS && round < 3 * KILLS; round++) {
       const name = `switch${round}`;
       const target = Math.floor(rand() * N_SWITCH), extra = Math.floor(rand() * 40);
       let resolved = 0;
@@ -437,6 +438,6 @@ test(`Chromium SIGKILLed mid model switch (db.add with a new model and reindex; 
       assert.deepEqual(c.models, ['kill-switch-a', 'kill-switch-b'], `${what}: both models are listed`);
       if (r.killed && c.raw.b < N_SWITCH) kills++;
     }
-    assert.equal(kills, 6, 'killed mid-switch 6 times');
+    assert.equal(kills, KILLS, `killed mid-switch ${KILLS} times`);
   } finally { await rm(profile, { recursive: true, force: true }); }
 });

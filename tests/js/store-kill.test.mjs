@@ -1,5 +1,6 @@
 // Crash safety of the 'fs' store (LevelDB) under SIGKILL: a child process inserting documents
-// (insertMany) or importing an export file (importData) is killed at random points, 20 in all.
+// (insertMany) or importing an export file (importData) is killed at 20 random points in each test
+// (CLIPDB_KILL_POINTS=N runs N instead, for a quick run while iterating).
 // After every kill the store, read raw and through the database, must hold only complete
 // documents (small fields and binary field intact, a vector for every document without a
 // pending mark, no vector and no binary field without its document, import batches whole), every
@@ -27,6 +28,7 @@ import { PACK_PREFIX, refsOf } from '../../web/src/db/packs.mjs';
 const DIM = 16;
 const IMAGE = 600;           // bytes per image (the first 4 are the document's number)
 const N_INSERT = 600;
+const KILLS = Number(process.env.CLIPDB_KILL_POINTS ?? 20);
 const N_IMPORT = 5000;       // the export writes batches of 1024 documents: 5 batches
 const IMPORT_BATCH = 1024;
 const self = fileURLToPath(import.meta.url);
@@ -173,7 +175,7 @@ if (process.env.CLIPDB_KILL_CHILD) {
     } finally { await db.close(); }
   }
 
-  test(`SIGKILL mid-insertMany (12 random kill points, seed ${seed}): every document absent or complete and searchable; resuming ends with exactly N`, { timeout: 600000 }, async () => {
+  test(`SIGKILL mid-insertMany (${KILLS} random kill points, seed ${seed}): every document absent or complete and searchable; resuming ends with exactly N`, { timeout: 600000 }, async () => {
     const top = await mkdtemp(path.join(tmpdir(), 'clipdb-kill-insert-'));
     let generation = 0;
     const fresh = () => path.join(top, `store-${generation++}`);
@@ -188,7 +190,7 @@ if (process.env.CLIPDB_KILL_CHILD) {
     };
     try {
       let kills = 0, dir = fresh();
-      for (let round = 0; kills < 12 && round < 24; round++) {
+      for (let round = 0; kills < KILLS && round < 3 * KILLS; round++) {
         const target = Math.floor(rand() * 40);      // documents resolved in this round before the kill
         const extra = Math.floor(rand() * 25);       // then a few ms more: lands anywhere in a batch
         let resolvedNow = 0;
@@ -205,12 +207,12 @@ if (process.env.CLIPDB_KILL_CHILD) {
         if (r.killed && raw.documents < N_INSERT) kills++;
         else { await resume(dir); dir = fresh(); } // finished before the kill: check it, start over
       }
-      assert.equal(kills, 12, 'killed mid-insert 12 times');
+      assert.equal(kills, KILLS, `killed mid-insert ${KILLS} times`);
       await resume(dir);
     } finally { await rm(top, { recursive: true, force: true }); }
   });
 
-  test(`SIGKILL mid-importData (8 random kill points, seed ${seed}): whole batches only, re-running the import ends with exactly N and the same answers`, { timeout: 600000 }, async () => {
+  test(`SIGKILL mid-importData (${KILLS} random kill points, seed ${seed}): whole batches only, re-running the import ends with exactly N and the same answers`, { timeout: 600000 }, async () => {
     const top = await mkdtemp(path.join(tmpdir(), 'clipdb-kill-import-'));
     try {
       // The source: N_IMPORT documents with vectors, exported to a file.
@@ -241,7 +243,7 @@ if (process.env.CLIPDB_KILL_CHILD) {
         await db.close();
       };
       let kills = 0, store = fresh();
-      for (let round = 0; kills < 8 && round < 16; round++) {
+      for (let round = 0; kills < KILLS && round < 3 * KILLS; round++) {
         const target = Math.floor(rand() * 4);       // batches written before the kill
         const extra = Math.floor(rand() * 60);
         let batches = 0;
@@ -260,7 +262,7 @@ if (process.env.CLIPDB_KILL_CHILD) {
         if (r.killed && raw.documents < N_IMPORT) kills++;
         else { await complete(store, false); store = fresh(); } // the import finished before the kill
       }
-      assert.equal(kills, 8, 'killed mid-import 8 times');
+      assert.equal(kills, KILLS, `killed mid-import ${KILLS} times`);
       await complete(store, true);
     } finally { await rm(top, { recursive: true, force: true }); }
   });

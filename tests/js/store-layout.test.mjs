@@ -222,6 +222,103 @@ describe('layout version 2', () => {
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
+  test('compact() rewrites packs whose bytes are mostly deleted; every field reads back, before and after a reopen', async () => {
+    const dir = await tmp();
+    try {
+      let db = await openDatabase({ storage: 'fs', dir, name: 'k' });
+      const c = db.collection('photos');
+      const img = (i) => Uint8Array.from({ length: 1000 }, (_, k) => (i * 13 + k) & 255);
+      // Three packs of 10 documents (10,000 bytes each); string and number ids, nested fields.
+      await c.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i % 2 ? i : String(i), image: img(i), more: { thumb: new Blob([img(i + 500).subarray(0, 10)], { type: 'image/png' }) } })), { batchSize: 10 });
+      const packKeys = async () => (await db.adapter.keys('blobs')).filter((k) => k.startsWith(PACK_PREFIX));
+      assert.deepEqual(await packKeys(), [packKey(0), packKey(1), packKey(2)]);
+      const id = (i) => (i % 2 ? i : String(i));
+      // Pack 0 loses 8 of 10 (rewritten), pack 1 loses 2 (kept: 80 % live), pack 2 loses none.
+      const gone = [0, 1, 2, 3, 4, 5, 6, 7, 10, 11];
+      for (const i of gone) await c.deleteOne({ _id: id(i) });
+      const r = await db.compact();
+      assert.equal(r.packsRewritten, 1);
+      assert.equal(r.bytesFreed, 8 * 1010);
+      assert.deepEqual(await packKeys(), [packKey(1), packKey(2), packKey(3)]);
+      assert.equal((await db.adapter.get('blobs', packKey(3))).size, 2 * 1010);
+      const check = async (d) => {
+        const left = Array.from({ length: 30 }, (_, i) => i).filter((i) => !gone.includes(i));
+        const got = await d.collection('photos').find();
+        assert.deepEqual(got.map((x) => x._id), left.map(id));
+        for (const x of got) {
+          const i = Number(x._id);
+          assert.deepEqual(x.image, img(i));
+          assert.equal(x.more.thumb.type, 'image/png');
+          assert.deepEqual(await bytesOf(x.more.thumb), img(i + 500).subarray(0, 10));
+        }
+      };
+      await check(db);
+      // A second compact finds nothing to do; deleting the moved documents removes their pack.
+      assert.deepEqual(await db.compact(), { packsRewritten: 0, bytesFreed: 0 });
+      await db.close();
+      db = await openDatabase({ storage: 'fs', dir, name: 'k' });
+      await check(db);
+      await db.collection('photos').deleteOne({ _id: id(8) });
+      await db.collection('photos').deleteOne({ _id: id(9) });
+      assert.deepEqual(await packKeys(), [packKey(1), packKey(2)]);
+      await db.close();
+    } finally { await rm(dir, { recursive: true, force: true }); }
+  });
+
+  test("'fs': vector chunks of 64 KiB and more live in files, read back after reopen, go with compaction; older in-LevelDB chunks still read", async () => {
+    const dir = await tmp();
+    try {
+      const D = 64, N = 300; // one insertMany batch of 300 × 64 floats = 76.8 KB: a file
+      let db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      await db.add(vectorIndex(vectorModel({ dim: D })));
+      const vecs = randomVectors(N, D, 11);
+      await db.collection('docs').insertMany(vecs.map((v, i) => ({ _id: i, vec: v })), { batchSize: N });
+      const raw = async () => {
+        const { ClassicLevel } = await import('classic-level');
+        const v8 = await import('node:v8');
+        const lv = new ClassicLevel(path.join(dir, 'v.clipdb'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+        const out = [];
+        for await (const [k, v] of lv.iterator({ gte: 'vectors:', lt: 'vectors;' })) out.push([k, v8.deserialize(v)]);
+        return { lv, out };
+      };
+      const q = Float32Array.from(randomVectors(1, D, 12)[0]);
+      const top = async (d) => (await d.collection('docs').like({ vector: q }, { vectorIndex: 'vi', n: 5 }).find()).map((x) => [x._id, x.score]);
+      const before = await top(db);
+      await db.close();
+      let { lv, out } = await raw();
+      assert.equal(out.length, 1);
+      const rec = out[0][1];
+      assert.equal(rec.vectors, undefined, 'the floats are not in LevelDB');
+      assert.equal(rec.vectorsBytes, N * D * 4);
+      const file = path.join(dir, 'v.clipdb.blobs', rec.vectorsFile);
+      assert.equal((await stat(file)).size, N * D * 4);
+      // The same chunk written the older way (floats inside the record) reads back the same.
+      const v8 = await import('node:v8');
+      const floats = new Float32Array((await readFile(file)).buffer.slice(0));
+      const { vectorsFile, vectorsBytes, ...rest } = rec;
+      void vectorsFile; void vectorsBytes;
+      await lv.put(out[0][0], v8.serialize({ ...rest, vectors: floats }));
+      await lv.close();
+      db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      assert.deepEqual(await db.add(vectorIndex(vectorModel({ dim: D }))), { loaded: N, embedded: 0 });
+      assert.deepEqual(await top(db), before);
+      // Compaction rewrites the chunk (into a file again); the older record's floats leave LevelDB.
+      for (let i = 0; i < 10; i++) await db.collection('docs').deleteOne({ _id: i });
+      await db.compact();
+      await db.close();
+      ({ lv, out } = await raw());
+      assert.equal(out.length, 1);
+      assert.equal(out[0][1].vectors, undefined);
+      assert.equal(out[0][1].vectorsBytes, (N - 10) * D * 4);
+      await lv.close();
+      // A vector file gone missing: CORRUPT naming the record, nothing changed.
+      await rm(path.join(dir, 'v.clipdb.blobs', out[0][1].vectorsFile));
+      db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      await assert.rejects(db.add(vectorIndex(vectorModel({ dim: D }))), (e) => e.code === 'CORRUPT' && /vector record/.test(e.message) && /cannot be read/.test(e.message));
+      await db.close();
+    } finally { await rm(dir, { recursive: true, force: true }); }
+  });
+
   test('switching models keeps every model\'s vectors; like({_id}) embeds nothing', async () => {
     const dir = await tmp();
     try {

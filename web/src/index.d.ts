@@ -559,8 +559,16 @@ export class Database {
    * have a vector of it (`added`: the model the index is added with now). [] for an unknown index.
    */
   vectorCounts(name: string): Promise<Array<{ identifier: string; dim: number; vectors: number; added: boolean }>>;
-  /** Rewrite the stored vectors of the added indexes as full chunks without dead entries. */
-  compact(): Promise<void>;
+  /**
+   * Reclaim the space of deleted and replaced documents: the stored vectors of the added vector
+   * indexes are rewritten as full chunks without dead entries, and every binary pack (the
+   * binary fields written by one call) in which at least a quarter of the bytes belong to no
+   * document is rewritten with only its live fields. Each rewrite is one atomic write: a crash
+   * leaves the old or the new layout, never a field without its bytes. Writes wait meanwhile.
+   * @returns packs rewritten, and the bytes (of binary fields) given back to the storage.
+   * @throws ClipdbError 'CORRUPT' if a pack that a document points into is missing or short.
+   */
+  compact(): Promise<{ packsRewritten: number; bytesFreed: number }>;
   /**
    * The whole store as one export container (a ustar file; format in docs/export-format.md):
    * documents, binary fields, the vectors of every (vector index, model), index definitions.

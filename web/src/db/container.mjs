@@ -185,7 +185,7 @@ export async function* exportChunks(db) {
       if (s.set) continue;
       const recs = db._docs(s.def.collection);
       s.temp = new VectorSet({ mod: db._mod, adapter: db.adapter, index: s.vs.index, model: s.vs.model, dim: s.vs.dim, collection: s.def.collection });
-      await s.temp.load({ isLive: (id) => recs.has(id), expected: 0 });
+      await s.temp.load({ isLive: (id) => recs.has(id), expected: recs.size }); // room reserved once: no doubling copies
     }
     for (const col of collections) {
       const recs = [...db._docs(col)];

@@ -19,7 +19,7 @@ import { matches, isEmptyFilter, getPath, hasPath, compileFilter } from './filte
 import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe } from './codec.mjs';
 import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
-import { Packs, refsOf } from './packs.mjs';
+import { Packs, refsOf, packKey, PACK_MAX_BYTES } from './packs.mjs';
 import { SEP, idKey, idFromKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportChunks, importContainer } from './container.mjs';
 import { exportParquet } from './parquet.mjs';
@@ -858,11 +858,81 @@ export class Database {
   }
 
   /**
-   * Rewrite the stored vectors of every added vector index as full chunk records without
-   * deleted or replaced entries (each in one atomic write).
+   * Reclaim space left by deleted and replaced documents: the stored vectors of every added
+   * vector index are rewritten as full chunk records without dead entries, and every binary
+   * pack in which at least a quarter of the bytes belong to no document any more is rewritten
+   * with only its live fields (the packs of up to 64 MB of live bytes per atomic write: the new
+   * pack, the document pages pointing into it, and the deletion of the old packs go together,
+   * so a crash leaves either the old or the new layout). Reads during the compaction see the
+   * old packs until each write has landed.
+   * @returns {Promise<{packsRewritten: number, bytesFreed: number}>}
    */
   compact() {
-    return this._exclusive(async () => { for (const s of this._vis.values()) await s.set.compact((o) => this._write(o)); });
+    return this._exclusive(async () => {
+      for (const s of this._vis.values()) await s.set.compact((o) => this._write(o));
+      return this._repack();
+    });
+  }
+
+  async _repack() {
+    // Live packed fields, per pack: [{collection, id, path, ref}].
+    const byPack = new Map();
+    for (const [collection, recs] of this._cols) {
+      for (const [id, rec] of recs) {
+        for (const { path, ref } of refsOf(rec.doc)) {
+          if (ref.pack === undefined) continue;
+          if (!byPack.has(ref.pack)) byPack.set(ref.pack, []);
+          byPack.get(ref.pack).push({ collection, id, path, ref });
+        }
+      }
+    }
+    const wasteful = [];
+    for (const [seq, fields] of byPack) {
+      const rec = await this.adapter.get('blobs', packKey(seq));
+      if (rec === undefined) continue; // reported by reads; nothing to move
+      const live = fields.reduce((n, f) => n + f.ref.size, 0);
+      if (live < 0.75 * rec.size) wasteful.push({ seq, fields, live, size: rec.size });
+    }
+    let packsRewritten = 0, bytesFreed = 0;
+    for (let i = 0; i < wasteful.length;) {
+      const group = [];
+      let bytes = 0;
+      while (i < wasteful.length && (!group.length || bytes + wasteful[i].live <= PACK_MAX_BYTES)) { bytes += wasteful[i].live; group.push(wasteful[i++]); }
+      // New documents (copies whose references point into the new pack), and the bytes to pack.
+      const newRecs = new Map(), bins = [];
+      for (const { fields } of group) {
+        for (const f of fields) {
+          const key = docKey(f.collection, f.id);
+          if (!newRecs.has(key)) {
+            const rec = this._docs(f.collection).get(f.id);
+            newRecs.set(key, { collection: f.collection, id: f.id, old: rec, rec: { doc: structuredClone(rec.doc), seq: rec.seq } });
+          }
+          const copy = refsOf(newRecs.get(key).rec.doc).find((r) => r.path === f.path).ref;
+          const record = await this._packs.read(f.ref, `${f.collection}/${JSON.stringify(f.id)}.${f.path}`);
+          bins.push({ ref: copy, record });
+        }
+      }
+      const packed = await this._packs.pack(bins);
+      const ops = [...packed.ops];
+      const touched = new Map(); // collection -> pages
+      for (const n of newRecs.values()) {
+        if (!touched.has(n.collection)) touched.set(n.collection, new Set());
+        touched.get(n.collection).add(this._pages.pageOf(n.collection, n.id));
+      }
+      for (const [collection, pages] of touched) {
+        const recs = this._docs(collection), mine = [...newRecs.values()].filter((n) => n.collection === collection);
+        for (const n of mine) recs.set(n.id, n.rec); // tentatively, to write their pages
+        try { ops.push(...this._pages.ops(collection, pages, recs)); } finally { for (const n of mine) recs.set(n.id, n.old); }
+      }
+      for (const { seq } of group) ops.push({ store: 'blobs', key: packKey(seq), delete: true });
+      await this._write(ops);
+      for (const n of newRecs.values()) this._docs(n.collection).set(n.id, n.rec);
+      this._packs.forget(group.map((g) => g.seq));
+      packed.commit();
+      packsRewritten += group.length;
+      bytesFreed += group.reduce((n, g) => n + g.size, 0) - bytes;
+    }
+    return { packsRewritten, bytesFreed };
   }
 
   /**

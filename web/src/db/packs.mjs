@@ -11,7 +11,8 @@
 // A pack is deleted in the same write that removes the last document referring to it. The
 // number of live references per pack is counted from the documents in memory the first time a
 // reference is released (opening a store does not pay for it), then kept up to date. Bytes of
-// deleted documents inside a pack that still has live documents stay until db.compact().
+// deleted documents inside a pack that still has live documents stay until db.compact(), which
+// rewrites a pack once a quarter of its bytes are dead.
 //
 // References without `pack` (stores written before packs existed, and clipdb 0.1 conversions)
 // keep their own record under blobKey(collection, id, path); both forms are read.
@@ -120,6 +121,11 @@ export class Packs {
         for (const seq of gone) this.cache.delete(seq);
       },
     };
+  }
+
+  /** Packs removed by a rewrite (db.compact()): no live reference, no cached record. */
+  forget(seqs) {
+    for (const seq of seqs) { this.live?.delete(seq); this.cache.delete(seq); }
   }
 
   /**
