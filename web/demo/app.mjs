@@ -94,6 +94,28 @@ function modelSource() {
 
 const MODEL_KEY = 'clipdb-demo-model'; // where the page remembers the last model chosen
 const IMPORT_KEY = 'clipdb-demo-import'; // an import in progress (removed when it ends)
+
+// The mark of an import in progress must outlive the browser being killed: it is kept in
+// IndexedDB (on disk when its transaction completes), not in localStorage, which Chromium
+// writes to disk only seconds later (a kill in between lost it: tests/browser/demo-kill.test.mjs).
+let marks = null;
+function markStore(mode, op) {
+  marks ??= new Promise((resolve, reject) => {
+    const r = indexedDB.open('clipdb-demo-marks', 1);
+    r.onupgradeneeded = () => r.result.createObjectStore('marks');
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  return marks.then((db) => new Promise((resolve, reject) => {
+    const tx = db.transaction('marks', mode, { durability: 'strict' });
+    const req = op(tx.objectStore('marks'));
+    tx.oncomplete = () => resolve(req.result);
+    tx.onerror = tx.onabort = () => reject(tx.error);
+  }));
+}
+const putMark = (key, value) => markStore('readwrite', (s) => s.put(value, key));
+const getMark = (key) => markStore('readonly', (s) => s.get(key));
+const dropMark = (key) => markStore('readwrite', (s) => s.delete(key));
 let modelLabel = null; // label of the model that answers now
 let loadingModel = false;
 let modelText = ''; // the loaded model's description, shown again after a refused Load
@@ -152,10 +174,12 @@ async function addFiles(fileList) {
   if (loadingModel) { status.textContent = 'A model is loading: add the photos once it is ready.'; return; }
   if (!modelReady) { status.textContent = 'Load a model first.'; return; }
   if (busy) { status.textContent = 'Still adding the previous photos.'; return; }
-  // Until this import ends, the next visit can tell that it was interrupted.
-  localStorage.setItem(IMPORT_KEY, JSON.stringify({ total: files.length, started: Date.now(), what: files[0].webkitRelativePath ? files[0].webkitRelativePath.split('/')[0] : `${files.length} photos` }));
   busy = new AbortController();
   setState('indexing');
+  // Until this import ends, the next visit can tell that it was interrupted (written before the
+  // first photo is stored).
+  const mark = { total: files.length, started: Date.now(), what: files[0].webkitRelativePath ? files[0].webkitRelativePath.split('/')[0] : `${files.length} photos` };
+  await putMark(IMPORT_KEY, mark).catch((e) => { console.warn('import mark not kept in IndexedDB:', e); localStorage.setItem(IMPORT_KEY, JSON.stringify(mark)); });
   $('progress-box').hidden = false;
   const bar = $('progress'), text = $('progress-text');
   bar.value = 0;
@@ -187,7 +211,8 @@ async function addFiles(fileList) {
   } catch (e) {
     status.textContent = e.code === 'ABORTED' ? `Cancelled: ${e.message}.` : `Adding failed: ${e.message}`;
   } finally {
-    localStorage.removeItem(IMPORT_KEY);
+    await dropMark(IMPORT_KEY).catch(() => {});
+    localStorage.removeItem(IMPORT_KEY); // where a page before this one kept it
     $('resume-box').hidden = true;
     if (modelReady && modelText) $('model-status').textContent = modelText;
     busy = null;
@@ -447,7 +472,7 @@ async function main() {
     setState('error');
     return;
   }
-  const interrupted = JSON.parse(localStorage.getItem(IMPORT_KEY) || 'null');
+  const interrupted = (await getMark(IMPORT_KEY).catch(() => null)) ?? JSON.parse(localStorage.getItem(IMPORT_KEY) || 'null');
   if (interrupted) {
     const n = Number(document.body.dataset.count || 0);
     $('resume-text').textContent = `Adding ${interrupted.what} (${interrupted.total} photos) was interrupted; ${n} photo${n === 1 ? ' is' : 's are'} stored now. ` +
