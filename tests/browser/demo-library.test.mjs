@@ -11,7 +11,8 @@
 //     through the whole grid, every view is covered, and the grid's redraws fit in a frame;
 //     at the end the last photo, photo-10000.png, is on screen;
 //   * Tab from the first photo's first button walks the photos' buttons in order, past the
-//     rows drawn at first, the DOM staying bounded.
+//     rows drawn at first, the DOM staying bounded;
+//   * Delete in the grid moves the photos after it up one place; Undo stores it again, last.
 // Saves tests/artifacts/demo-library-desktop.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -236,5 +237,23 @@ test(`demo over ${N} photos: restored from a backup, searched, scrolled to the l
   assert.ok(Math.floor(presses / 2) > drawnAtTop);
   assert.ok(await figures(page) < MAX_FIGURES);
   assert.ok(await page.evaluate(() => { const r = document.activeElement.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }), 'the focused button is in view');
+
+  // Delete in the grid: the photos after it move up one place; Undo stores it again, as the
+  // newest photo (the last of the grid), with its vector.
+  await page.evaluate(() => scrollTo(0, 0));
+  await page.waitForSelector(`#results figure[data-index="5"][data-id="library/${name(6)}"]`);
+  await page.click('#results figure[data-index="5"] button.delete');
+  await page.waitForFunction((n) => document.body.dataset.count === String(n - 1), N);
+  await page.waitForFunction((id) => document.querySelector('#results figure[data-index="5"]')?.dataset.id === id, `library/${name(7)}`);
+  assert.equal(await page.textContent('#undo-text'), `Deleted ${name(6)}.`);
+  assert.equal(await page.evaluate(() => document.body.dataset.models), `clipdb-shapes=${N - 1}`);
+  await page.click('#undo');
+  await page.waitForFunction(() => /^Restored /.test(document.getElementById('add-status').textContent), null, { timeout: 60000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.count), String(N));
+  assert.equal(await page.evaluate(() => document.body.dataset.models), `clipdb-shapes=${N}`);
+  await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+  await page.waitForSelector(`#results figure[data-index="${N - 1}"][data-id="library/${name(6)}"]`, { timeout: 30000 });
+  assert.equal(await page.$eval(`#results figure[data-index="${N - 2}"]`, (f) => f.dataset.id), `library/${name(N)}`);
+  assert.ok(await figures(page) < MAX_FIGURES);
   assert.deepEqual(errors, [], 'no uncaught page errors');
 });

@@ -275,7 +275,7 @@ async function deleteWithUndo(it, fig) {
     const r = await client.insert([{ name: it.name, path: String(it._id), type: it.type, data: it.image }]);
     await updateCount();
     await showModels();
-    if (lastQuery) await runQuery(lastQuery); else await showAll();
+    if (lastQuery) await runQuery(lastQuery); else await showAll({ keep: true });
     // Said once the page shows it again.
     $('add-status').textContent = r.inserted ? `Restored ${it.name}.` : `Could not restore ${it.name}: ${r.failed[0]?.message ?? 'unknown error'}`;
   };
