@@ -24,9 +24,19 @@ test('vectorCounts: each model of a vector index with the number of documents it
     { identifier: 'model-a', dim: 8, vectors: 20, added: false },
     { identifier: 'model-b', dim: 8, vectors: 30, added: true },
   ]);
-  // A deleted document counts for neither model.
+  // A count asked again is remembered (nothing read), until something changes: a deleted
+  // document counts for neither model.
+  const gets = db.adapter.get;
+  let reads = 0;
+  db.adapter.get = (...args) => { reads++; return gets.apply(db.adapter, args); };
+  assert.equal((await db.vectorCounts('vi'))[0].vectors, 20);
+  assert.equal(reads, 0, 'the count of model A was remembered');
   await c.deleteOne({ _id: 'd3' });
   assert.deepEqual((await db.vectorCounts('vi')).map((m) => [m.identifier, m.vectors, m.added]), [['model-a', 19, false], ['model-b', 29, true]]);
+  assert.ok(reads > 0, 'read again after the delete');
+  // A document added again under a deleted id has no vector of model A.
+  await c.insertOne({ _id: 'd3', vec: vecs[3] });
+  assert.deepEqual((await db.vectorCounts('vi')).map((m) => m.vectors), [19, 30]);
   assert.deepEqual(await db.vectorCounts('other'), []);
   await db.close();
 });

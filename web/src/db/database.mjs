@@ -250,6 +250,8 @@ export class Database {
     this._packs = new Packs(adapter, () => this._storedDocs()); // binary fields, packed per write
     this._meta = new Map();       // stored meta records
     this._seq = 0;
+    this._vectorCounts = new Map(); // vset prefix -> {n, seq, size, writes}: vectorCounts of a model not added
+    this._vectorWrites = 0;         // writes that touched the 'vectors' store
     this._lock = Promise.resolve();
     this._closed = false;
     this._persistAsked = false;
@@ -321,15 +323,23 @@ export class Database {
     for (const [k, vs] of this._meta) {
       if (!k.startsWith(`vset${SEP}${name}${SEP}`)) continue;
       if (st && st.set.model === vs.model) { out.push({ identifier: vs.model, dim: vs.dim, vectors: st.set.count, added: true }); continue; }
-      const ids = new Set();
-      for (const key of await this.adapter.keys('vectors', vsetPrefix(name, vs.model))) {
-        const rec = await this.adapter.get('vectors', key);
-        for (const t of rec?.ids ?? []) ids.add(t);
-        for (const t of rec?.del ?? []) ids.delete(t);
+      // Remembered until vectors are written or documents are added or deleted (a write while
+      // the records are read leaves the count unremembered).
+      const prefix = vsetPrefix(name, vs.model);
+      let c = this._vectorCounts.get(prefix);
+      if (!c || c.seq !== this._seq || c.size !== docs.size || c.writes !== this._vectorWrites) {
+        c = { seq: this._seq, size: docs.size, writes: this._vectorWrites };
+        const ids = new Set();
+        for (const key of await this.adapter.keys('vectors', prefix)) {
+          const rec = await this.adapter.get('vectors', key);
+          for (const t of rec?.ids ?? []) ids.add(t);
+          for (const t of rec?.del ?? []) ids.delete(t);
+        }
+        c.n = 0;
+        for (const t of ids) if (docs.has(idFromKey(t))) c.n++;
+        if (c.writes === this._vectorWrites && c.seq === this._seq) this._vectorCounts.set(prefix, c);
       }
-      let n = 0;
-      for (const t of ids) if (docs.has(idFromKey(t))) n++;
-      out.push({ identifier: vs.model, dim: vs.dim, vectors: n, added: false });
+      out.push({ identifier: vs.model, dim: vs.dim, vectors: c.n, added: false });
     }
     return out;
   }
@@ -361,6 +371,8 @@ export class Database {
       await this.adapter.write(ops);
     } catch (e) {
       throw storageError(e, `write to ${this.adapter.kind} storage`);
+    } finally {
+      if (ops.some((op) => op.store === 'vectors')) this._vectorWrites++; // remembered counts are stale
     }
     if (!this._persistAsked && this.adapter.persist) {
       this._persistAsked = true;
