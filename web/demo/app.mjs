@@ -95,9 +95,11 @@ function modelSource() {
 const MODEL_KEY = 'clipdb-demo-model'; // where the page remembers the last model chosen
 const IMPORT_KEY = 'clipdb-demo-import'; // an import in progress (removed when it ends)
 
-// The mark of an import in progress must outlive the browser being killed: it is kept in
-// IndexedDB (on disk when its transaction completes), not in localStorage, which Chromium
-// writes to disk only seconds later (a kill in between lost it: tests/browser/demo-kill.test.mjs).
+// The mark of an import in progress (and the model chosen) must outlive the browser being
+// killed: they are kept in IndexedDB (on disk when its transaction completes), not in
+// localStorage, which Chromium writes to disk only seconds later (a kill in between lost the
+// mark: tests/browser/demo-kill.test.mjs). localStorage is read too, where a page before this
+// one kept them.
 let marks = null;
 function markStore(mode, op) {
   marks ??= new Promise((resolve, reject) => {
@@ -141,7 +143,10 @@ async function loadModel({ source: given } = {}) {
     });
     modelReady = true;
     modelLabel = r.label;
-    if (r.urls?.length) localStorage.setItem(MODEL_KEY, JSON.stringify({ label: r.label, urls: r.urls, builtIn: Boolean(source.builtIn) }));
+    if (r.urls?.length) {
+      const chosen = { label: r.label, urls: r.urls, builtIn: Boolean(source.builtIn) };
+      await putMark(MODEL_KEY, chosen).catch(() => localStorage.setItem(MODEL_KEY, JSON.stringify(chosen)));
+    }
     const c = r.config;
     modelText = status.textContent = `${r.label}: ${c.vision_layers ?? '?'}-layer ${c.vision_patch_size ? 'ViT' : 'ResNet'} image encoder, ${c.embed_dim}-d embeddings, ${fmtBytes(r.bytes)} ` +
       `(from ${r.source === 'cache' ? 'this browser\'s model cache' : r.source === 'files' ? 'local files' : 'the network, now cached'}); ` +
@@ -482,7 +487,7 @@ async function main() {
   }
   // The model chosen last time, from this browser's model cache (nothing is embedded again);
   // the shipped model if there is none or it cannot be read any more.
-  const remembered = JSON.parse(localStorage.getItem(MODEL_KEY) || 'null');
+  const remembered = (await getMark(MODEL_KEY).catch(() => null)) ?? JSON.parse(localStorage.getItem(MODEL_KEY) || 'null');
   if (!(remembered && await loadModel({ source: { label: remembered.label, urls: remembered.urls, builtIn: remembered.builtIn } }))) {
     if (remembered) $('model-status').textContent += ' Loading the shipped model instead.';
     await loadModel({ source: DEFAULT_MODEL });
