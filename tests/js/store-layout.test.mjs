@@ -504,6 +504,36 @@ describe('export container', () => {
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
+  test('an export reads the same vectors whether the index is in memory, read chunk by chunk, or loaded for the export', async () => {
+    const { parseTar } = await import('../fuzz/container-tar.mjs');
+    const D = 24, N = 2600;
+    const entries = async (db) => parseTar(await readAll(db.exportData()))
+      .map((e) => [e.name, e.name === 'clipdb-export.json' ? JSON.stringify({ ...JSON.parse(new TextDecoder().decode(e.data)), created: null }) : Buffer.from(e.data).toString('base64')]);
+    const db = await openDatabase({ storage: 'memory' });
+    await db.add(vectorIndex(vectorModel({ dim: D })));
+    const vecs = randomVectors(N, D, 41);
+    await db.collection('docs').insertMany(vecs.map((vec, i) => ({ _id: i % 3 ? i : `s${i}`, vec })), { batchSize: 300 });
+    // Re-embedded and deleted documents: later chunks replace and delete earlier vectors.
+    for (let i = 0; i < 40; i++) await db.collection('docs').updateOne({ _id: i * 7 % 3 ? i * 7 : `s${i * 7}` }, { $set: { vec: vecs[N - 1 - i] } });
+    for (let i = 1; i < 30; i += 3) await db.collection('docs').deleteOne({ _id: i });
+    const inMemory = await entries(db);
+    assert.equal(inMemory.filter(([n]) => /vectors-0\.f32$/.test(n)).length, 3, 'three batches of vectors');
+    // The same store without its index in memory: chunk by chunk (documents follow the chunks).
+    await db.removeVectorIndex('vi');
+    assert.deepEqual(await entries(db), inMemory);
+    // Documents in an order unrelated to the chunks: the vectors are loaded for the export.
+    const shuffled = await openDatabase({ storage: 'memory' });
+    await shuffled.importData(new Blob([await readAll(db.exportData())]).stream());
+    const recs = shuffled._docs('docs'), order = [...recs].sort((a, b) => (String(a[0]) * 7919 % 2551) - (String(b[0]) * 7919 % 2551) || String(a[0]).localeCompare(String(b[0])));
+    recs.clear();
+    for (const [id, rec] of order) recs.set(id, rec);
+    const reread = await entries(shuffled);
+    await shuffled.add(vectorIndex(vectorModel({ dim: D })));
+    assert.deepEqual(await entries(shuffled), reread);
+    await shuffled.close();
+    await db.close();
+  });
+
   test('a truncated file is BAD_EXPORT; an interrupted import resumes to exactly the full store', async () => {
     const { db } = await twoModelStore();
     const file = await readAll(db.exportData());
