@@ -3,8 +3,10 @@
 //   * Load during an import is refused with a message, and no photo is lost;
 //   * an import interrupted by a reload is reported on the next visit, with a resume button;
 //   * each model-load failure says what went wrong, and the previous model keeps answering;
+//   * the page lists each model's indexed photos (after a switch, a resumed import, a restore);
 //   * Tab reaches every control in order; Enter/Space activate them; focus is visible;
-//   * delete, then Undo, restores the photo and its vector; "All photos" pages past 200;
+//   * delete, then Undo, restores the photo and its vector; "All photos" is one grid that draws
+//     only the rows near the view, down to the last photo;
 //   * axe-core finds no serious or critical violation (empty page, results, 390 px phone);
 //   * screenshots of the desktop and 390 px layouts go to tests/artifacts/.
 import { test, before, after } from 'node:test';
@@ -58,6 +60,7 @@ after(async () => {
 const state = (page) => page.evaluate(() => document.body.dataset.state);
 const waitReady = (page, timeout = 180000) => page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout });
 const count = async (page) => Number(await page.evaluate(() => document.body.dataset.count));
+const models = (page) => page.evaluate(() => document.body.dataset.models);
 
 async function addFolder(page, dir) {
   await page.evaluate(() => { delete document.body.dataset.lastInsert; });
@@ -127,6 +130,7 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.waitForFunction(() => document.body.dataset.lastInsert, null, { timeout: 300000 });
     assert.equal(JSON.parse(await page.evaluate(() => document.body.dataset.lastInsert)).inserted, 80);
     assert.equal(await count(page), 80);
+    assert.equal(await models(page), 'clipdb-shapes=80', 'what each model has indexed');
     await page.fill('#query', 'a red circle');
     await page.click('#search-form button[type=submit]');
     await page.waitForFunction(() => document.body.dataset.query === 'text:a red circle');
@@ -166,7 +170,9 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.evaluate(() => { delete document.body.dataset.shown; });
     await page.click('#show-all');
     await page.waitForFunction(() => document.body.dataset.shown !== undefined);
-    await page.waitForFunction((id) => document.querySelector(`#results figure[data-id="${id}"]`), victim);
+    // Stored again, it is the newest photo: the last of the grid.
+    await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    await page.waitForFunction((id) => document.querySelector(`#results figure[data-id="${id}"][data-index="79"]`), victim);
     await page.click(`#results figure[data-id="${victim}"] button.like`);
     await page.waitForFunction((id) => document.body.dataset.query === `id:${id}`, victim);
     assert.equal(await page.$eval('#results figure', (f) => f.dataset.id), victim);
@@ -178,6 +184,9 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await waitReady(page);
     assert.equal(await page.evaluate(() => document.body.dataset.embedded), '80');
     assert.equal(await page.isVisible('#scope'), false, 'a user-chosen model gets no shipped-model note');
+    // Both models' vectors are kept: each has indexed the 80 photos; the one in use comes first.
+    assert.equal(await models(page), 'other-model=80,clipdb-shapes=80');
+    assert.equal(await page.textContent('#models'), 'Indexed: other-model: 80 photos (in use) · clipdb-shapes: 80 photos');
 
     // Reload: the chosen model comes back from the model cache; nothing is embedded.
     await page.reload();
@@ -201,13 +210,22 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.waitForFunction(() => document.body.dataset.lastInsert, null, { timeout: 600000 });
     assert.equal(await count(page), total, 'exactly every photo once');
     assert.equal(await page.isVisible('#resume-box'), false);
+    // The new photos were embedded by the model in use only.
+    assert.equal(await models(page), `other-model=${total},clipdb-shapes=80`);
 
-    // "All photos" pages past 200.
+    // "All photos": one grid over the whole library; only the rows near the view are drawn, and
+    // scrolling to the end draws the last photo added (tests/browser/demo-library.test.mjs
+    // does this over 10,000 photos).
+    await page.evaluate(() => { delete document.body.dataset.shown; });
     await page.click('#show-all');
-    await page.waitForFunction(() => document.body.dataset.shown === '200');
-    await page.click('#show-more');
-    await page.waitForFunction((n) => document.body.dataset.shown === String(Math.min(n, 400)), total);
-    assert.equal(await page.$$eval('#results figure', (fs) => fs.length), Math.min(total, 400));
+    await page.waitForFunction((n) => document.body.dataset.shown === String(n), total);
+    assert.match(await page.textContent('#results-status'), new RegExp(`^All ${total} photos`));
+    const drawn = await page.$$eval('#results figure', (fs) => fs.map((f) => Number(f.dataset.index)));
+    assert.ok(drawn.length >= 7 && drawn.length < 150, `${drawn.length} figures drawn of ${total}`);
+    assert.deepEqual(drawn, drawn.map((_, i) => i), 'the first photos, in order');
+    await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    await page.waitForFunction((n) => document.querySelector(`#results figure[data-index="${n - 1}"]`), total);
+    assert.ok(await page.$$eval('#results figure', (fs) => fs.length) < 150);
 
     // Back up, clear everything, restore: every photo back, nothing embedded, same results.
     await page.fill('#query', 'a blue star');
@@ -227,6 +245,7 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
     await page.waitForFunction(() => /^Restored /.test(document.getElementById('results-status').textContent), null, { timeout: 300000 });
     assert.match(await page.textContent('#results-status'), new RegExp(`Restored ${total} photos`));
     assert.equal(await count(page), total);
+    assert.equal(await models(page), `other-model=${total},clipdb-shapes=80`, 'the backup carried both models\' vectors');
     await page.fill('#query', 'a blue star');
     await page.evaluate(() => { document.body.dataset.query = ''; });
     await page.click('#search-form button[type=submit]');

@@ -340,7 +340,7 @@ async function check(profile, args, name, what) {
   } finally { await b.context.close(); }
 }
 
-test(`Chromium SIGKILLed mid-insertMany (${KILLS} random kill points, seed ${seed}): every document absent or complete and searchable; resuming ends with exactly N`, { skip, timeout: 900000 }, async () => {
+test(`Chromium SIGKILLed mid-insertMany (${KILLS} random kill points, seed ${seed}): every document absent or complete and searchable; resuming ends with exactly N`, { skip, timeout: 1800000 }, async () => {
   const profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-kill-'));
   const args = { dim: DIM, image: IMAGE, n: N_INSERT };
   try {
@@ -371,7 +371,7 @@ test(`Chromium SIGKILLed mid-insertMany (${KILLS} random kill points, seed ${see
   } finally { await rm(profile, { recursive: true, force: true }); }
 });
 
-test(`Chromium SIGKILLed mid-importData (${KILLS} random kill points, seed ${seed}): whole batches only; re-running the import ends with exactly N and the original's answers`, { skip, timeout: 900000 }, async () => {
+test(`Chromium SIGKILLed mid-importData (${KILLS} random kill points, seed ${seed}): whole batches only; re-running the import ends with exactly N and the original's answers`, { skip, timeout: 1800000 }, async () => {
   const profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-kill-'));
   const args = { dim: DIM, image: IMAGE, n: N_IMPORT };
   try {
@@ -404,7 +404,7 @@ test(`Chromium SIGKILLed mid-importData (${KILLS} random kill points, seed ${see
   } finally { await rm(profile, { recursive: true, force: true }); }
 });
 
-test(`Chromium SIGKILLed mid model switch (db.add with a new model and reindex; ${KILLS} random kill points, seed ${seed}): every document complete and searchable with both models, counts equal, no vector without its document, model A's vectors all kept`, { skip, timeout: 900000 }, async () => {
+test(`Chromium SIGKILLed mid model switch (db.add with a new model and reindex; ${KILLS} random kill points, seed ${seed}): every document complete and searchable with both models, counts equal, no vector without its document, model A's vectors all kept`, { skip, timeout: 1800000 }, async () => {
   const profile = await mkdtemp(path.join(tmpdir(), 'clipdb-chromium-kill-'));
   const args = { dim: DIM, dimB: 12, delayB: 4, image: 256, n: N_SWITCH };
   try {

@@ -265,6 +265,60 @@ describe('layout version 2', () => {
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
+  test("'fs': vector chunks of 64 KiB and more live in files, read back after reopen, go with compaction; older in-LevelDB chunks still read", async () => {
+    const dir = await tmp();
+    try {
+      const D = 64, N = 300; // one insertMany batch of 300 × 64 floats = 76.8 KB: a file
+      let db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      await db.add(vectorIndex(vectorModel({ dim: D })));
+      const vecs = randomVectors(N, D, 11);
+      await db.collection('docs').insertMany(vecs.map((v, i) => ({ _id: i, vec: v })), { batchSize: N });
+      const raw = async () => {
+        const { ClassicLevel } = await import('classic-level');
+        const v8 = await import('node:v8');
+        const lv = new ClassicLevel(path.join(dir, 'v.clipdb'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+        const out = [];
+        for await (const [k, v] of lv.iterator({ gte: 'vectors:', lt: 'vectors;' })) out.push([k, v8.deserialize(v)]);
+        return { lv, out };
+      };
+      const q = Float32Array.from(randomVectors(1, D, 12)[0]);
+      const top = async (d) => (await d.collection('docs').like({ vector: q }, { vectorIndex: 'vi', n: 5 }).find()).map((x) => [x._id, x.score]);
+      const before = await top(db);
+      await db.close();
+      let { lv, out } = await raw();
+      assert.equal(out.length, 1);
+      const rec = out[0][1];
+      assert.equal(rec.vectors, undefined, 'the floats are not in LevelDB');
+      assert.equal(rec.vectorsBytes, N * D * 4);
+      const file = path.join(dir, 'v.clipdb.blobs', rec.vectorsFile);
+      assert.equal((await stat(file)).size, N * D * 4);
+      // The same chunk written the older way (floats inside the record) reads back the same.
+      const v8 = await import('node:v8');
+      const floats = new Float32Array((await readFile(file)).buffer.slice(0));
+      const { vectorsFile, vectorsBytes, ...rest } = rec;
+      void vectorsFile; void vectorsBytes;
+      await lv.put(out[0][0], v8.serialize({ ...rest, vectors: floats }));
+      await lv.close();
+      db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      assert.deepEqual(await db.add(vectorIndex(vectorModel({ dim: D }))), { loaded: N, embedded: 0 });
+      assert.deepEqual(await top(db), before);
+      // Compaction rewrites the chunk (into a file again); the older record's floats leave LevelDB.
+      for (let i = 0; i < 10; i++) await db.collection('docs').deleteOne({ _id: i });
+      await db.compact();
+      await db.close();
+      ({ lv, out } = await raw());
+      assert.equal(out.length, 1);
+      assert.equal(out[0][1].vectors, undefined);
+      assert.equal(out[0][1].vectorsBytes, (N - 10) * D * 4);
+      await lv.close();
+      // A vector file gone missing: CORRUPT naming the record, nothing changed.
+      await rm(path.join(dir, 'v.clipdb.blobs', out[0][1].vectorsFile));
+      db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      await assert.rejects(db.add(vectorIndex(vectorModel({ dim: D }))), (e) => e.code === 'CORRUPT' && /vector record/.test(e.message) && /cannot be read/.test(e.message));
+      await db.close();
+    } finally { await rm(dir, { recursive: true, force: true }); }
+  });
+
   test('switching models keeps every model\'s vectors; like({_id}) embeds nothing', async () => {
     const dir = await tmp();
     try {
@@ -448,6 +502,36 @@ describe('export container', () => {
       assert.ok(vecs.length === 70);
       await db2.close();
     } finally { await rm(dir, { recursive: true, force: true }); }
+  });
+
+  test('an export reads the same vectors whether the index is in memory, read chunk by chunk, or loaded for the export', async () => {
+    const { parseTar } = await import('../fuzz/container-tar.mjs');
+    const D = 24, N = 2600;
+    const entries = async (db) => parseTar(await readAll(db.exportData()))
+      .map((e) => [e.name, e.name === 'clipdb-export.json' ? JSON.stringify({ ...JSON.parse(new TextDecoder().decode(e.data)), created: null }) : Buffer.from(e.data).toString('base64')]);
+    const db = await openDatabase({ storage: 'memory' });
+    await db.add(vectorIndex(vectorModel({ dim: D })));
+    const vecs = randomVectors(N, D, 41);
+    await db.collection('docs').insertMany(vecs.map((vec, i) => ({ _id: i % 3 ? i : `s${i}`, vec })), { batchSize: 300 });
+    // Re-embedded and deleted documents: later chunks replace and delete earlier vectors.
+    for (let i = 0; i < 40; i++) await db.collection('docs').updateOne({ _id: i * 7 % 3 ? i * 7 : `s${i * 7}` }, { $set: { vec: vecs[N - 1 - i] } });
+    for (let i = 1; i < 30; i += 3) await db.collection('docs').deleteOne({ _id: i });
+    const inMemory = await entries(db);
+    assert.equal(inMemory.filter(([n]) => /vectors-0\.f32$/.test(n)).length, 3, 'three batches of vectors');
+    // The same store without its index in memory: chunk by chunk (documents follow the chunks).
+    await db.removeVectorIndex('vi');
+    assert.deepEqual(await entries(db), inMemory);
+    // Documents in an order unrelated to the chunks: the vectors are loaded for the export.
+    const shuffled = await openDatabase({ storage: 'memory' });
+    await shuffled.importData(new Blob([await readAll(db.exportData())]).stream());
+    const recs = shuffled._docs('docs'), order = [...recs].sort((a, b) => (String(a[0]) * 7919 % 2551) - (String(b[0]) * 7919 % 2551) || String(a[0]).localeCompare(String(b[0])));
+    recs.clear();
+    for (const [id, rec] of order) recs.set(id, rec);
+    const reread = await entries(shuffled);
+    await shuffled.add(vectorIndex(vectorModel({ dim: D })));
+    assert.deepEqual(await entries(shuffled), reread);
+    await shuffled.close();
+    await db.close();
   });
 
   test('a truncated file is BAD_EXPORT; an interrupted import resumes to exactly the full store', async () => {

@@ -1,6 +1,7 @@
 // The clipdb photo-search demo. Uses only clipdb's public JS API (ClipdbWorkerClient): the
 // engine and the store run in a Web Worker, so this page only draws.
 import { ClipdbWorkerClient } from '../src/index.mjs';
+import { VirtualGrid } from './virtual-grid.mjs';
 
 const $ = (id) => document.getElementById(id);
 const DEFAULT_MODEL = {
@@ -50,6 +51,19 @@ async function updateCount() {
   return n;
 }
 
+/**
+ * What each model has indexed: "clipdb-shapes: 80 photos · other-model: 80 photos" (the loaded
+ * model first). Vectors of models used before stay stored, so a switch back embeds nothing.
+ */
+async function showModels() {
+  let models;
+  try { models = await client.models(); } catch { return; }
+  models.sort((a, b) => Number(b.current) - Number(a.current));
+  const el = $('models');
+  el.textContent = models.length ? 'Indexed: ' + models.map((m) => `${m.label}: ${m.vectors} photo${m.vectors === 1 ? '' : 's'}${m.current ? ' (in use)' : ''}`).join(' · ') : '';
+  document.body.dataset.models = models.map((m) => `${m.label}=${m.vectors}`).join(',');
+}
+
 function modelSource() {
   const choice = $('model-choice').value;
   if (choice === 'default') return DEFAULT_MODEL;
@@ -80,6 +94,30 @@ function modelSource() {
 
 const MODEL_KEY = 'clipdb-demo-model'; // where the page remembers the last model chosen
 const IMPORT_KEY = 'clipdb-demo-import'; // an import in progress (removed when it ends)
+
+// The mark of an import in progress (and the model chosen) must outlive the browser being
+// killed: they are kept in IndexedDB (on disk when its transaction completes), not in
+// localStorage, which Chromium writes to disk only seconds later (a kill in between lost the
+// mark: tests/browser/demo-kill.test.mjs). localStorage is read too, where a page before this
+// one kept them.
+let marks = null;
+function markStore(mode, op) {
+  marks ??= new Promise((resolve, reject) => {
+    const r = indexedDB.open('clipdb-demo-marks', 1);
+    r.onupgradeneeded = () => r.result.createObjectStore('marks');
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  return marks.then((db) => new Promise((resolve, reject) => {
+    const tx = db.transaction('marks', mode, { durability: 'strict' });
+    const req = op(tx.objectStore('marks'));
+    tx.oncomplete = () => resolve(req.result);
+    tx.onerror = tx.onabort = () => reject(tx.error);
+  }));
+}
+const putMark = (key, value) => markStore('readwrite', (s) => s.put(value, key));
+const getMark = (key) => markStore('readonly', (s) => s.get(key));
+const dropMark = (key) => markStore('readwrite', (s) => s.delete(key));
 let modelLabel = null; // label of the model that answers now
 let loadingModel = false;
 let modelText = ''; // the loaded model's description, shown again after a refused Load
@@ -105,7 +143,10 @@ async function loadModel({ source: given } = {}) {
     });
     modelReady = true;
     modelLabel = r.label;
-    if (r.urls?.length) localStorage.setItem(MODEL_KEY, JSON.stringify({ label: r.label, urls: r.urls, builtIn: Boolean(source.builtIn) }));
+    if (r.urls?.length) {
+      const chosen = { label: r.label, urls: r.urls, builtIn: Boolean(source.builtIn) };
+      await putMark(MODEL_KEY, chosen).catch(() => localStorage.setItem(MODEL_KEY, JSON.stringify(chosen)));
+    }
     const c = r.config;
     modelText = status.textContent = `${r.label}: ${c.vision_layers ?? '?'}-layer ${c.vision_patch_size ? 'ViT' : 'ResNet'} image encoder, ${c.embed_dim}-d embeddings, ${fmtBytes(r.bytes)} ` +
       `(from ${r.source === 'cache' ? 'this browser\'s model cache' : r.source === 'files' ? 'local files' : 'the network, now cached'}); ` +
@@ -117,6 +158,7 @@ async function loadModel({ source: given } = {}) {
     $('scope').hidden = !source.builtIn; // the shipped model's small world is stated where results appear
     showStorage(r.info);
     loadingModel = false; // before 'ready': photos picked from here on are added
+    await showModels();
     setState('ready');
     if (lastQuery) await runQuery(lastQuery); else await showAll();
     return true;
@@ -137,10 +179,12 @@ async function addFiles(fileList) {
   if (loadingModel) { status.textContent = 'A model is loading: add the photos once it is ready.'; return; }
   if (!modelReady) { status.textContent = 'Load a model first.'; return; }
   if (busy) { status.textContent = 'Still adding the previous photos.'; return; }
-  // Until this import ends, the next visit can tell that it was interrupted.
-  localStorage.setItem(IMPORT_KEY, JSON.stringify({ total: files.length, started: Date.now(), what: files[0].webkitRelativePath ? files[0].webkitRelativePath.split('/')[0] : `${files.length} photos` }));
   busy = new AbortController();
   setState('indexing');
+  // Until this import ends, the next visit can tell that it was interrupted (written before the
+  // first photo is stored).
+  const mark = { total: files.length, started: Date.now(), what: files[0].webkitRelativePath ? files[0].webkitRelativePath.split('/')[0] : `${files.length} photos` };
+  await putMark(IMPORT_KEY, mark).catch((e) => { console.warn('import mark not kept in IndexedDB:', e); localStorage.setItem(IMPORT_KEY, JSON.stringify(mark)); });
   $('progress-box').hidden = false;
   const bar = $('progress'), text = $('progress-text');
   bar.value = 0;
@@ -172,13 +216,15 @@ async function addFiles(fileList) {
   } catch (e) {
     status.textContent = e.code === 'ABORTED' ? `Cancelled: ${e.message}.` : `Adding failed: ${e.message}`;
   } finally {
-    localStorage.removeItem(IMPORT_KEY);
+    await dropMark(IMPORT_KEY).catch(() => {});
+    localStorage.removeItem(IMPORT_KEY); // where a page before this one kept it
     $('resume-box').hidden = true;
     if (modelReady && modelText) $('model-status').textContent = modelText;
     busy = null;
     $('progress-box').hidden = true;
     setState('ready');
     await updateCount();
+    await showModels();
     if (lastQuery) await runQuery(lastQuery); else await showAll();
     // Set once the page shows the new state (tests and tools wait for it).
     if (lastInsert) document.body.dataset.lastInsert = lastInsert;
@@ -186,20 +232,19 @@ async function addFiles(fileList) {
   }
 }
 
-const PAGE = 200; // photos per page of "All photos"
-let shown = 0; // photos drawn by showAll so far
-
 function figureFor(it, { scores }) {
   const fig = document.createElement('figure');
   fig.dataset.id = it._id;
   if (scores) fig.dataset.score = String(it.score);
   const img = document.createElement('img');
-  const u = URL.createObjectURL(it.thumb ?? it.image); // the stored thumbnail; the original stays on disk
-  urls.add(u);
-  img.src = u;
+  // The stored thumbnail (the original stays on disk): a data: URL made by the Worker for the
+  // whole-library grid, else an object URL (revoked when the figure goes).
+  let u = it.thumbURL;
+  if (!u) { u = URL.createObjectURL(it.thumb ?? it.image); urls.add(u); fig.objectURL = u; }
   img.alt = it.name;
-  img.loading = 'lazy';
+  img.loading = 'lazy'; // before src: an image set to load lazily does not start loading here
   img.decoding = 'async';
+  img.src = u;
   const cap = document.createElement('figcaption');
   cap.textContent = scores ? `${it.score.toFixed(3)} · ${it.name}` : it.name;
   const like = document.createElement('button');
@@ -224,6 +269,8 @@ async function deleteWithUndo(it, fig) {
   await client.delete(it._id);
   fig.remove();
   await updateCount();
+  await showModels();
+  if (grid.active && !lastQuery) await showAll({ keep: true }); // the photos after it move up one place
   const box = $('undo-box');
   $('undo-text').textContent = `Deleted ${it.name}.`;
   box.hidden = false;
@@ -232,20 +279,31 @@ async function deleteWithUndo(it, fig) {
     box.hidden = true;
     const r = await client.insert([{ name: it.name, path: String(it._id), type: it.type, data: it.image }]);
     await updateCount();
-    if (lastQuery) await runQuery(lastQuery); else await showAll();
+    await showModels();
+    if (lastQuery) await runQuery(lastQuery); else await showAll({ keep: true });
     // Said once the page shows it again.
     $('add-status').textContent = r.inserted ? `Restored ${it.name}.` : `Could not restore ${it.name}: ${r.failed[0]?.message ?? 'unknown error'}`;
   };
   undo.focus();
 }
 
-function render(items, { scores, append = false }) {
-  const grid = $('results');
-  if (!append) { for (const u of urls) URL.revokeObjectURL(u); urls.clear(); }
+/** Draw search results (a short list, all in the DOM). */
+function render(items, { scores }) {
+  grid.detach();
+  for (const u of urls) URL.revokeObjectURL(u);
+  urls.clear();
   const frag = document.createDocumentFragment();
   for (const it of items) frag.append(figureFor(it, { scores }));
-  if (append) grid.append(frag); else grid.replaceChildren(frag);
+  $('results').replaceChildren(frag);
 }
+
+// "All photos": the whole library in a virtualised grid (only the rows on screen are drawn).
+const grid = new VirtualGrid($('results'), {
+  fetchPage: (skip, limit) => client.list({ skip, limit, thumbURLs: true }),
+  makeCell: (it) => figureFor(it, { scores: false }),
+  dropCell: (fig) => { if (fig.objectURL) { URL.revokeObjectURL(fig.objectURL); urls.delete(fig.objectURL); } },
+  onRange: (first, end) => { document.body.dataset.range = `${first}-${end}`; },
+});
 
 // Each grid refresh (a search, "all photos") takes a ticket; one that finishes after a newer one
 // started draws nothing, so a slow refresh never replaces a newer search's results.
@@ -260,7 +318,6 @@ async function runQuery(q) {
     const hits = await client.search(q.text !== undefined ? { text: q.text } : { id: q.id }, { n: 24 });
     if (ticket !== view) return;
     render(hits, { scores: true });
-    $('show-more').hidden = true;
     $('results-status').textContent = `${hits.length} result${hits.length === 1 ? '' : 's'} ${q.text !== undefined ? `for “${q.text}”` : `like ${q.name}`} in ${Math.round(performance.now() - t0)} ms.`;
     document.body.dataset.query = q.text !== undefined ? `text:${q.text}` : `id:${q.id}`;
   } catch (e) {
@@ -270,20 +327,18 @@ async function runQuery(q) {
   }
 }
 
-async function showAll({ more = false } = {}) {
+/** Every stored photo, in the order they were added; `keep`: stay at the same scroll position. */
+async function showAll({ keep = false } = {}) {
   lastQuery = null;
   const ticket = ++view;
-  const skip = more ? shown : 0; // each call from its own start: two calls in flight cannot add up
-  const docs = await client.list({ limit: PAGE, skip });
-  if (ticket !== view) return;
-  render(docs, { scores: false, append: more });
-  shown = skip + docs.length;
   const n = await updateCount();
   if (ticket !== view) return;
-  $('show-more').hidden = shown >= n;
-  $('results-status').textContent = n ? `Showing ${shown} of ${n} photos; search to rank them.` : 'No photos yet: add some above.';
+  if (!grid.active) { for (const u of urls) URL.revokeObjectURL(u); urls.clear(); $('results').replaceChildren(); }
+  await grid.reset(n, { keep });
+  if (ticket !== view) return;
+  $('results-status').textContent = n ? `All ${n} photo${n === 1 ? '' : 's'}, in the order they were added (scroll through them); search to rank them.` : 'No photos yet: add some above.';
   document.body.dataset.query = '';
-  document.body.dataset.shown = String(shown);
+  document.body.dataset.shown = String(n);
 }
 
 function wire() {
@@ -297,7 +352,6 @@ function wire() {
     $(`${id}-button`).addEventListener('click', () => $(id).click());
   }
   $('resume').addEventListener('click', () => $('pick-folder').click());
-  $('show-more').addEventListener('click', () => showAll({ more: true }));
   $('cancel').addEventListener('click', () => busy?.abort());
   const drop = $('drop');
   drop.addEventListener('keydown', (e) => {
@@ -328,6 +382,10 @@ function wire() {
       $('results-status').textContent = `Backup of ${documents} photos ready (${fmtBytes(file.size)}): restore it here or in another browser with Restore.`;
     } catch (e) { $('results-status').textContent = `Backup failed: ${e.message}`; }
   });
+  $('update-reload').addEventListener('click', () => {
+    if (busy) { $('update-text').textContent = 'Photos are being added: reload once that finishes (or cancel it).'; return; }
+    location.reload();
+  });
   $('restore-button').addEventListener('click', () => $('restore').click());
   $('restore').addEventListener('change', async (e) => {
     const file = e.target.files[0];
@@ -337,6 +395,7 @@ function wire() {
     try {
       const r = await client.importData(file, { onProgress: (p) => { $('results-status').textContent = `Restoring ${file.name}: ${p.documents} photos…`; } });
       await updateCount();
+      await showModels();
       await showAll();
       // Said once the grid shows the restored library.
       $('results-status').textContent = `Restored ${r.documents} photos (${r.skipped} already here).`;
@@ -346,6 +405,7 @@ function wire() {
     if (!confirm('Delete every stored photo from this browser?')) return;
     const info = await client.clear();
     showStorage(info);
+    await showModels();
     await showAll();
   });
 }
@@ -368,11 +428,43 @@ async function droppedFiles(dt) {
   return out;
 }
 
+/** The version of the service worker that serves this page ({type: 'version'}), or null. */
+function askVersion() {
+  const sw = navigator.serviceWorker.controller;
+  if (!sw) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    const timer = setTimeout(() => resolve(null), 5000); // a service worker without the message
+    ch.port1.onmessage = (e) => { clearTimeout(timer); resolve(e.data?.version ?? null); };
+    sw.postMessage({ type: 'version' }, [ch.port2]);
+  });
+}
+
+let appVersion = null;
+/**
+ * Show the app's version. When a new service worker takes over this open page (an update was
+ * published), say so: this page still runs the files it loaded, a reload runs the new ones.
+ * The photos stay where they are (IndexedDB), whatever the version.
+ */
+async function showVersion() {
+  const v = await askVersion();
+  if (v === null) return;
+  if (appVersion !== null && v !== appVersion) {
+    $('update-text').textContent = `Version ${v} of this app is installed: reload to use it (your photos stay).`;
+    $('update-box').hidden = false;
+  }
+  appVersion = v;
+  $('version').textContent = `Version ${v}.`;
+  document.body.dataset.version = v;
+}
+
 async function main() {
   setState('starting');
   wire();
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('sw.js').catch((e) => console.warn('service worker not registered:', e));
+    navigator.serviceWorker.addEventListener('controllerchange', () => { showVersion(); });
+    showVersion();
   }
   try {
     // The photo app's policy: its photos live in 'photos' / 'images', and a newly chosen model
@@ -385,7 +477,7 @@ async function main() {
     setState('error');
     return;
   }
-  const interrupted = JSON.parse(localStorage.getItem(IMPORT_KEY) || 'null');
+  const interrupted = (await getMark(IMPORT_KEY).catch(() => null)) ?? JSON.parse(localStorage.getItem(IMPORT_KEY) || 'null');
   if (interrupted) {
     const n = Number(document.body.dataset.count || 0);
     $('resume-text').textContent = `Adding ${interrupted.what} (${interrupted.total} photos) was interrupted; ${n} photo${n === 1 ? ' is' : 's are'} stored now. ` +
@@ -395,7 +487,7 @@ async function main() {
   }
   // The model chosen last time, from this browser's model cache (nothing is embedded again);
   // the shipped model if there is none or it cannot be read any more.
-  const remembered = JSON.parse(localStorage.getItem(MODEL_KEY) || 'null');
+  const remembered = (await getMark(MODEL_KEY).catch(() => null)) ?? JSON.parse(localStorage.getItem(MODEL_KEY) || 'null');
   if (!(remembered && await loadModel({ source: { label: remembered.label, urls: remembered.urls, builtIn: remembered.builtIn } }))) {
     if (remembered) $('model-status').textContent += ' Loading the shipped model instead.';
     await loadModel({ source: DEFAULT_MODEL });

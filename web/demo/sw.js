@@ -4,8 +4,13 @@
 // Model weights are not cached here: the clipdb Worker keeps them in IndexedDB
 // (web/src/model-cache.mjs): large files in the Cache API are the first thing a browser
 // evicts or refuses.
-const CACHE = 'clipdb-demo-v1';
-const SHELL = ['./', './index.html', './app.mjs', './worker.mjs', './style.css', './manifest.webmanifest', './icon.svg'];
+// VERSION names this release of the app's files: changing it (with any file) makes the browser
+// install this service worker anew; the new one takes over open pages at once and drops the
+// old version's cache. Photos, vectors and models live in IndexedDB and are not touched.
+// The page shows the version it is served by (it asks with {type: 'version'}).
+const VERSION = '2';
+const CACHE = `clipdb-demo-v${VERSION}`;
+const SHELL = ['./', './index.html', './app.mjs', './virtual-grid.mjs', './worker.mjs', './style.css', './manifest.webmanifest', './icon.svg', './icon-192.png', './icon-512.png', './icon-maskable-512.png'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
@@ -23,7 +28,9 @@ self.addEventListener('activate', (event) => {
 });
 
 // The page sends the URLs it and its Worker loaded ({type: 'cache', urls}); reply: how many are cached.
+// {type: 'version'} is answered with {version}.
 self.addEventListener('message', (event) => {
+  if (event.data?.type === 'version') { event.ports[0]?.postMessage({ version: VERSION }); return; }
   if (event.data?.type !== 'cache') return;
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);

@@ -124,6 +124,8 @@ export class ClipdbWorkerClient extends EventTarget {
   delete(id) { return this.call('delete', { id }); }
   clear(options = {}) { return this.call('clear', options); }
   info() { return this.call('info'); }
+  /** Each model kept for the photos' vector index and how many photos it has embedded. */
+  models() { return this.call('models'); }
   /** The whole store as one export container (docs/export-format.md), as a Blob (large ones live on disk). */
   exportData(options) { return this.call('exportData', {}, options); }
   /** Load an export container (a Blob/File); `onConflict: 'skip'` keeps the photos already stored. */

@@ -555,6 +555,11 @@ export class Database {
   /** Every vector index the store knows, added or not, with the models whose vectors it keeps. */
   vectorIndexes(): Array<{ name: string; collection: string; key: string; model: { identifier: string; dim: number }; models: Array<{ identifier: string; dim: number }>; added: boolean; vectors: number | null }>;
   /**
+   * For vector index `name`, each model whose vectors it keeps and how many stored documents
+   * have a vector of it (`added`: the model the index is added with now). [] for an unknown index.
+   */
+  vectorCounts(name: string): Promise<Array<{ identifier: string; dim: number; vectors: number; added: boolean }>>;
+  /**
    * Reclaim the space of deleted and replaced documents: the stored vectors of the added vector
    * indexes are rewritten as full chunks without dead entries, and every binary pack (the
    * binary fields written by one call) in which at least a quarter of the bytes belong to no
@@ -834,14 +839,22 @@ export class ClipdbWorkerClient extends EventTarget {
    * 'NOT_FOUND' (unknown id), 'BAD_IMAGE'.
    */
   search(query: { text: string } | { id: string } | { image: Blob | ArrayBuffer }, options?: { n?: number; filter?: Filter; signal?: AbortSignal }): Promise<Array<WorkerPhoto & { score: number }>>;
-  /** Stored photos in insertion order (default limit 200). */
-  list(options?: { limit?: number; skip?: number }): Promise<WorkerPhoto[]>;
+  /**
+   * Stored photos in insertion order (default limit 200). `thumbURLs: true` adds each
+   * thumbnail as a data: URL (`thumbURL`), made in the Worker: no object URL on the page's thread.
+   */
+  list(options?: { limit?: number; skip?: number; thumbURLs?: boolean }): Promise<Array<WorkerPhoto & { thumbURL?: string }>>;
   count(): Promise<number>;
   /** Delete one photo and its vector. */
   delete(id: string): Promise<{ deletedCount: number }>;
   /** Delete every photo and vector (the store's IndexedDB database); `modelCache: true` also empties the model cache. */
   clear(options?: { modelCache?: boolean }): Promise<WorkerInfo>;
   info(): Promise<WorkerInfo>;
+  /**
+   * The models whose vectors the photos' vector index keeps, each with the number of photos it
+   * has embedded; `label` is the identifier without its '@sha256:…' suffix, `current` marks the loaded model.
+   */
+  models(): Promise<Array<{ identifier: string; label: string; dim: number; vectors: number; current: boolean }>>;
   /** The whole store as one export container (ustar, docs/export-format.md) in a Blob; browsers keep large Blobs on disk. */
   exportData(options?: { signal?: AbortSignal }): Promise<{ file: Blob; documents: number }>;
   /**

@@ -70,6 +70,15 @@ function dbInfo() {
   return { ...db.info, model: state.model, modelCache: state.cache != null };
 }
 
+/** A Blob as a data: URL (base64). */
+async function dataURL(blob) {
+  if (typeof FileReaderSync === 'function') return new FileReaderSync().readAsDataURL(blob);
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return `data:${blob.type || 'application/octet-stream'};base64,${btoa(bin)}`;
+}
+
 const ops = {
   /**
    * Open the store (IndexedDB, else memory with {persistent: false, reason}) and the model
@@ -254,10 +263,20 @@ const ops = {
     return hits.map((h) => ({ _id: h._id, name: h.name, type: h.type, size: h.size, image: h.image, thumb: h.thumb ?? h.image, score: h.score }));
   },
 
-  /** Stored photos in insertion order: args {limit?, skip?} → [{_id, name, type, size, image}]. */
-  async list({ limit = 200, skip = 0 } = {}) {
+  /**
+   * Stored photos in insertion order: args {limit?, skip?, thumbURLs?} → [{_id, name, type, size,
+   * image, thumb, thumbURL?}]. With `thumbURLs`, each thumbnail also comes as a data: URL made
+   * here, so a page drawing many of them makes no object URL on its main thread (in Chromium
+   * each URL.createObjectURL is a round trip to the browser process, about 1 ms).
+   */
+  async list({ limit = 200, skip = 0, thumbURLs = false } = {}) {
     const docs = await needDb().collection(state.collection).find({}, { limit, skip });
-    return docs.map((d) => ({ _id: d._id, name: d.name, type: d.type, size: d.size, image: d.image, thumb: d.thumb ?? d.image }));
+    return Promise.all(docs.map(async (d) => {
+      const thumb = d.thumb ?? d.image;
+      const out = { _id: d._id, name: d.name, type: d.type, size: d.size, image: d.image, thumb };
+      if (thumbURLs && thumb instanceof Blob) out.thumbURL = await dataURL(thumb);
+      return out;
+    }));
   },
 
   async count() { return needDb().collection(state.collection).count(); },
@@ -305,6 +324,19 @@ const ops = {
     // Vectors of the loaded model's index came with the file: re-add it so they are searchable.
     if (state.models) { await db.removeVectorIndex(state.index); await addIndex({ signal, progress }); }
     return { ...r, info: dbInfo() };
+  },
+
+  /**
+   * The models whose vectors the photos' vector index keeps: [{identifier, label, dim, vectors,
+   * current}], `vectors` = photos embedded with it, `label` = the identifier before '@'.
+   */
+  async models() {
+    const db = needDb();
+    const current = state.models?.visual?.identifier;
+    return (await db.vectorCounts(state.index)).map((m) => {
+      const at = m.identifier.lastIndexOf('@');
+      return { identifier: m.identifier, label: at > 0 ? m.identifier.slice(0, at) : m.identifier, dim: m.dim, vectors: m.vectors, current: m.identifier === current };
+    });
   },
 
   async info() {

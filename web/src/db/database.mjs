@@ -20,7 +20,7 @@ import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe } from './codec
 import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
 import { Packs, refsOf, packKey, PACK_MAX_BYTES } from './packs.mjs';
-import { SEP, idKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
+import { SEP, idKey, idFromKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportChunks, importContainer } from './container.mjs';
 import { exportParquet } from './parquet.mjs';
 import { DocPages, parsePageKey } from './doc-pages.mjs';
@@ -250,6 +250,8 @@ export class Database {
     this._packs = new Packs(adapter, () => this._storedDocs()); // binary fields, packed per write
     this._meta = new Map();       // stored meta records
     this._seq = 0;
+    this._vectorCounts = new Map(); // vset prefix -> {n, seq, size, writes}: vectorCounts of a model not added
+    this._vectorWrites = 0;         // writes that touched the 'vectors' store
     this._lock = Promise.resolve();
     this._closed = false;
     this._persistAsked = false;
@@ -305,6 +307,43 @@ export class Database {
     return out;
   }
 
+  /**
+   * How many documents each model kept for vector index `name` has a vector for:
+   * [{identifier, dim, vectors, added}], in the order the models were first used. The model the
+   * index is added with now is counted in memory; the others by reading their chunk records
+   * (ids only matter; a vector whose document is gone is not counted). [] for an unknown name.
+   */
+  async vectorCounts(name) {
+    await this._ready();
+    const def = this._meta.get(indexMetaKey(name));
+    if (!def) return [];
+    const docs = this._docs(def.collection);
+    const st = this._vis.get(name);
+    const out = [];
+    for (const [k, vs] of this._meta) {
+      if (!k.startsWith(`vset${SEP}${name}${SEP}`)) continue;
+      if (st && st.set.model === vs.model) { out.push({ identifier: vs.model, dim: vs.dim, vectors: st.set.count, added: true }); continue; }
+      // Remembered until vectors are written or documents are added or deleted (a write while
+      // the records are read leaves the count unremembered).
+      const prefix = vsetPrefix(name, vs.model);
+      let c = this._vectorCounts.get(prefix);
+      if (!c || c.seq !== this._seq || c.size !== docs.size || c.writes !== this._vectorWrites) {
+        c = { seq: this._seq, size: docs.size, writes: this._vectorWrites };
+        const ids = new Set();
+        for (const key of await this.adapter.keys('vectors', prefix)) {
+          const rec = await this.adapter.get('vectors', key);
+          for (const t of rec?.ids ?? []) ids.add(t);
+          for (const t of rec?.del ?? []) ids.delete(t);
+        }
+        c.n = 0;
+        for (const t of ids) if (docs.has(idFromKey(t))) c.n++;
+        if (c.writes === this._vectorWrites && c.seq === this._seq) this._vectorCounts.set(prefix, c);
+      }
+      out.push({ identifier: vs.model, dim: vs.dim, vectors: c.n, added: false });
+    }
+    return out;
+  }
+
   /** The collection called `name` (created on first insert). */
   collection(name) {
     if (typeof name !== 'string' || name === '' || name.includes(SEP)) throw new ClipdbError('INVALID_ARGUMENT', `bad collection name ${JSON.stringify(name)}`);
@@ -332,6 +371,8 @@ export class Database {
       await this.adapter.write(ops);
     } catch (e) {
       throw storageError(e, `write to ${this.adapter.kind} storage`);
+    } finally {
+      if (ops.some((op) => op.store === 'vectors')) this._vectorWrites++; // remembered counts are stale
     }
     if (!this._persistAsked && this.adapter.persist) {
       this._persistAsked = true;

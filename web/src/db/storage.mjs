@@ -104,7 +104,11 @@ export function memoryStorage() {
  * batch that drops the reference commits; so a crash leaves at worst an unreferenced file, never
  * a reference to a missing or half-written one. Keeping the bytes out of LevelDB keeps its files
  * small (opening reads only small records) and lets get() hand back a disk-backed Blob
- * (fs.openAsBlob): a result's image is read when the caller reads the Blob.
+ * (fs.openAsBlob): a result's image is read when the caller reads the Blob. A vector chunk whose
+ * floats take 64 KiB or more goes the same way (its floats in a file of its own, read back with
+ * one read): LevelDB then neither rewrites megabytes of floats in its compactions nor maps them
+ * into the process when a store is opened. Chunks written before this stay in LevelDB and read
+ * as they are.
  *
  * A store written by clipdb 0.1 (the journal `<dir>/<name>.clipdb.jsonl`) is converted on first
  * open, streaming the journal (never held whole); the journal is then renamed to
@@ -112,6 +116,9 @@ export function memoryStorage() {
  * conversion with 'CORRUPT' naming the line; a torn last line (a crash mid-append) is ignored,
  * as clipdb 0.1 itself did.
  */
+/** A vector chunk whose floats take at least this many bytes is kept in a file ('fs' adapter). */
+const VECTOR_FILE_BYTES = 64 << 10;
+
 export async function fsStorage({ dir, name = 'clipdb' } = {}) {
   if (!isNode) throw new ClipdbError('UNSUPPORTED', 'the file-system storage adapter needs Node');
   if (typeof dir !== 'string' || dir === '') throw new ClipdbError('INVALID_ARGUMENT', "the 'fs' storage needs a dir (folder path)");
@@ -172,23 +179,29 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
     const written = [], unlink = [];
     let prepared;
     try {
+      const toFile = async (data) => {
+        const name = randomBytes(12).toString('hex');
+        const rel = `${name.slice(0, 2)}/${name.slice(2)}`;
+        await fs.mkdir(path.join(blobDir, name.slice(0, 2)), { recursive: true });
+        await writeFileSynced(path.join(blobDir, rel), data);
+        written.push(rel);
+        return rel;
+      };
       prepared = await Promise.all(ops.map(async (op) => {
-        if (op.store === 'blobs') {
-          const raw = await db.get(sk('blobs', op.key));
-          const old = raw === undefined ? undefined : decode('blobs', op.key, raw);
+        if (op.store === 'blobs' || op.store === 'vectors') {
+          const raw = await db.get(sk(op.store, op.key));
+          const old = raw === undefined ? undefined : decode(op.store, op.key, raw);
           if (old?.file) unlink.push(old.file);
+          if (old?.vectorsFile) unlink.push(old.vectorsFile);
         }
         if (op.delete) return { type: 'del', key: sk(op.store, op.key) };
         let value = op.value;
         if (op.store === 'blobs' && value && value.data != null) {
-          const name = randomBytes(12).toString('hex');
-          const rel = `${name.slice(0, 2)}/${name.slice(2)}`;
-          await fs.mkdir(path.join(blobDir, name.slice(0, 2)), { recursive: true });
-          await writeFileSynced(path.join(blobDir, rel), value.data);
-          written.push(rel);
           const { data, ...rest } = value;
-          void data;
-          value = { ...rest, file: rel };
+          value = { ...rest, file: await toFile(data) };
+        } else if (op.store === 'vectors' && value?.vectors instanceof Float32Array && value.vectors.byteLength >= VECTOR_FILE_BYTES) {
+          const { vectors, ...rest } = value;
+          value = { ...rest, vectorsFile: await toFile(new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength)), vectorsBytes: vectors.byteLength };
         }
         return { type: 'put', key: sk(op.store, op.key), value: encodeValue(value) };
       }));
@@ -215,6 +228,22 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
     }
   }
 
+  async function withVectors(key, rec) {
+    if (!rec || typeof rec.vectorsFile !== 'string') return rec;
+    const file = path.join(blobDir, rec.vectorsFile);
+    let bytes;
+    try { bytes = await fs.readFile(file); } catch (e) {
+      throw corrupt(`vector record ${JSON.stringify(key)}`, `its file ${file} cannot be read (${e.code || e.message})`, e);
+    }
+    if (bytes.length !== rec.vectorsBytes || bytes.length % 4) throw corrupt(`vector record ${JSON.stringify(key)}`, `its file ${file} holds ${bytes.length} bytes, ${rec.vectorsBytes} expected`);
+    const { vectorsFile, vectorsBytes, ...rest } = rec;
+    void vectorsFile; void vectorsBytes;
+    // A Buffer from readFile may share a pooled ArrayBuffer only when small; copy if unaligned.
+    const floats = bytes.byteOffset % 4 ? new Float32Array(new Uint8Array(bytes).buffer) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    return { ...rest, vectors: floats };
+  }
+  const withFiles = (store, key, rec) => (store === 'blobs' ? withData(key, rec) : store === 'vectors' ? withVectors(key, rec) : rec);
+
   const adapter = {
     kind: 'fs',
     persistent: true,
@@ -230,7 +259,7 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
             for (const [k, v] of entries) {
               const key = k.slice(store.length + 1);
               const rec = decode(store, key, v);
-              out.push([key, store === 'blobs' ? await withData(key, rec) : rec]);
+              out.push([key, await withFiles(store, key, rec)]);
             }
           }
         } finally { await it.close(); }
@@ -249,8 +278,7 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
       let v;
       try { v = await db.get(sk(store, key)); } catch (e) { if (e.code === 'LEVEL_NOT_FOUND') return undefined; throw storageError(e, `read ${location}`); }
       if (v === undefined) return undefined;
-      const rec = decode(store, key, v);
-      return store === 'blobs' ? withData(key, rec) : rec;
+      return withFiles(store, key, decode(store, key, v));
     },
     async lastKey(store, prefix = '') {
       check();
