@@ -25,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../scripts/serve.mjs';
 import { chromium, CHROMIUM, ARGS, chromiumSkip, NEEDS_WASM } from '../tests/browser/chromium.mjs';
-import { browserCpu } from './store-chromium.mjs';
+import { browserCpu, rendererMemory } from './store-chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -73,31 +73,6 @@ function idbSize(profile) {
   return { ...du(dir), leveldb_disk: leveldb, blob_disk: blob };
 }
 
-/**
- * {pid, rss, hwm} (MB) of the page's renderer: the largest --type=renderer process of the
- * browser using `profile` that is not Chromium's own UI (--top-chrome-webui, which headless
- * Chromium 156 starts too and which is larger than a light page's renderer) or an extension.
- */
-function pageRenderer(profile) {
-  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8', maxBuffer: 1 << 24 }).split('\n').filter(Boolean)
-    .map((l) => { const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l); return { pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }; });
-  const top = ps.find((p) => p.args.includes(`--user-data-dir=${profile}`) && !p.args.includes('--type='));
-  if (!top) return null;
-  const tree = new Set([top.pid]);
-  for (let more = true; more;) {
-    more = false;
-    for (const p of ps) if (!tree.has(p.pid) && tree.has(p.ppid)) { tree.add(p.pid); more = true; }
-  }
-  let best = null;
-  for (const p of ps) {
-    if (!tree.has(p.pid) || !p.args.includes('--type=renderer') || /--top-chrome-webui|--extension-process/.test(p.args)) continue;
-    let status;
-    try { status = readFileSync(`/proc/${p.pid}/status`, 'utf8'); } catch { continue; }
-    const mb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-    if (!best || mb('VmRSS') > best.rss) best = { pid: p.pid, rss: mb('VmRSS'), hwm: mb('VmHWM') };
-  }
-  return best;
-}
 
 async function withBrowser(profile, server, fn) {
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
@@ -127,22 +102,22 @@ async function runMode(mode, list, server) {
       await page.setInputFiles('#files', list.map((p) => p.path));
       const load0 = load();
       const r = await page.evaluate((m) => window.bench.index(m), mode);
-      return { ...r, load1_during_index: [load0, load()], renderer_peak_during_index_mb: pageRenderer(profile)?.hwm };
+      return { ...r, load1_during_index: [load0, load()], renderer_peak_during_index_mb: rendererMemory(profile)?.hwm };
     });
     const afterIndex = idbSize(profile);
     // Second visit: a fresh browser on the same profile.
     const visit = await withBrowser(profile, server, async (page) => {
-      const before = pageRenderer(profile);
+      const before = rendererMemory(profile);
       const m = await page.evaluate(() => window.bench.loadModel());
-      const afterModel = pageRenderer(profile);
+      const afterModel = rendererMemory(profile);
       const cpu0 = browserCpu(profile, afterModel?.pid);
       const loadOpen = load();
       const o = await page.evaluate((x) => window.bench.open(x), mode);
       const cpu1 = browserCpu(profile, afterModel?.pid);
-      const afterOpen = pageRenderer(profile);
+      const afterOpen = rendererMemory(profile);
       const loadSearch = load();
       const s = await page.evaluate(([q, n]) => window.bench.search(q, n), [QUERIES, reps]);
-      const afterSearch = pageRenderer(profile);
+      const afterSearch = rendererMemory(profile);
       const u = await page.evaluate(() => window.bench.usage());
       await page.evaluate(() => window.bench.close());
       return {

@@ -23,7 +23,8 @@ export function rendererMemory(profile) {
   }
   let best = null;
   for (const p of ps) {
-    if (!mine.has(p.pid) || !p.args.includes('--type=renderer') || p.args.includes('--extension-process')) continue;
+    // Headless Chromium runs its own UI in a renderer too (--top-chrome-webui): not the page's.
+    if (!mine.has(p.pid) || !p.args.includes('--type=renderer') || /--top-chrome-webui|--extension-process/.test(p.args)) continue;
     let st;
     try { st = readFileSync(`/proc/${p.pid}/status`, 'utf8'); } catch { continue; }
     const kb = (f) => Number(new RegExp(`${f}:\\s+(\\d+)`).exec(st)?.[1] ?? 0);
