@@ -8,7 +8,7 @@
  * gives the cmake line); seeds in tests/fuzz/corpus-store-file/ (a version-1 and a version-2 store):
  *
  *     cmake --build build/fuzz --target fuzz-store-file -j2
- *     mkdir -p build/fuzz/corpus-store && cp tests/fuzz/corpus-store-file/* build/fuzz/corpus-store/
+ *     mkdir -p build/fuzz/corpus-store && cp -r tests/fuzz/corpus-store-file/. build/fuzz/corpus-store/
  *     build/fuzz/tests/fuzz/fuzz-store-file build/fuzz/corpus-store -max_len=4096 -max_total_time=60
  */
 #include <stddef.h>
