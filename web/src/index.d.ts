@@ -754,7 +754,13 @@ export class Sha256 {
 // ---- clipdb in a Web Worker (web/src/worker.mjs + web/src/client.mjs) ---------------------------
 
 /** A stored photo as the Worker returns it; `image` is the Blob stored (cloned by handle, not copied). */
-export interface WorkerPhoto { _id: string; name: string; type: string; size: number; image: Blob }
+/**
+ * A stored photo as the Worker hands it back. `image`: the original file as stored (a
+ * disk-backed Blob, read only when used), or the thumbnail when the Worker keeps no originals.
+ * `thumb`: the thumbnail for display (JPEG, longer side `thumbSide` px, default 320), or `image`
+ * for photos stored without one. `size`: bytes of `image`.
+ */
+export interface WorkerPhoto { _id: string; name: string; type: string; size: number; image: Blob; thumb: Blob }
 
 /** What the Worker's store and model are. */
 export interface WorkerInfo {
