@@ -319,6 +319,20 @@ describe('layout version 2', () => {
     } finally { await rm(dir, { recursive: true, force: true }); }
   });
 
+  test('a pack that is missing or shorter than a reference into it is CORRUPT naming the pack; other fields still read', async () => {
+    const db = await openDatabase({ storage: 'memory' });
+    const c = db.collection('photos');
+    await c.insertMany([0, 1, 2].map((i) => ({ _id: i, image: Uint8Array.of(i, i, i) })), { batchSize: 1 });
+    assert.deepEqual([0, 1, 2].map((i) => db._docs('photos').get(i).doc.image.pack), [0, 1, 2]);
+    await db.adapter.write([{ store: 'blobs', key: packKey(1), delete: true }]);
+    await db.adapter.write([{ store: 'blobs', key: packKey(2), value: { as: 'pack', size: 2, data: Uint8Array.of(2, 2) } }]);
+    db._packs.cache.clear();
+    await assert.rejects(c.findOne({ _id: 1 }), (e) => e.code === 'CORRUPT' && /pack 1, which is missing/.test(e.message));
+    await assert.rejects(c.findOne({ _id: 2 }), (e) => e.code === 'CORRUPT' && /bytes 0\.\.3 of pack 2, which holds 2/.test(e.message));
+    assert.deepEqual((await c.findOne({ _id: 0 })).image, Uint8Array.of(0, 0, 0));
+    await db.close();
+  });
+
   test('switching models keeps every model\'s vectors; like({_id}) embeds nothing', async () => {
     const dir = await tmp();
     try {
