@@ -7,19 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { serve } from '../scripts/serve.mjs';
-import { chromium, CHROMIUM, ARGS } from '../tests/browser/chromium.mjs';
+import { withBrowser } from './store-chromium.mjs';
 import { procs, diff } from './procs.mjs';
 const profile = mkdtempSync(path.join(os.tmpdir(), 'clipdb-idb-page-read-'));
 const server = await serve({ port: 0 });
 const sum = (o) => Object.entries(o).map(([k, v]) => `${k.split('#')[0]}=${v}`).join(' ');
 const n = Number(process.argv[2] ?? 100000);
-async function browser(fn) {
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-  const page = context.pages()[0] ?? await context.newPage();
-  await page.goto(`${server.url}bench/idb-page-read.html`); await page.waitForFunction(() => window.ready === true);
-  await page.evaluate(() => exp.open());
-  await fn(page); await context.close();
-}
+/** A fresh browser on the profile with the probe page open and its database opened. */
+const browser = (fn) => withBrowser(profile, server, 'bench/idb-page-read.html', async (page) => { await page.evaluate(() => exp.open()); await fn(page); });
 try {
   await browser((p) => p.evaluate((n) => exp.write(n), n));
   for (const form of ['o', 'j', 'o', 'j']) {

@@ -8,19 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { serve } from '../scripts/serve.mjs';
-import { chromium, CHROMIUM, ARGS } from '../tests/browser/chromium.mjs';
+import { withBrowser } from './store-chromium.mjs';
 import { procs, diff } from './procs.mjs';
 const profile = path.join(os.tmpdir(), 'clipdb-idb-vector-read'); rmSync(profile, { recursive: true, force: true });
 const server = await serve({ port: 0 });
 const sum = (o) => Object.entries(o).map(([k, v]) => `${k.split('#')[0]}=${v}`).join(' ');
 const per = Number(process.argv[2] ?? 2048), chunks = Math.ceil(50000 / per);
-async function browser(fn) {
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-  const page = context.pages()[0] ?? await context.newPage();
-  await page.goto(`${server.url}bench/idb-vector-read.html`); await page.waitForFunction(() => window.ready === true);
-  await page.evaluate(() => exp.open());
-  await fn(page); await context.close();
-}
+/** A fresh browser on the profile with the probe page open and its database opened. */
+const browser = (fn) => withBrowser(profile, server, 'bench/idb-vector-read.html', async (page) => { await page.evaluate(() => exp.open()); await fn(page); });
 await browser((p) => p.evaluate(([c, per]) => exp.write(c, per), [chunks, per]));
 for (const [name, ...a] of [['readSeq', 'f'], ['readSeq', 'b'], ['readPar', 'f', 4], ['readPar', 'b', 4]]) {
   await browser(async (page) => {

@@ -24,8 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../scripts/serve.mjs';
-import { chromium, CHROMIUM, ARGS, chromiumSkip, NEEDS_WASM } from '../tests/browser/chromium.mjs';
-import { browserCpu, rendererMemory } from './store-chromium.mjs';
+import { chromiumSkip, NEEDS_WASM } from '../tests/browser/chromium.mjs';
+import { browserCpu, rendererMemory, withBrowser } from './store-chromium.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -74,26 +74,12 @@ function idbSize(profile) {
 }
 
 
-async function withBrowser(profile, server, fn) {
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-  try {
-    const page = context.pages()[0] ?? await context.newPage();
-    page.on('pageerror', (e) => console.error('pageerror:', e));
-    page.setDefaultTimeout(0);
-    await page.goto(`${server.url}bench/photos.html`);
-    await page.waitForFunction(() => window.ready === true);
-    return await fn(page);
-  } finally {
-    await context.close();
-  }
-}
-
 async function runMode(mode, list, server) {
   const originals = list.reduce((a, p) => a + p.bytes, 0);
   const profile = mkdtempSync(path.join(os.tmpdir(), `clipdb-photos-${mode}-`));
   try {
     // First visit: index.
-    const indexed = await withBrowser(profile, server, async (page) => {
+    const indexed = await withBrowser(profile, server, 'bench/photos.html', async (page) => {
       let last = 0;
       await page.exposeFunction('reportProgress', (k, n) => {
         if (k === n || Date.now() - last > 30000) { last = Date.now(); console.error(`#   ${mode}: ${k}/${n} photos (load ${load()})`); }
@@ -106,7 +92,7 @@ async function runMode(mode, list, server) {
     });
     const afterIndex = idbSize(profile);
     // Second visit: a fresh browser on the same profile.
-    const visit = await withBrowser(profile, server, async (page) => {
+    const visit = await withBrowser(profile, server, 'bench/photos.html', async (page) => {
       const before = rendererMemory(profile);
       const m = await page.evaluate(() => window.bench.loadModel());
       const afterModel = rendererMemory(profile);

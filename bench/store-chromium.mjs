@@ -86,13 +86,17 @@ function profilePort(profile) {
   return best ? best.port : 0;
 }
 
-async function withBrowser(profile, server, fn) {
+/**
+ * A fresh Chromium on `profile` with `file` (a bench page under the repository root, served by
+ * `server`) loaded until it sets window.ready; resolves to fn(page) and always closes the browser.
+ */
+export async function withBrowser(profile, server, file, fn) {
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
   try {
     const page = context.pages()[0] ?? await context.newPage();
     page.on('pageerror', (e) => console.error('pageerror:', e));
     page.setDefaultTimeout(0);
-    await page.goto(`${server.url}bench/store.html`);
+    await page.goto(`${server.url}${file}`);
     await page.waitForFunction(() => window.ready === true);
     return await fn(page);
   } finally {
@@ -110,7 +114,7 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
   try {
     if (!(reuse && existsSync(path.join(profile, 'done')))) {
       rmSync(profile, { recursive: true, force: true });
-      const r = await withBrowser(profile, server, async (page) => {
+      const r = await withBrowser(profile, server, 'bench/store.html', async (page) => {
         let last = 0;
         await page.exposeFunction('reportProgress', (k) => { if (k - last >= 10000) { last = k; console.error(`#   ${tag} inserted ${k}/${n}`); } });
         return page.evaluate(([lib, n, b]) => window.bench.insert(lib, 'bench', n, b), [lib, n, batch ? Number(batch) : null]);
@@ -119,7 +123,7 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
       writeFileSync(path.join(profile, 'done'), '');
     }
     if (!exportOnly) {
-      const r = await withBrowser(profile, server, async (page) => {
+      const r = await withBrowser(profile, server, 'bench/store.html', async (page) => {
         const before = rendererMemory(profile);
         // CLIPDB_BENCH_PROFILE=F.cpuprofile: a CPU profile of the page during the open alone.
         const cdp = process.env.CLIPDB_BENCH_PROFILE ? await page.context().newCDPSession(page) : null;
@@ -149,7 +153,7 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
     }
     if (tag === 'clipdb' && exportOnly) {
       const file = `export-${n}.clipdb`;
-      const ex = await withBrowser(profile, server, async (page) => {
+      const ex = await withBrowser(profile, server, 'bench/store.html', async (page) => {
         await page.evaluate((lib) => window.bench.open(lib, 'bench'), lib);
         const stop = sampleRenderer(profile);
         const r = await page.evaluate((f) => window.bench.exportToOpfs(f), file);
@@ -157,13 +161,13 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
       });
       record('store-chromium-export', { store: tag, n, export: ex });
       const expect = JSON.parse(readFileSync(answersFile, 'utf8'));
-      const im = await withBrowser(profile, server, async (page) => {
+      const im = await withBrowser(profile, server, 'bench/store.html', async (page) => {
         const stop = sampleRenderer(profile);
         const r = await page.evaluate(([lib, f, e]) => window.bench.importFromOpfs(lib, 'imported', f, e), [lib, file, expect]);
         return { ...r, ...Object.fromEntries(Object.entries(stop()).map(([k, v]) => [`renderer_${k}_mb`, v])) };
       });
       record('store-chromium-import', { store: tag, n, import: im });
-      await withBrowser(profile, server, (page) => page.evaluate((f) => window.bench.cleanup('imported', f), file));
+      await withBrowser(profile, server, 'bench/store.html', (page) => page.evaluate((f) => window.bench.cleanup('imported', f), file));
     }
   } finally {
     await server.close();
