@@ -2,6 +2,7 @@
 // (`npx playwright install` cannot download here), headless, each profile in a fresh
 // --user-data-dir so IndexedDB starts empty.
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,15 @@ export function chromiumSkip(needs = []) {
 
 /** Requirement: the wasm build in web/dist (for chromiumSkip). */
 export const NEEDS_WASM = [new URL('../../web/dist/clipdb.wasm', import.meta.url), 'web/dist/clipdb.wasm missing (scripts/build)'];
+/** Requirement: the shipped model in models/clipdb-shapes (for chromiumSkip). */
+export const NEEDS_SHAPES_MODEL = [new URL('../../models/clipdb-shapes/model.safetensors', import.meta.url), 'the shipped model models/clipdb-shapes is missing'];
+
+/** Debian's Python, which draws the demo tests' pictures (scripts/shapes.py: PIL and numpy). */
+export const PYTHON = '/usr/bin/python3';
+/** Why PYTHON cannot draw the pictures (a message for node:test's `skip`), or false. */
+export function pythonSkip() {
+  return spawnSync(PYTHON, ['-c', 'import PIL, numpy']).status !== 0 ? `${PYTHON} with PIL and numpy is missing (scripts/setup)` : false;
+}
 
 /**
  * A persistent browser context on a new, empty profile directory. Returns {profile, context,

@@ -8,28 +8,20 @@
 //     searches rank them as the same engine does in Node over the 160 files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, readdir } from 'node:fs/promises';
 import { spawnSync, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
-import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM } from './chromium.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM, PYTHON, pythonSkip, NEEDS_SHAPES_MODEL } from './chromium.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PYTHON = '/usr/bin/python3';
 const MODEL = path.join(repo, 'models', 'clipdb-shapes');
 const N = 160;
 
-function why() {
-  const base = chromiumSkip([NEEDS_WASM]);
-  if (base) return base;
-  if (!existsSync(path.join(MODEL, 'model.safetensors'))) return 'the shipped model models/clipdb-shapes is missing';
-  if (spawnSync(PYTHON, ['-c', 'import PIL, numpy']).status !== 0) return `${PYTHON} with PIL and numpy is missing (scripts/setup)`;
-  return false;
-}
-const skip = why();
+const skip = chromiumSkip([NEEDS_WASM, NEEDS_SHAPES_MODEL]) || pythonSkip();
 
 let work, photos, files, server, rank;
 

@@ -16,7 +16,7 @@
 // Saves tests/artifacts/demo-library-desktop.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, createWriteStream, mkdirSync } from 'node:fs';
+import { readFileSync, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, readdir, readFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,10 +26,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
-import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM } from './chromium.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM, PYTHON, pythonSkip, NEEDS_SHAPES_MODEL } from './chromium.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PYTHON = '/usr/bin/python3';
 const MODEL = path.join(repo, 'models', 'clipdb-shapes'); // the files the page loads
 const N = 10000, SCENES = 80, MAX_FIGURES = 500;
 // Smoothness while scrolling: the grid's own work per redraw (its 'clipdb-grid-update' measure:
@@ -42,14 +41,7 @@ const N = 10000, SCENES = 80, MAX_FIGURES = 500;
 const REDRAW_P90_MS = 16;
 const ARTIFACTS = path.join(repo, 'tests', 'artifacts');
 
-function why() {
-  const base = chromiumSkip([NEEDS_WASM]);
-  if (base) return base;
-  if (!existsSync(path.join(MODEL, 'model.safetensors'))) return 'the shipped model models/clipdb-shapes is missing';
-  if (spawnSync(PYTHON, ['-c', 'import PIL, numpy']).status !== 0) return `${PYTHON} with PIL and numpy is missing (scripts/setup)`;
-  return false;
-}
-const skip = why();
+const skip = chromiumSkip([NEEDS_WASM, NEEDS_SHAPES_MODEL]) || pythonSkip();
 
 const name = (i) => `photo-${String(i).padStart(5, '0')}.png`; // i = 1 … N
 const sceneOf = (i) => (i - 1) % SCENES;

@@ -18,22 +18,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
-import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM } from './chromium.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM, PYTHON, pythonSkip } from './chromium.mjs';
 import { modelsDir } from '../js/golden.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PYTHON = '/usr/bin/python3';
 const AXE = path.join(repo, 'node_modules', 'axe-core', 'axe.min.js');
 const ARTIFACTS = path.join(repo, 'tests', 'artifacts');
 
-function why() {
-  const base = chromiumSkip([NEEDS_WASM]);
-  if (base) return base;
-  if (!existsSync(AXE)) return 'axe-core is not installed (npm ci)';
-  if (spawnSync(PYTHON, ['-c', 'import PIL, numpy']).status !== 0) return `${PYTHON} with PIL and numpy is missing (scripts/setup)`;
-  return false;
-}
-const skip = why();
+const skip = chromiumSkip([NEEDS_WASM]) || (!existsSync(AXE) && 'axe-core is not installed (npm ci)') || pythonSkip();
 
 let server, work, photos, many, modelCopy;
 before(async () => {

@@ -9,26 +9,18 @@
 //     80 photos are still there, with each model's count and the same search results.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, cp } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
-import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM } from './chromium.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM, PYTHON, pythonSkip, NEEDS_SHAPES_MODEL } from './chromium.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PYTHON = '/usr/bin/python3';
 
-function why() {
-  const base = chromiumSkip([NEEDS_WASM]);
-  if (base) return base;
-  if (!existsSync(path.join(repo, 'models', 'clipdb-shapes', 'model.safetensors'))) return 'the shipped model models/clipdb-shapes is missing';
-  if (spawnSync(PYTHON, ['-c', 'import PIL, numpy']).status !== 0) return `${PYTHON} with PIL and numpy is missing (scripts/setup)`;
-  return false;
-}
-const skip = why();
+const skip = chromiumSkip([NEEDS_WASM, NEEDS_SHAPES_MODEL]) || pythonSkip();
 
 let work, demo, photos, server, badServer;
 before(async () => {

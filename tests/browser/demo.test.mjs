@@ -19,11 +19,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
-import { chromiumSkip, chromium, CHROMIUM, ARGS } from './chromium.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS, PYTHON, pythonSkip } from './chromium.mjs';
 import { modelsDir } from '../js/golden.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PYTHON = '/usr/bin/python3';
 const MODEL_DIR = path.join(modelsDir, 'clipdb-shapes');
 const SEED = 4242; // not a training seed (scripts/train-tiny-clip.py)
 const LONG_TASK_LIMIT_MS = 200;
@@ -35,8 +34,7 @@ function why() {
   if (!existsSync(path.join(MODEL_DIR, 'model.safetensors')) || !existsSync(path.join(MODEL_DIR, 'vocab.txt.gz'))) return 'the shipped model models/clipdb-shapes is not in this tree yet';
   if (!existsSync(path.join(repo, 'web', 'dist', 'clipdb.wasm'))) return 'web/dist/clipdb.wasm missing (scripts/build)';
   if (!existsSync(path.join(repo, 'scripts', 'shapes.py'))) return 'scripts/shapes.py missing';
-  if (spawnSync(PYTHON, ['-c', 'import PIL, numpy']).status !== 0) return `${PYTHON} with PIL and numpy is missing (scripts/setup)`;
-  return false;
+  return pythonSkip();
 }
 const skip = why();
 
