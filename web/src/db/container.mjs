@@ -3,7 +3,7 @@
 // one batch in memory.
 import { ClipdbError } from '../errors.mjs';
 import { toJSONSafe, fromJSONSafe, isRef } from './codec.mjs';
-import { VectorSet } from './vector-set.mjs';
+import { VectorSet, checkedChunk, damagedChunk } from './vector-set.mjs';
 import { getPath } from './filter.mjs';
 import { indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, idFromKey, SEP } from './layout.mjs';
 
@@ -315,23 +315,13 @@ class ChunkVectors {
       let ss = 0;
       for (let j = 0; j < d; j++) ss += v[j] * v[j];
       if (!(ss > 0) || !Number.isFinite(ss)) {
-        throw new ClipdbError('CORRUPT', `the store is damaged: vector record ${JSON.stringify(this.keys[c])}: the vector of ${JSON.stringify(ids[i])} ${Number.isFinite(ss) ? 'is all zeros' : 'contains NaN or Inf'}; nothing was changed`, { details: { key: this.keys[c] } });
+        throw damagedChunk(this.keys[c], `the vector of ${JSON.stringify(ids[i])} ${Number.isFinite(ss) ? 'is all zeros' : 'contains NaN or Inf'}`);
       }
       const inv = 1 / Math.sqrt(ss);
       for (let j = 0; j < d; j++) out[i * d + j] = v[j] * inv;
     }
     return out;
   }
-}
-
-function checkedChunk(rec, key, dim) {
-  const bad = (why) => new ClipdbError('CORRUPT', `the store is damaged: vector record ${JSON.stringify(key)}: ${why}; nothing was changed`, { details: { key } });
-  if (rec == null || !Array.isArray(rec.ids) || !Array.isArray(rec.del ?? [])) throw bad('it is not a vector chunk');
-  const n = rec.ids.length;
-  if (n > 0 && (!(rec.vectors instanceof Float32Array) || rec.vectors.length !== n * dim)) {
-    throw bad(`it lists ${n} ids but holds ${rec.vectors?.length ?? 0} floats (${dim} per vector expected)`);
-  }
-  return rec;
 }
 
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -13,6 +13,19 @@ import { ClipdbError } from '../errors.mjs';
 import { WasmVectorIndex } from './vector-index.mjs';
 import { idKey, idFromKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 
+/** CORRUPT for the vector chunk record `key`, saying `why`. */
+export const damagedChunk = (key, why) => new ClipdbError('CORRUPT', `the store is damaged: vector record ${JSON.stringify(key)}: ${why}; nothing was changed`, { details: { key } });
+
+/** `rec` if it is a well-formed chunk record of `dim`-dimensional vectors, else CORRUPT naming `key`. */
+export function checkedChunk(rec, key, dim) {
+  if (rec == null || !Array.isArray(rec.ids) || !Array.isArray(rec.del ?? [])) throw damagedChunk(key, 'it is not a vector chunk');
+  const n = rec.ids.length;
+  if (n > 0 && (!(rec.vectors instanceof Float32Array) || rec.vectors.length !== n * dim)) {
+    throw damagedChunk(key, `it lists ${n} ids but holds ${rec.vectors?.length ?? 0} floats (${dim} per vector expected)`);
+  }
+  return rec;
+}
+
 /** Vectors per chunk record: about 4 MiB of float32 whatever the dimension, at least 64. */
 export const chunkTarget = (dim) => Math.max(64, Math.floor((4 << 20) / (dim * 4)));
 const MERGE_AFTER = 16; // small tail records before they are merged
@@ -78,16 +91,12 @@ export class VectorSet {
   }
 
   _apply(rec, key) {
-    const bad = (why) => new ClipdbError('CORRUPT', `the store is damaged: vector record ${JSON.stringify(key)}: ${why}; nothing was changed`, { details: { key } });
-    if (rec == null || !Array.isArray(rec.ids) || !Array.isArray(rec.del ?? [])) throw bad('it is not a vector chunk');
+    checkedChunk(rec, key, this.dim);
     const n = rec.ids.length;
-    if (n > 0 && (!(rec.vectors instanceof Float32Array) || rec.vectors.length !== n * this.dim)) {
-      throw bad(`it lists ${n} ids but holds ${rec.vectors?.length ?? 0} floats (${this.dim} per vector expected)`);
-    }
     if (n > 0) {
       const keys = new Uint32Array(n);
       for (let i = 0; i < n; i++) keys[i] = this._key(idFromKey(rec.ids[i]));
-      try { this.core.add(keys, rec.vectors); } catch (e) { throw bad(e.message); }
+      try { this.core.add(keys, rec.vectors); } catch (e) { throw damagedChunk(key, e.message); }
     }
     for (const t of rec.del ?? []) this.remove(idFromKey(t));
     return n + (rec.del?.length ?? 0);
