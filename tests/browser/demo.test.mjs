@@ -133,6 +133,9 @@ test('demo: index a folder in a Worker, search by text and by example, reload, o
   await page.waitForFunction(() => Number(document.getElementById('progress').value) >= 5, null, { timeout: 120000 });
   await page.click('#cancel');
   await page.waitForFunction(() => /Cancelled/.test(document.getElementById('add-status').textContent), null, { timeout: 60000 });
+  // The status says "Cancelled" before the page counts the photos again; its count is final once
+  // the import's end mark is set (a fast run reached 5 before the live count first refreshed).
+  await page.waitForFunction(() => performance.getEntriesByName('clipdb-insert-end').length === 1, null, { timeout: 60000 });
   const kept = Number(await page.evaluate(() => document.body.dataset.count));
   assert.ok(kept >= 5 && kept < total, `cancelled with ${kept} of ${total} stored`);
   await page.setInputFiles('#pick-folder', photos);
