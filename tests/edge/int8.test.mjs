@@ -15,7 +15,7 @@
 // temporary folder (about 64 MB of model).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, mkdirSync, copyFileSync, writeFileSync, readFileSync, symlinkSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, copyFileSync, writeFileSync, readFileSync, readdirSync, symlinkSync, statSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +81,14 @@ describe('int8 ViT-B/32 text tower in workerd with maxMemoryMB: 128', { skip: ed
     const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', XDG_CONFIG_HOME: path.join(tmp, 'config') };
     const w = spawnSync(path.join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', bundle], { cwd: app, env, encoding: 'utf8' });
     if (w.status !== 0) throw new Error(`wrangler deploy --dry-run failed (${w.status}): ${w.stdout}\n${w.stderr}`);
+  });
+
+  it('wrangler bundles it under Cloudflare\'s 64 MiB limit', () => {
+    const files = readdirSync(bundle).filter((f) => !f.endsWith('.map') && f !== 'README.md').map((f) => [f, statSync(path.join(bundle, f)).size]);
+    const total = files.reduce((a, [, n]) => a + n, 0);
+    console.log(`# bundle: ${total} bytes (${files.map(([f, n]) => `${f.replace(/^[0-9a-f]{40}-/, '')} ${n}`).join(', ')})`);
+    assert.ok(files.some(([f, n]) => f.endsWith('model.safetensors') && n === statSync(model).size), 'the model is bundled as it is');
+    assert.ok(total < 64 * 2 ** 20, `${total} bytes`);
   });
   after(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
 
