@@ -82,7 +82,7 @@ describe('edge entry', { skip }, () => {
     await assert.rejects(edge.loadModel({ 'model.safetensors': modelBytes }, { module, maxMemoryMB: 16 }), (e) => {
       assert.equal(e.code, 'MEMORY_BUDGET_EXCEEDED');
       assert.ok(e.details.needed > 16 * 2 ** 20 && e.details.budget === 16 * 2 ** 20, JSON.stringify(e.details));
-      assert.match(e.message, new RegExp(`need about ${e.details.needed} bytes`));
+      assert.match(e.message, new RegExp(`the text and image towers of model.safetensors need about ${e.details.needed} bytes`));
       return true;
     });
   });
@@ -125,7 +125,7 @@ describe('edge entry: memory budget for a ViT-B/32 float32 text tower', { skip }
         assert.equal(e.details.needed, 253712388 + 4194304 + 16 * 2 ** 20 + allocated);
         assert.deepEqual(e.details.towers, ['text']);
         assert.ok(e.details.needed > 128 * 2 ** 20);
-        assert.match(e.message, new RegExp(`need about ${e.details.needed} bytes`));
+        assert.match(e.message, new RegExp(`the text tower of model.safetensors needs about ${e.details.needed} bytes`));
         assert.match(e.message, /Quantize the model to int8 \(clipdb quantize; about 63428097 bytes of weights\)\./);
         assert.match(e.message, /maxMemoryMB 128/);
         return true;

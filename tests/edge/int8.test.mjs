@@ -112,7 +112,7 @@ describe('int8 ViT-B/32 text tower in workerd with maxMemoryMB: 128', { skip: ed
     await assert.rejects(edge.loadModel({ 'model.safetensors': readFileSync(model) }, { module, loadVision: false, maxMemoryMB: 64 }), (e) => {
       assert.equal(e.code, 'MEMORY_BUDGET_EXCEEDED');
       assert.equal(e.details.needed, 64209924 + 5242880 + 16 * 2 ** 20);
-      assert.match(e.message, /need about 86230020 bytes \(82\.2 MiB/);
+      assert.match(e.message, /the text tower of model\.safetensors needs about 86230020 bytes \(82\.2 MiB/);
       assert.match(e.message, /The model is already int8: raise maxMemoryMB\.$/);
       return true;
     });

@@ -21,9 +21,9 @@ const isVision = (name) => name.startsWith('visual.') || name.startsWith('vision
 // The token table (OpenAI and Hugging Face names): an I8 one is read as it is, into its own buffer.
 const isTokenTable = (name) => name === 'token_embedding.weight' || name === 'text_model.embeddings.token_embedding.weight';
 // Layer weights (linear, convolution, projection: 2 or more dimensions, not an embedding
-// table) are fetched as float32 and then packed into a buffer of their own, so the float32
-// copy is held besides the packed weights until the layer is built.
-const isLayerWeight = (name, shape) => shape.length >= 2 && !/embedding/.test(name);
+// table, not an int8 tensor's scales) are fetched as float32 and then packed into a buffer of
+// their own, so the float32 copy is held besides the packed weights until the layer is built.
+const isLayerWeight = (name, shape) => shape.length >= 2 && !/embedding/.test(name) && !name.endsWith('.scale');
 
 /**
  * What loading one tensor holds beyond the packed weights, in bytes, as the C loader
@@ -113,14 +113,14 @@ export function checkMemoryBudget(sources, options, usedBytes = 0) {
   if (needed > budget) {
     const meta = header.__metadata__ || {};
     const quantized = meta.quantization != null;
-    // int8 keeps 1 byte of the 4 per weight (the scales add under 1 %)
     const oneTower = towers.length > 1 ? 'load only the tower you need (loadVision: false / loadText: false)' : null;
     const hint = quantized
       ? `The model is already int8: ${[copied ? 'stream the file instead of passing its bytes' : null, oneTower, 'raise maxMemoryMB']
         .filter(Boolean).join(', or ')}.`
+      // int8 keeps 1 byte of the 4 per weight (the scales add under 1 %)
       : `Quantize the model to int8 (clipdb quantize; about ${Math.round(weights / 4)} bytes of weights)${oneTower ? ` or ${oneTower}` : ''}.`;
     throw new ClipdbError('MEMORY_BUDGET_EXCEEDED',
-      `loadModel: the ${towers.join(' and ')} tower${towers.length > 1 ? 's' : ''} of ${file.name} need about ${needed} bytes ` +
+      `loadModel: the ${towers.join(' and ')} tower${towers.length > 1 ? 's' : ''} of ${file.name} need${towers.length > 1 ? '' : 's'} about ${needed} bytes ` +
       `(${(needed / MiB).toFixed(1)} MiB: ${weights} bytes of packed weights, ${largest} while loading the largest tensor, ` +
       `${copied ? `${copied} for the file copied in whole, ` : ''}` +
       `${HEADROOM} of working memory${usedBytes ? `, ${usedBytes} already in use` : ''}), more than maxMemoryMB ${mb} ` +
