@@ -83,6 +83,8 @@ describe('int8 ViT-B/32 text tower in workerd with maxMemoryMB: 128', { skip: ed
     if (w.status !== 0) throw new Error(`wrangler deploy --dry-run failed (${w.status}): ${w.stdout}\n${w.stderr}`);
   });
 
+  after(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
   it('wrangler bundles it under Cloudflare\'s 64 MiB limit', () => {
     const files = readdirSync(bundle).filter((f) => !f.endsWith('.map') && f !== 'README.md').map((f) => [f, statSync(path.join(bundle, f)).size]);
     const total = files.reduce((a, [, n]) => a + n, 0);
@@ -90,7 +92,6 @@ describe('int8 ViT-B/32 text tower in workerd with maxMemoryMB: 128', { skip: ed
     assert.ok(files.some(([f, n]) => f.endsWith('model.safetensors') && n === statSync(model).size), 'the model is bundled as it is');
     assert.ok(total < 64 * 2 ** 20, `${total} bytes`);
   });
-  after(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
 
   it('the budget estimate of the int8 file: 1 byte per int8 weight plus F32 scales; the token table int8', () => {
     const bytes = readFileSync(model);
