@@ -859,12 +859,7 @@ export class Database {
     const q = await this._queryVector(state, collection, query);
     if (n === 0) return [];
     const recs = this._docs(collection);
-    let candidates = null;
-    if (!isEmptyFilter(filter)) {
-      const test = compileFilter(filter);
-      candidates = [];
-      for (const [id, rec] of recs) if (test(rec.doc)) candidates.push(id);
-    }
+    const candidates = isEmptyFilter(filter) ? null : state.set.keysWhere(recs, compileFilter(filter));
     const hits = state.set.search(q, n, candidates);
     return Promise.all(hits.map(async ({ id, score }) => ({ ...(await this._userDoc(collection, id, recs.get(id).doc)), score })));
   }
