@@ -52,6 +52,24 @@ function packedInputs(packOps) {
   };
 }
 
+/**
+ * A stored document comes back from storage with its own copy of every string; the strings of
+ * its top-level binary references ('ref', the kind, the MIME type) repeat in every document,
+ * so they are replaced by one shared copy each (about 100 bytes of heap per document).
+ */
+function shareRefStrings(doc, strings) {
+  for (const k in doc) {
+    const v = doc[k];
+    if (v === null || typeof v !== 'object' || v.$clipdb !== 'ref') continue;
+    for (const f of ['$clipdb', 'as', 'type']) {
+      const x = v[f];
+      if (typeof x !== 'string') continue;
+      const shared = strings.get(x);
+      if (shared === undefined) strings.set(x, x); else v[f] = shared;
+    }
+  }
+}
+
 const vsetMetaKey = (index, model) => `vset${SEP}${index}${SEP}${model}`;
 
 function newId() {
@@ -285,6 +303,7 @@ export class Database {
   }
 
   async _load() {
+    const strings = new Map(); // one copy of each repeated string of binary references
     const [docs, pending, meta] = await Promise.all(['docs', 'pending', 'meta'].map((s) => this.adapter.getAll(s)));
     for (const [k, v] of meta) this._meta.set(k, v);
     const all = [];
@@ -296,6 +315,7 @@ export class Database {
         if (rec == null || typeof rec !== 'object' || typeof rec.seq !== 'number' || !(typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))) {
           throw new ClipdbError('CORRUPT', `the store is damaged: document page ${JSON.stringify(k)} holds a record that is not a document; nothing was changed`, { details: { key: k } });
         }
+        shareRefStrings(rec.doc, strings);
         all.push([col, id, rec]);
         this._pages.loaded(col, pageNo, id);
       }
