@@ -300,6 +300,7 @@ export class Database {
     this._lock = Promise.resolve();
     this._closed = false;
     this._persistAsked = false;
+    this._batchSizes = new Map(); // collection → insertMany batch size learned last time
   }
 
   async _load() {
@@ -639,7 +640,9 @@ export class Database {
     }
     const insertedIds = [];
     const indexes = this._indexesOn(collection);
-    let done = 0, size = batchSize ?? 16;
+    // Batch size: given, or the size this collection's last insertMany ended with (so a caller
+    // feeding a library in slices does not start again from 16 each time), or 16.
+    let done = 0, size = batchSize ?? this._batchSizes.get(collection) ?? 16;
     for (let start = 0; start < docs.length;) {
       if (signal?.aborted) throw abortError(signal, { insertedIds });
       const batch = docs.slice(start, start + size).map((d) => {
@@ -668,7 +671,7 @@ export class Database {
       for (const b of batch) if (b.pending.length) this._pending.set(b.key, b.pending);
       if (!anyPending) {
         for (const b of batch) { insertedIds.push(b.rec.doc._id); done++; onProgress?.({ done, total: docs.length, id: b.rec.doc._id }); }
-        if (batchSize === undefined && size < 1024) size *= 2; // nothing to embed
+        if (batchSize === undefined && size < 1024) { size *= 2; this._batchSizes.set(collection, size); } // nothing to embed
         continue;
       }
       // Embed, no transaction open.
@@ -760,8 +763,11 @@ export class Database {
       }
       // Fast encoders get bigger batches (fewer transactions, one pack per batch); slow ones
       // keep small batches, so progress stays live and a crash re-embeds little. The time
-      // that counts is the encoders' (a batch whose embedding took under 100 ms doubles).
+      // that counts is the encoders' (a batch whose embedding took under 100 ms doubles; one
+      // that took over 400 ms halves, down to 16).
       if (batchSize === undefined && embedMs < 100 && size < 1024) size *= 2;
+      else if (batchSize === undefined && embedMs > 400 && size > 16) size = Math.max(16, size >> 1);
+      if (batchSize === undefined) this._batchSizes.set(collection, size);
     }
     return { insertedIds };
   }
