@@ -1,7 +1,7 @@
-// Shared by tests/edge/worker.test.mjs and bench/edge.mjs: build the example Worker the way a
-// user would (the CLI indexes generated images; `npm pack` of web/ installed into an empty
-// folder, not linked; wrangler bundles it), then serve the bundle with workerd from npm on
-// 127.0.0.1 and query it over HTTP.
+// Shared by tests/edge/worker.test.mjs, int8.test.mjs and bench/edge.mjs: build the example
+// Worker the way a user would (the CLI indexes generated images, or the caller writes its own
+// assets; `npm pack` of web/ installed into an empty folder, not linked; wrangler bundles it),
+// then serve the bundle with workerd from npm on 127.0.0.1 and query it over HTTP.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, cpSync, writeFileSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -26,14 +26,25 @@ const run = (file, args, opts = {}) => execFileSync(file, args, { encoding: 'utf
 
 /**
  * In `tmp`: images (the demo's generator and seed), a CLI store of them, the example app with
- * clipdb installed from a packed tarball and its assets, and wrangler's bundle.
- * Returns {images, store, app, bundle, bundleFiles: [{name, bytes}], bundleBytes, tarball}.
+ * clipdb installed from a packed tarball and its assets (prepare.mjs), and wrangler's bundle.
+ * Returns {images, store, app, bundle, bundleFiles: [{name, bytes}], bundleBytes, tarball, wranglerLog}.
  */
 export function buildExample(tmp, { model = path.join(modelsDir, 'clipdb-shapes') } = {}) {
-  const images = path.join(tmp, 'images'), store = path.join(tmp, 'store'), app = path.join(tmp, 'app');
+  const images = path.join(tmp, 'images'), store = path.join(tmp, 'store');
   run(python, [path.join(root, 'scripts/shapes.py'), 'write', '--out', images, '--seed', '4711', '--grid', '1', '--two', '16', '--manifest', path.join(tmp, 'manifest.json')]);
   run(cli, ['index', '--model', path.join(model, 'model.safetensors'), '--store', store, images]);
+  const { app, tarball } = installExample(tmp);
+  run(process.execPath, [path.join(root, 'examples/edge-worker/prepare.mjs'), '--store', store, '--model', model, '--out', path.join(app, 'assets')]);
+  return { images, store, app, tarball, ...bundleExample(tmp, app) };
+}
 
+/**
+ * In `tmp/app`: the example Worker's src/ and wrangler.toml with clipdb installed from `npm
+ * pack` of web/ (a tarball in `tmp`, not a link). Its assets/ is left for the caller to fill:
+ * model.safetensors, vocab.txt.gz, index.clipdb. Returns {app, tarball}.
+ */
+export function installExample(tmp) {
+  const app = path.join(tmp, 'app');
   const packed = run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: path.join(root, 'web') });
   const tarball = path.join(tmp, JSON.parse(packed)[0].filename);
   mkdirSync(app);
@@ -41,8 +52,14 @@ export function buildExample(tmp, { model = path.join(modelsDir, 'clipdb-shapes'
   cpSync(path.join(root, 'examples/edge-worker/wrangler.toml'), path.join(app, 'wrangler.toml'));
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'edge-app', private: true, type: 'module' }));
   run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: app });
-  run(process.execPath, [path.join(root, 'examples/edge-worker/prepare.mjs'), '--store', store, '--model', model, '--out', path.join(app, 'assets')]);
+  return { app, tarball };
+}
 
+/**
+ * `wrangler deploy --dry-run` of the app in `app` into `tmp/bundle`.
+ * Returns {bundle, bundleFiles: [{name, bytes}], bundleBytes, wranglerLog}.
+ */
+export function bundleExample(tmp, app) {
   const bundle = path.join(tmp, 'bundle');
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', XDG_CONFIG_HOME: path.join(tmp, 'config') };
   const w = spawnSync(bin('wrangler'), ['deploy', '--dry-run', '--outdir', bundle], { cwd: app, env, encoding: 'utf8' });
@@ -51,7 +68,7 @@ export function buildExample(tmp, { model = path.join(modelsDir, 'clipdb-shapes'
   const bundleFiles = readdirSync(bundle).filter((f) => !f.endsWith('.map') && f !== 'README.md')
     .map((name) => ({ name, bytes: statSync(path.join(bundle, name)).size }));
   const bundleBytes = bundleFiles.reduce((a, f) => a + f.bytes, 0);
-  return { images, store, app, bundle, bundleFiles, bundleBytes, tarball, wranglerLog: log };
+  return { bundle, bundleFiles, bundleBytes, wranglerLog: log };
 }
 
 function freePort() {

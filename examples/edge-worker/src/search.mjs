@@ -15,8 +15,9 @@ export function readManifest(bytes) {
 
 /**
  * @param {object} clipdb the package's exports (import * as clipdb from 'clipdb')
- * @param {{module: object, model: ArrayBuffer|Uint8Array, vocab: ArrayBuffer|Uint8Array,
- *   index: ArrayBuffer|Uint8Array, maxMemoryMB?: number}} options
+ * @param {{module: object, model: ArrayBuffer|Uint8Array|object, vocab: ArrayBuffer|Uint8Array,
+ *   index: ArrayBuffer|Uint8Array, maxMemoryMB?: number}} options `model`: the weights' data
+ *   as loadModel takes it (in Node also {path}, streamed, where bytes would be copied whole)
  * @returns {Promise<{search(q: string, n: number): Promise<Array<{rank, file, score}>>, count: number}>}
  */
 export async function openSearch(clipdb, { module, model, vocab, index, maxMemoryMB }) {
