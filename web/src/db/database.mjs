@@ -61,6 +61,27 @@ function checkVector(v, dim, who) {
 }
 
 /**
+ * Results of `count` async jobs taken in order, with up to `width` of them started ahead:
+ * next() resolves job i's result (or rejects with its error) for i = 0, 1, ...; jobs started
+ * ahead of one that failed are left to settle unobserved. width 1 starts each job only when
+ * it is asked for, as a plain loop would.
+ */
+function ahead(count, width, job) {
+  const started = [];
+  let i = 0;
+  return {
+    next() {
+      for (let j = started.length; j < Math.min(count, i + width); j++) {
+        const p = job(j);
+        p.catch(() => {}); // observed by next(); ones never asked for must not be unhandled
+        started.push(p);
+      }
+      return started[i++];
+    },
+  };
+}
+
+/**
  * A model turning one input into an embedding. The encode function is injected, so any
  * encoder fits: clipdb's wasm CLIP (see clipModels in ../index.mjs), a server, or a test fake.
  */
@@ -71,14 +92,20 @@ export class Model {
    *   on reopen); `dim` is the embedding length; `encode` receives the listener key's value:
    *   a string for text, a Uint8Array of encoded image bytes, or an ImageData-like
    *   {width, height, data: Uint8ClampedArray RGBA} for images.
+   *   `concurrency` (default 1): how many encode calls the store may have in flight at once
+   *   (insertMany and the backfill of db.add start that many documents ahead and still take
+   *   their vectors, and their errors, in document order). More than 1 only helps an encode
+   *   that runs elsewhere (a pool of Workers, a server); results must not depend on it.
    */
-  constructor({ identifier, dim, encode, kind } = {}) {
+  constructor({ identifier, dim, encode, kind, concurrency = 1 } = {}) {
     if (typeof identifier !== 'string' || identifier === '') throw new ClipdbError('INVALID_ARGUMENT', 'Model needs a non-empty identifier');
     if (!Number.isInteger(dim) || dim < 1) throw new ClipdbError('INVALID_ARGUMENT', `Model '${identifier}' needs an integer dim >= 1, got ${dim}`);
     if (typeof encode !== 'function') throw new ClipdbError('INVALID_ARGUMENT', `Model '${identifier}' needs an encode function`);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new ClipdbError('INVALID_ARGUMENT', `Model '${identifier}': concurrency must be an integer >= 1, got ${concurrency}`);
     this.identifier = identifier;
     this.dim = dim;
     this.kind = kind;
+    this.concurrency = concurrency;
     this._encode = encode;
   }
 
@@ -479,12 +506,17 @@ export class Database {
     for (let start = 0; start < todo.length;) {
       if (signal?.aborted) throw abortError(signal, { embedded });
       const ids = [], vectors = [], t0 = Date.now();
-      for (const id of todo.slice(start, start + batchSize)) {
+      const slice = todo.slice(start, start + batchSize);
+      const jobs = ahead(slice.length, L.model.concurrency ?? 1, async (j) => {
+        const rec = recs.get(slice[j]);
+        return rec ? L.model.predict(await this._storedInput(collection, slice[j], rec.doc, L.key)) : null;
+      });
+      for (const id of slice) {
         if (signal?.aborted) break;
-        const rec = recs.get(id);
-        if (!rec) continue;
+        const job = jobs.next();
+        if (!recs.get(id)) continue;
         try {
-          vectors.push(await L.model.predict(await this._storedInput(collection, id, rec.doc, L.key)));
+          vectors.push(await job);
           ids.push(id);
         } catch (e) {
           // Leave it pending (and out of search); report it, keep going.
@@ -616,18 +648,22 @@ export class Database {
       const tEmbed = Date.now();
       const vectors = []; // per document: [[state, vector], ...]
       let failure = null, stop = batch.length;
-      for (let i = 0; i < batch.length; i++) {
-        const b = batch[i];
-        if (signal?.aborted) { failure = abortError(signal); stop = i; break; }
+      // Models that embed elsewhere (concurrency > 1) get the next documents started ahead.
+      const width = Math.max(1, ...batch.flatMap((b) => b.pending.map((name) => this._vis.get(name).vi.indexingListener.model.concurrency ?? 1)));
+      const jobs = ahead(batch.length, width, async (i) => {
         const vs = [];
+        for (const name of batch[i].pending) {
+          const s = this._vis.get(name);
+          const L = s.vi.indexingListener;
+          vs.push([s, await L.model.predict(await modelInput(getPath(batch[i].user, L.key)))]);
+        }
+        return vs;
+      });
+      for (let i = 0; i < batch.length; i++) {
+        if (signal?.aborted) { failure = abortError(signal); stop = i; break; }
         try {
-          for (const name of b.pending) {
-            const s = this._vis.get(name);
-            const L = s.vi.indexingListener;
-            vs.push([s, await L.model.predict(await modelInput(getPath(b.user, L.key)))]);
-          }
+          vectors.push(await jobs.next());
         } catch (e) { failure = e; stop = i; break; }
-        vectors.push(vs);
       }
       const embedMs = Date.now() - tEmbed;
       // Transaction 2: one chunk record per vector index, marks cleared; the rest removed.
