@@ -1,0 +1,210 @@
+// Several cores without wasm threads: the clipdb Worker (worker.mjs, which owns the store)
+// starts more Workers of the same script, each with its own copy of the CLIP model, and hands
+// them images to embed and to thumbnail. The store and its writes stay in the clipdb Worker, so
+// the store's crash-safety protocol does not change; only pixels and vectors cross.
+//
+// Members: #0 is the clipdb Worker itself (its tasks run here, one at a time), #1..#N-1 are the
+// engine Workers. A task goes to the member with the fewest tasks in flight, ties in turn. The
+// engines run the same wasm on the same bytes as #0 does, so a vector does not depend on who
+// made it.
+//
+// Protocol with an engine Worker (started with the name ENGINE_NAME; structured clone):
+//   pool → engine  {type: 'load', files: [{name, data: Blob}], exif}
+//                  {type: 'task', id, kind: 'embed' | 'thumb', input}   (thumb: input {image: Blob, maxSide})
+//   engine → pool  {type: 'ready'} once its script ran; {type: 'loaded'} | {type: 'failed', error}
+//                  {type: 'done', id, result} | {type: 'fail', id, error: {code, message}}
+import { ClipdbError } from './errors.mjs';
+
+/** self.name of an engine Worker (worker.mjs runs the engine loop below instead of the ops). */
+export const ENGINE_NAME = 'clipdb-engine';
+
+/** Default pool size: half the logical cores this browser reports, at least 1, at most 4. */
+export function defaultWorkers() {
+  const hc = Number(globalThis.navigator?.hardwareConcurrency) || 2;
+  return Math.min(4, Math.max(1, Math.floor(hc / 2)));
+}
+
+/**
+ * How many members a pool gets: `workers` (default defaultWorkers()), lowered so that the model
+ * copies (`modelBytes` each) fit in `memoryMB` (default 1024); never below 1.
+ */
+export function poolSize({ workers, memoryMB = 1024, modelBytes }) {
+  const want = workers ?? defaultWorkers();
+  const fit = modelBytes > 0 ? Math.floor((memoryMB * 2 ** 20) / modelBytes) : want;
+  return Math.max(1, Math.min(want, fit));
+}
+
+/** Check pool options (init's `workers` and `poolMemoryMB`); throws INVALID_ARGUMENT. */
+export function checkPoolOptions({ workers, poolMemoryMB }) {
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 16)) {
+    throw new ClipdbError('INVALID_ARGUMENT', `workers must be an integer from 1 to 16, got ${workers}`);
+  }
+  if (poolMemoryMB !== undefined && !(typeof poolMemoryMB === 'number' && poolMemoryMB > 0)) {
+    throw new ClipdbError('INVALID_ARGUMENT', `poolMemoryMB must be a number > 0, got ${poolMemoryMB}`);
+  }
+}
+
+function fromWire(e) {
+  return new ClipdbError(e?.code || 'INTERNAL', e?.message || 'engine worker error');
+}
+
+function wireError(e) {
+  return { code: e?.code || 'INTERNAL', message: e?.message || String(e) };
+}
+
+/** Transferable buffers of a task input (a fresh Uint8Array or ImageData-like), else []. */
+function inputBuffers(input) {
+  const v = ArrayBuffer.isView(input) ? input : ArrayBuffer.isView(input?.data) ? input.data : null;
+  return v && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? [v.buffer] : [];
+}
+
+export class EnginePool {
+  /**
+   * @param {{size: number, url: string|URL, local: {embed: (input) => Promise<Float32Array>, thumb: (input: {image: Blob, maxSide: number}) => Promise<Blob>}}} options
+   *   `local` runs member #0's tasks in this Worker; `url` is the script the engines run.
+   */
+  constructor({ size, url, local }) {
+    this.size = size;
+    this.url = url;
+    this.members = [{ index: 0, local, inflight: 0, embedded: 0, thumbnails: 0, alive: true, queue: Promise.resolve() }];
+    this.tasks = new Map(); // id → {member, resolve, reject}
+    this.nextId = 1;
+    this.turn = 0; // where the next search for a free member starts
+    this.failure = null; // the first engine failure (later tasks run on the rest)
+  }
+
+  /** Start the engines and load the model (`files`: [{name, data: Blob}]) in each. Rejects with WORKER_ERROR. */
+  async start(files, { exif }) {
+    const starts = [];
+    for (let i = 1; i < this.size; i++) {
+      const m = { index: i, worker: null, inflight: 0, embedded: 0, thumbnails: 0, alive: true };
+      this.members.push(m);
+      starts.push(new Promise((resolve, reject) => {
+        const fail = (why) => {
+          const err = new ClipdbError('WORKER_ERROR', `engine worker ${i} of ${this.size} failed: ${why}`);
+          if (m.alive) this.#drop(m, err);
+          reject(err);
+        };
+        try {
+          m.worker = new Worker(this.url, { type: 'module', name: ENGINE_NAME });
+        } catch (e) { fail(`it could not be started (${e?.message || e})`); return; }
+        m.worker.addEventListener('error', (ev) => { ev.preventDefault?.(); fail(ev.message || 'script error'); });
+        m.worker.addEventListener('messageerror', () => fail('a message could not be read'));
+        m.worker.addEventListener('message', (ev) => {
+          const msg = ev.data;
+          if (msg?.type === 'ready') m.worker.postMessage({ type: 'load', files, exif });
+          else if (msg?.type === 'loaded') resolve();
+          else if (msg?.type === 'failed') fail(`loading the model: ${msg.error?.message}`);
+          else this.#settle(m, msg);
+        });
+      }));
+    }
+    try {
+      await Promise.all(starts);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  #settle(m, msg) {
+    const t = this.tasks.get(msg?.id);
+    if (!t || t.member !== m) return;
+    this.tasks.delete(msg.id);
+    m.inflight--;
+    if (msg.type === 'done') { m[t.kind === 'embed' ? 'embedded' : 'thumbnails']++; t.resolve(msg.result); } else t.reject(fromWire(msg.error));
+  }
+
+  /** Take a failed engine out: its tasks reject with `err`; later tasks go to the others. */
+  #drop(m, err) {
+    m.alive = false;
+    m.worker?.terminate();
+    this.failure ??= err;
+    for (const [id, t] of this.tasks) if (t.member === m) { this.tasks.delete(id); t.reject(err); }
+    m.inflight = 0;
+  }
+
+  /** Embed one image (a model input: Uint8Array of encoded bytes or ImageData-like) → Float32Array. */
+  embed(input) { return this.#run('embed', input); }
+
+  /** A JPEG thumbnail (Blob) of one image: input {image: Blob, maxSide}. */
+  thumb(input) { return this.#run('thumb', input); }
+
+  #run(kind, input) {
+    // The fewest tasks in flight; ties taken in turn (so idle members share the work too).
+    let m = null;
+    const n = this.members.length;
+    for (let k = 0; k < n; k++) {
+      const c = this.members[(this.turn + k) % n];
+      if (c.alive && (!m || c.inflight < m.inflight)) m = c;
+    }
+    this.turn = (m.index + 1) % n;
+    m.inflight++;
+    if (m.local) {
+      const p = m.queue.then(() => m.local[kind](input));
+      m.queue = p.catch(() => {});
+      return p.then((r) => { m.inflight--; m[kind === 'embed' ? 'embedded' : 'thumbnails']++; return r; }, (e) => { m.inflight--; throw e; });
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.tasks.set(id, { member: m, kind, resolve, reject });
+      try {
+        m.worker.postMessage({ type: 'task', id, kind, input }, inputBuffers(input));
+      } catch (e) {
+        this.tasks.delete(id); m.inflight--;
+        reject(new ClipdbError('INVALID_ARGUMENT', `the image cannot be sent to engine worker ${m.index}: ${e?.message || e}`));
+      }
+    });
+  }
+
+  /** {workers, alive, embedded: [per member], thumbnails: [per member], failure?} */
+  stats() {
+    return {
+      workers: this.size,
+      alive: this.members.filter((m) => m.alive).length,
+      embedded: this.members.map((m) => m.embedded),
+      thumbnails: this.members.map((m) => m.thumbnails),
+      ...(this.failure ? { failure: this.failure.message } : {}),
+    };
+  }
+
+  /** Stop the engines; tasks in flight on them reject with TERMINATED. */
+  close() {
+    const err = new ClipdbError('TERMINATED', 'the engine workers were stopped');
+    for (const m of this.members) if (m.worker && m.alive) { m.alive = false; m.worker.terminate(); }
+    for (const t of this.tasks.values()) t.reject(err);
+    this.tasks.clear();
+  }
+}
+
+/**
+ * The engine Worker's side: load the model once ({type: 'load'}), then run tasks in arrival
+ * order. `lib` is index.mjs (passed in so this file does not import the engine).
+ */
+export function runEngine(lib) {
+  let embed = null, thumb = null;
+  let queue = Promise.resolve();
+  self.onmessage = (event) => {
+    const msg = event.data;
+    if (msg?.type === 'load') {
+      queue = queue.then(async () => {
+        try {
+          const clip = await lib.loadModel(msg.files.map((f) => ({ name: f.name, data: f.data })));
+          const { visual } = lib.clipModels({ clip, identifier: 'engine', exif: msg.exif });
+          embed = (input) => visual.predict(input);
+          thumb = (input) => lib.thumbnail(input.image, { maxSide: input.maxSide });
+          postMessage({ type: 'loaded' });
+        } catch (e) { postMessage({ type: 'failed', error: wireError(e) }); }
+      });
+    } else if (msg?.type === 'task') {
+      queue = queue.then(async () => {
+        try {
+          if (!embed) throw new ClipdbError('INVALID_STATE', 'no model is loaded in this engine worker');
+          const result = msg.kind === 'embed' ? await embed(msg.input) : await thumb(msg.input);
+          postMessage({ type: 'done', id: msg.id, result });
+        } catch (e) { postMessage({ type: 'fail', id: msg.id, error: wireError(e) }); }
+      });
+    }
+  };
+  postMessage({ type: 'ready' });
+}
