@@ -84,3 +84,27 @@ test('concurrency 4 in db.add\'s backfill: the right vector for each stored docu
   }
   await db.close();
 });
+
+test('Model({blobs: true}) receives a Blob field as the Blob, on insert and in the backfill; by default its bytes', async () => {
+  const seen = [];
+  const make = (blobs) => new Model({
+    identifier: 'bytes', dim: 2, kind: 'image', blobs,
+    encode: async (input) => {
+      const bytes = input instanceof Blob ? new Uint8Array(await input.arrayBuffer()) : input;
+      seen.push([blobs, input instanceof Blob ? 'Blob' : input.constructor.name, bytes.length]);
+      return [bytes[0], bytes.length];
+    },
+  });
+  for (const blobs of [false, true]) {
+    const db = await openDatabase({ storage: 'memory' });
+    await db.collection('docs').insertOne({ _id: 'before', img: new Blob([Uint8Array.of(7, 1, 2)]) });
+    await db.add(vectorIndex(make(blobs), { key: 'img' }));
+    await db.collection('docs').insertOne({ _id: 'after', img: new Blob([Uint8Array.of(9, 1, 2, 3)]) });
+    const [hit] = await db.collection('docs').like({ img: new Blob([Uint8Array.of(9, 1, 2, 3)]) }, { vectorIndex: 'vi', n: 1 }).find({});
+    assert.equal(hit._id, 'after');
+    await db.close();
+  }
+  // backfill of 'before', insert of 'after', then the query (its own path: bytes either way).
+  assert.deepEqual(seen.slice(0, 2), [[false, 'Uint8Array', 3], [false, 'Uint8Array', 4]]);
+  assert.deepEqual(seen.slice(3, 5), [[true, 'Blob', 3], [true, 'Blob', 4]]);
+});

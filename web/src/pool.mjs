@@ -1,7 +1,8 @@
 // Several cores without wasm threads: the clipdb Worker (worker.mjs, which owns the store)
 // starts more Workers of the same script, each with its own copy of the CLIP model, and hands
-// them images to embed and to thumbnail. The store and its writes stay in the clipdb Worker, so
-// the store's crash-safety protocol does not change; only pixels and vectors cross.
+// them photos to thumbnail and embed (one 'index' task per photo: the file is read once). The
+// store and its writes stay in the clipdb Worker, so the store's crash-safety protocol does not
+// change; only photos (Blobs, not copied), thumbnails and vectors cross.
 //
 // Members: #0 is the clipdb Worker itself (its tasks run here, one at a time), #1..#N-1 are the
 // engine Workers. A task goes to the member with the fewest tasks in flight, ties in turn. The
@@ -10,7 +11,9 @@
 //
 // Protocol with an engine Worker (started with the name ENGINE_NAME; structured clone):
 //   pool → engine  {type: 'load', files: [{name, data: Blob}], exif}
-//                  {type: 'task', id, kind: 'embed' | 'thumb', input}   (thumb: input {image: Blob, maxSide})
+//                  {type: 'task', id, kind: 'embed', input}             (an image → Float32Array)
+//                  {type: 'task', id, kind: 'index', input: {image, maxSide, embedThumb}}
+//                      → {thumb: Blob, vector: Float32Array|null, error: {code, message}|null}
 //   engine → pool  {type: 'ready'} once its script ran; {type: 'loaded'} | {type: 'failed', error}
 //                  {type: 'done', id, result} | {type: 'fail', id, error: {code, message}}
 import { ClipdbError } from './errors.mjs';
@@ -52,6 +55,35 @@ function wireError(e) {
   return { code: e?.code || 'INTERNAL', message: e?.message || String(e) };
 }
 
+/**
+ * A task's input with its Blob read: the read starts when the task arrives, not when its turn
+ * comes, so a member's queue never waits on a read (a Blob read is a round trip to the browser).
+ */
+function readAhead(kind, input) {
+  if (kind === 'index') return input.image instanceof Blob ? input.image.arrayBuffer().then((b) => ({ ...input, image: new Uint8Array(b) })) : Promise.resolve(input);
+  return input instanceof Blob ? input.arrayBuffer().then((b) => new Uint8Array(b)) : Promise.resolve(input);
+}
+
+/**
+ * The 'index' task: a JPEG thumbnail (longer side maxSide) of `image` (encoded bytes) and the
+ * embedding of the image (or, with embedThumb, of the thumbnail's bytes, for stores that keep
+ * only the thumbnail). A photo that cannot be thumbnailed fails the task; an embedding that
+ * fails comes back as `error` with the thumbnail.
+ */
+export async function indexPhoto({ embed, thumbnail }, { image, maxSide, embedThumb }) {
+  const thumb = await thumbnail(image, { maxSide });
+  try {
+    return { thumb, vector: await embed(embedThumb ? new Uint8Array(await thumb.arrayBuffer()) : image), error: null };
+  } catch (e) { return { thumb, vector: null, error: wireError(e) }; }
+}
+
+/** Count a finished task for member `m`. */
+function counted(m, kind, result) {
+  if (kind === 'embed') m.embedded++;
+  else { m.thumbnails++; if (result?.vector) m.embedded++; }
+  return result;
+}
+
 /** Transferable buffers of a task input (a fresh Uint8Array or ImageData-like), else []. */
 function inputBuffers(input) {
   const v = ArrayBuffer.isView(input) ? input : ArrayBuffer.isView(input?.data) ? input.data : null;
@@ -60,7 +92,7 @@ function inputBuffers(input) {
 
 export class EnginePool {
   /**
-   * @param {{size: number, url: string|URL, local: {embed: (input) => Promise<Float32Array>, thumb: (input: {image: Blob, maxSide: number}) => Promise<Blob>}}} options
+   * @param {{size: number, url: string|URL, local: {embed: (input) => Promise<Float32Array>, thumbnail: (bytes, {maxSide}) => Promise<Blob>}}} options
    *   `local` runs member #0's tasks in this Worker; `url` is the script the engines run.
    */
   constructor({ size, url, local }) {
@@ -112,7 +144,7 @@ export class EnginePool {
     if (!t || t.member !== m) return;
     this.tasks.delete(msg.id);
     m.inflight--;
-    if (msg.type === 'done') { m[t.kind === 'embed' ? 'embedded' : 'thumbnails']++; t.resolve(msg.result); } else t.reject(fromWire(msg.error));
+    if (msg.type === 'done') t.resolve(counted(m, t.kind, msg.result)); else t.reject(fromWire(msg.error));
   }
 
   /** Take a failed engine out: its tasks reject with `err`; later tasks go to the others. */
@@ -124,26 +156,33 @@ export class EnginePool {
     m.inflight = 0;
   }
 
-  /** Embed one image (a model input: Uint8Array of encoded bytes or ImageData-like) → Float32Array. */
+  /** Embed one image (a model input: Blob or Uint8Array of encoded bytes, or ImageData-like) → Float32Array. */
   embed(input) { return this.#run('embed', input); }
 
-  /** A JPEG thumbnail (Blob) of one image: input {image: Blob, maxSide}. */
-  thumb(input) { return this.#run('thumb', input); }
+  /**
+   * Thumbnail and embed one photo: input {image: Blob|Uint8Array, maxSide, embedThumb} →
+   * {thumb: Blob, vector: Float32Array|null, error: {code, message}|null} (indexPhoto).
+   */
+  index(input) { return this.#run('index', input); }
 
   #run(kind, input) {
     // The fewest tasks in flight; ties taken in turn (so idle members share the work too).
+    // This Worker also reads and writes the store, so it counts one task more than it has.
     let m = null;
     const n = this.members.length;
+    const busy = (c) => c.inflight + (c.local && n > 1 ? 1 : 0);
     for (let k = 0; k < n; k++) {
       const c = this.members[(this.turn + k) % n];
-      if (c.alive && (!m || c.inflight < m.inflight)) m = c;
+      if (c.alive && (!m || busy(c) < busy(m))) m = c;
     }
     this.turn = (m.index + 1) % n;
     m.inflight++;
     if (m.local) {
-      const p = m.queue.then(() => m.local[kind](input));
+      const ready = readAhead(kind, input);
+      ready.catch(() => {});
+      const p = m.queue.then(() => ready).then((inp) => (kind === 'embed' ? m.local.embed(inp) : indexPhoto(m.local, inp)));
       m.queue = p.catch(() => {});
-      return p.then((r) => { m.inflight--; m[kind === 'embed' ? 'embedded' : 'thumbnails']++; return r; }, (e) => { m.inflight--; throw e; });
+      return p.then((r) => { m.inflight--; return counted(m, kind, r); }, (e) => { m.inflight--; throw e; });
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -182,7 +221,7 @@ export class EnginePool {
  * order. `lib` is index.mjs (passed in so this file does not import the engine).
  */
 export function runEngine(lib) {
-  let embed = null, thumb = null;
+  let engine = null;
   let queue = Promise.resolve();
   self.onmessage = (event) => {
     const msg = event.data;
@@ -191,16 +230,18 @@ export function runEngine(lib) {
         try {
           const clip = await lib.loadModel(msg.files.map((f) => ({ name: f.name, data: f.data })));
           const { visual } = lib.clipModels({ clip, identifier: 'engine', exif: msg.exif });
-          embed = (input) => visual.predict(input);
-          thumb = (input) => lib.thumbnail(input.image, { maxSide: input.maxSide });
+          engine = { embed: (input) => visual.predict(input), thumbnail: lib.thumbnail };
           postMessage({ type: 'loaded' });
         } catch (e) { postMessage({ type: 'failed', error: wireError(e) }); }
       });
     } else if (msg?.type === 'task') {
+      const ready = readAhead(msg.kind, msg.input);
+      ready.catch(() => {});
       queue = queue.then(async () => {
         try {
-          if (!embed) throw new ClipdbError('INVALID_STATE', 'no model is loaded in this engine worker');
-          const result = msg.kind === 'embed' ? await embed(msg.input) : await thumb(msg.input);
+          if (!engine) throw new ClipdbError('INVALID_STATE', 'no model is loaded in this engine worker');
+          const input = await ready;
+          const result = msg.kind === 'embed' ? await engine.embed(input) : await indexPhoto(engine, input);
           postMessage({ type: 'done', id: msg.id, result });
         } catch (e) { postMessage({ type: 'fail', id: msg.id, error: wireError(e) }); }
       });

@@ -79,12 +79,26 @@ function dbInfo() {
   return { ...db.info, model: state.model, modelCache: state.cache != null, pool: state.pool ? state.pool.stats() : null };
 }
 
+// Vectors insert() had the pool make with each photo's thumbnail ('index' tasks), by the Blob
+// the store will hand the image Model (the photo, or its thumbnail when only that is kept).
+const made = new WeakMap(); // Blob → {vector} | {error: {code, message}}
+
 /**
- * The store's image Model over `pool`: the same identifier and vectors as `visual`, computed by
- * whichever pool member is free; insertMany keeps two images per member in flight.
+ * The store's image Model over `pool`: the same identifier and vectors as `visual`. A vector
+ * insert() already made is taken as it is; any other image is embedded by whichever pool member
+ * is free (insertMany keeps two per member in flight; photos go over as Blobs, read there).
  */
 function pooledVisual(visual, pool) {
-  return new Model({ identifier: visual.identifier, dim: visual.dim, kind: visual.kind, concurrency: 2 * pool.size, encode: (input) => pool.embed(input) });
+  return new Model({
+    identifier: visual.identifier, dim: visual.dim, kind: visual.kind, concurrency: 2 * pool.size, blobs: true,
+    encode: (input) => {
+      const pre = input instanceof Blob ? made.get(input) : undefined;
+      if (!pre) return pool.embed(input);
+      made.delete(input);
+      if (pre.error) throw new ClipdbError(pre.error.code, pre.error.message);
+      return pre.vector;
+    },
+  });
 }
 
 /** A Blob as a data: URL (base64). */
@@ -193,7 +207,7 @@ const ops = {
     const models = clipModels({ clip, tokenizer, identifier, exif: 'apply' });
     const pool = new EnginePool({
       size, url: state.engineURL ?? self.location.href,
-      local: { embed: (input) => models.visual.predict(input), thumb: ({ image, maxSide }) => lib.thumbnail(image, { maxSide }) },
+      local: { embed: (input) => models.visual.predict(input), thumbnail: lib.thumbnail },
     });
     if (size > 1) progress({ phase: 'workers', workers: size });
     try { await pool.start(engineFiles, { exif: 'apply' }); } catch (e) { clip.free(); tokenizer.free(); throw e; }
@@ -263,15 +277,18 @@ const ops = {
       done++;
       progress({ phase: 'insert', done, total: todo.length, id });
     };
-    // A thumbnail for the grid, decoded and resized by a pool member (a few tens of KB). With
-    // keepOriginals (the default) the original is stored too, as `image`; without it the
-    // thumbnail is the stored `image` (what the vector index embeds: CLIP looks at 224 px, so
-    // a 320-px thumbnail embeds nearly as the original does). A photo that cannot be decoded
-    // is reported in `failed` and skipped; the others go on.
-    const thumbs = (group) => Promise.all(group.map((d) => state.pool.thumb({ image: d.image, maxSide: state.thumbSide })
-      .then((thumb) => ({ d, thumb }), (error) => ({ d, error }))));
-    // Groups of INSERT_GROUP photos: one insertMany each (the store embeds them over the pool,
-    // in order); the next group's thumbnails are made while this one is stored.
+    // A thumbnail for the grid (a few tens of KB) and the vector, made by a pool member from one
+    // read of the photo. With keepOriginals (the default) the original is stored too, as
+    // `image`; without it the thumbnail is the stored `image` and is what is embedded (CLIP
+    // looks at 224 px, so a 320-px thumbnail embeds nearly as the original does). A photo that
+    // cannot be decoded is reported in `failed` and skipped; the others go on.
+    const thumbs = (group) => Promise.all(group.map((d) => state.pool.index({ image: d.image, maxSide: state.thumbSide, embedThumb: !state.keepOriginals })
+      .then(({ thumb, vector, error }) => {
+        made.set(state.keepOriginals ? d.image : thumb, vector ? { vector } : { error });
+        return { d, thumb };
+      }, (error) => ({ d, error }))));
+    // Groups of INSERT_GROUP photos: one insertMany each (its image Model takes the vectors
+    // made above); the next group is thumbnailed and embedded while this one is stored.
     let next = todo.length ? thumbs(todo.slice(0, INSERT_GROUP)) : null;
     for (let at = 0; at < todo.length; at += INSERT_GROUP) {
       const made = await next;

@@ -96,8 +96,10 @@ export class Model {
    *   (insertMany and the backfill of db.add start that many documents ahead and still take
    *   their vectors, and their errors, in document order). More than 1 only helps an encode
    *   that runs elsewhere (a pool of Workers, a server); results must not depend on it.
+   *   `blobs` (default false): encode may receive a Blob instead of the Uint8Array of its
+   *   bytes (the field's own Blob or a stored one), e.g. to hand it to a Worker unread.
    */
-  constructor({ identifier, dim, encode, kind, concurrency = 1 } = {}) {
+  constructor({ identifier, dim, encode, kind, concurrency = 1, blobs = false } = {}) {
     if (typeof identifier !== 'string' || identifier === '') throw new ClipdbError('INVALID_ARGUMENT', 'Model needs a non-empty identifier');
     if (!Number.isInteger(dim) || dim < 1) throw new ClipdbError('INVALID_ARGUMENT', `Model '${identifier}' needs an integer dim >= 1, got ${dim}`);
     if (typeof encode !== 'function') throw new ClipdbError('INVALID_ARGUMENT', `Model '${identifier}' needs an encode function`);
@@ -106,6 +108,7 @@ export class Model {
     this.dim = dim;
     this.kind = kind;
     this.concurrency = concurrency;
+    this.blobs = Boolean(blobs);
     this._encode = encode;
   }
 
@@ -425,14 +428,14 @@ export class Database {
   }
 
   /** The model input of a stored document's field (binary fields read from storage). */
-  async _storedInput(collection, id, doc, key) {
+  async _storedInput(collection, id, doc, key, opts) {
     const v = getPath(doc, key);
     if (v != null && typeof v === 'object' && v.$clipdb === 'ref') {
       const rec = await this._readBinary(collection, id, key, v);
       if (rec === undefined) throw new ClipdbError('CORRUPT', `the store is damaged: the binary field '${key}' of document ${JSON.stringify(id)} is missing`);
-      return modelInput(rec);
+      return modelInput(rec, opts);
     }
-    return modelInput(v);
+    return modelInput(v, opts);
   }
 
   /**
@@ -509,7 +512,7 @@ export class Database {
       const slice = todo.slice(start, start + batchSize);
       const jobs = ahead(slice.length, L.model.concurrency ?? 1, async (j) => {
         const rec = recs.get(slice[j]);
-        return rec ? L.model.predict(await this._storedInput(collection, slice[j], rec.doc, L.key)) : null;
+        return rec ? L.model.predict(await this._storedInput(collection, slice[j], rec.doc, L.key, { blobs: L.model.blobs })) : null;
       });
       for (const id of slice) {
         if (signal?.aborted) break;
@@ -655,7 +658,7 @@ export class Database {
         for (const name of batch[i].pending) {
           const s = this._vis.get(name);
           const L = s.vi.indexingListener;
-          vs.push([s, await L.model.predict(await modelInput(getPath(batch[i].user, L.key)))]);
+          vs.push([s, await L.model.predict(await modelInput(getPath(batch[i].user, L.key), { blobs: L.model.blobs }))]);
         }
         return vs;
       });
