@@ -342,7 +342,6 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
    * memory once for all queries of the batch (the scan is memory-bound for large indexes). */
   float *qn = NULL;
   heap *heaps = NULL;
-  uint32_t *cand_slots = NULL;
   uint64_t *seen = NULL;
   size_t n_cand_slots = 0;
   if (n_queries > SIZE_MAX / sizeof(float) / dim) {
@@ -357,11 +356,10 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
   }
   if (candidates != NULL) {
     /* Resolve candidate keys to slots once; unknown keys are skipped, duplicates count once.
-     * Sized by the candidate count and the index size, never by k. */
+     * One bit per stored vector, never sized by k. */
     size_t words = (ix->count + 63) / 64;
-    seen = clipdb__calloc(words, sizeof *seen);
-    cand_slots = clipdb__malloc((n_candidates ? n_candidates : 1) * sizeof *cand_slots);
-    if (seen == NULL || cand_slots == NULL) {
+    seen = clipdb__calloc(words ? words : 1, sizeof *seen);
+    if (seen == NULL) {
       status = clipdb__error(err, CLIPDB_STATUS_OUT_OF_MEMORY,
                              "failed to search index with %zu candidates: out of memory", n_candidates);
       goto cleanup;
@@ -371,7 +369,7 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
       if (s < 0) continue;
       if (seen[s / 64] & ((uint64_t)1 << (s % 64))) continue;
       seen[s / 64] |= (uint64_t)1 << (s % 64);
-      cand_slots[n_cand_slots++] = (uint32_t)s;
+      n_cand_slots++;
     }
   }
   const clipdb_f32_dot_ukernel_fn dot = ix->config->dot;
@@ -396,12 +394,18 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
         }
       }
     } else {
-      for (size_t c = 0; c < n_cand_slots; c++) {
-        const float *row = ix->vectors + (size_t)cand_slots[c] * dim;
-        for (size_t q = 0; q < n_queries; q++) {
-          float s;
-          dot(1, dim, qn + q * dim, row, dim, &s);
-          heap_offer(&heaps[q], s, cand_slots[c]);
+      /* Candidates are visited in slot order (the bitmap's), so the rows are read from memory
+       * front to back whatever order the caller listed them in; results do not depend on it. */
+      size_t words = (ix->count + 63) / 64;
+      for (size_t w = 0; w < words; w++) {
+        for (uint64_t bits = seen[w]; bits != 0; bits &= bits - 1) {
+          uint32_t slot = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+          const float *row = ix->vectors + (size_t)slot * dim;
+          for (size_t q = 0; q < n_queries; q++) {
+            float s;
+            dot(1, dim, qn + q * dim, row, dim, &s);
+            heap_offer(&heaps[q], s, slot);
+          }
         }
       }
     }
@@ -415,6 +419,5 @@ cleanup:
   clipdb__free(qn);
   clipdb__free(heaps);
   clipdb__free(seen);
-  clipdb__free(cand_slots);
   return status;
 }

@@ -103,3 +103,68 @@ test('site data deleted under an open page: reads and writes are INVALID_STATE n
     assert.match(r.insert, /^INVALID_STATE: .*site data/);
   } finally { await b.close(); }
 });
+
+test('vector chunks kept as Blobs load through reused buffers: a reopened store ranks exactly as brute force; a torn chunk is CORRUPT', { skip, timeout: 180000 }, async () => {
+  const b = await openProfile();
+  try {
+    await page(b.page);
+    const r = await b.page.evaluate(async () => {
+      const { openDatabase, Model, Listener, VectorIndex } = window.clipdb;
+      const D = 64;
+      let s = 7; // a small LCG: the same vectors on every run
+      const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 2 ** 32 - 0.5; };
+      const model = () => new Model({ identifier: 'identity', dim: D, kind: 'vector', encode: async (v) => Float32Array.from(v) });
+      const index = () => new VectorIndex('vi', { indexingListener: new Listener({ model: model(), key: 'vec', select: { collection: 'docs' } }) });
+      // Ten writes of 300 vectors (76.8 KB each: kept as Blobs), more than the loader's five
+      // scratch buffers, then one of 20,000 (5.1 MB: more than a buffer's first size).
+      const docs = [];
+      let db = await openDatabase({ storage: 'indexeddb', name: 'vecblobs', fallback: false });
+      await db.add(index());
+      for (const size of [300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 20000]) {
+        const batch = Array.from({ length: size }, (_, i) => ({ _id: docs.length + i, vec: Array.from({ length: D }, rnd) }));
+        docs.push(...batch);
+        await db.collection('docs').insertMany(batch, { batchSize: size });
+      }
+      const queries = Array.from({ length: 5 }, () => Array.from({ length: D }, rnd));
+      const top = async (d) => Promise.all(queries.map(async (q) => (await d.collection('docs').like({ vector: q }, { vectorIndex: 'vi', n: 10 }).find()).map((x) => [x._id, x.score])));
+      const before = await top(db);
+      await db.close();
+      db = await openDatabase({ storage: 'indexeddb', name: 'vecblobs', fallback: false });
+      const added = await db.add(index());
+      const after = await top(db);
+      await db.close();
+      // Brute force in float64 over the documents as inserted.
+      const norm = (v) => Math.sqrt(v.reduce((t, x) => t + x * x, 0));
+      const expected = queries.map((q) => docs.map((d) => ({ id: d._id, score: d.vec.reduce((t, x, i) => t + x * q[i], 0) / (norm(d.vec) * norm(q)) }))
+        .sort((x, y) => y.score - x.score).slice(0, 10));
+      // Tear one chunk: its Blob one byte short of whole floats.
+      const req = indexedDB.open('vecblobs');
+      const raw = await new Promise((res, rej) => { req.onsuccess = () => res(req.result); req.onerror = () => rej(req.error); });
+      const keys = await new Promise((res) => { const g = raw.transaction('vectors-v2').objectStore('vectors-v2').getAllKeys(); g.onsuccess = () => res(g.result); });
+      const rec = await new Promise((res) => { const g = raw.transaction('vectors-v2').objectStore('vectors-v2').get(keys[3]); g.onsuccess = () => res(g.result); });
+      const blobbed = rec.vectors instanceof Blob;
+      await new Promise((res, rej) => {
+        const tx = raw.transaction('vectors-v2', 'readwrite');
+        tx.objectStore('vectors-v2').put({ ...rec, vectors: rec.vectors.slice(0, rec.vectors.size - 1) }, keys[3]);
+        tx.oncomplete = res; tx.onerror = () => rej(tx.error);
+      });
+      raw.close();
+      db = await openDatabase({ storage: 'indexeddb', name: 'vecblobs', fallback: false });
+      let torn = null;
+      try { await db.add(index()); } catch (e) { torn = { code: e.code, message: e.message }; }
+      await db.close();
+      return { before, after, added, expected: expected.map((h) => h.map((x) => [x.id, x.score])), chunks: keys.length, blobbed, tornKey: keys[3], torn };
+    });
+    assert.equal(r.chunks, 11);
+    assert.equal(r.blobbed, true, 'a 76.8 KB chunk is stored as a Blob');
+    assert.deepEqual(r.added, { loaded: 23000, embedded: 0 });
+    assert.deepEqual(r.after, r.before, 'the reopened store answers exactly as before');
+    for (let q = 0; q < r.expected.length; q++) {
+      assert.deepEqual(r.after[q].map((x) => x[0]), r.expected[q].map((x) => x[0]), `query ${q}: the brute-force ranking`);
+      for (let i = 0; i < 10; i++) assert.ok(Math.abs(r.after[q][i][1] - r.expected[q][i][1]) < 1e-5, `query ${q} rank ${i}: score ${r.after[q][i][1]} vs ${r.expected[q][i][1]}`);
+    }
+    assert.equal(r.torn?.code, 'CORRUPT');
+    assert.match(r.torn.message, /vector record/);
+    assert.ok(r.torn.message.includes(JSON.stringify(r.tornKey)), r.torn.message);
+  } finally { await b.close(); }
+});

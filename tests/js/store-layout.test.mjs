@@ -311,8 +311,19 @@ describe('layout version 2', () => {
       assert.equal(out[0][1].vectors, undefined);
       assert.equal(out[0][1].vectorsBytes, (N - 10) * D * 4);
       await lv.close();
+      // A vector file cut short: CORRUPT naming the record and both sizes, nothing changed.
+      const vfile = path.join(dir, 'v.clipdb.blobs', out[0][1].vectorsFile);
+      const whole = await readFile(vfile);
+      await writeFile(vfile, whole.subarray(0, whole.length - 4));
+      db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      await assert.rejects(db.add(vectorIndex(vectorModel({ dim: D }))), (e) => e.code === 'CORRUPT' && /vector record/.test(e.message) && e.message.includes(`holds ${whole.length - 4} bytes, ${whole.length} expected`));
+      await db.close();
+      await writeFile(vfile, whole);
+      db = await openDatabase({ storage: 'fs', dir, name: 'v' });
+      assert.deepEqual(await db.add(vectorIndex(vectorModel({ dim: D }))), { loaded: N - 10, embedded: 0 }, 'restored, it loads again');
+      await db.close();
       // A vector file gone missing: CORRUPT naming the record, nothing changed.
-      await rm(path.join(dir, 'v.clipdb.blobs', out[0][1].vectorsFile));
+      await rm(vfile);
       db = await openDatabase({ storage: 'fs', dir, name: 'v' });
       await assert.rejects(db.add(vectorIndex(vectorModel({ dim: D }))), (e) => e.code === 'CORRUPT' && /vector record/.test(e.message) && /cannot be read/.test(e.message));
       await db.close();

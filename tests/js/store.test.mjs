@@ -184,6 +184,31 @@ describe('like().find()', () => {
 });
 
 describe('listeners and ingest', () => {
+  test('insertMany hands each model its own document\'s bytes (Blob, Uint8Array, ArrayBuffer, nested key; read from the batch\'s pack)', async () => {
+    const db = await openDatabase({ storage: 'memory' });
+    const got = new Map();
+    // The "image" is 3 + i bytes of value i; the model records what it receives.
+    const model = new Model({ identifier: 'bytes', dim: 4, kind: 'image', encode: async (b) => {
+      const i = b[0];
+      got.set(i, Array.from(b));
+      return Float32Array.of(1 + i, b.length, 1, 0);
+    } });
+    await db.add(new VectorIndex('vi', { indexingListener: new Listener({ model, key: 'media.image', select: { collection: 'docs' } }) }));
+    const bytesOf = (i) => new Uint8Array(3 + i).fill(i);
+    const forms = [(u) => new Blob([u]), (u) => u, (u) => u.buffer.slice(0)];
+    const docs = Array.from({ length: 40 }, (_, i) => ({
+      _id: i,
+      thumb: new Blob([new Uint8Array(7).fill(200)]), // another binary field in the same pack
+      media: { image: forms[i % 3](bytesOf(i)) },
+    }));
+    await db.collection('docs').insertMany(docs, { batchSize: 16 });
+    assert.equal(got.size, 40);
+    for (let i = 0; i < 40; i++) assert.deepEqual(got.get(i), Array.from(bytesOf(i)), `document ${i}`);
+    const top = await db.collection('docs').like({ _id: 17 }, { vectorIndex: 'vi', n: 1 }).find();
+    assert.equal(top[0]._id, 17);
+    await db.close();
+  });
+
   test('insertMany reports progress and honours an AbortSignal', async () => {
     const db = await openDatabase({ storage: 'memory' });
     await db.add(vectorIndex(vectorModel({ dim: DIM })));

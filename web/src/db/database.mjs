@@ -19,11 +19,38 @@ import { matches, isEmptyFilter, getPath, hasPath, compileFilter } from './filte
 import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe } from './codec.mjs';
 import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
-import { Packs, refsOf, packKey, PACK_MAX_BYTES } from './packs.mjs';
+import { Packs, refsOf, packKey, PACK_MAX_BYTES, PACK_PREFIX } from './packs.mjs';
 import { SEP, idKey, idFromKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportChunks, importContainer } from './container.mjs';
 import { exportParquet } from './parquet.mjs';
 import { DocPages, parsePageKey } from './doc-pages.mjs';
+
+const hasBlob = typeof Blob !== 'undefined';
+/** Documents whose model inputs are read ahead of the one being embedded (insertMany). */
+const INPUT_AHEAD = 32;
+/** A batch's pack up to this size is read once for the model inputs of its documents. */
+const PACK_READ_BYTES = 16 << 20;
+
+/**
+ * Model inputs out of the packs an insert batch is writing: a pack Blob of at most
+ * PACK_READ_BYTES is read once (one read instead of one per document: in a browser each Blob
+ * read is a round trip to the browser process), and a binary field's input is a copy of its
+ * bytes [offset, offset + size) (a copy, since a model may transfer the buffer it is given).
+ * Returns bin → Promise<input> | null (null: read the field itself).
+ */
+function packedInputs(packOps) {
+  const packs = new Map(); // pack seq → {data, bytes: Promise<Uint8Array> | null}
+  for (const op of packOps) {
+    const seq = Number(op.key.slice(PACK_PREFIX.length));
+    if (hasBlob && op.value?.data instanceof Blob && op.value.data.size <= PACK_READ_BYTES) packs.set(seq, { data: op.value.data, bytes: null });
+  }
+  return (bin) => {
+    const p = packs.get(bin.ref?.pack);
+    if (!p || bin.record.as === 'imagedata') return null;
+    p.bytes ??= p.data.arrayBuffer().then((b) => new Uint8Array(b));
+    return p.bytes.then((bytes) => bytes.slice(bin.ref.offset, bin.ref.offset + bin.record.size));
+  };
+}
 
 const vsetMetaKey = (index, model) => `vset${SEP}${index}${SEP}${model}`;
 
@@ -651,14 +678,33 @@ export class Database {
       const tEmbed = Date.now();
       const vectors = []; // per document: [[state, vector], ...]
       let failure = null, stop = batch.length;
+      // The model inputs of the next INPUT_AHEAD documents are read while one is embedded: a
+      // stored Blob is read through the browser (an IPC round trip each), and waiting for
+      // each in turn left the page idle between embeddings. A model that takes Blobs
+      // (Model({blobs})) gets the document's own Blob, unread.
+      const inputs = new Array(batch.length).fill(null);
+      const packedInput = packedInputs(packed.ops);
+      const inputOf = (b, name) => {
+        const L = this._vis.get(name).vi.indexingListener;
+        if (L.model.blobs) return modelInput(getPath(b.user, L.key), { blobs: true });
+        const bin = b.bins.find((x) => x.path === L.key);
+        return (bin && packedInput(bin)) ?? modelInput(getPath(b.user, L.key));
+      };
+      const prefetch = (j) => {
+        if (j >= batch.length || inputs[j]) return;
+        inputs[j] = Promise.all(batch[j].pending.map((name) => inputOf(batch[j], name)));
+        inputs[j].catch(() => {}); // reported when its turn comes
+      };
       // Models that embed elsewhere (concurrency > 1) get the next documents started ahead.
       const width = Math.max(1, ...batch.flatMap((b) => b.pending.map((name) => this._vis.get(name).vi.indexingListener.model.concurrency ?? 1)));
       const jobs = ahead(batch.length, width, async (i) => {
+        for (let j = i; j <= i + INPUT_AHEAD; j++) prefetch(j);
+        const ins = await inputs[i];
+        inputs[i] = null;
         const vs = [];
-        for (const name of batch[i].pending) {
-          const s = this._vis.get(name);
-          const L = s.vi.indexingListener;
-          vs.push([s, await L.model.predict(await modelInput(getPath(batch[i].user, L.key), { blobs: L.model.blobs }))]);
+        for (let p = 0; p < batch[i].pending.length; p++) {
+          const s = this._vis.get(batch[i].pending[p]);
+          vs.push([s, await s.vi.indexingListener.model.predict(ins[p])]);
         }
         return vs;
       });
@@ -898,12 +944,7 @@ export class Database {
     const q = await this._queryVector(state, collection, query);
     if (n === 0) return [];
     const recs = this._docs(collection);
-    let candidates = null;
-    if (!isEmptyFilter(filter)) {
-      const test = compileFilter(filter);
-      candidates = [];
-      for (const [id, rec] of recs) if (test(rec.doc)) candidates.push(id);
-    }
+    const candidates = isEmptyFilter(filter) ? null : state.set.keysWhere(recs, compileFilter(filter));
     const hits = state.set.search(q, n, candidates);
     return Promise.all(hits.map(async ({ id, score }) => ({ ...(await this._userDoc(collection, id, recs.get(id).doc)), score })));
   }

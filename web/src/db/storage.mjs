@@ -5,7 +5,12 @@
 //     persistent: boolean;                        // survives a restart of the page/process
 //     getAll(store, prefix?): Promise<Array<[key, value]>>   // key order; prefix: keys starting with it
 //     keys(store, prefix?): Promise<string[]>                 // key order
-//     get(store, key): Promise<value | undefined>
+//     get(store, key, options?): Promise<value | undefined>
+//                                                 // options.vectorsInto(byteLength) → Uint8Array:
+//                                                 //   a 'vectors' record's floats may be read into
+//                                                 //   that (reused) memory, so an open of a big
+//                                                 //   index allocates no fresh buffer per chunk;
+//                                                 //   the record's `vectors` is then a view on it
 //     lastKey(store, prefix): Promise<string | undefined>
 //     write(ops): Promise<void>;                  // atomic: all ops land or none
 //                                                 //   op = {store, key, value} | {store, key, delete: true}
@@ -228,21 +233,33 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
     }
   }
 
-  async function withVectors(key, rec) {
+  async function withVectors(key, rec, into) {
     if (!rec || typeof rec.vectorsFile !== 'string') return rec;
     const file = path.join(blobDir, rec.vectorsFile);
-    let bytes;
-    try { bytes = await fs.readFile(file); } catch (e) {
-      throw corrupt(`vector record ${JSON.stringify(key)}`, `its file ${file} cannot be read (${e.code || e.message})`, e);
-    }
-    if (bytes.length !== rec.vectorsBytes || bytes.length % 4) throw corrupt(`vector record ${JSON.stringify(key)}`, `its file ${file} holds ${bytes.length} bytes, ${rec.vectorsBytes} expected`);
+    const damaged = (why, e) => corrupt(`vector record ${JSON.stringify(key)}`, why, e);
     const { vectorsFile, vectorsBytes, ...rest } = rec;
-    void vectorsFile; void vectorsBytes;
-    // A Buffer from readFile may share a pooled ArrayBuffer only when small; copy if unaligned.
-    const floats = bytes.byteOffset % 4 ? new Float32Array(new Uint8Array(bytes).buffer) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-    return { ...rest, vectors: floats };
+    void vectorsFile;
+    if (!Number.isInteger(vectorsBytes) || vectorsBytes % 4) throw damaged(`its size ${vectorsBytes} is not a whole number of floats`);
+    let fh;
+    try { fh = await fs.open(file, 'r'); } catch (e) { throw damaged(`its file ${file} cannot be read (${e.code || e.message})`, e); }
+    try {
+      const { size } = await fh.stat();
+      if (size !== vectorsBytes) throw damaged(`its file ${file} holds ${size} bytes, ${vectorsBytes} expected`);
+      // Into the caller's (reused) memory when it offers some, else a fresh buffer.
+      const target = into ? into(size) : new Uint8Array(size);
+      if (!(target instanceof Uint8Array) || target.byteLength < size || target.byteOffset % 4) throw new ClipdbError('INVALID_ARGUMENT', `vectorsInto(${size}) must return a 4-byte-aligned Uint8Array of at least ${size} bytes`);
+      for (let off = 0; off < size;) {
+        const { bytesRead } = await fh.read(target, off, size - off, off);
+        if (!(bytesRead > 0)) throw damaged(`its file ${file} ended after ${off} of ${size} bytes`);
+        off += bytesRead;
+      }
+      return { ...rest, vectors: new Float32Array(target.buffer, target.byteOffset, size / 4) };
+    } catch (e) {
+      if (e instanceof ClipdbError) throw e;
+      throw damaged(`its file ${file} cannot be read (${e.code || e.message})`, e);
+    } finally { await fh.close(); }
   }
-  const withFiles = (store, key, rec) => (store === 'blobs' ? withData(key, rec) : store === 'vectors' ? withVectors(key, rec) : rec);
+  const withFiles = (store, key, rec, into) => (store === 'blobs' ? withData(key, rec) : store === 'vectors' ? withVectors(key, rec, into) : rec);
 
   const adapter = {
     kind: 'fs',
@@ -273,12 +290,12 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
         return ks.map((k) => k.slice(store.length + 1));
       } catch (e) { throw storageError(e, `read ${store} keys from ${location}`); }
     },
-    async get(store, key) {
+    async get(store, key, options) {
       check();
       let v;
       try { v = await db.get(sk(store, key)); } catch (e) { if (e.code === 'LEVEL_NOT_FOUND') return undefined; throw storageError(e, `read ${location}`); }
       if (v === undefined) return undefined;
-      return withFiles(store, key, decode(store, key, v));
+      return withFiles(store, key, decode(store, key, v), options?.vectorsInto);
     },
     async lastKey(store, prefix = '') {
       check();
@@ -482,7 +499,7 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
       });
     },
     keys(store, prefix) { return read(`read IndexedDB store ${store}`, () => db.getAllKeys(IDB_NAMES[store], range(prefix))); },
-    get(store, key) { return read(`read IndexedDB store ${store}`, async () => fromIDB(store, await db.get(IDB_NAMES[store], key))); },
+    get(store, key, options) { return read(`read IndexedDB store ${store}`, async () => fromIDB(store, await db.get(IDB_NAMES[store], key), options?.vectorsInto)); },
     lastKey(store, prefix) {
       return read(`read IndexedDB store ${store}`, async () => {
         const c = await db.transaction(IDB_NAMES[store]).store.openKeyCursor(range(prefix), 'prev');
@@ -524,11 +541,43 @@ function toIDB(store, value) {
   if (store !== 'vectors' || !hasBlob || !(value?.vectors instanceof Float32Array) || value.vectors.byteLength < VECTOR_BLOB_BYTES) return value;
   return { ...value, vectors: new Blob([value.vectors]) };
 }
-async function fromIDB(store, value) {
+async function fromIDB(store, value, into) {
   if (store !== 'vectors' || !hasBlob || !(value?.vectors instanceof Blob)) return value;
-  const bytes = await value.vectors.arrayBuffer();
-  if (bytes.byteLength % 4) return { ...value, vectors: null }; // reported as damaged by the reader
-  return { ...value, vectors: new Float32Array(bytes) };
+  const blob = value.vectors;
+  if (blob.size % 4) return { ...value, vectors: null }; // reported as damaged by the reader
+  if (!into) return { ...value, vectors: new Float32Array(await blob.arrayBuffer()) };
+  // Stream the Blob into the caller's reused memory: Blob.arrayBuffer() would allocate a fresh
+  // buffer of the chunk's size per record, and on a big index the page then pays for touching
+  // hundreds of megabytes of new pages, and holds them until a garbage collection. A BYOB
+  // reader fills the caller's memory in place (it transfers the ArrayBuffer: the floats come
+  // back as a view on the transferred buffer, the same memory); where Blob streams are not
+  // byte streams, chunks are copied in.
+  const size = blob.size;
+  let view = into(size);
+  let off = 0;
+  let reader = null;
+  try { reader = blob.stream().getReader({ mode: 'byob' }); } catch { reader = null; }
+  if (reader) {
+    try {
+      while (off < size) {
+        const r = await reader.read(new Uint8Array(view.buffer, view.byteOffset + off, size - off));
+        if (r.value) view = new Uint8Array(r.value.buffer, r.value.byteOffset - off, size);
+        if (r.done || !r.value?.byteLength) break;
+        off += r.value.byteLength;
+      }
+    } finally { reader.cancel().catch(() => {}); }
+  } else {
+    const chunks = blob.stream().getReader();
+    try {
+      for (let r = await chunks.read(); !r.done; r = await chunks.read()) {
+        if (off + r.value.byteLength > size) { off = -1; break; }
+        view.set(r.value, off);
+        off += r.value.byteLength;
+      }
+    } finally { chunks.cancel().catch(() => {}); }
+  }
+  if (off !== size) return { ...value, vectors: null };
+  return { ...value, vectors: new Float32Array(view.buffer, view.byteOffset, size / 4) };
 }
 
 /** Convert clipdb 0.1's stores (inside the version-1 → 2 upgrade transaction). */

@@ -69,19 +69,31 @@ export class VectorSet {
     const keys = await this.adapter.keys('vectors', prefix);
     if (expected > 0) this.core.reserve(expected);
     // Up to READ_AHEAD records are being read while one is added to the C index (storage
-    // reads overlap the copy); they are applied in key order.
+    // reads overlap the copy); they are applied in key order. Each read lands in one of
+    // READ_AHEAD + 1 scratch buffers used in turn (adapters that honour `vectorsInto`), so the
+    // whole load touches about 20 MiB of fresh memory instead of one new buffer per record;
+    // a record is copied into the C index before its buffer is handed to a later read.
+    const scratch = new Array(READ_AHEAD + 1).fill(null);
+    const intoSlot = (slot) => (bytes) => {
+      if (scratch[slot] === null || scratch[slot].byteLength < bytes) scratch[slot] = new Uint8Array(Math.max(bytes, chunkTarget(this.dim) * this.dim * 4));
+      return scratch[slot].subarray(0, bytes);
+    };
     const reads = [];
     let next = 0;
     const fill = () => {
       while (reads.length < READ_AHEAD && next < keys.length) {
-        const p = this.adapter.get('vectors', keys[next++]);
+        const slot = next % scratch.length;
+        const p = this.adapter.get('vectors', keys[next++], { vectorsInto: intoSlot(slot) });
         p.catch(() => {}); // reported when its turn comes
-        reads.push(p);
+        reads.push({ p, slot });
       }
     };
     for (const key of keys) {
       fill();
-      const rec = await reads.shift();
+      const { p, slot } = reads.shift();
+      const rec = await p;
+      // A BYOB read transfers the scratch buffer: keep using its memory under the new handle.
+      if (scratch[slot]?.byteLength === 0 && rec?.vectors?.buffer?.byteLength) scratch[slot] = new Uint8Array(rec.vectors.buffer);
       const n = this._apply(rec, key);
       this.records.push({ key, n });
     }
@@ -187,13 +199,31 @@ export class VectorSet {
   }
 
   /**
-   * Exact top-`n` by cosine similarity, restricted to `candidateIds` when given (null: all).
+   * The C index keys of the documents of `recs` (Map id → {doc}) whose doc passes `test`, as
+   * one Uint32Array (documents without a vector here are left out). One pass, no id list.
+   */
+  keysWhere(recs, test) {
+    let keys = new Uint32Array(Math.min(recs.size, this.idToKey.size) || 1), n = 0;
+    for (const [id, rec] of recs) {
+      if (!test(rec.doc)) continue;
+      const k = this.idToKey.get(id);
+      if (k === undefined) continue;
+      if (n === keys.length) { const grown = new Uint32Array(n * 2); grown.set(keys); keys = grown; }
+      keys[n++] = k;
+    }
+    return keys.subarray(0, n);
+  }
+
+  /**
+   * Exact top-`n` by cosine similarity, restricted to `candidates` when given (null: all):
+   * document ids, or C index keys as a Uint32Array (keysWhere).
    * Equal scores are ordered by `_id` (String order), the same on every run and after a reload.
    * @returns {Array<{id: string|number, score: number}>}
    */
   search(q, n, candidateIds = null) {
     let candidates = null;
-    if (candidateIds) {
+    if (candidateIds instanceof Uint32Array) candidates = candidateIds;
+    else if (candidateIds) {
       const keys = [];
       for (const id of candidateIds) { const k = this.idToKey.get(id); if (k !== undefined) keys.push(k); }
       candidates = Uint32Array.from(keys);
