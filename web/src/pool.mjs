@@ -5,7 +5,7 @@
 // change; only photos (Blobs, not copied), thumbnails and vectors cross.
 //
 // Members: #0 is the clipdb Worker itself (its tasks run here, one at a time), #1..#N-1 are the
-// engine Workers. A task goes to the member with the fewest tasks in flight, ties in turn. The
+// engine Workers. Tasks wait in the pool and go to a member with room (see #pump). The
 // engines run the same wasm on the same bytes as #0 does, so a vector does not depend on who
 // made it.
 //
@@ -17,6 +17,9 @@
 //   engine → pool  {type: 'ready'} once its script ran; {type: 'loaded'} | {type: 'failed', error}
 //                  {type: 'done', id, result} | {type: 'fail', id, error: {code, message}}
 import { ClipdbError } from './errors.mjs';
+
+/** Tasks an engine Worker holds at once (one computed, the next one's file being read). */
+const TASKS_PER_ENGINE = 2;
 
 /** self.name of an engine Worker (worker.mjs runs the engine loop below instead of the ops). */
 export const ENGINE_NAME = 'clipdb-engine';
@@ -98,8 +101,9 @@ export class EnginePool {
   constructor({ size, url, local }) {
     this.size = size;
     this.url = url;
-    this.members = [{ index: 0, local, inflight: 0, embedded: 0, thumbnails: 0, alive: true, queue: Promise.resolve() }];
-    this.tasks = new Map(); // id → {member, resolve, reject}
+    this.members = [{ index: 0, local, inflight: 0, embedded: 0, thumbnails: 0, alive: true }];
+    this.tasks = new Map(); // id → {member, kind, resolve, reject}: sent to an engine
+    this.waiting = []; // {kind, input, resolve, reject}: not given to a member yet
     this.nextId = 1;
     this.turn = 0; // where the next search for a free member starts
     this.failure = null; // the first engine failure (later tasks run on the rest)
@@ -145,6 +149,7 @@ export class EnginePool {
     this.tasks.delete(msg.id);
     m.inflight--;
     if (msg.type === 'done') t.resolve(counted(m, t.kind, msg.result)); else t.reject(fromWire(msg.error));
+    this.#pump();
   }
 
   /** Take a failed engine out: its tasks reject with `err`; later tasks go to the others. */
@@ -154,6 +159,7 @@ export class EnginePool {
     this.failure ??= err;
     for (const [id, t] of this.tasks) if (t.member === m) { this.tasks.delete(id); t.reject(err); }
     m.inflight = 0;
+    this.#pump();
   }
 
   /** Embed one image (a model input: Blob or Uint8Array of encoded bytes, or ImageData-like) → Float32Array. */
@@ -166,34 +172,50 @@ export class EnginePool {
   index(input) { return this.#run('index', input); }
 
   #run(kind, input) {
-    // The fewest tasks in flight; ties taken in turn (so idle members share the work too).
-    // This Worker also reads and writes the store, so it counts one task more than it has.
-    let m = null;
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ kind, input, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /**
+   * Hand waiting tasks to members with room: an engine holds up to TASKS_PER_ENGINE (its next
+   * photo is read while one is computed), this Worker one at a time, since it also reads and
+   * writes the store. The member with the fewest in flight first, ties in turn. Tasks wait here,
+   * not in a member's queue, so a slower member simply takes fewer.
+   */
+  #pump() {
     const n = this.members.length;
-    const busy = (c) => c.inflight + (c.local && n > 1 ? 1 : 0);
-    for (let k = 0; k < n; k++) {
-      const c = this.members[(this.turn + k) % n];
-      if (c.alive && (!m || busy(c) < busy(m))) m = c;
+    while (this.waiting.length) {
+      let m = null;
+      for (let k = 0; k < n; k++) {
+        const c = this.members[(this.turn + k) % n];
+        if (c.alive && c.inflight < (c.local ? 1 : TASKS_PER_ENGINE) && (!m || c.inflight < m.inflight)) m = c;
+      }
+      if (!m) return;
+      this.turn = (m.index + 1) % n;
+      this.#start(m, this.waiting.shift());
     }
-    this.turn = (m.index + 1) % n;
+  }
+
+  #start(m, { kind, input, resolve, reject }) {
     m.inflight++;
+    const done = () => { m.inflight--; this.#pump(); };
     if (m.local) {
-      const ready = readAhead(kind, input);
-      ready.catch(() => {});
-      const p = m.queue.then(() => ready).then((inp) => (kind === 'embed' ? m.local.embed(inp) : indexPhoto(m.local, inp)));
-      m.queue = p.catch(() => {});
-      return p.then((r) => { m.inflight--; return counted(m, kind, r); }, (e) => { m.inflight--; throw e; });
+      readAhead(kind, input)
+        .then((inp) => (kind === 'embed' ? m.local.embed(inp) : indexPhoto(m.local, inp)))
+        .then((r) => { done(); resolve(counted(m, kind, r)); }, (e) => { done(); reject(e); });
+      return;
     }
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.tasks.set(id, { member: m, kind, resolve, reject });
-      try {
-        m.worker.postMessage({ type: 'task', id, kind, input }, inputBuffers(input));
-      } catch (e) {
-        this.tasks.delete(id); m.inflight--;
-        reject(new ClipdbError('INVALID_ARGUMENT', `the image cannot be sent to engine worker ${m.index}: ${e?.message || e}`));
-      }
-    });
+    this.tasks.set(id, { member: m, kind, resolve, reject });
+    try {
+      m.worker.postMessage({ type: 'task', id, kind, input }, inputBuffers(input));
+    } catch (e) {
+      this.tasks.delete(id);
+      done();
+      reject(new ClipdbError('INVALID_ARGUMENT', `the image cannot be sent to engine worker ${m.index}: ${e?.message || e}`));
+    }
   }
 
   /** {workers, alive, embedded: [per member], thumbnails: [per member], failure?} */
@@ -213,6 +235,7 @@ export class EnginePool {
     for (const m of this.members) if (m.worker && m.alive) { m.alive = false; m.worker.terminate(); }
     for (const t of this.tasks.values()) t.reject(err);
     this.tasks.clear();
+    for (const t of this.waiting.splice(0)) t.reject(err);
   }
 }
 

@@ -31,8 +31,10 @@ const state = {
   workers: undefined, poolMemoryMB: 1024, engineURL: undefined, pool: null,
 };
 
-// Photos per insertMany call in insert(); the next group's thumbnails are made meanwhile.
+// Photos per insertMany call in insert(); while one group is stored, the pool makes the
+// thumbnails and vectors of the next GROUPS_AHEAD groups (an abort waits for none of them).
 const INSERT_GROUP = 32;
+const GROUPS_AHEAD = 3;
 const running = new Map(); // call id → AbortController
 
 const log = (message) => postMessage({ type: 'log', message });
@@ -288,12 +290,14 @@ const ops = {
         return { d, thumb };
       }, (error) => ({ d, error }))));
     // Groups of INSERT_GROUP photos: one insertMany each (its image Model takes the vectors
-    // made above); the next group is thumbnailed and embedded while this one is stored.
-    let next = todo.length ? thumbs(todo.slice(0, INSERT_GROUP)) : null;
+    // made above); the next groups are thumbnailed and embedded while this one is stored.
+    const groups = []; // promises of the groups being made, in order
+    const more = (at) => { for (let k = at + groups.length * INSERT_GROUP; groups.length < GROUPS_AHEAD && k < todo.length; k += INSERT_GROUP) groups.push(thumbs(todo.slice(k, k + INSERT_GROUP))); };
     for (let at = 0; at < todo.length; at += INSERT_GROUP) {
-      const made = await next;
+      more(at);
+      const made = await groups.shift();
       if (signal.aborted) throw cancelled();
-      next = at + INSERT_GROUP < todo.length ? thumbs(todo.slice(at + INSERT_GROUP, at + 2 * INSERT_GROUP)) : null;
+      more(at + INSERT_GROUP);
       let batch = [];
       for (const { d, thumb, error } of made) {
         if (error) { if (error.code === 'WORKER_ERROR') throw Object.assign(error, { details: { insertedIds } }); fail(d._id, error); continue; }
