@@ -2,10 +2,11 @@
 // cross-origin isolated (no wasm threads): 40 pictures scripts/shapes.py draws, plus one broken
 // file, indexed with the shipped model models/clipdb-shapes by a client with workers: 1 and one
 // with workers: 2. Checked: the same scores, to the last bit, for whole rankings (three text
-// queries and a "more like this"), so the same vectors; both workers embedded and thumbnailed
-// (the pool's per-worker counts); the broken file fails alone in both; the pool's size follows
-// poolMemoryMB; an engine worker that crashes fails the insert with WORKER_ERROR naming it,
-// and the next insert finishes on the worker left.
+// queries and a "more like this"), so the same vectors; the same insertion order (the input's);
+// both workers embedded and thumbnailed (the pool's per-worker counts); the broken file fails
+// alone in both; the pool's size follows poolMemoryMB; an abort part-way with 2 workers is
+// ABORTED naming exactly what was stored; an engine worker that crashes fails the insert with
+// WORKER_ERROR naming it, and the next insert finishes on the worker left.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -59,6 +60,7 @@ test('worker pool: 1 and 2 workers give the same vectors; both workers are used;
         const loaded = await c.loadModel({ urls });
         const ins = await c.insert(files.map((f) => new File([f], f.name, { type: f.type })), { transfer: false });
         const o = { identifier: loaded.identifier, inserted: ins.inserted, failed: ins.failed.map((f) => [f.id, f.code]), pool: (await c.info()).pool, rankings: [] };
+        o.order = (await c.list({ limit: 100 })).map((d) => d._id);
         for (const q of queries) o.rankings.push((await c.search({ text: `a ${q}` }, { n: names.length })).map((h) => [h._id, h.score]));
         o.rankings.push((await c.search({ id: o.rankings[0][5][0] }, { n: names.length })).map((h) => [h._id, h.score]));
         out[workers] = o;
@@ -71,6 +73,18 @@ test('worker pool: 1 and 2 workers give the same vectors; both workers are used;
       out.small = (await small.info()).pool;
       out.badWorkers = await err(small.init({ workers: 0 }));
       out.badMemory = await err(small.init({ poolMemoryMB: -1 }));
+      // Abort part-way with 2 workers: ABORTED naming what was stored; each stored photo is
+      // searchable; the next insert adds the rest.
+      const ab = new ClipdbWorkerClient({ workers: 2 });
+      clients.push(ab);
+      await ab.init({ dbName: 'pool-abort' });
+      await ab.loadModel({ urls });
+      const ac = new AbortController();
+      out.aborted = await err(ab.insert(files, { transfer: false, signal: ac.signal, onProgress: (p) => { if (p.done >= 5) ac.abort(); } }));
+      out.abortedCount = await ab.count();
+      out.abortedHits = (await ab.search({ text: `a ${queries[0]}` }, { n: names.length })).length;
+      const rest = await ab.insert(files, { transfer: false });
+      out.abortedRest = { inserted: rest.inserted, skipped: rest.skipped, count: rest.count };
       // An engine that crashes on its third task (pool-crash-worker.mjs).
       const crash = new ClipdbWorkerClient({ workers: 2 });
       clients.push(crash);
@@ -95,6 +109,9 @@ test('worker pool: 1 and 2 workers give the same vectors; both workers are used;
     for (const ranking of r[w].rankings) assert.deepEqual(ranking.map((x) => x[0]).sort(), good);
   }
   assert.equal(r[1].identifier, r[2].identifier);
+  // Stored in input order either way.
+  assert.deepEqual(r[1].order, good);
+  assert.deepEqual(r[2].order, good);
   // The same vectors: every score of every ranking is the same number, in the same order.
   assert.deepEqual(r[2].rankings, r[1].rankings);
   // The best hit shows what was asked for; "more like this" ranks its photo first with score 1.
@@ -118,6 +135,12 @@ test('worker pool: 1 and 2 workers give the same vectors; both workers are used;
   assert.match(r.badWorkers.message, /workers must be an integer from 1 to 16, got 0/);
   assert.equal(r.badMemory.code, 'INVALID_ARGUMENT');
   assert.match(r.badMemory.message, /poolMemoryMB must be a number > 0, got -1/);
+  // Abort: a named error listing what was stored, and that is what the store holds.
+  assert.equal(r.aborted.code, 'ABORTED');
+  assert.ok(r.aborted.inserted >= 5 && r.aborted.inserted < COUNT, `aborted after ${r.aborted.inserted}`);
+  assert.equal(r.abortedCount, r.aborted.inserted);
+  assert.equal(r.abortedHits, r.aborted.inserted);
+  assert.deepEqual(r.abortedRest, { inserted: COUNT - r.aborted.inserted, skipped: r.aborted.inserted, count: COUNT });
   // The crash: a named error, not a hang; the worker left finishes the next insert.
   assert.equal(r.crash.code, 'WORKER_ERROR');
   assert.match(r.crash.message, /^engine worker 1 of 2 failed: .*engine crash staged by the test/);
