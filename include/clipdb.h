@@ -202,13 +202,15 @@ typedef struct clipdb_model clipdb_model_t;
  * OUT_OF_MEMORY (also: the compute threads could not be started).
  * `params` may be NULL (defaults). Towers not present in the files, or switched off in
  * `params`, are absent: the matching embed function then returns INVALID_STATE.
- * Memory: about 4 bytes per parameter (packed float32), plus the token embedding table;
- * the input buffers are not kept (the caller may free them on return).
+ * Memory: about 4 bytes per parameter (packed float32), plus the token embedding table; for
+ * an int8 file about 1 byte per int8 weight plus its float32 scales (the int8 token table
+ * stays int8); the input buffers are not kept (the caller may free them on return).
  * Streaming: a `*.safetensors` file given by a reader (`data` NULL, `read` set) is never held
  * whole: the header is read once, then each tensor when it is needed (F32 data straight into
- * its float32 buffer, F16/BF16 through one reusable scratch buffer), so the peak during init is
- * about the packed weights plus the largest tensor (twice it for F16/BF16) instead of the
- * packed weights plus the whole file. `config.json` through a reader is read whole (it is
+ * its float32 buffer; F16/BF16/I8 through one reusable scratch buffer, grown to the largest
+ * tensor converted so far; an I8 token table straight into its own buffer), so the peak during
+ * init is about the packed weights plus the largest layer as float32 (plus its bytes as stored
+ * for F16/BF16/I8) instead of the packed weights plus the whole file. `config.json` through a reader is read whole (it is
  * small). Reader failures and a `size` shorter than the header promises are BAD_MODEL naming
  * the file (e.g. "failed to read model.safetensors: reader failed at bytes [off, off+n)").
  * On success `*out` owns a model to release with clipdb_model_free; on failure `*out` is NULL

@@ -6,10 +6,13 @@
 // metadata and the forward-pass cost are those of the real models.
 //
 //   node scripts/gen-random-model.mjs ARCH OUT.safetensors [--dtype F16|F32|BF16] [--seed N]
+//        [--towers both|text]
 //   ARCH: RN50 | ViT-B/32 (embedded below), or any model in architectures.json when the
-//   golden folder is present.
+//   golden folder is present. --towers text leaves out the visual.* tensors: the text
+//   tower's values are those of the two-tower file (tensors draw from one seeded stream in
+//   name order, and every visual.* name sorts after the text tower's).
 //
-// As a module: generateModel(arch, {dtype, seed}) → Uint8Array (the whole file).
+// As a module: generateModel(arch, {dtype, seed, towers}) → Uint8Array (the whole file).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,9 +158,13 @@ function toBF16(x) {
 }
 
 /** The whole safetensors file for architecture `arch` ('RN50', 'ViT-B/32', ...). */
-export function generateModel(arch, { dtype = 'F16', seed = 1 } = {}) {
+export function generateModel(arch, { dtype = 'F16', seed = 1, towers = 'both' } = {}) {
   const config = architecture(arch);
-  const tensors = tensorList(config);
+  if (!['both', 'text'].includes(towers)) throw new Error(`towers ${towers}: use both or text`);
+  const all = tensorList(config);
+  const tensors = towers === 'text' ? all.filter((t) => !t.name.startsWith('visual.')) : all;
+  // the text-only file must draw the same values: it stops where the visual.* tensors begin
+  if (towers === 'text' && all.slice(0, tensors.length).some((t, i) => t !== tensors[i])) throw new Error('tensor order: a visual.* name sorts before a text one');
   const esize = dtype === 'F32' ? 4 : 2;
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new Error(`dtype ${dtype}: use F32, F16 or BF16`);
   const header = {
@@ -165,7 +172,7 @@ export function generateModel(arch, { dtype = 'F16', seed = 1 } = {}) {
       format: 'pt',
       naming: 'openai-clip state_dict',
       clip_config: JSON.stringify(Object.fromEntries(CONFIG_KEYS.map((k) => [k, config[k]]))),
-      note: `random weights (seed ${seed}), architecture ${arch}; not a trained model`,
+      note: `random weights (seed ${seed}), architecture ${arch}${towers === 'text' ? ', text tower only' : ''}; not a trained model`,
       generator: 'clipdb scripts/gen-random-model.mjs',
     },
   };
@@ -207,18 +214,19 @@ export function generateModel(arch, { dtype = 'F16', seed = 1 } = {}) {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const opt = { dtype: 'F16', seed: 1 };
+  const opt = { dtype: 'F16', seed: 1, towers: 'both' };
   const pos = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--dtype') opt.dtype = args[++i];
     else if (args[i] === '--seed') opt.seed = Number(args[++i]);
+    else if (args[i] === '--towers') opt.towers = args[++i];
     else pos.push(args[i]);
   }
   if (pos.length !== 2) {
-    process.stderr.write('usage: node scripts/gen-random-model.mjs ARCH OUT.safetensors [--dtype F16|F32|BF16] [--seed N]\n');
+    process.stderr.write('usage: node scripts/gen-random-model.mjs ARCH OUT.safetensors [--dtype F16|F32|BF16] [--seed N] [--towers both|text]\n');
     process.exit(2);
   }
   const bytes = generateModel(pos[0], opt);
   writeFileSync(pos[1], bytes);
-  process.stderr.write(`${pos[1]}: ${pos[0]}, ${opt.dtype}, seed ${opt.seed}, ${bytes.length} bytes\n`);
+  process.stderr.write(`${pos[1]}: ${pos[0]}, ${opt.dtype}, seed ${opt.seed}, towers ${opt.towers}, ${bytes.length} bytes\n`);
 }

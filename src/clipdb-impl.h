@@ -41,4 +41,8 @@ void clipdb__free(void *ptr);
  * next failure (clipdb__error adds it to every OUT_OF_MEMORY message). */
 size_t clipdb__take_failed_request(void);
 
+/* Vector index: turn the int8 candidate pass on (1, the default) or off (0: every search scores
+ * every row in float32). Results are identical either way; tests compare the two. */
+void clipdb__index_set_prefilter(clipdb_index_t *index, int on);
+
 #endif /* CLIPDB_IMPL_H */

@@ -9,9 +9,13 @@ static const clipdb__index_config config = {
 #if defined(CLIPDB_WASM_SIMD)
     clipdb_f32_dot_ukernel__wasmsimd_u16,
     "clipdb_f32_dot_ukernel__wasmsimd_u16",
+    clipdb_qs8_dot_ukernel__wasmsimd_u16,
+    "clipdb_qs8_dot_ukernel__wasmsimd_u16",
 #else
     clipdb_f32_dot_ukernel__scalar,
     "clipdb_f32_dot_ukernel__scalar",
+    clipdb_qs8_dot_ukernel__scalar,
+    "clipdb_qs8_dot_ukernel__scalar",
 #endif
 };
 

@@ -12,6 +12,16 @@
  * caller's output arrays, so search allocates nothing that depends on k (only the normalised
  * query, and for candidate sets one bit per stored vector). Cosine similarity of unit vectors
  * is their dot product (Radford et al. 2021, CLIP: logits = scale * cos).
+ *
+ * Candidate pass (large indexes): every row also has an int8 copy, c = round(v / s) with
+ * s = max|v| / 127 per row, and the norm of what that copy misses, err = ||v - s c||. A search
+ * over at least PREFILTER_MIN rows first scores the int8 copies against an int16 copy of the
+ * query (a quarter of the bytes to read), which bounds each row's float32 score x from both
+ * sides: |x - a| <= err * ||q|| + ||q - t q16|| * (1 + err) + (rounding of the float32 dot).
+ * With T the k-th largest lower bound, every row of the exact top-k has upper bound >= T, so
+ * only rows with upper bound >= T are scored in float32, by the same kernel as the full scan.
+ * The result is therefore identical, scores bit for bit, to scoring every row (tested against
+ * the full scan in tests/c/test-index.c); the candidate pass only decides which rows to score.
  */
 #include <math.h>
 #include <string.h>
@@ -20,6 +30,9 @@
 #include "index-config.h"
 
 #define SCORE_BLOCK 256
+/* The candidate pass is used from this many searched rows on, for k up to PREFILTER_MAX_K. */
+#define PREFILTER_MIN 4096
+#define PREFILTER_MAX_K 1024
 
 struct clipdb_index {
   int32_t dim;
@@ -28,6 +41,10 @@ struct clipdb_index {
   float *vectors;     /* [capacity, dim] */
   uint32_t *keys;     /* [capacity] */
   uint64_t *seqs;     /* [capacity] insertion order, for tie-breaking */
+  int8_t *codes;      /* [capacity, dim] int8 copy of each row (candidate pass) */
+  float *code_scale;  /* [capacity] s: row ~= s * codes */
+  float *code_err;    /* [capacity] ||row - s * codes||, rounded up */
+  int prefilter;      /* candidate pass enabled (1 by default; tests compare with 0) */
   uint64_t next_seq;
   uint32_t *table;    /* [table_size]: slot + 1, 0 = empty */
   size_t table_size;  /* power of two, >= 2 * count */
@@ -107,6 +124,15 @@ static clipdb_status reserve_to(clipdb_index_t *ix, size_t extra, int exact) {
     uint64_t *s = clipdb__realloc(ix->seqs, cap * sizeof(uint64_t));
     if (s == NULL) goto oom;
     ix->seqs = s;
+    int8_t *c = clipdb__realloc(ix->codes, cap * dim);
+    if (c == NULL) goto oom;
+    ix->codes = c;
+    float *cs = clipdb__realloc(ix->code_scale, cap * sizeof(float));
+    if (cs == NULL) goto oom;
+    ix->code_scale = cs;
+    float *ce = clipdb__realloc(ix->code_err, cap * sizeof(float));
+    if (ce == NULL) goto oom;
+    ix->code_err = ce;
     ix->capacity = cap;
   }
   if (ix->table_size < 2 * need) {
@@ -143,6 +169,24 @@ static int vector_check(const float *v, size_t dim, double *inv_norm) {
   return 0;
 }
 
+/* The int8 copy of a stored (normalised) row, its scale and the norm of what it misses. */
+static void quantize_row(const float *v, size_t dim, int8_t *codes, float *scale, float *err) {
+  float m = 0.0f;
+  for (size_t i = 0; i < dim; i++) m = fmaxf(m, fabsf(v[i]));
+  const float s = m / 127.0f, inv = m > 0.0f ? 127.0f / m : 0.0f;
+  double e2 = 0.0;
+  for (size_t i = 0; i < dim; i++) {
+    /* Any rounding of v / s gives valid codes: err below is measured against these codes. */
+    float c = nearbyintf(v[i] * inv);
+    c = c > 127.0f ? 127.0f : c < -127.0f ? -127.0f : c;
+    codes[i] = (int8_t)c;
+    double d = (double)v[i] - (double)s * (double)c;
+    e2 += d * d;
+  }
+  *scale = s;
+  *err = (float)(sqrt(e2) * (1.0 + 1e-6)) + 1e-30f;
+}
+
 /* ---- public API --------------------------------------------------------------------------- */
 
 clipdb_status clipdb_index_init(int32_t dim, clipdb_index_t **out) {
@@ -156,6 +200,7 @@ clipdb_status clipdb_index_init(int32_t dim, clipdb_index_t **out) {
   if (ix == NULL)
     return clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to create index: out of memory");
   ix->dim = dim;
+  ix->prefilter = 1;
   ix->config = clipdb__index_get_config();
   *out = ix;
   return CLIPDB_STATUS_SUCCESS;
@@ -166,6 +211,9 @@ void clipdb_index_free(clipdb_index_t *ix) {
   clipdb__free(ix->vectors);
   clipdb__free(ix->keys);
   clipdb__free(ix->seqs);
+  clipdb__free(ix->codes);
+  clipdb__free(ix->code_scale);
+  clipdb__free(ix->code_err);
   clipdb__free(ix->table);
   clipdb__free(ix);
 }
@@ -177,6 +225,10 @@ int32_t clipdb_index_dim(const clipdb_index_t *ix) { return ix ? ix->dim : 0; }
 size_t clipdb_index_count(const clipdb_index_t *ix) { return ix ? ix->count : 0; }
 
 const char *clipdb_index_kernel_name(void) { return clipdb__index_get_config()->dot_name; }
+
+void clipdb__index_set_prefilter(clipdb_index_t *ix, int on) {
+  if (ix != NULL) ix->prefilter = on != 0;
+}
 
 clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const float *vectors,
                                size_t n) {
@@ -215,6 +267,7 @@ clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const f
     }
     float *dst = ix->vectors + slot * dim;
     for (size_t i = 0; i < dim; i++) dst[i] = (float)(src[i] * inv);
+    quantize_row(dst, dim, ix->codes + slot * dim, &ix->code_scale[slot], &ix->code_err[slot]);
   }
   return CLIPDB_STATUS_SUCCESS;
 }
@@ -231,6 +284,9 @@ clipdb_status clipdb_index_remove(clipdb_index_t *ix, uint32_t key) {
   if (slot != last) {
     const size_t dim = (size_t)ix->dim;
     memcpy(ix->vectors + slot * dim, ix->vectors + last * dim, dim * sizeof(float));
+    memcpy(ix->codes + slot * dim, ix->codes + last * dim, dim);
+    ix->code_scale[slot] = ix->code_scale[last];
+    ix->code_err[slot] = ix->code_err[last];
     ix->keys[slot] = ix->keys[last];
     ix->seqs[slot] = ix->seqs[last];
     ix->table[table_find(ix, ix->keys[slot])] = (uint32_t)(slot + 1);
@@ -312,6 +368,96 @@ static void heap_sort(heap *h) {
   }
 }
 
+/* Min-heap of floats (the k largest lower bounds seen; the smallest of them at the root). */
+static void kheap_offer(float *kh, size_t *n, size_t cap, float x) {
+  size_t i;
+  if (*n < cap) {
+    i = (*n)++;
+    while (i > 0 && kh[(i - 1) / 2] > x) { kh[i] = kh[(i - 1) / 2]; i = (i - 1) / 2; }
+    kh[i] = x;
+    return;
+  }
+  if (!(x > kh[0])) return;
+  i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= *n) break;
+    if (c + 1 < *n && kh[c + 1] < kh[c]) c++;
+    if (!(kh[c] < x)) break;
+    kh[i] = kh[c];
+    i = c;
+  }
+  kh[i] = x;
+}
+
+/*
+ * One query through the candidate pass (see the comment at the top): offers to `h` every row
+ * whose float32 score can reach the top h->cap, scored by the float32 kernel, so the heap ends
+ * as after a full scan. `seen`: the rows searched (NULL: all). Returns -1 if its scratch
+ * memory cannot be had (the caller then scans in full), else 0.
+ */
+static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, const uint64_t *seen) {
+  const size_t dim = (size_t)ix->dim, n = ix->count, k = h->cap;
+  int16_t *q16 = clipdb__malloc(dim * sizeof *q16);
+  float *lower = clipdb__malloc((n ? n : 1) * sizeof *lower);
+  if (q16 == NULL || lower == NULL) {
+    clipdb__free(q16);
+    clipdb__free(lower);
+    return -1;
+  }
+  /* The int16 copy of the query, q ~= t * q16, with |q16| small enough that no int32 sum of
+   * dim products with int8 codes can overflow. */
+  double qmax = floor(2147483647.0 / (127.0 * (double)dim));
+  if (qmax > 32767.0) qmax = 32767.0;
+  if (qmax < 1.0) qmax = 1.0;
+  float m = 0.0f;
+  for (size_t i = 0; i < dim; i++) m = fmaxf(m, fabsf(qn[i]));
+  const double t = (double)m / qmax;
+  double f2 = 0.0, q2 = 0.0;
+  for (size_t i = 0; i < dim; i++) {
+    double c = t > 0.0 ? nearbyint((double)qn[i] / t) : 0.0;
+    c = c > qmax ? qmax : c < -qmax ? -qmax : c;
+    q16[i] = (int16_t)c;
+    double d = (double)qn[i] - t * c;
+    f2 += d * d;
+    q2 += (double)qn[i] * (double)qn[i];
+  }
+  const double qnorm = sqrt(q2) * (1.0 + 1e-6), eq = sqrt(f2) * (1.0 + 1e-6);
+  /* The float32 kernel's own rounding: |computed - exact| <= gamma_(dim+1) * sum |q_i v_i|,
+   * and sum |q_i v_i| <= ||q|| ||v|| with ||v|| = 1 (+1e-6); taken twice over, plus 1e-6. */
+  const double slack = ((double)dim + 2.0) * 1.2e-7 * qnorm * 1.01 + 1e-6;
+  float kh[PREFILTER_MAX_K];
+  size_t kn = 0;
+  int32_t acc[SCORE_BLOCK];
+  for (size_t b = 0; b < n; b += SCORE_BLOCK) {
+    size_t rows = n - b < SCORE_BLOCK ? n - b : SCORE_BLOCK;
+    ix->config->qdot(rows, dim, q16, ix->codes + b * dim, dim, acc);
+    for (size_t r = 0; r < rows; r++) {
+      size_t slot = b + r;
+      if (seen != NULL && !(seen[slot / 64] & ((uint64_t)1 << (slot % 64)))) continue;
+      double a = t * (double)ix->code_scale[slot] * (double)acc[r];
+      double bd = qnorm * ix->code_err[slot] + eq * (1.000001 + ix->code_err[slot]) + slack;
+      /* Stored as float, at most a - bd (scores and bounds are below 2 in magnitude, where
+       * float rounding moves a value by less than 1.2e-7). */
+      lower[slot] = (float)(a - bd - 2e-7);
+      kheap_offer(kh, &kn, k, lower[slot]);
+    }
+  }
+  const double threshold = kn == k ? (double)kh[0] : -INFINITY;
+  const clipdb_f32_dot_ukernel_fn dot = ix->config->dot;
+  for (size_t slot = 0; slot < n; slot++) {
+    if (seen != NULL && !(seen[slot / 64] & ((uint64_t)1 << (slot % 64)))) continue;
+    double bd = qnorm * ix->code_err[slot] + eq * (1.000001 + ix->code_err[slot]) + slack;
+    if ((double)lower[slot] + 2.0 * bd + 4e-7 < threshold) continue; /* upper bound below T */
+    float sc;
+    dot(1, dim, qn, ix->vectors + slot * dim, dim, &sc);
+    heap_offer(h, sc, (uint32_t)slot);
+  }
+  clipdb__free(q16);
+  clipdb__free(lower);
+  return 0;
+}
+
 clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries,
                                   size_t n_queries, size_t k, const uint32_t *candidates,
                                   size_t n_candidates, uint32_t *out_keys, float *out_scores,
@@ -383,7 +529,16 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
     heap h = {out_scores + q * k, out_keys + q * k, ix->seqs, 0, kk};
     heaps[q] = h;
   }
-  if (kk > 0) {
+  int prefiltered = 0;
+  if (kk > 0 && ix->prefilter && kk <= PREFILTER_MAX_K && searched >= PREFILTER_MIN &&
+      (candidates == NULL || 4 * n_cand_slots >= ix->count)) {
+    prefiltered = 1;
+    for (size_t q = 0; q < n_queries && prefiltered; q++)
+      if (prefilter_scan(ix, qn + q * dim, &heaps[q], seen) != 0) prefiltered = 0;
+    if (!prefiltered) /* no scratch memory: scan in full instead */
+      for (size_t q = 0; q < n_queries; q++) heaps[q].size = 0;
+  }
+  if (kk > 0 && !prefiltered) {
     float block[SCORE_BLOCK];
     if (candidates == NULL) {
       for (size_t b = 0; b < ix->count; b += SCORE_BLOCK) {

@@ -481,12 +481,18 @@ static clipdb_status tensor_bytes(const clipdb__safetensors *st, const clipdb__s
 static clipdb_status scratch_view(const clipdb__safetensors *cst, const clipdb__st_tensor *t,
                                   clipdb__st_tensor *view, char *errbuf) {
   clipdb__safetensors *st = (clipdb__safetensors *)cst; /* the scratch is a mutable cache */
-  if (st->scratch == NULL && st->scratch_bytes > 0) {
-    st->scratch = clipdb__malloc(st->scratch_bytes);
+  /* sized to the largest tensor converted so far, not the file's largest: a tensor that is
+   * never converted (one outside the towers loaded, an int8 table kept as it is) costs
+   * nothing */
+  if (st->scratch_cap < t->nbytes) {
+    clipdb__free(st->scratch);
+    st->scratch_cap = 0;
+    st->scratch = clipdb__malloc(t->nbytes);
     if (st->scratch == NULL)
       return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
                            "failed to allocate %zu bytes of scratch for tensor %s",
-                           st->scratch_bytes, t->name);
+                           t->nbytes, t->name);
+    st->scratch_cap = t->nbytes;
   }
   clipdb_status status = tensor_bytes(st, t, st->scratch, errbuf);
   if (status != CLIPDB_STATUS_SUCCESS) return status;

@@ -20,9 +20,9 @@
  * same checks, against the declared file size); tensor `data` is then NULL and
  * clipdb__st_tensor_load_f32 / _i32 (or read_f32 / read_i32) fetch the bytes on demand: F32
  * straight into the destination, other dtypes through one scratch buffer kept by the reader
- * (sized to the largest non-F32 tensor, allocated on first need; a mutable cache, so a
- * streaming reader is for one thread at a time). The read function and its
- * `user` must stay valid until clipdb__safetensors_free.
+ * (grown to the largest tensor converted so far, at most scratch_bytes, the largest non-F32
+ * tensor; a mutable cache, so a streaming reader is for one thread at a time). The read
+ * function and its `user` must stay valid until clipdb__safetensors_free.
  *
  * Typical use (tests read reference.safetensors this way):
  *
@@ -80,7 +80,8 @@ typedef struct clipdb__safetensors {
   void *user;
   const char *source_name; /* optional, borrowed: names the file in streaming errors */
   size_t scratch_bytes;    /* largest non-F32 tensor */
-  uint8_t *scratch;
+  uint8_t *scratch;        /* scratch_cap bytes: the largest tensor converted so far */
+  size_t scratch_cap;
 } clipdb__safetensors;
 
 /* "F32", "F16", ...; NULL if out of range. */

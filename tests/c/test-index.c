@@ -4,6 +4,9 @@
  * queries, k edge cases, and the named errors. Also the f32-dot scalar kernel against a
  * double-precision loop on sizes 1..65 with strides. The wasm SIMD kernel is checked against
  * its scalar twin in tests/js/index.test.mjs.
+ * Indexes of more than 4,096 rows take the int8 candidate pass: test_prefilter checks that it
+ * returns exactly (keys, and scores bit for bit) what scoring every row returns, on clustered
+ * data full of near-ties, with removals, upserts, candidate sets and k around its limits.
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +14,9 @@
 #include <string.h>
 
 #include "clipdb.h"
+#include "clipdb-impl.h"
 #include "kernels/f32-dot/f32-dot.h"
+#include "kernels/qs8-dot/qs8-dot.h"
 
 static int failures = 0;
 #define CHECK(cond, ...)                                   \
@@ -299,8 +304,9 @@ static void test_reserve(void) {
   size_t before = clipdb_allocated_bytes();
   CHECK(clipdb_index_reserve(ix, 1000) == CLIPDB_STATUS_SUCCESS, "reserve 1000");
   size_t after = clipdb_allocated_bytes();
-  /* vectors 1000*4*4 + keys 1000*4 + seqs 1000*8 + a table of 2048 slots * 4 */
-  CHECK(after - before == 1000 * 16 + 1000 * 4 + 1000 * 8 + 2048 * 4, "reserved bytes %zu", after - before);
+  /* vectors 1000*4*4 + keys 1000*4 + seqs 1000*8 + int8 copies 1000*4 + their scales and
+   * errors 1000*4*2 + a table of 2048 slots * 4 */
+  CHECK(after - before == 1000 * 16 + 1000 * 4 + 1000 * 8 + 1000 * 4 + 1000 * 8 + 2048 * 4, "reserved bytes %zu", after - before);
   float v[4] = {1, 2, 3, 4};
   for (uint32_t k = 0; k < 1000; k++) CHECK(clipdb_index_add(ix, &k, v, 1) == CLIPDB_STATUS_SUCCESS, "add %u", k);
   CHECK(clipdb_allocated_bytes() == after, "no growth after reserve: %zu vs %zu", clipdb_allocated_bytes(), after);
@@ -308,6 +314,87 @@ static void test_reserve(void) {
   CHECK(clipdb_index_reserve(ix, (size_t)UINT32_MAX) == CLIPDB_STATUS_INVALID_ARGUMENT, "n above 2^32-2");
   CHECK(clipdb_index_count(ix) == 1000, "count kept");
   clipdb_index_free(ix);
+}
+
+/* Search with the candidate pass on and off: the same keys, counts and scores (bit for bit). */
+static void compare_prefilter(clipdb_index_t *ix, int dim, const float *queries, size_t nq, size_t k,
+                              const uint32_t *cand, size_t nc, const char *what) {
+  uint32_t *k1 = malloc(sizeof(uint32_t) * (nq * k + 1)), *k2 = malloc(sizeof(uint32_t) * (nq * k + 1));
+  float *s1 = malloc(sizeof(float) * (nq * k + 1)), *s2 = malloc(sizeof(float) * (nq * k + 1));
+  size_t c1[8], c2[8];
+  clipdb__index_set_prefilter(ix, 1);
+  CHECK(clipdb_index_search(ix, queries, nq, k, cand, nc, k1, s1, c1) == CLIPDB_STATUS_SUCCESS, "%s: search", what);
+  clipdb__index_set_prefilter(ix, 0);
+  CHECK(clipdb_index_search(ix, queries, nq, k, cand, nc, k2, s2, c2) == CLIPDB_STATUS_SUCCESS, "%s: full search", what);
+  clipdb__index_set_prefilter(ix, 1);
+  for (size_t q = 0; q < nq; q++) {
+    CHECK(c1[q] == c2[q], "%s: dim %d k %zu query %zu: %zu results vs %zu", what, dim, k, q, c1[q], c2[q]);
+    for (size_t r = 0; r < c1[q] && r < c2[q]; r++) {
+      CHECK(k1[q * k + r] == k2[q * k + r] && memcmp(&s1[q * k + r], &s2[q * k + r], sizeof(float)) == 0,
+            "%s: dim %d k %zu query %zu rank %zu: key %u score %.9g vs key %u score %.9g", what, dim, k, q, r,
+            (unsigned)k1[q * k + r], s1[q * k + r], (unsigned)k2[q * k + r], s2[q * k + r]);
+    }
+  }
+  free(k1); free(k2); free(s1); free(s2);
+}
+
+static void test_prefilter(int dim, int n) {
+  clipdb_index_t *ix = NULL;
+  CHECK(clipdb_index_init(dim, &ix) == CLIPDB_STATUS_SUCCESS, "init");
+  float *vecs = malloc(sizeof(float) * (size_t)dim * (size_t)n);
+  uint32_t *keys = malloc(sizeof(uint32_t) * (size_t)n);
+  /* 40 cluster centres; each row a centre plus noise of 1e-3 to 1e-6 (near-ties within the
+   * int8 copy's error), some rows exact copies of others. */
+  float *centres = malloc(sizeof(float) * (size_t)dim * 40);
+  for (int i = 0; i < 40 * dim; i++) centres[i] = rndf();
+  for (int i = 0; i < n; i++) {
+    keys[i] = (uint32_t)i * 2654435761u + 7u;
+    const float *c = centres + (rnd() % 40) * (size_t)dim;
+    float noise = (rnd() % 2) ? 1e-3f : (rnd() % 2) ? 1e-5f : 1e-6f;
+    for (int d = 0; d < dim; d++) vecs[(size_t)i * dim + d] = c[d] + noise * rndf();
+    if (i >= 2 && rnd() % 7 == 0) memcpy(vecs + (size_t)i * dim, vecs + (rnd() % i) * (size_t)dim, sizeof(float) * dim);
+  }
+  CHECK(clipdb_index_add(ix, keys, vecs, (size_t)n) == CLIPDB_STATUS_SUCCESS, "add");
+  float *queries = malloc(sizeof(float) * (size_t)dim * 6);
+  for (int i = 0; i < 2 * dim; i++) queries[i] = rndf();                 /* random */
+  memcpy(queries + 2 * dim, vecs + 17 * (size_t)dim, sizeof(float) * dim); /* a stored row */
+  memcpy(queries + 3 * dim, centres, sizeof(float) * dim);                /* a cluster centre */
+  for (int d = 0; d < dim; d++) queries[4 * dim + d] = centres[dim + d] + 1e-4f * rndf();
+  for (int d = 0; d < dim; d++) queries[5 * dim + d] = -centres[2 * dim + d];
+  size_t ks[] = {1, 10, 100, 1024, 1025};
+  for (int t = 0; t < 5; t++) compare_prefilter(ix, dim, queries, 6, ks[t], NULL, 0, "all");
+  /* candidate sets: half the keys (candidate pass), and a tenth (float32 rows only) */
+  uint32_t *cand = malloc(sizeof(uint32_t) * (size_t)n);
+  size_t nc = 0;
+  for (int i = 0; i < n; i++) if (i % 2) cand[nc++] = keys[i];
+  compare_prefilter(ix, dim, queries, 6, 10, cand, nc, "half");
+  compare_prefilter(ix, dim, queries, 6, 10, cand, nc / 5, "a tenth");
+  /* removals move the last row (and its int8 copy) into the hole; upserts re-quantise */
+  for (int i = 0; i < n; i += 3) CHECK(clipdb_index_remove(ix, keys[i]) == CLIPDB_STATUS_SUCCESS, "remove");
+  for (int i = 1; i < n; i += 11) CHECK(clipdb_index_add(ix, keys + i, vecs + (size_t)((i * 7) % n) * dim, 1) == CLIPDB_STATUS_SUCCESS, "upsert");
+  if (clipdb_index_count(ix) >= 4096) for (int t = 0; t < 4; t++) compare_prefilter(ix, dim, queries, 6, ks[t], NULL, 0, "after remove/upsert");
+  /* and against the brute-force reference, once */
+  compare_prefilter(ix, dim, queries, 2, 20, NULL, 0, "final");
+  clipdb_index_free(ix);
+  free(vecs); free(keys); free(centres); free(queries); free(cand);
+}
+
+/* qs8-dot scalar kernel against a plain loop, odd sizes and strides, extreme values. */
+static void test_qs8_kernel(void) {
+  int16_t q[130];
+  int8_t m[3 * 140];
+  int32_t out[3];
+  for (size_t dim = 1; dim <= 130; dim++) {
+    for (size_t i = 0; i < dim; i++) q[i] = (int16_t)((int)(rnd() % 65535) - 32767);
+    for (size_t i = 0; i < 3 * 140; i++) m[i] = (int8_t)((int)(rnd() % 255) - 127);
+    if (dim == 130) { for (size_t i = 0; i < dim; i++) { q[i] = 16383; m[i] = -127; } }
+    clipdb_qs8_dot_ukernel__scalar(3, dim, q, m, 140, out);
+    for (int r = 0; r < 3; r++) {
+      long long ref = 0;
+      for (size_t i = 0; i < dim; i++) ref += (long long)q[i] * m[r * 140 + i];
+      CHECK(out[r] == ref, "qs8 dot dim %zu row %d: %d vs %lld", dim, r, out[r], ref);
+    }
+  }
 }
 
 int main(void) {
@@ -321,6 +408,12 @@ int main(void) {
   int ns[] = {0, 1, 5, 300, 1000};
   for (int d = 0; d < 9; d++)
     for (int j = 0; j < 5; j++) test_random(dims[d], ns[j], 1);
+  test_qs8_kernel();
+  test_prefilter(3, 5000);
+  test_prefilter(17, 4200);
+  test_prefilter(64, 6000);
+  test_prefilter(512, 9000);
+  test_prefilter(1024, 4500);
   CHECK(clipdb_allocated_bytes() == base, "leak: %zu bytes still allocated",
         clipdb_allocated_bytes() - base);
   if (failures) {

@@ -343,11 +343,16 @@ static void test_dtypes(void) {
   CHECK(clipdb__safetensors_open_reader(source_read, &s, n, NULL, &st) == CLIPDB_STATUS_SUCCESS,
         "open_reader: %s", clipdb_last_error());
   if (st) {
-    CHECK(st->scratch_bytes == 16, "scratch sized %zu, want 16 (the I64 tensor)", st->scratch_bytes);
+    CHECK(st->scratch_bytes == 16, "largest non-F32 tensor %zu bytes, want 16 (the I64 tensor)", st->scratch_bytes);
+    CHECK(st->scratch == NULL && st->scratch_cap == 0, "no scratch before a conversion");
+    /* the scratch grows to the tensors converted so far, not to the file's largest */
     float *fh = clipdb__safetensors_read_f32(st, "h", NULL, NULL);
+    CHECK(st->scratch_cap == 6, "scratch %zu bytes after the 6-byte F16 tensor", st->scratch_cap);
     float *fb = clipdb__safetensors_read_f32(st, "b", NULL, NULL);
     float *fw = clipdb__safetensors_read_f32(st, "w", NULL, NULL);
+    CHECK(st->scratch_cap == 6, "scratch %zu bytes after BF16 (4 bytes) and F32 (none)", st->scratch_cap);
     int32_t *ii = clipdb__safetensors_read_i32(st, "i", NULL, NULL);
+    CHECK(st->scratch_cap == 16, "scratch %zu bytes after the 16-byte I64 tensor", st->scratch_cap);
     CHECK(fh && fh[0] == 1.0f && fh[1] == -2.0f && fh[2] == 0.333251953125f, "F16 streamed");
     CHECK(fb && fb[0] == 1.0f && fb[1] == 3.140625f, "BF16 streamed");
     CHECK(fw && fw[0] == 0.25f && fw[1] == -8.5f, "F32 streamed");

@@ -82,7 +82,7 @@ describe('edge entry', { skip }, () => {
     await assert.rejects(edge.loadModel({ 'model.safetensors': modelBytes }, { module, maxMemoryMB: 16 }), (e) => {
       assert.equal(e.code, 'MEMORY_BUDGET_EXCEEDED');
       assert.ok(e.details.needed > 16 * 2 ** 20 && e.details.budget === 16 * 2 ** 20, JSON.stringify(e.details));
-      assert.match(e.message, new RegExp(`need about ${e.details.needed} bytes`));
+      assert.match(e.message, new RegExp(`the text and image towers of model.safetensors need about ${e.details.needed} bytes`));
       return true;
     });
   });
@@ -118,12 +118,15 @@ describe('edge entry: memory budget for a ViT-B/32 float32 text tower', { skip }
         assert.equal(e.code, 'MEMORY_BUDGET_EXCEEDED');
         // ViT-B/32's text tower: 63,428,097 float32 values = 253,712,388 bytes packed
         assert.equal(e.details.weights, 253712388);
-        // + 16 MiB of working memory + what the fresh module holds; no scratch (F32), no copy (streamed)
-        assert.equal(e.details.needed, 253712388 + 16 * 2 ** 20 + allocated);
+        // + the largest layer's float32 copy before packing (c_fc / c_proj, 2048x512x4; no
+        // scratch: F32) + 16 MiB of working memory + what the fresh module holds; no copy (streamed)
+        assert.equal(e.details.largest, 4194304);
+        assert.equal(e.details.copied, 0);
+        assert.equal(e.details.needed, 253712388 + 4194304 + 16 * 2 ** 20 + allocated);
         assert.deepEqual(e.details.towers, ['text']);
         assert.ok(e.details.needed > 128 * 2 ** 20);
-        assert.match(e.message, new RegExp(`need about ${e.details.needed} bytes`));
-        assert.match(e.message, /int8/);
+        assert.match(e.message, new RegExp(`the text tower of model.safetensors needs about ${e.details.needed} bytes`));
+        assert.match(e.message, /Quantize the model to int8 \(clipdb quantize; about 63428097 bytes of weights\)\./);
         assert.match(e.message, /maxMemoryMB 128/);
         return true;
       });

@@ -47,6 +47,65 @@ describe('f32-dot: wasmsimd_u16 vs scalar twin', { skip }, () => {
   });
 });
 
+describe('qs8-dot: wasmsimd_u16 vs scalar twin', { skip }, () => {
+  it('gives the same int32 sums on dims 1..70, 511..513 and 1024 with strides, offsets and extreme values', async () => {
+    const M = await createRequire(import.meta.url)(glue)({ wasmBinary: readFileSync(path.join(dir, 'clipdb-kernel-tests.wasm')) });
+    const r = rng(6);
+    for (const dim of [...Array(70).keys()].map((d) => d + 1).concat([511, 512, 513, 1024])) {
+      for (const extra of [0, 3]) {
+        const rows = 5, stride = dim + extra;
+        const q = M._malloc(2 * dim + 8), m = M._malloc(rows * stride + 8), o1 = M._malloc(4 * rows), o2 = M._malloc(4 * rows);
+        const qo = q + 2 * (extra % 2), mo = m + extra; // unaligned starts too
+        const qv = new Int16Array(M.HEAP8.buffer, qo, dim), mv = new Int8Array(M.HEAP8.buffer, mo, rows * stride);
+        const qmax = Math.min(32767, Math.floor(2147483647 / (127 * dim)));
+        qv.forEach((_, i, a) => { a[i] = Math.round(r() * qmax); });
+        mv.forEach((_, i, a) => { a[i] = Math.round(r() * 127); });
+        if (extra === 0) { qv.fill(qmax); mv.fill(-127, 0, dim); } // the largest sum allowed
+        M._clipdb__wasm_test_qs8_dot(0, rows, dim, qo, mo, stride, o1);
+        M._clipdb__wasm_test_qs8_dot(1, rows, dim, qo, mo, stride, o2);
+        const a = new Int32Array(M.HEAP8.buffer, o1, rows), b = new Int32Array(M.HEAP8.buffer, o2, rows);
+        for (let i = 0; i < rows; i++) {
+          let ref = 0;
+          for (let j = 0; j < dim; j++) ref += qv[j] * mv[i * stride + j];
+          assert.equal(a[i], ref, `scalar dim ${dim} row ${i}`);
+          assert.equal(b[i], ref, `simd dim ${dim} row ${i}`);
+        }
+        for (const p of [q, m, o1, o2]) M._free(p);
+      }
+    }
+  });
+});
+
+describe('int8 candidate pass in wasm', () => {
+  it('returns exactly what scoring every row returns (keys, scores bit for bit) on 6,000 clustered 512-d rows', async () => {
+    const mod = await getModule();
+    const dim = 512, n = 6000, r = rng(21);
+    const ix = new WasmVectorIndex(mod, dim);
+    const centres = Array.from({ length: 30 }, () => Float32Array.from({ length: dim }, () => r()));
+    const vecs = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      const c = centres[Math.floor((r() + 1) * 15) % 30], noise = i % 3 === 0 ? 1e-3 : i % 3 === 1 ? 1e-5 : 1e-6;
+      for (let d = 0; d < dim; d++) vecs[i * dim + d] = c[d] + noise * r();
+    }
+    vecs.copyWithin(10 * dim, 3 * dim, 4 * dim); // an exact duplicate: tied scores
+    ix.add(Uint32Array.from({ length: n }, (_, i) => i), vecs);
+    const queries = [Float32Array.from({ length: dim }, () => r()), vecs.slice(3 * dim, 4 * dim), Float32Array.from(centres[4], (x) => x + 1e-4 * r())];
+    const half = Uint32Array.from({ length: n / 2 }, (_, i) => 2 * i);
+    const run = (on, q, k, cand) => { mod._clipdb__wasm_index_set_prefilter(ix.ptr, on); return ix.search(q, k, cand)[0]; };
+    for (const q of queries) {
+      for (const [k, cand] of [[1, null], [10, null], [200, null], [10, half]]) {
+        const a = run(1, q, k, cand), b = run(0, q, k, cand);
+        assert.deepEqual(Array.from(a.keys), Array.from(b.keys));
+        assert.deepEqual(new Uint32Array(a.scores.buffer.slice(a.scores.byteOffset, a.scores.byteOffset + a.scores.byteLength)), new Uint32Array(b.scores.buffer.slice(b.scores.byteOffset, b.scores.byteOffset + b.scores.byteLength)), 'scores bit for bit');
+      }
+    }
+    // the tie: the stored duplicate ranks right after its original (insertion order)
+    const top = run(1, queries[1], 2, null);
+    assert.deepEqual(Array.from(top.keys), [3, 10]);
+    ix.free();
+  });
+});
+
 describe('C vector index in wasm', () => {
   it('uses the SIMD kernel and matches a float64 brute force (batched, filtered)', async () => {
     const mod = await getModule();

@@ -50,6 +50,16 @@ CLIPDB_API void clipdb__wasm_test_f32_dot(int isa, size_t rows, size_t dim, cons
     clipdb_f32_dot_ukernel__scalar(rows, dim, q, m, stride, out);
 }
 
+/* qs8-dot (the vector index's int8 candidate pass): isa 0 = scalar, 1 = wasmsimd_u16. */
+#include "kernels/qs8-dot/qs8-dot.h"
+CLIPDB_API void clipdb__wasm_test_qs8_dot(int isa, size_t rows, size_t dim, const int16_t *q,
+                                          const int8_t *m, size_t stride, int32_t *out) {
+  if (isa == 1)
+    clipdb_qs8_dot_ukernel__wasmsimd_u16(rows, dim, q, m, stride, out);
+  else
+    clipdb_qs8_dot_ukernel__scalar(rows, dim, q, m, stride, out);
+}
+
 /* Softmax: which = 0 scalar twin, 1 the build's default (wasmsimd). */
 CLIPDB_API void clipdb__wasm_test_softmax(int which, size_t n, float scale, float *x) {
   (which ? clipdb__f32_softmax_default() : clipdb_f32_softmax_ukernel__scalar)(n, scale, x);

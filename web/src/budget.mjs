@@ -18,22 +18,50 @@ function packedBytesPerElement(dtype) {
 }
 
 const isVision = (name) => name.startsWith('visual.') || name.startsWith('vision_model.') || name.startsWith('visual_projection');
+// The token table (OpenAI and Hugging Face names): an I8 one is read as it is, into its own buffer.
+const isTokenTable = (name) => name === 'token_embedding.weight' || name === 'text_model.embeddings.token_embedding.weight';
+// Layer weights (linear, convolution, projection: 2 or more dimensions, not an embedding
+// table, not an int8 tensor's scales) are fetched as float32 and then packed into a buffer of
+// their own, so the float32 copy is held besides the packed weights until the layer is built.
+const isLayerWeight = (name, shape) => shape.length >= 2 && !/embedding/.test(name) && !name.endsWith('.scale');
 
 /**
- * The estimate for one parsed safetensors header (the JSON object): {text, vision, largest}
- * in bytes — packed weights per tower and the largest tensor that is converted while loading
- * (F16/BF16, as stored in the file: the loader's one conversion scratch; 0 for all-F32 files).
+ * What loading one tensor holds beyond the packed weights, in bytes, as the C loader
+ * (src/model/load.c) does it from a streamed file: a non-F32 tensor is read into a scratch
+ * buffer as stored (bytes as in the file) and converted to float32; a layer weight's float32
+ * copy (4 bytes per value) lives until it is packed (int8 layers are dequantized through
+ * their scales, then packed to int8 again). An I8 token table is read straight into its
+ * buffer: 0.
+ */
+function transientBytes(name, t) {
+  const n = t.shape.reduce((a, d) => a * d, 1);
+  if (t.dtype === 'I8' && isTokenTable(name)) return 0;
+  const stored = t.dtype !== 'F32' && Array.isArray(t.data_offsets) ? t.data_offsets[1] - t.data_offsets[0] : 0;
+  return stored + (isLayerWeight(name, t.shape) ? 4 * n : 0);
+}
+
+/**
+ * The estimate for one parsed safetensors header (the JSON object), in bytes: `text`,
+ * `vision`: packed weights per tower (1 byte per I8 value, 4 per float value, the F32 scales
+ * of int8 tensors included); `largestText`, `largestVision`: the most one tensor of that tower
+ * holds while it is loaded (transientBytes); `largest`: the larger of the two.
  */
 export function towerBytes(header) {
-  const out = { text: 0, vision: 0, largest: 0 };
+  const out = { text: 0, vision: 0, largestText: 0, largestVision: 0, largest: 0 };
   for (const [name, t] of Object.entries(header)) {
     if (name === '__metadata__' || !t || !Array.isArray(t.shape)) continue;
     const n = t.shape.reduce((a, d) => a * d, 1);
     const bytes = n * packedBytesPerElement(t.dtype);
-    if (isVision(name)) out.vision += bytes; else out.text += bytes;
-    // F32 tensors are read straight into their packed buffer; others pass through one scratch
-    if (t.dtype !== 'F32' && Array.isArray(t.data_offsets)) out.largest = Math.max(out.largest, t.data_offsets[1] - t.data_offsets[0]);
+    const held = transientBytes(name, t);
+    if (isVision(name)) {
+      out.vision += bytes;
+      out.largestVision = Math.max(out.largestVision, held);
+    } else {
+      out.text += bytes;
+      out.largestText = Math.max(out.largestText, held);
+    }
   }
+  out.largest = Math.max(out.largestText, out.largestVision);
   return out;
 }
 
@@ -76,22 +104,28 @@ export function checkMemoryBudget(sources, options, usedBytes = 0) {
   if (!header) return null;
   const t = towerBytes(header);
   const towers = [];
-  let weights = 0;
-  if (options.loadText !== false) { weights += t.text; towers.push('text'); }
-  if (options.loadVision !== false) { weights += t.vision; towers.push('image'); }
+  let weights = 0, largest = 0;
+  if (options.loadText !== false) { weights += t.text; largest = Math.max(largest, t.largestText); towers.push('text'); }
+  if (options.loadVision !== false) { weights += t.vision; largest = Math.max(largest, t.largestVision); towers.push('image'); }
   // Files given as bytes are copied whole into wasm memory for the load; streamed ones are not.
   const copied = sources.reduce((a, f) => a + (f.data ? f.data.length : 0), 0);
-  const needed = weights + t.largest + copied + HEADROOM + usedBytes;
+  const needed = weights + largest + copied + HEADROOM + usedBytes;
   if (needed > budget) {
-    const int8 = Math.round(weights / 4);
+    const meta = header.__metadata__ || {};
+    const quantized = meta.quantization != null;
+    const oneTower = towers.length > 1 ? 'load only the tower you need (loadVision: false / loadText: false)' : null;
+    const hint = quantized
+      ? `The model is already int8: ${[copied ? 'stream the file instead of passing its bytes' : null, oneTower, 'raise maxMemoryMB']
+        .filter(Boolean).join(', or ')}.`
+      // int8 keeps 1 byte of the 4 per weight (the scales add under 1 %)
+      : `Quantize the model to int8 (clipdb quantize; about ${Math.round(weights / 4)} bytes of weights)${oneTower ? ` or ${oneTower}` : ''}.`;
     throw new ClipdbError('MEMORY_BUDGET_EXCEEDED',
-      `loadModel: the ${towers.join(' and ')} tower${towers.length > 1 ? 's' : ''} of ${file.name} need about ${needed} bytes ` +
-      `(${(needed / MiB).toFixed(1)} MiB: ${weights} bytes of packed weights, ${t.largest} for converting the largest tensor, ` +
+      `loadModel: the ${towers.join(' and ')} tower${towers.length > 1 ? 's' : ''} of ${file.name} need${towers.length > 1 ? '' : 's'} about ${needed} bytes ` +
+      `(${(needed / MiB).toFixed(1)} MiB: ${weights} bytes of packed weights, ${largest} while loading the largest tensor, ` +
       `${copied ? `${copied} for the file copied in whole, ` : ''}` +
       `${HEADROOM} of working memory${usedBytes ? `, ${usedBytes} already in use` : ''}), more than maxMemoryMB ${mb} ` +
-      `(${budget} bytes); nothing was allocated. Quantize the model to int8 (clipdb quantize; about ${int8} bytes of weights) ` +
-      'or load only the tower you need (loadVision: false / loadText: false).',
-      { details: { needed, budget, weights, towers } });
+      `(${budget} bytes); nothing was allocated. ${hint}`,
+      { details: { needed, budget, weights, largest, copied, towers } });
   }
   return needed;
 }

@@ -82,10 +82,14 @@ export interface LoadModelOptions {
   /**
    * Memory budget in MiB (2^20 bytes), e.g. 128 for a Cloudflare Worker isolate. From the
    * safetensors header alone, before anything is allocated: when the towers to load need more
-   * wasm memory than this (float32 packed weights, or 1 byte per int8 weight, plus the largest
-   * tensor while loading, plus 16 MiB of working memory, plus what the module already holds),
-   * loadModel throws ClipdbError 'MEMORY_BUDGET_EXCEEDED' whose message states the bytes needed
-   * and suggests int8; `details` = {needed, budget, weights, towers} (bytes; towers 'text'/'image').
+   * wasm memory than this (packed weights: 4 bytes per float value, 1 per int8 weight plus its
+   * F32 scales; plus what the largest tensor of those towers holds while it loads: a layer
+   * weight's float32 copy before packing and a non-F32 tensor's bytes as stored; plus a file
+   * given as bytes, which is copied whole; plus 16 MiB of working memory and what the module
+   * already holds), loadModel throws ClipdbError 'MEMORY_BUDGET_EXCEEDED' whose message states
+   * the bytes needed and suggests int8 (for a model already int8: loading one tower or a larger
+   * budget); `details` = {needed, budget, weights, largest, copied, towers} (bytes; towers
+   * 'text'/'image').
    */
   maxMemoryMB?: number;
 }
