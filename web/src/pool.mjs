@@ -18,8 +18,9 @@
 //                  {type: 'done', id, result} | {type: 'fail', id, error: {code, message}}
 import { ClipdbError } from './errors.mjs';
 
-/** Tasks an engine Worker holds at once (one computed, the next one's file being read). */
-const TASKS_PER_ENGINE = 2;
+// Tasks an engine Worker holds at once: one computed, the next ones read ahead, so that it does
+// not wait for this Worker, which may be busy with a photo of its own when the engine finishes.
+const TASKS_PER_ENGINE = 3;
 
 /** self.name of an engine Worker (worker.mjs runs the engine loop below instead of the ops). */
 export const ENGINE_NAME = 'clipdb-engine';
@@ -180,7 +181,7 @@ export class EnginePool {
 
   /**
    * Hand waiting tasks to members with room: an engine holds up to TASKS_PER_ENGINE (its next
-   * photo is read while one is computed), this Worker one at a time, since it also reads and
+   * photos are read while one is computed), this Worker one at a time, since it also reads and
    * writes the store. The member with the fewest in flight first, ties in turn. Tasks wait here,
    * not in a member's queue, so a slower member simply takes fewer.
    */
