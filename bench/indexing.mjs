@@ -11,7 +11,9 @@
 // Appends {"case": "indexing-workers", model, photos, images_per_s_1, images_per_s_2, speedup,
 // runs, cpu_ms_per_image_1, cpu_ms_per_image_2, machine, load} to bench/results.jsonl
 // (images/s: the median over --reps runs; CPU: user + system time of every process of the
-// browser during insert(), per photo, from /proc — what the photos cost the machine).
+// browser during insert(), per photo, from /proc — what the photos cost the machine;
+// other_cores: the machine's busy CPU time (/proc/stat) minus the browser's, over the run's
+// wall time — how many cores other jobs took meanwhile, per run).
 //
 //   node bench/indexing.mjs [--photos 200] [--seed 1] [--reps 3] [--model shapes|vitb32]
 //
@@ -37,6 +39,12 @@ const modelName = arg('model', 'shapes');
 if (modelName !== 'shapes' && modelName !== 'vitb32') throw new Error(`unknown --model ${modelName} (shapes, vitb32)`);
 
 const load = () => Number(os.loadavg()[0].toFixed(2));
+/** CPU ms the whole machine has spent so far (every core; /proc/stat, not idle or iowait). */
+function machineCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + (steal || 0)) * 10; // 100 Hz ticks → ms
+}
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 const skip = chromiumSkip([NEEDS_WASM, NEEDS_SHAPES_MODEL]);
@@ -75,6 +83,7 @@ mkdirSync(work, { recursive: true });
 const server = await serve({ isolate: false, mounts: { '/indexing-photos/': dir, ...m.mounts } });
 const runs = { 1: [], 2: [] };
 const cpu = { 1: [], 2: [] }; // CPU ms per photo, every process of the browser
+const others = { 1: [], 2: [] }; // cores other processes kept busy during insert(), on average
 const loads = [];
 try {
   for (let r = 0; r < reps; r++) {
@@ -84,9 +93,10 @@ try {
         loads.push(load());
         const out = await withBrowser(profile, server, 'bench/indexing.html', async (page) => {
           const prep = await page.evaluate((a) => window.bench.prepare(a), { workers, names, model: m.files, poolMemoryMB: 4096 });
-          const cpu0 = browserCpu(profile)?.total;
+          const cpu0 = browserCpu(profile)?.total, all0 = machineCpu();
           const ins = await page.evaluate(() => window.bench.insert());
-          return { ...prep, ...ins, cpuMs: browserCpu(profile)?.total - cpu0 };
+          const cpuMs = browserCpu(profile)?.total - cpu0;
+          return { ...prep, ...ins, cpuMs, otherMs: machineCpu() - all0 - cpuMs };
         });
         if (out.isolated) throw new Error('the bench page is cross-origin isolated; it must not be');
         if (out.inserted !== N || out.failed) throw new Error(`${workers} worker(s): ${out.inserted} of ${N} inserted, ${out.failed} failed`);
@@ -94,7 +104,8 @@ try {
         const ips = N / (out.ms / 1000);
         runs[workers].push(ips);
         cpu[workers].push(out.cpuMs / N);
-        console.error(`# run ${r + 1}/${reps}, workers ${workers}: ${N} photos in ${(out.ms / 1000).toFixed(2)} s = ${ips.toFixed(2)} images/s (browser CPU ${(out.cpuMs / N).toFixed(1)} ms per photo; model load ${(out.loadMs / 1000).toFixed(2)} s; embedded per worker ${out.pool.embedded.join('/')}, thumbnails ${out.pool.thumbnails.join('/')}; load ${load()})`);
+        others[workers].push(out.otherMs / out.ms);
+        console.error(`# run ${r + 1}/${reps}, workers ${workers}: ${N} photos in ${(out.ms / 1000).toFixed(2)} s = ${ips.toFixed(2)} images/s (browser CPU ${(out.cpuMs / N).toFixed(1)} ms per photo = ${(out.cpuMs / out.ms).toFixed(2)} cores; other processes ${(out.otherMs / out.ms).toFixed(2)} cores; model load ${(out.loadMs / 1000).toFixed(2)} s; embedded per worker ${out.pool.embedded.join('/')}, thumbnails ${out.pool.thumbnails.join('/')}; load ${load()})`);
       } finally {
         rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
       }
@@ -109,6 +120,7 @@ const row = {
   speedup: Number((median(runs[2]) / median(runs[1])).toFixed(3)),
   runs: { 1: runs[1].map((x) => Number(x.toFixed(2))), 2: runs[2].map((x) => Number(x.toFixed(2))) },
   cpu_ms_per_image_1: Number(median(cpu[1]).toFixed(2)), cpu_ms_per_image_2: Number(median(cpu[2]).toFixed(2)),
+  other_cores: { 1: others[1].map((x) => Number(x.toFixed(2))), 2: others[2].map((x) => Number(x.toFixed(2))) },
   machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}`, load: Math.max(...loads, load()), date: new Date().toISOString(),
 };
 appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify(row) + '\n');
