@@ -65,8 +65,8 @@ test('worker pool: 1 and 2 workers give the same vectors; both workers are used;
         o.rankings.push((await c.search({ id: o.rankings[0][5][0] }, { n: names.length })).map((h) => [h._id, h.score]));
         out[workers] = o;
       }
-      // The copies must fit in poolMemoryMB: 3 MiB holds two copies of the 1.29-MB model, not four.
-      const small = new ClipdbWorkerClient({ workers: 4, poolMemoryMB: 3 });
+      // The copies must fit in poolMemoryMB: 2.5 copies' worth holds two, not four.
+      const small = new ClipdbWorkerClient({ workers: 4, poolMemoryMB: (2.5 * out[1].pool.modelBytes) / 2 ** 20 });
       clients.push(small);
       await small.init({ dbName: 'pool-small' });
       await small.loadModel({ urls });
@@ -120,7 +120,11 @@ test('worker pool: 1 and 2 workers give the same vectors; both workers are used;
   assert.equal(r[1].rankings[3][0][0], r[1].rankings[0][5][0]);
   assert.ok(Math.abs(r[1].rankings[3][0][1] - 1) < 1e-5);
   // The pool: one worker did everything; with two, both embedded and thumbnailed.
-  assert.deepEqual(r[1].pool, { workers: 1, alive: 1, embedded: [COUNT], thumbnails: [COUNT] });
+  // One copy of clipdb-shapes: its 1.29-MB weights in float32 and the engine's buffers.
+  assert.ok(r[1].pool.modelBytes > 1289628 && r[1].pool.modelBytes < 64 << 20, `model copy: ${r[1].pool.modelBytes} bytes`);
+  assert.equal(r[2].pool.modelBytes, r[1].pool.modelBytes);
+  console.log(`# one copy of clipdb-shapes in an engine: ${r[1].pool.modelBytes} bytes; 2 workers: ${r[2].pool.embedded.join('/')} embedded, ${r[2].pool.thumbnails.join('/')} thumbnails`);
+  assert.deepEqual(r[1].pool, { workers: 1, alive: 1, modelBytes: r[1].pool.modelBytes, embedded: [COUNT], thumbnails: [COUNT] });
   assert.equal(r[2].pool.workers, 2);
   assert.equal(r[2].pool.alive, 2);
   assert.equal(r[2].pool.embedded.length, 2);

@@ -794,18 +794,21 @@ export interface WorkerInfo {
  * itself (which alone reads and writes the store) and members 1.. engine Workers it started.
  * Counts are per member, since the model was loaded: `embedded` images embedded, `thumbnails`
  * thumbnails made. `alive`: members still running; `failure`: the message of the first engine
- * that failed (its work then goes to the others).
+ * that failed (its work then goes to the others). `modelBytes`: one member's copy of the model
+ * in bytes, as its load took in the clipdb Worker's engine (float32 weights and the session's
+ * buffers), what poolMemoryMB is checked against.
  */
-export interface WorkerPoolStats { workers: number; alive: number; embedded: number[]; thumbnails: number[]; failure?: string }
+export interface WorkerPoolStats { workers: number; alive: number; modelBytes: number; embedded: number[]; thumbnails: number[]; failure?: string }
 
 /**
  * Engine-pool options (constructor and init()). Without wasm threads (a page that is not
  * cross-origin isolated, or this build) one Worker embeds on one core; the pool runs `workers`
  * of them and spreads insert()'s photos over them (thumbnail + embedding per photo; results in
  * input order and the same floats as with 1 worker). Memory: each member holds its own copy
- * of the model, about the weights file's size in wasm memory (clipdb-shapes 1.3 MB; a ViT-B/32
- * in F16 about 300 MB, in F32 about 600 MB) plus its engine's buffers; the pool is made
- * smaller until `workers` copies of the weights file fit in `poolMemoryMB`.
+ * of the model in its wasm memory: the weights in float32 (an F16 or BF16 file takes twice its
+ * size: a ViT-B/32 about 600 MB either way; clipdb-shapes 1.3 MB) plus its session's buffers,
+ * measured when the clipdb Worker loads the model (WorkerPoolStats.modelBytes); the pool is
+ * made smaller until `workers` copies fit in `poolMemoryMB`.
  */
 export interface WorkerPoolOptions {
   /** Pool size, an integer 1-16 (default: half of navigator.hardwareConcurrency, at least 1, at most 4). Else 'INVALID_ARGUMENT'. */

@@ -96,11 +96,13 @@ function inputBuffers(input) {
 
 export class EnginePool {
   /**
-   * @param {{size: number, url: string|URL, local: {embed: (input) => Promise<Float32Array>, thumbnail: (bytes, {maxSide}) => Promise<Blob>}}} options
-   *   `local` runs member #0's tasks in this Worker; `url` is the script the engines run.
+   * @param {{size: number, modelBytes?: number, url: string|URL, local: {embed: (input) => Promise<Float32Array>, thumbnail: (bytes, {maxSide}) => Promise<Blob>}}} options
+   *   `local` runs member #0's tasks in this Worker; `url` is the script the engines run;
+   *   `modelBytes`: one model copy's memory (reported by stats()).
    */
-  constructor({ size, url, local }) {
+  constructor({ size, modelBytes = 0, url, local }) {
     this.size = size;
+    this.modelBytes = modelBytes;
     this.url = url;
     this.members = [{ index: 0, local, inflight: 0, embedded: 0, thumbnails: 0, alive: true }];
     this.tasks = new Map(); // id → {member, kind, resolve, reject}: sent to an engine
@@ -219,10 +221,11 @@ export class EnginePool {
     }
   }
 
-  /** {workers, alive, embedded: [per member], thumbnails: [per member], failure?} */
+  /** {workers, alive, modelBytes, embedded: [per member], thumbnails: [per member], failure?} */
   stats() {
     return {
       workers: this.size,
+      modelBytes: this.modelBytes,
       alive: this.members.filter((m) => m.alive).length,
       embedded: this.members.map((m) => m.embedded),
       thumbnails: this.members.map((m) => m.thumbnails),

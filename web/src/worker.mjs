@@ -16,7 +16,8 @@
 import { ClipdbError } from './errors.mjs';
 import { openModelCache, getModelFiles, sha256Hex, byteSize } from './model-cache.mjs';
 import { selectModelFiles } from './model-files.mjs';
-import { EnginePool, ENGINE_NAME, checkPoolOptions, poolSize, runEngine } from './pool.mjs';
+import { EnginePool, ENGINE_NAME, checkPoolOptions, defaultWorkers, poolSize, runEngine } from './pool.mjs';
+import { clipdb_allocated_bytes } from './binding.mjs';
 import * as lib from './index.mjs';
 
 const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex, Model } = lib;
@@ -182,10 +183,11 @@ const ops = {
     const picked = await selectModelFiles(list);
     const st = picked.weights, vocab = picked.vocab;
     const weights = picked.config ? [st, picked.config] : [st];
-    // The engine workers get the weights as Blobs (made before the engine here reads them).
-    const size = poolSize({ workers: state.workers, memoryMB: state.poolMemoryMB, modelBytes: byteSize(st.data) });
-    const engineFiles = size > 1 ? weights.map((f) => ({ name: f.name, data: f.data instanceof Blob ? f.data : new Blob([f.data]) })) : [];
+    // Engine workers get the weights as Blobs (made before the engine here reads them).
+    let engineFiles = (state.workers ?? defaultWorkers()) > 1 ? weights.map((f) => ({ name: f.name, data: f.data instanceof Blob ? f.data : new Blob([f.data]) })) : [];
     progress({ phase: 'load' });
+    const mod = await lib.getModule();
+    const allocated = clipdb_allocated_bytes(mod);
     let clip;
     try {
       clip = await lib.loadModel(weights.map((f) => ({ name: f.name, data: f.data })));
@@ -206,9 +208,15 @@ const ops = {
     const identifier = `${label || st.name}@sha256:${hash.slice(0, 16)}`;
     // The pool: this Worker (member #0, the model just loaded) and size - 1 engine Workers, each
     // loading its own copy. An engine that fails to start or load fails loadModel (WORKER_ERROR).
+    // One copy's memory: what the load just took in this Worker's engine (float32 weights and
+    // the session's buffers; an F16 file takes twice its size), else the weights file's size.
+    const took = clip.module === mod ? clipdb_allocated_bytes(mod) - allocated : 0;
+    const modelBytes = took > 0 ? took : byteSize(st.data);
+    const size = poolSize({ workers: state.workers, memoryMB: state.poolMemoryMB, modelBytes });
+    if (size === 1) engineFiles = [];
     const models = clipModels({ clip, tokenizer, identifier, exif: 'apply' });
     const pool = new EnginePool({
-      size, url: state.engineURL ?? self.location.href,
+      size, modelBytes, url: state.engineURL ?? self.location.href,
       local: { embed: (input) => models.visual.predict(input), thumbnail: lib.thumbnail },
     });
     if (size > 1) progress({ phase: 'workers', workers: size });
