@@ -806,7 +806,7 @@ export interface WorkerPoolStats { workers: number; alive: number; modelBytes: n
  * of them and spreads insert()'s photos over them (thumbnail + embedding per photo; results in
  * input order and the same floats as with 1 worker). Memory: each member holds its own copy
  * of the model in its wasm memory: the weights in float32 (an F16 or BF16 file takes twice its
- * size: a ViT-B/32 about 600 MB either way; clipdb-shapes 1.3 MB) plus its session's buffers,
+ * size: a ViT-B/32 about 600 MB either way) plus its session's buffers (clipdb-shapes: 4.5 MB in all),
  * measured when the clipdb Worker loads the model (WorkerPoolStats.modelBytes); the pool is
  * made smaller until `workers` copies fit in `poolMemoryMB`.
  */
