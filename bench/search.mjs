@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// Brute-force top-10 cosine search over N random D-dimensional vectors (default 100,000 x 512):
+// Exact top-10 cosine search over N random D-dimensional vectors (default 100,000 x 512):
 // the C index in the wasm build (single thread, the f32-dot kernel the build selected), and in
-// the same run a peer: a plain-JS loop over one Float32Array with the same top-10 selection.
+// the same run two peers: the same index with its int8 candidate pass turned off (every row
+// scored in float32; results must be identical, which is checked), and a plain-JS loop over one
+// Float32Array with the same top-10 selection. --clustered draws the rows around 50 centres
+// with small noise (many near-ties, as in a photo library of similar pictures), the harder case
+// for the candidate pass.
 // Reports per-query milliseconds (median of Q queries, and all Q in one batched call) and
 // the ratios. Appends one JSON line to
 // bench/results.jsonl.
-//   node bench/search.mjs [--n 100000] [--dim 512] [--k 10] [--queries 20]
+//   node bench/search.mjs [--n 100000] [--dim 512] [--k 10] [--queries 20] [--clustered]
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,15 +22,18 @@ const N = opt('n', 100000), DIM = opt('dim', 512), K = opt('k', 10), Q = opt('qu
 let s = 2463534242;
 const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296 - 0.5; };
 
+const clustered = args.includes('--clustered');
+const centres = Array.from({ length: 50 }, () => Float32Array.from({ length: DIM }, rand));
 // Data: unit vectors (both sides get the same normalised data; normalising is not timed).
 const data = new Float32Array(N * DIM);
 for (let i = 0; i < N; i++) {
   let ss = 0;
-  for (let j = 0; j < DIM; j++) { const x = rand(); data[i * DIM + j] = x; ss += x * x; }
+  const c = centres[i % 50];
+  for (let j = 0; j < DIM; j++) { const x = clustered ? c[j] + 0.05 * rand() : rand(); data[i * DIM + j] = x; ss += x * x; }
   const inv = 1 / Math.sqrt(ss);
   for (let j = 0; j < DIM; j++) data[i * DIM + j] *= inv;
 }
-const queries = Array.from({ length: Q }, () => Float32Array.from({ length: DIM }, rand));
+const queries = Array.from({ length: Q }, (_, q) => Float32Array.from({ length: DIM }, (_, j) => (clustered ? centres[q % 50][j] + 0.05 * rand() : rand())));
 
 const mod = await getModule();
 const kernel = mod.UTF8ToString(mod._clipdb_index_kernel_name());
@@ -72,6 +79,20 @@ for (const q of queries.slice(0, 5)) {
   agree += Number(a[0] === b[0]);
 }
 const wasmMs = time((q) => index.search(q, K));
+// Peer 1: the same index scoring every row in float32 (candidate pass off); the answers must be
+// the same keys and the same scores, bit for bit.
+let identical = 0;
+for (const q of queries) {
+  const a = index.search(q, K)[0];
+  mod._clipdb__wasm_index_set_prefilter(index.ptr, 0);
+  const b = index.search(q, K)[0];
+  mod._clipdb__wasm_index_set_prefilter(index.ptr, 1);
+  identical += Number(a.keys.join() === b.keys.join() && a.scores.join() === b.scores.join());
+}
+mod._clipdb__wasm_index_set_prefilter(index.ptr, 0);
+const fullMs = time((q) => index.search(q, K));
+mod._clipdb__wasm_index_set_prefilter(index.ptr, 1);
+const wasmMs2 = time((q) => index.search(q, K)); // again after the peer, so load drifts show
 // Batched: all Q queries in one clipdb_index_search call (each row block read once per batch).
 const batch = new Float32Array(Q * DIM);
 queries.forEach((q, i) => batch.set(q, i * DIM));
@@ -97,12 +118,15 @@ if (existsSync(glue)) {
   }
 }
 const result = {
-  bench: 'search', date: new Date().toISOString(), n: N, dim: DIM, k: K, queries: Q, kernel,
-  wasm_ms_per_query: +wasmMs.toFixed(2), js_ms_per_query: +jsMs.toFixed(2),
+  bench: 'search', date: new Date().toISOString(), n: N, dim: DIM, k: K, queries: Q, kernel, clustered,
+  wasm_ms_per_query: +wasmMs.toFixed(2), wasm_ms_per_query_again: +wasmMs2.toFixed(2),
+  full_scan_ms_per_query: +fullMs.toFixed(2), candidate_pass_speedup: +(fullMs / Math.max(wasmMs, wasmMs2)).toFixed(2),
+  identical_to_full_scan: `${identical}/${Q}`, js_ms_per_query: +jsMs.toFixed(2),
   speedup_vs_js: +(jsMs / wasmMs).toFixed(2), wasm_batched_ms_per_query: +batchMs.toFixed(2),
   batched_speedup_vs_js: +(jsMs / batchMs).toFixed(2), f32_dot_kernel: kernelRatio, top1_agree_of_5: agree, node: process.version,
 };
 console.log(JSON.stringify(result));
+console.log(`top-${K} of ${N} x ${DIM}${clustered ? ' (clustered)' : ''}: candidate pass ${wasmMs.toFixed(1)} / ${wasmMs2.toFixed(1)} ms/query vs full float32 scan ${fullMs.toFixed(1)} ms (answers identical ${identical}/${Q}); wasm (${kernel})`);
 console.log(`top-${K} of ${N} x ${DIM}: wasm (${kernel}) ${wasmMs.toFixed(1)} ms/query, batched ${Q} queries ${batchMs.toFixed(1)} ms/query, plain JS ${jsMs.toFixed(1)} ms/query; ratio ${(jsMs / wasmMs).toFixed(2)}x single, ${(jsMs / batchMs).toFixed(2)}x batched`);
 if (kernelRatio) console.log(`f32-dot over ${N} x ${DIM}: scalar ${kernelRatio.scalar_ms} ms, wasmsimd_u16 ${kernelRatio.wasmsimd_u16_ms} ms, ratio ${kernelRatio.ratio}x`);
 index.free();

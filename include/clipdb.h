@@ -554,13 +554,20 @@ CLIPDB_API void clipdb_thumbnail_free(clipdb_thumbnail *thumbnail);
 typedef struct clipdb_index clipdb_index_t;
 
 /*
- * An exact (brute-force) cosine-similarity index held in memory: no approximation, every
- * stored vector is scored. Keys are caller-chosen uint32 ids (the JS store maps document ids
- * to them). Scores are cosine similarities in [-1, 1] (Radford et al. 2021: CLIP ranks by
- * the cosine of L2-normalised image and text embeddings); vectors are normalised on the way
- * in, so the score of a query q against a stored v is dot(q/|q|, v/|v|), computed in float32
- * by the SIMD f32-dot kernel selected at init (src/index/index-config.c).
- * Memory: about dim*4 + 16 bytes per vector, plus 8 bytes per vector of key table.
+ * An exact cosine-similarity index held in memory: no approximation, the top-k returned is
+ * exactly the top-k of scoring every stored vector. Keys are caller-chosen uint32 ids (the JS
+ * store maps document ids to them). Scores are cosine similarities in [-1, 1] (Radford et al.
+ * 2021: CLIP ranks by the cosine of L2-normalised image and text embeddings); vectors are
+ * normalised on the way in, so the score of a query q against a stored v is
+ * dot(q/|q|, v/|v|), computed in float32 by the SIMD f32-dot kernel selected at init
+ * (src/index/index-config.c).
+ * Searches over 4,096 vectors or more (k <= 1024) first score an int8 copy of every vector
+ * against an int16 copy of the query; from bounds on the error of both copies they keep only
+ * the vectors whose float32 score can reach the top k, and score those in float32 with the
+ * same kernel. Keys and scores are identical, bit for bit, to scoring every vector; only
+ * fewer float32 rows are read (tests/c/test-index.c compares the two on clustered data).
+ * Memory: about dim*5 + 24 bytes per vector (float32 row, int8 copy, its scale and error
+ * bound, key, insertion number), plus 8 bytes per vector of key table.
  */
 
 /**

@@ -239,22 +239,30 @@ clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const f
     return clipdb__error(ix->error, CLIPDB_STATUS_INVALID_ARGUMENT,
                          "failed to add %zu vectors to index: keys or vectors is NULL", n);
   const size_t dim = (size_t)ix->dim;
-  /* Validate the whole batch before changing anything. */
+  /* Validate the whole batch before changing anything, keeping each 1/norm for the copy (if
+   * that scratch cannot be had, the copy computes them again: same values). */
+  double *invs = clipdb__malloc(n * sizeof *invs);
   for (size_t j = 0; j < n; j++) {
     double inv = 1.0;
     int bad = vector_check(vectors + j * dim, dim, &inv);
-    if (bad)
+    if (bad) {
+      clipdb__free(invs);
       return clipdb__error(ix->error, CLIPDB_STATUS_BAD_VECTOR,
                            "failed to add vector %zu (key %u) to index: %s; nothing of the batch "
                            "was added", j, (unsigned)keys[j],
                            bad == 1 ? "it contains NaN or Inf" : "it is all zeros (no direction)");
+    }
+    if (invs != NULL) invs[j] = inv;
   }
   clipdb_status st = reserve(ix, n);
-  if (st != CLIPDB_STATUS_SUCCESS) return st;
+  if (st != CLIPDB_STATUS_SUCCESS) {
+    clipdb__free(invs);
+    return st;
+  }
   for (size_t j = 0; j < n; j++) {
     const float *src = vectors + j * dim;
     double inv = 1.0;
-    vector_check(src, dim, &inv);
+    if (invs != NULL) inv = invs[j]; else vector_check(src, dim, &inv);
     size_t pos = table_find(ix, keys[j]);
     size_t slot;
     if (ix->table[pos] != 0) {
@@ -269,6 +277,7 @@ clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const f
     for (size_t i = 0; i < dim; i++) dst[i] = (float)(src[i] * inv);
     quantize_row(dst, dim, ix->codes + slot * dim, &ix->code_scale[slot], &ix->code_err[slot]);
   }
+  clipdb__free(invs);
   return CLIPDB_STATUS_SUCCESS;
 }
 

@@ -374,7 +374,15 @@ export interface StorageAdapter {
   getAll(store: string, prefix?: string): Promise<Array<[string, unknown]>>;
   /** Keys in key order. */
   keys(store: string, prefix?: string): Promise<string[]>;
-  get(store: string, key: string): Promise<unknown>;
+  /**
+   * One record, or undefined. `options.vectorsInto(byteLength)` (optional for an adapter to
+   * honour): for a 'vectors' record whose floats are kept apart (a Blob, a file), the adapter
+   * may read them into the 4-byte-aligned Uint8Array of at least `byteLength` bytes it returns
+   * (caller-owned, reused across reads) and return `vectors` as a Float32Array view on that
+   * memory (after a BYOB read, on the transferred buffer holding the same memory). Adapters
+   * that ignore it return their own Float32Array.
+   */
+  get(store: string, key: string, options?: { vectorsInto?: (byteLength: number) => Uint8Array }): Promise<unknown>;
   lastKey(store: string, prefix: string): Promise<string | undefined>;
   write(ops: Array<{ store: string; key: string; value: unknown } | { store: string; key: string; delete: true }>): Promise<void>;
   close(): Promise<void>;

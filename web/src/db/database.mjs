@@ -52,6 +52,24 @@ function packedInputs(packOps) {
   };
 }
 
+/**
+ * A stored document comes back from storage with its own copy of every string; the strings of
+ * its top-level binary references ('ref', the kind, the MIME type) repeat in every document,
+ * so they are replaced by one shared copy each (about 100 bytes of heap per document).
+ */
+function shareRefStrings(doc, strings) {
+  for (const k in doc) {
+    const v = doc[k];
+    if (v === null || typeof v !== 'object' || v.$clipdb !== 'ref') continue;
+    for (const f of ['$clipdb', 'as', 'type']) {
+      const x = v[f];
+      if (typeof x !== 'string') continue;
+      const shared = strings.get(x);
+      if (shared === undefined) strings.set(x, x); else v[f] = shared;
+    }
+  }
+}
+
 const vsetMetaKey = (index, model) => `vset${SEP}${index}${SEP}${model}`;
 
 function newId() {
@@ -315,26 +333,35 @@ export class Database {
   }
 
   async _load() {
+    const strings = new Map(); // one copy of each repeated string of binary references
     const [docs, pending, meta] = await Promise.all(['docs', 'pending', 'meta'].map((s) => this.adapter.getAll(s)));
     for (const [k, v] of meta) this._meta.set(k, v);
-    const all = [];
+    // Documents go into their collection's map in `seq` order (insertion order). Pages are
+    // normally already in that order, so they are put in as read, with no list of all
+    // documents to sort; a collection found out of order is sorted afterwards.
+    const lastSeq = new Map(), unsorted = new Set();
     for (const [k, page] of docs) {
       const [col, pageNo] = parsePageKey(k);
       if (page == null || !Array.isArray(page.docs)) throw new ClipdbError('CORRUPT', `the store is damaged: document page ${JSON.stringify(k)} is not a page of this layout; nothing was changed`, { details: { key: k } });
+      let recs = this._cols.get(col);
+      if (!recs) { recs = new Map(); this._cols.set(col, recs); lastSeq.set(col, -Infinity); }
       for (const rec of page.docs) {
         const id = rec?.doc?._id;
         if (rec == null || typeof rec !== 'object' || typeof rec.seq !== 'number' || !(typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))) {
           throw new ClipdbError('CORRUPT', `the store is damaged: document page ${JSON.stringify(k)} holds a record that is not a document; nothing was changed`, { details: { key: k } });
         }
-        all.push([col, id, rec]);
+        shareRefStrings(rec.doc, strings);
+        if (rec.seq < lastSeq.get(col)) unsorted.add(col);
+        lastSeq.set(col, rec.seq);
+        const old = recs.get(id);
+        if (old === undefined || old.seq <= rec.seq) recs.set(id, rec);
+        if (rec.seq >= this._seq) this._seq = rec.seq + 1;
         this._pages.loaded(col, pageNo, id);
       }
     }
-    all.sort((a, b) => a[2].seq - b[2].seq);
-    for (const [col, id, rec] of all) {
-      if (!this._cols.has(col)) this._cols.set(col, new Map());
-      this._cols.get(col).set(id, rec);
-      if (rec.seq >= this._seq) this._seq = rec.seq + 1;
+    for (const col of unsorted) {
+      const sorted = [...this._cols.get(col)].sort((a, b) => a[1].seq - b[1].seq);
+      this._cols.set(col, new Map(sorted));
     }
     for (const [k, v] of pending) if (Array.isArray(v) && v.length) this._pending.set(k, v);
   }

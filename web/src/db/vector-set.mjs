@@ -29,7 +29,7 @@ export function checkedChunk(rec, key, dim) {
 /** Vectors per chunk record: about 4 MiB of float32 whatever the dimension, at least 64. */
 export const chunkTarget = (dim) => Math.max(64, Math.floor((4 << 20) / (dim * 4)));
 const MERGE_AFTER = 16; // small tail records before they are merged
-const READ_AHEAD = 4;   // chunk records read ahead while loading (about 16 MiB)
+const READ_AHEAD = 2;   // chunk records read ahead while loading (about 8 MiB)
 
 function compareIds(a, b) {
   const x = String(a), y = String(b);
