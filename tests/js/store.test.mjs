@@ -184,6 +184,27 @@ describe('like().find()', () => {
 });
 
 describe('listeners and ingest', () => {
+  test('a result\'s Blob field is made on first read (then a plain property); spread and structuredClone see the same bytes', async () => {
+    const db = await openDatabase({ storage: 'memory' });
+    await db.add(vectorIndex(vectorModel({ dim: 4 })));
+    const c = db.collection('docs');
+    await c.insertMany([0, 1, 2].map((i) => ({ _id: i, vec: [1, i, 0, 0], image: new Blob([Uint8Array.of(i, 7, 7)], { type: 'image/png' }), bytes: Uint8Array.of(9, i) })));
+    const [r] = await c.like({ vector: [1, 2, 0, 0] }, { vectorIndex: 'vi', n: 1 }).find();
+    assert.equal(r._id, 2);
+    assert.equal(typeof Object.getOwnPropertyDescriptor(r, 'image').get, 'function', 'not sliced yet');
+    assert.deepEqual(Object.keys(r), ['_id', 'vec', 'image', 'bytes', 'score']);
+    const copy = { ...r };
+    assert.ok(copy.image instanceof Blob && copy.image.type === 'image/png');
+    assert.deepEqual([...new Uint8Array(await copy.image.arrayBuffer())], [2, 7, 7]);
+    assert.equal(Object.getOwnPropertyDescriptor(r, 'image').value, copy.image, 'made once, then a plain property');
+    assert.deepEqual([...new Uint8Array(await structuredClone(r).image.arrayBuffer())], [2, 7, 7]);
+    assert.deepEqual([...r.bytes], [9, 2], 'non-Blob binary fields are read as before');
+    const [f] = await c.find({ _id: 1 });
+    f.image = 'replaced';
+    assert.equal(f.image, 'replaced', 'assignable like any property');
+    await db.close();
+  });
+
   test('insertMany hands each model its own document\'s bytes (Blob, Uint8Array, ArrayBuffer, nested key; read from the batch\'s pack)', async () => {
     const db = await openDatabase({ storage: 'memory' });
     const got = new Map();

@@ -106,9 +106,20 @@ export async function binaryToUser(rec) {
   }
 }
 
+/** Define obj[key] as a value made by make() on first read, then kept as a plain data property. */
+function lazyProperty(obj, key, make) {
+  const settle = (o, v) => Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(obj, key, {
+    enumerable: true, configurable: true,
+    get() { const v = make(); settle(this, v); return v; },
+    set(v) { settle(this, v); },
+  });
+}
+
 /**
  * A stored document back in user form: references are resolved through `readBinary(path)`
- * (which returns the binary record), everything else is copied.
+ * (which returns the binary record; one with a `blob()` function becomes a property that makes
+ * the Blob on first read), everything else is copied.
  */
 export async function joinDoc(doc, readBinary) {
   const refs = []; // [parent, key, path]
@@ -133,6 +144,7 @@ export async function joinDoc(doc, readBinary) {
   await Promise.all(refs.map(async ([parent, k, path]) => {
     const rec = await readBinary(path);
     if (rec === undefined) throw new ClipdbError('CORRUPT', `the store is damaged: the binary field '${path}' of document ${JSON.stringify(doc._id)} is missing`);
+    if (typeof rec.blob === 'function') { lazyProperty(parent, k, rec.blob); return; }
     parent[k] = await binaryToUser(rec);
   }));
   return out;

@@ -471,14 +471,19 @@ export class Database {
    * The binary record behind reference `ref` at `path` of a stored document: a slice of its
    * pack, or (stores written before packs) its own record; undefined if that record is missing.
    */
-  _readBinary(collection, id, path, ref) {
-    if (ref?.pack !== undefined) return this._packs.read(ref, `the binary field '${path}' of document ${JSON.stringify(id)}`);
+  _readBinary(collection, id, path, ref, options) {
+    if (ref?.pack !== undefined) return this._packs.read(ref, `the binary field '${path}' of document ${JSON.stringify(id)}`, options);
     return this.adapter.get('blobs', blobKey(collection, id, path));
   }
 
-  /** A stored document in user form; its binary fields are read from storage now. */
+  /**
+   * A stored document in user form; its binary fields are looked up in storage now (a missing
+   * or short pack is CORRUPT here), and a Blob field's slice is made when the property is first
+   * read (a getter that then becomes a plain property; spread, structured clone and
+   * JSON.stringify read it like any other).
+   */
   _userDoc(collection, id, doc) {
-    return joinDoc(doc, (path) => this._readBinary(collection, id, path, getPath(doc, path)));
+    return joinDoc(doc, (path) => this._readBinary(collection, id, path, getPath(doc, path), { lazy: true }));
   }
 
   /** The model input of a stored document's field (binary fields read from storage). */
@@ -973,7 +978,12 @@ export class Database {
     const recs = this._docs(collection);
     const candidates = isEmptyFilter(filter) ? null : state.set.keysWhere(recs, compileFilter(filter));
     const hits = state.set.search(q, n, candidates);
-    return Promise.all(hits.map(async ({ id, score }) => ({ ...(await this._userDoc(collection, id, recs.get(id).doc)), score })));
+    // score is set on the document (not spread into a copy, which would read every lazy field)
+    return Promise.all(hits.map(async ({ id, score }) => {
+      const d = await this._userDoc(collection, id, recs.get(id).doc);
+      d.score = score;
+      return d;
+    }));
   }
 
   /**
