@@ -3,8 +3,10 @@
 // the repository root, so /web/src, /web/dist and /node_modules/idb are reachable) on
 // localhost with the right MIME types (application/wasm included, which streaming
 // compilation requires). No network access, no directory listings, no paths outside root.
+// Pages are cross-origin isolated by default (ISOLATION_HEADERS on every response), so they
+// may use SharedArrayBuffer and wasm threads; --no-isolate / {isolate: false} serves without.
 //
-//   node scripts/serve.mjs [--root DIR] [--port N]      (port 0 = any free port; `npm run serve`)
+//   node scripts/serve.mjs [--root DIR] [--port N] [--no-isolate]   (port 0 = any free port; `npm run serve`)
 //   import { serve } from './scripts/serve.mjs'; const s = await serve({ root, port: 0 }); s.url; await s.close();
 import http from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -35,14 +37,28 @@ export const MIME = {
   '.map': 'application/json; charset=utf-8',
 };
 
+/**
+ * The headers that make a page cross-origin isolated (self.crossOriginIsolated === true):
+ * COOP keeps other origins' windows out of its browsing context group, COEP lets it load only
+ * resources that agree to it, and CORP is that agreement for this server's own files (a
+ * same-origin load needs none; it matters to workers and pages of another origin/port).
+ */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Start serving `root` on 127.0.0.1:`port` (0 = a free port). `mounts` maps URL prefixes to
- * other folders (e.g. {'/golden/': '../shared/golden'}); `headers` are added to every response
- * (e.g. COOP/COEP). Resolves to {url, port, server, close()}.
+ * other folders (e.g. {'/golden/': '../shared/golden'}); `isolate` (default true) adds
+ * ISOLATION_HEADERS to every response; `headers` are added after them (and may override them).
+ * Resolves to {url, port, server, close()}.
  */
-export function serve({ root = repoRoot, port = 0, headers = {}, mounts = {}, log = false } = {}) {
+export function serve({ root = repoRoot, port = 0, headers = {}, mounts = {}, log = false, isolate = true } = {}) {
+  headers = { ...(isolate ? ISOLATION_HEADERS : {}), ...headers };
   const base = path.resolve(root);
   const server = http.createServer(async (req, res) => {
     try {
@@ -82,7 +98,8 @@ export function serve({ root = repoRoot, port = 0, headers = {}, mounts = {}, lo
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
-  const s = await serve({ root: opt('--root', repoRoot), port: Number(opt('--port', 8080)), log: true });
-  console.log(`serving ${path.resolve(opt('--root', repoRoot))} at ${s.url}`);
+  const isolate = !args.includes('--no-isolate');
+  const s = await serve({ root: opt('--root', repoRoot), port: Number(opt('--port', 8080)), log: true, isolate });
+  console.log(`serving ${path.resolve(opt('--root', repoRoot))} at ${s.url}${isolate ? ' (cross-origin isolated)' : ''}`);
   console.log(`photo-search demo: ${s.url}web/demo/`);
 }

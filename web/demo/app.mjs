@@ -138,6 +138,7 @@ async function loadModel({ source: given } = {}) {
       onProgress: (p) => {
         if (p.phase === 'download') status.textContent = `${p.source === 'cache' ? 'Reading' : 'Downloading'} ${p.file}: ${fmtBytes(p.loaded)}${p.total ? ` of ${fmtBytes(p.total)}` : ''}`;
         else if (p.phase === 'load') status.textContent = `Loading ${source.label} into WebAssembly…`;
+        else if (p.phase === 'workers') status.textContent = `Loading ${source.label} into ${p.workers} workers…`;
         else if (p.phase === 'index') status.textContent = `Indexing stored photos with ${source.label}: ${p.done} of ${p.total}`;
       },
     });

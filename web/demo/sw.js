@@ -8,8 +8,22 @@
 // install this service worker anew; the new one takes over open pages at once and drops the
 // old version's cache. Photos, vectors and models live in IndexedDB and are not touched.
 // The page shows the version it is served by (it asks with {type: 'version'}).
-const VERSION = '2';
+const VERSION = '3';
 const CACHE = `clipdb-demo-v${VERSION}`;
+// A response served from the cache gets the headers that make the page cross-origin isolated
+// (the ones scripts/serve.mjs sends), so offline the demo is isolated as it is online: wasm
+// threads need SharedArrayBuffer, which only an isolated page has. A page without them
+// still works, one engine thread per Worker.
+const ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+};
+function withIsolation(res) {
+  const headers = new Headers(res.headers);
+  for (const [k, v] of Object.entries(ISOLATION)) headers.set(k, v);
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+}
 const SHELL = ['./', './index.html', './app.mjs', './virtual-grid.mjs', './worker.mjs', './style.css', './manifest.webmanifest', './icon.svg', './icon-192.png', './icon-512.png', './icon-maskable-512.png'];
 
 self.addEventListener('install', (event) => {
@@ -56,7 +70,7 @@ self.addEventListener('fetch', (event) => {
       return res;
     } catch (e) {
       const hit = await cache.match(req, { ignoreSearch: true }) ?? (req.mode === 'navigate' ? await cache.match('./index.html') : undefined);
-      if (hit) return hit;
+      if (hit) return withIsolation(hit);
       throw e;
     }
   })());

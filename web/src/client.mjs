@@ -32,13 +32,17 @@ export class ClipdbWorkerClient extends EventTarget {
   #terminated = false;
   #readyResolve;
   #readyReject;
+  #poolOptions;
 
   /**
-   * @param {{worker?: Worker, workerURL?: string|URL}} [options] an existing Worker running
-   *   worker.mjs, or its URL (default: worker.mjs next to this file, as a module Worker).
+   * @param {{worker?: Worker, workerURL?: string|URL, workers?: number, poolMemoryMB?: number}} [options]
+   *   an existing Worker running worker.mjs, or its URL (default: worker.mjs next to this file,
+   *   as a module Worker). `workers` / `poolMemoryMB`: the engine pool (init's options of the
+   *   same names; given to init unless it names them itself).
    */
-  constructor({ worker, workerURL } = {}) {
+  constructor({ worker, workerURL, workers, poolMemoryMB } = {}) {
     super();
+    this.#poolOptions = { ...(workers !== undefined ? { workers } : {}), ...(poolMemoryMB !== undefined ? { poolMemoryMB } : {}) };
     this.#worker = worker ?? new Worker(workerURL ?? new URL('./worker.mjs', import.meta.url), { type: 'module', name: 'clipdb' });
     this.#ready = new Promise((resolve, reject) => {
       this.#readyResolve = resolve;
@@ -102,9 +106,9 @@ export class ClipdbWorkerClient extends EventTarget {
     });
   }
 
-  /** Open the store and the model cache. */
+  /** Open the store and the model cache (and set the engine pool's size for loadModel). */
   init(options = {}) {
-    return this.call('init', { idbURL: resolveIdb(), ...options });
+    return this.call('init', { idbURL: resolveIdb(), ...this.#poolOptions, ...options });
   }
 
   /** Load a model from URLs ({urls}) or files ({files}) and index every stored photo with it. */

@@ -452,12 +452,23 @@ export class Model {
    * @param options.dim embedding length.
    * @param options.encode input → embedding (float32 [dim], need not be normalised). Image
    *   fields arrive as a Uint8Array of encoded bytes or an ImageData-like; text as a string.
+   * @param options.concurrency how many encode calls insertMany and db.add's backfill may have
+   *   in flight (default 1; an integer >= 1, else 'INVALID_ARGUMENT'). They start that many
+   *   documents ahead and still take vectors and errors in document order, so the result is
+   *   the same; more than 1 only helps an encode that runs elsewhere (Workers, a server).
+   * @param options.blobs when true, an image field held in a Blob arrives as that Blob (the
+   *   document's own one on insert; the stored one in the backfill), not read into bytes
+   *   (default false): e.g. to hand it to a Worker unread (a Blob is cloned by handle).
    * @example
    *   const visual = new Model({ identifier: 'clip-tiny-vit', dim: 64, encode: (bytes) => engine.embedImage(bytes) });
    */
-  constructor(options: { identifier: string; dim: number; encode: (input: ModelInput) => Float32Array | number[] | Promise<Float32Array | number[]>; kind?: string });
+  constructor(options: { identifier: string; dim: number; encode: (input: ModelInput | Blob) => Float32Array | number[] | Promise<Float32Array | number[]>; kind?: string; concurrency?: number; blobs?: boolean });
   identifier: string;
   dim: number;
+  /** Encode calls the store may have in flight (constructor's `concurrency`). */
+  concurrency: number;
+  /** Whether encode receives Blobs unread (constructor's `blobs`). */
+  blobs: boolean;
   /** Embed one input. Errors: 'DIMENSION_MISMATCH' (wrong length, names both), 'BAD_VECTOR' (NaN/Inf/zero). */
   predict(input: ModelInput): Promise<Float32Array>;
 }
@@ -782,12 +793,43 @@ export interface WorkerInfo {
   /** Whether the IndexedDB model cache could be opened. */
   modelCache: boolean;
   estimate?: { usage?: number; quota?: number } | null;
+  /** The engine pool of the loaded model (null before loadModel): see WorkerPoolStats. */
+  pool: WorkerPoolStats | null;
+}
+
+/**
+ * The engine pool: `workers` Workers thumbnail and embed photos, member 0 being the clipdb Worker
+ * itself (which alone reads and writes the store) and members 1.. engine Workers it started.
+ * Counts are per member, since the model was loaded: `embedded` images embedded, `thumbnails`
+ * thumbnails made. `alive`: members still running; `failure`: the message of the first engine
+ * that failed (its work then goes to the others). `modelBytes`: one member's copy of the model
+ * in bytes, as its load took in the clipdb Worker's engine (float32 weights and the session's
+ * buffers), what poolMemoryMB is checked against.
+ */
+export interface WorkerPoolStats { workers: number; alive: number; modelBytes: number; embedded: number[]; thumbnails: number[]; failure?: string }
+
+/**
+ * Engine-pool options (constructor and init()). Without wasm threads (a page that is not
+ * cross-origin isolated, or this build) one Worker embeds on one core; the pool runs `workers`
+ * of them and spreads insert()'s photos over them (thumbnail + embedding per photo; results in
+ * input order and the same floats as with 1 worker). Memory: each member holds its own copy
+ * of the model in its wasm memory: the weights in float32 (an F16 or BF16 file takes twice its
+ * size: a ViT-B/32 about 600 MB either way) plus its session's buffers (clipdb-shapes: 4.5 MB in all),
+ * measured when the clipdb Worker loads the model (WorkerPoolStats.modelBytes); the pool is
+ * made smaller until `workers` copies fit in `poolMemoryMB`.
+ */
+export interface WorkerPoolOptions {
+  /** Pool size, an integer 1-16 (default: half of navigator.hardwareConcurrency, at least 1, at most 4). Else 'INVALID_ARGUMENT'. */
+  workers?: number;
+  /** MiB the model copies may take together (default 1024; > 0, else 'INVALID_ARGUMENT'). Applied at loadModel(). */
+  poolMemoryMB?: number;
 }
 
 /** Progress messages of Worker calls. */
 export type WorkerProgress =
   | ({ phase: 'download' } & ModelFileProgress)
   | { phase: 'load' }
+  | { phase: 'workers'; workers: number }
   | { phase: 'index'; done: number; total: number; id: string }
   | { phase: 'insert'; done: number; total: number; id?: string };
 
@@ -817,15 +859,22 @@ export type WorkerProgress =
  *   const hits = await client.search({ text: 'a red circle' }, { n: 10 });
  */
 export class ClipdbWorkerClient extends EventTarget {
-  /** `worker`: an existing Worker running worker.mjs; `workerURL`: its URL (default worker.mjs next to client.mjs), started as a module Worker. */
-  constructor(options?: { worker?: Worker; workerURL?: string | URL });
+  /**
+   * `worker`: an existing Worker running worker.mjs; `workerURL`: its URL (default worker.mjs
+   * next to client.mjs), started as a module Worker. `workers` / `poolMemoryMB`: the engine pool
+   * (WorkerPoolOptions), passed to init() unless it names them itself.
+   */
+  constructor(options?: { worker?: Worker; workerURL?: string | URL } & WorkerPoolOptions);
   /**
    * Open the store (IndexedDB; memory with `persistent: false` and a `reason` where IndexedDB
    * is unavailable, e.g. in a private window) and the model cache. `dbName` default 'clipdb'.
    * `modelChunkSize`: the model cache's `chunkSize`, also the slice size when hashing model files
-   * given as Blobs (default 4 MiB).
+   * given as Blobs (default 4 MiB). `workers` / `poolMemoryMB` (WorkerPoolOptions) size the
+   * engine pool that the next loadModel() starts; `engineURL`: the script the engine Workers
+   * run (default the clipdb Worker's own URL; it must import clipdb's worker.mjs).
+   * Errors: 'INVALID_ARGUMENT' (bad pool options).
    */
-  init(options?: { dbName?: string; modelCacheName?: string; collection?: string; idbURL?: string; modelChunkSize?: number }): Promise<WorkerInfo>;
+  init(options?: { dbName?: string; modelCacheName?: string; collection?: string; idbURL?: string; modelChunkSize?: number; engineURL?: string } & WorkerPoolOptions): Promise<WorkerInfo>;
   /**
    * Load a CLIP model (safetensors, OpenAI or Hugging Face layout, plus its tokenizer: a *.txt.gz
    * BPE file or vocab.json + merges.txt) from URLs (through the IndexedDB model cache) or from
@@ -834,8 +883,11 @@ export class ClipdbWorkerClient extends EventTarget {
    * Weights given as Files/Blobs, or handed back by the model cache, are streamed into the engine
    * inside the Worker (never read whole; hashed in slices for the identifier). A failed load
    * leaves the model loaded before, the photos and their vectors as they were; a BAD_MODEL from
-   * a cached file says so (and keeps the cached copy).
-   * Errors: 'INVALID_ARGUMENT' (no .safetensors / no vocabulary), 'IO', 'BAD_MODEL', 'BAD_VOCAB', 'ABORTED'.
+   * a cached file says so (and keeps the cached copy). With a pool of N > 1 (WorkerPoolOptions)
+   * the N-1 engine Workers are started and each loads its own copy of the weights (a 'workers'
+   * progress message first); the previous model's engines are stopped once the new one is in.
+   * Errors: 'INVALID_ARGUMENT' (no .safetensors / no vocabulary), 'IO', 'BAD_MODEL', 'BAD_VOCAB', 'ABORTED',
+   * 'WORKER_ERROR' (an engine Worker could not start or load the model: "engine worker i of N failed: …").
    */
   loadModel(
     source: { urls: Array<{ name: string; url: string; optional?: boolean }>; label?: string; cache?: boolean } | { files: Array<{ name: string; data: ArrayBuffer | Blob }>; label?: string },
@@ -845,6 +897,11 @@ export class ClipdbWorkerClient extends EventTarget {
    * Store and index photos. Ids are the files' `webkitRelativePath` (folder picks) or names;
    * ids already stored are skipped; files that cannot be decoded are reported in `failed` and
    * not stored. Aborting stops between photos: ClipdbError 'ABORTED' with details.insertedIds.
+   * Photos are thumbnailed and embedded over the engine pool (each read once, by the member
+   * that takes it) and stored by the clipdb Worker in groups of 32 (insertMany). An engine
+   * Worker that dies (an uncaught error) fails the call with 'WORKER_ERROR' ("engine worker i
+   * of N failed: …", details.insertedIds: the photos stored); it leaves the pool and later
+   * calls run on the members left.
    */
   insert(
     files: Iterable<File | Blob | { name: string; type?: string; data: ArrayBuffer | Blob; path?: string }>,

@@ -9,21 +9,33 @@
 //                  {type: 'result', id, result}      exactly one of result / error per call
 //                  {type: 'error', id, error: {name, code, message, details?}}
 //                  {type: 'log', message}            diagnostics (model cache fallbacks, ...)
+// With init's `workers` > 1 this Worker starts engine Workers of its own script (pool.mjs)
+// and spreads the embedding and thumbnailing of insert() over them and itself.
 // The ops are the methods of `ops` below; their arguments and results are documented on
 // ClipdbWorkerClient in index.d.ts.
 import { ClipdbError } from './errors.mjs';
 import { openModelCache, getModelFiles, sha256Hex, byteSize } from './model-cache.mjs';
 import { selectModelFiles } from './model-files.mjs';
+import { EnginePool, ENGINE_NAME, checkPoolOptions, defaultWorkers, poolSize, runEngine } from './pool.mjs';
+import { clipdb_allocated_bytes } from './binding.mjs';
 import * as lib from './index.mjs';
 
-const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex } = lib;
+const { openDatabase, createTokenizer, clipModels, Listener, VectorIndex, Model } = lib;
 
 const state = {
   idb: null, dbName: 'clipdb', collection: 'photos', index: 'images',
   db: null, cache: null, clip: null, tokenizer: null, models: null, model: null, reindex: false,
   keepOriginals: true, thumbSide: 320,
   chunkSize: undefined, // bytes per Blob read when hashing / checking model files (model-cache.mjs)
+  // Engine pool (pool.mjs): `workers` Workers embed and thumbnail, this one included; each holds
+  // a model copy, so the pool shrinks until the copies fit in poolMemoryMB.
+  workers: undefined, poolMemoryMB: 1024, engineURL: undefined, pool: null,
 };
+
+// Photos per insertMany call in insert(); while one group is stored, the pool makes the
+// thumbnails and vectors of the next GROUPS_AHEAD groups (an abort waits for none of them).
+const INSERT_GROUP = 32;
+const GROUPS_AHEAD = 3;
 const running = new Map(); // call id → AbortController
 
 const log = (message) => postMessage({ type: 'log', message });
@@ -67,7 +79,29 @@ async function addIndex({ signal, progress, reindex = state.reindex } = {}) {
 
 function dbInfo() {
   const db = needDb();
-  return { ...db.info, model: state.model, modelCache: state.cache != null };
+  return { ...db.info, model: state.model, modelCache: state.cache != null, pool: state.pool ? state.pool.stats() : null };
+}
+
+// Vectors insert() had the pool make with each photo's thumbnail ('index' tasks), by the Blob
+// the store will hand the image Model (the photo, or its thumbnail when only that is kept).
+const made = new WeakMap(); // Blob → {vector} | {error: {code, message}}
+
+/**
+ * The store's image Model over `pool`: the same identifier and vectors as `visual`. A vector
+ * insert() already made is taken as it is; any other image is embedded by whichever pool member
+ * is free (insertMany keeps two per member in flight; photos go over as Blobs, read there).
+ */
+function pooledVisual(visual, pool) {
+  return new Model({
+    identifier: visual.identifier, dim: visual.dim, kind: visual.kind, concurrency: 2 * pool.size, blobs: true,
+    encode: (input) => {
+      const pre = input instanceof Blob ? made.get(input) : undefined;
+      if (!pre) return pool.embed(input);
+      made.delete(input);
+      if (pre.error) throw new ClipdbError(pre.error.code, pre.error.message);
+      return pre.vector;
+    },
+  });
 }
 
 /** A Blob as a data: URL (base64). */
@@ -90,7 +124,11 @@ const ops = {
    * thumbnail (`thumb`, longer side `thumbSide`, default 320 px) for display; `keepOriginals`
    * (default true) keeps the original file as `image` too, else the thumbnail is the stored image.
    */
-  async init({ idbURL, dbName, modelCacheName, collection, vectorIndex, reindex, keepOriginals, thumbSide, modelChunkSize } = {}) {
+  async init({ idbURL, dbName, modelCacheName, collection, vectorIndex, reindex, keepOriginals, thumbSide, modelChunkSize, workers, poolMemoryMB, engineURL } = {}) {
+    checkPoolOptions({ workers, poolMemoryMB });
+    if (workers !== undefined) state.workers = workers;
+    if (poolMemoryMB !== undefined) state.poolMemoryMB = poolMemoryMB;
+    if (engineURL !== undefined) state.engineURL = engineURL;
     if (keepOriginals !== undefined) state.keepOriginals = Boolean(keepOriginals);
     if (thumbSide !== undefined) state.thumbSide = thumbSide;
     if (idbURL) state.idb = await import(idbURL);
@@ -145,7 +183,11 @@ const ops = {
     const picked = await selectModelFiles(list);
     const st = picked.weights, vocab = picked.vocab;
     const weights = picked.config ? [st, picked.config] : [st];
+    // Engine workers get the weights as Blobs (made before the engine here reads them).
+    let engineFiles = (state.workers ?? defaultWorkers()) > 1 ? weights.map((f) => ({ name: f.name, data: f.data instanceof Blob ? f.data : new Blob([f.data]) })) : [];
     progress({ phase: 'load' });
+    const mod = await lib.getModule();
+    const allocated = clipdb_allocated_bytes(mod);
     let clip;
     try {
       clip = await lib.loadModel(weights.map((f) => ({ name: f.name, data: f.data })));
@@ -164,27 +206,42 @@ const ops = {
     let hash;
     try { hash = st.sha256 ?? await sha256Hex(st.data, { signal, chunkSize: state.chunkSize }); } catch (e) { clip.free(); tokenizer.free(); throw e; }
     const identifier = `${label || st.name}@sha256:${hash.slice(0, 16)}`;
+    // The pool: this Worker (member #0, the model just loaded) and size - 1 engine Workers, each
+    // loading its own copy. An engine that fails to start or load fails loadModel (WORKER_ERROR).
+    // One copy's memory: what the load just took in this Worker's engine (float32 weights and
+    // the session's buffers; an F16 file takes twice its size), else the weights file's size.
+    const took = clip.module === mod ? clipdb_allocated_bytes(mod) - allocated : 0;
+    const modelBytes = took > 0 ? took : byteSize(st.data);
+    const size = poolSize({ workers: state.workers, memoryMB: state.poolMemoryMB, modelBytes });
+    if (size === 1) engineFiles = [];
+    const models = clipModels({ clip, tokenizer, identifier, exif: 'apply' });
+    const pool = new EnginePool({
+      size, modelBytes, url: state.engineURL ?? self.location.href,
+      local: { embed: (input) => models.visual.predict(input), thumbnail: lib.thumbnail },
+    });
+    if (size > 1) progress({ phase: 'workers', workers: size });
+    try { await pool.start(engineFiles, { exif: 'apply' }); } catch (e) { clip.free(); tokenizer.free(); throw e; }
     // Switch: the vector index of the old model leaves memory (its vectors stay stored; the
     // store stays open, so an import running meanwhile goes on), then the new model's index is
     // added. If that fails (MODEL_MISMATCH without reindex, an abort), the old model is put back.
-    const previous = { clip: state.clip, tokenizer: state.tokenizer, models: state.models, model: state.model };
+    const previous = { clip: state.clip, tokenizer: state.tokenizer, models: state.models, model: state.model, pool: state.pool };
     if (state.models) await state.db.removeVectorIndex(state.index);
     // EXIF orientation applied (clipModels' default, README "Images"): photos stored as bytes
     // embed upright, as the page shows them.
-    state.clip = clip; state.tokenizer = tokenizer;
-    state.models = clipModels({ clip, tokenizer, identifier, exif: 'apply' });
+    state.clip = clip; state.tokenizer = tokenizer; state.pool = pool;
+    state.models = models.visual ? { ...models, visual: pooledVisual(models.visual, pool) } : models;
     state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + byteSize(f.data), 0) };
     let added;
     try {
       added = await addIndex({ signal, progress, reindex: reindex ?? state.reindex });
     } catch (e) {
       await state.db.removeVectorIndex(state.index);
-      clip.free(); tokenizer.free();
+      pool.close(); clip.free(); tokenizer.free();
       Object.assign(state, previous);
       if (state.models) await addIndex({ progress: () => {} }).catch(() => {});
       throw e;
     }
-    previous.clip?.free(); previous.tokenizer?.free();
+    previous.pool?.close(); previous.clip?.free(); previous.tokenizer?.free();
     // Where this model can be loaded from next time: its URLs (cached), or, for files picked
     // on this device, copies kept in the model cache under local: URLs.
     let source = list.filter((f) => f.url).map((f) => ({ name: f.name, url: f.url }));
@@ -221,28 +278,58 @@ const ops = {
     const existing = new Set((await col.find({ _id: { $in: docs.map((d) => d._id) } })).map((d) => d._id));
     const todo = docs.filter((d) => !existing.has(d._id));
     const failed = [];
+    const insertedIds = [];
     let done = 0;
     progress({ phase: 'insert', done: 0, total: todo.length });
-    // One insertOne per photo: a photo that cannot be decoded is reported and skipped instead
-    // of failing the batch. Abort stops between photos.
-    const insertedIds = [];
-    for (const d of todo) {
-      if (signal.aborted) throw new ClipdbError('ABORTED', `cancelled after ${insertedIds.length} of ${todo.length} photos`, { details: { insertedIds } });
-      try {
-        // A thumbnail for the grid, decoded and resized here in the Worker (a few tens of KB).
-        // With keepOriginals (the default) the original is stored too, as `image`; without it
-        // the thumbnail is the stored `image` (what the vector index embeds: CLIP looks at
-        // 224 px, so a 320-px thumbnail embeds nearly as the original does).
-        const thumb = await lib.thumbnail(d.image, { maxSide: state.thumbSide });
-        const doc = state.keepOriginals ? { ...d, thumb } : { ...d, image: thumb, size: thumb.size };
-        await col.insertOne(doc, { signal });
-        insertedIds.push(d._id);
-      } catch (e) {
-        if (e?.code === 'ABORTED') throw new ClipdbError('ABORTED', `cancelled after ${insertedIds.length} of ${todo.length} photos`, { details: { insertedIds } });
-        failed.push({ id: d._id, code: e?.code || 'ERROR', message: e?.message || String(e) });
-      }
+    const cancelled = () => new ClipdbError('ABORTED', `cancelled after ${insertedIds.length} of ${todo.length} photos`, { details: { insertedIds } });
+    const fail = (id, e) => {
+      failed.push({ id, code: e?.code || 'ERROR', message: e?.message || String(e) });
       done++;
-      progress({ phase: 'insert', done, total: todo.length, id: d._id });
+      progress({ phase: 'insert', done, total: todo.length, id });
+    };
+    // A thumbnail for the grid (a few tens of KB) and the vector, made by a pool member from one
+    // read of the photo. With keepOriginals (the default) the original is stored too, as
+    // `image`; without it the thumbnail is the stored `image` and is what is embedded (CLIP
+    // looks at 224 px, so a 320-px thumbnail embeds nearly as the original does). A photo that
+    // cannot be decoded is reported in `failed` and skipped; the others go on.
+    const thumbs = (group) => Promise.all(group.map((d) => state.pool.index({ image: d.image, maxSide: state.thumbSide, embedThumb: !state.keepOriginals })
+      .then(({ thumb, vector, error }) => {
+        made.set(state.keepOriginals ? d.image : thumb, vector ? { vector } : { error });
+        return { d, thumb };
+      }, (error) => ({ d, error }))));
+    // Groups of INSERT_GROUP photos: one insertMany each (its image Model takes the vectors
+    // made above); the next groups are thumbnailed and embedded while this one is stored.
+    const groups = []; // promises of the groups being made, in order
+    const more = (at) => { for (let k = at + groups.length * INSERT_GROUP; groups.length < GROUPS_AHEAD && k < todo.length; k += INSERT_GROUP) groups.push(thumbs(todo.slice(k, k + INSERT_GROUP))); };
+    for (let at = 0; at < todo.length; at += INSERT_GROUP) {
+      more(at);
+      const made = await groups.shift();
+      if (signal.aborted) throw cancelled();
+      more(at + INSERT_GROUP);
+      let batch = [];
+      for (const { d, thumb, error } of made) {
+        if (error) { if (error.code === 'WORKER_ERROR') throw Object.assign(error, { details: { insertedIds } }); fail(d._id, error); continue; }
+        batch.push(state.keepOriginals ? { ...d, thumb } : { ...d, image: thumb, size: thumb.size });
+      }
+      while (batch.length) {
+        let stored = 0;
+        try {
+          await col.insertMany(batch, {
+            signal,
+            onProgress: ({ id }) => { stored++; insertedIds.push(id); done++; progress({ phase: 'insert', done, total: todo.length, id }); },
+          });
+          batch = [];
+        } catch (e) {
+          if (e?.code === 'ABORTED' || signal.aborted) throw cancelled();
+          // An engine worker failed: the call fails with its named error (the photos stored
+          // so far stay; a later insert runs on the pool members left).
+          if (e?.code === 'WORKER_ERROR' || e?.code === 'TERMINATED') throw Object.assign(e, { details: { ...(e.details || {}), insertedIds } });
+          // insertMany stores the photos before the first failure and drops the rest of its
+          // batch: the first one not stored is the one that failed; the rest go again.
+          fail(batch[stored]._id, e);
+          batch = batch.slice(stored + 1);
+        }
+      }
     }
     return { inserted: insertedIds.length, skipped: docs.length - todo.length, failed, count: await col.count() };
   },
@@ -346,7 +433,11 @@ const ops = {
   },
 };
 
-self.onmessage = async (event) => {
+// An engine Worker of a pool (started by pool.mjs with this script's URL): embeds and
+// thumbnails only; it opens no store.
+const isEngine = self.name === ENGINE_NAME;
+if (isEngine) runEngine(lib);
+else self.onmessage = async (event) => {
   const msg = event.data;
   if (msg?.type === 'abort') { running.get(msg.id)?.abort(msg.reason); return; }
   if (msg?.type !== 'call') return;
@@ -365,4 +456,4 @@ self.onmessage = async (event) => {
     running.delete(id);
   }
 };
-postMessage({ type: 'ready' });
+if (!isEngine) postMessage({ type: 'ready' });

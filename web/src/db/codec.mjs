@@ -153,12 +153,14 @@ export async function joinDoc(doc, readBinary) {
 /**
  * The value a model receives for a field: Uint8Array of encoded image bytes (Blob,
  * ArrayBuffer, Uint8Array), an ImageData-like {width, height, data} (RGBA), or the value itself
- * (strings for text models). `value` is a user value or a binary record.
+ * (strings for text models). `value` is a user value or a binary record. With `blobs` (a
+ * Model's option), bytes held in a Blob stay that Blob (not read here).
  */
-export async function modelInput(value) {
+export async function modelInput(value, { blobs = false } = {}) {
   if (value != null && typeof value === 'object') {
     const rec = value.as !== undefined && 'data' in value && 'size' in value ? value : binaryRecord(value);
     if (rec) {
+      if (blobs && hasBlob && rec.data instanceof Blob && rec.as !== 'imagedata') return rec.data;
       const b = hasBlob && rec.data instanceof Blob ? new Uint8Array(await rec.data.arrayBuffer()) : rec.data;
       if (rec.as === 'imagedata') return { width: rec.width, height: rec.height, data: new Uint8ClampedArray(b.buffer, b.byteOffset, b.byteLength) };
       return b;

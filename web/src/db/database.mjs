@@ -106,6 +106,27 @@ function checkVector(v, dim, who) {
 }
 
 /**
+ * Results of `count` async jobs taken in order, with up to `width` of them started ahead:
+ * next() resolves job i's result (or rejects with its error) for i = 0, 1, ...; jobs started
+ * ahead of one that failed are left to settle unobserved. width 1 starts each job only when
+ * it is asked for, as a plain loop would.
+ */
+function ahead(count, width, job) {
+  const started = [];
+  let i = 0;
+  return {
+    next() {
+      for (let j = started.length; j < Math.min(count, i + width); j++) {
+        const p = job(j);
+        p.catch(() => {}); // observed by next(); ones never asked for must not be unhandled
+        started.push(p);
+      }
+      return started[i++];
+    },
+  };
+}
+
+/**
  * A model turning one input into an embedding. The encode function is injected, so any
  * encoder fits: clipdb's wasm CLIP (see clipModels in ../index.mjs), a server, or a test fake.
  */
@@ -116,14 +137,23 @@ export class Model {
    *   on reopen); `dim` is the embedding length; `encode` receives the listener key's value:
    *   a string for text, a Uint8Array of encoded image bytes, or an ImageData-like
    *   {width, height, data: Uint8ClampedArray RGBA} for images.
+   *   `concurrency` (default 1): how many encode calls the store may have in flight at once
+   *   (insertMany and the backfill of db.add start that many documents ahead and still take
+   *   their vectors, and their errors, in document order). More than 1 only helps an encode
+   *   that runs elsewhere (a pool of Workers, a server); results must not depend on it.
+   *   `blobs` (default false): encode may receive a Blob instead of the Uint8Array of its
+   *   bytes (the field's own Blob or a stored one), e.g. to hand it to a Worker unread.
    */
-  constructor({ identifier, dim, encode, kind } = {}) {
+  constructor({ identifier, dim, encode, kind, concurrency = 1, blobs = false } = {}) {
     if (typeof identifier !== 'string' || identifier === '') throw new ClipdbError('INVALID_ARGUMENT', 'Model needs a non-empty identifier');
     if (!Number.isInteger(dim) || dim < 1) throw new ClipdbError('INVALID_ARGUMENT', `Model '${identifier}' needs an integer dim >= 1, got ${dim}`);
     if (typeof encode !== 'function') throw new ClipdbError('INVALID_ARGUMENT', `Model '${identifier}' needs an encode function`);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new ClipdbError('INVALID_ARGUMENT', `Model '${identifier}': concurrency must be an integer >= 1, got ${concurrency}`);
     this.identifier = identifier;
     this.dim = dim;
     this.kind = kind;
+    this.concurrency = concurrency;
+    this.blobs = Boolean(blobs);
     this._encode = encode;
   }
 
@@ -458,14 +488,14 @@ export class Database {
   }
 
   /** The model input of a stored document's field (binary fields read from storage). */
-  async _storedInput(collection, id, doc, key) {
+  async _storedInput(collection, id, doc, key, opts) {
     const v = getPath(doc, key);
     if (v != null && typeof v === 'object' && v.$clipdb === 'ref') {
       const rec = await this._readBinary(collection, id, key, v);
       if (rec === undefined) throw new ClipdbError('CORRUPT', `the store is damaged: the binary field '${key}' of document ${JSON.stringify(id)} is missing`);
-      return modelInput(rec);
+      return modelInput(rec, opts);
     }
-    return modelInput(v);
+    return modelInput(v, opts);
   }
 
   /**
@@ -539,12 +569,17 @@ export class Database {
     for (let start = 0; start < todo.length;) {
       if (signal?.aborted) throw abortError(signal, { embedded });
       const ids = [], vectors = [], t0 = Date.now();
-      for (const id of todo.slice(start, start + batchSize)) {
+      const slice = todo.slice(start, start + batchSize);
+      const jobs = ahead(slice.length, L.model.concurrency ?? 1, async (j) => {
+        const rec = recs.get(slice[j]);
+        return rec ? L.model.predict(await this._storedInput(collection, slice[j], rec.doc, L.key, { blobs: L.model.blobs })) : null;
+      });
+      for (const id of slice) {
         if (signal?.aborted) break;
-        const rec = recs.get(id);
-        if (!rec) continue;
+        const job = jobs.next();
+        if (!recs.get(id)) continue;
         try {
-          vectors.push(await L.model.predict(await this._storedInput(collection, id, rec.doc, L.key)));
+          vectors.push(await job);
           ids.push(id);
         } catch (e) {
           // Leave it pending (and out of search); report it, keep going.
@@ -680,33 +715,39 @@ export class Database {
       let failure = null, stop = batch.length;
       // The model inputs of the next INPUT_AHEAD documents are read while one is embedded: a
       // stored Blob is read through the browser (an IPC round trip each), and waiting for
-      // each in turn left the page idle between embeddings.
+      // each in turn left the page idle between embeddings. A model that takes Blobs
+      // (Model({blobs})) gets the document's own Blob, unread.
       const inputs = new Array(batch.length).fill(null);
       const packedInput = packedInputs(packed.ops);
       const inputOf = (b, name) => {
-        const key = this._vis.get(name).vi.indexingListener.key;
-        const bin = b.bins.find((x) => x.path === key);
-        return (bin && packedInput(bin)) ?? modelInput(getPath(b.user, key));
+        const L = this._vis.get(name).vi.indexingListener;
+        if (L.model.blobs) return modelInput(getPath(b.user, L.key), { blobs: true });
+        const bin = b.bins.find((x) => x.path === L.key);
+        return (bin && packedInput(bin)) ?? modelInput(getPath(b.user, L.key));
       };
       const prefetch = (j) => {
         if (j >= batch.length || inputs[j]) return;
         inputs[j] = Promise.all(batch[j].pending.map((name) => inputOf(batch[j], name)));
         inputs[j].catch(() => {}); // reported when its turn comes
       };
-      for (let i = 0; i < batch.length; i++) {
-        const b = batch[i];
-        if (signal?.aborted) { failure = abortError(signal); stop = i; break; }
+      // Models that embed elsewhere (concurrency > 1) get the next documents started ahead.
+      const width = Math.max(1, ...batch.flatMap((b) => b.pending.map((name) => this._vis.get(name).vi.indexingListener.model.concurrency ?? 1)));
+      const jobs = ahead(batch.length, width, async (i) => {
+        for (let j = i; j <= i + INPUT_AHEAD; j++) prefetch(j);
+        const ins = await inputs[i];
+        inputs[i] = null;
         const vs = [];
+        for (let p = 0; p < batch[i].pending.length; p++) {
+          const s = this._vis.get(batch[i].pending[p]);
+          vs.push([s, await s.vi.indexingListener.model.predict(ins[p])]);
+        }
+        return vs;
+      });
+      for (let i = 0; i < batch.length; i++) {
+        if (signal?.aborted) { failure = abortError(signal); stop = i; break; }
         try {
-          for (let j = i; j <= i + INPUT_AHEAD; j++) prefetch(j);
-          const ins = await inputs[i];
-          inputs[i] = null;
-          for (let p = 0; p < b.pending.length; p++) {
-            const s = this._vis.get(b.pending[p]);
-            vs.push([s, await s.vi.indexingListener.model.predict(ins[p])]);
-          }
+          vectors.push(await jobs.next());
         } catch (e) { failure = e; stop = i; break; }
-        vectors.push(vs);
       }
       const embedMs = Date.now() - tEmbed;
       // Transaction 2: one chunk record per vector index, marks cleared; the rest removed.
