@@ -377,6 +377,11 @@ static void heap_sort(heap *h) {
   }
 }
 
+/* Whether `slot` is searched: every row when `seen` is NULL, else the rows whose bit is set. */
+static int row_searched(const uint64_t *seen, size_t slot) {
+  return seen == NULL || ((seen[slot / 64] >> (slot % 64)) & 1u);
+}
+
 /* Min-heap of floats (the k largest lower bounds seen; the smallest of them at the root). */
 static void kheap_offer(float *kh, size_t *n, size_t cap, float x) {
   size_t i;
@@ -443,7 +448,7 @@ static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, co
     ix->config->qdot(rows, dim, q16, ix->codes + b * dim, dim, acc);
     for (size_t r = 0; r < rows; r++) {
       size_t slot = b + r;
-      if (seen != NULL && !(seen[slot / 64] & ((uint64_t)1 << (slot % 64)))) continue;
+      if (!row_searched(seen, slot)) continue;
       double a = t * (double)ix->code_scale[slot] * (double)acc[r];
       double bd = qnorm * ix->code_err[slot] + eq * (1.000001 + ix->code_err[slot]) + slack;
       /* Stored as float, at most a - bd (scores and bounds are below 2 in magnitude, where
@@ -455,7 +460,7 @@ static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, co
   const double threshold = kn == k ? (double)kh[0] : -INFINITY;
   const clipdb_f32_dot_ukernel_fn dot = ix->config->dot;
   for (size_t slot = 0; slot < n; slot++) {
-    if (seen != NULL && !(seen[slot / 64] & ((uint64_t)1 << (slot % 64)))) continue;
+    if (!row_searched(seen, slot)) continue;
     double bd = qnorm * ix->code_err[slot] + eq * (1.000001 + ix->code_err[slot]) + slack;
     if ((double)lower[slot] + 2.0 * bd + 4e-7 < threshold) continue; /* upper bound below T */
     float sc;
@@ -522,7 +527,7 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
     for (size_t c = 0; c < n_candidates; c++) {
       int64_t s = slot_of(ix, candidates[c]);
       if (s < 0) continue;
-      if (seen[s / 64] & ((uint64_t)1 << (s % 64))) continue;
+      if (row_searched(seen, (size_t)s)) continue; /* duplicate */
       seen[s / 64] |= (uint64_t)1 << (s % 64);
       n_cand_slots++;
     }

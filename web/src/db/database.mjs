@@ -19,7 +19,7 @@ import { matches, isEmptyFilter, getPath, hasPath, compileFilter } from './filte
 import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe } from './codec.mjs';
 import { openStorage, storageError } from './storage.mjs';
 import { VectorSet } from './vector-set.mjs';
-import { Packs, refsOf, packKey, PACK_MAX_BYTES, PACK_PREFIX } from './packs.mjs';
+import { Packs, refsOf, packKey, packSeq, PACK_MAX_BYTES } from './packs.mjs';
 import { SEP, idKey, idFromKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportChunks, importContainer } from './container.mjs';
 import { exportParquet } from './parquet.mjs';
@@ -41,8 +41,7 @@ const PACK_READ_BYTES = 16 << 20;
 function packedInputs(packOps) {
   const packs = new Map(); // pack seq → {data, bytes: Promise<Uint8Array> | null}
   for (const op of packOps) {
-    const seq = Number(op.key.slice(PACK_PREFIX.length));
-    if (hasBlob && op.value?.data instanceof Blob && op.value.data.size <= PACK_READ_BYTES) packs.set(seq, { data: op.value.data, bytes: null });
+    if (hasBlob && op.value?.data instanceof Blob && op.value.data.size <= PACK_READ_BYTES) packs.set(packSeq(op.key), { data: op.value.data, bytes: null });
   }
   return (bin) => {
     const p = packs.get(bin.ref?.pack);

@@ -21,7 +21,8 @@ import { SEP } from './layout.mjs';
 
 export const PACK_PREFIX = `${SEP}pack${SEP}`;
 export const packKey = (seq) => `${PACK_PREFIX}${String(seq).padStart(12, '0')}`;
-const packSeq = (key) => Number(key.slice(PACK_PREFIX.length));
+/** The sequence number of the pack record under `key` (packKey's inverse). */
+export const packSeq = (key) => Number(key.slice(PACK_PREFIX.length));
 /** A pack holds at most this many bytes (one field larger than this gets a pack of its own). */
 export const PACK_MAX_BYTES = 64 << 20;
 // Pack records kept open for reading: where Blob exists a record holds a handle (an IndexedDB
@@ -152,19 +153,17 @@ export class Packs {
     const have = hasBlob && rec.data instanceof Blob ? rec.data.size : rec.data?.byteLength;
     if (!Number.isInteger(ref.offset) || ref.offset < 0 || !(end <= have)) throw damaged(`${what} lies at bytes ${ref.offset}..${end} of pack ${ref.pack}, which holds ${have ?? 0}`);
     const isBlob = hasBlob && rec.data instanceof Blob;
-    // lazy: a Blob field's slice is made when first asked for (`blob()`): in Chromium each
-    // Blob.slice is a round trip to the browser process (about 0.8 ms), paid only for the
-    // fields a caller actually reads.
-    if (lazy && isBlob && ref.as === 'blob') {
-      let slice = null;
-      const out = { as: ref.as, size: ref.size, blob: () => (slice ??= rec.data.slice(ref.offset, end, ref.type ?? '')) };
-      if (ref.type !== undefined) out.type = ref.type;
-      return out;
-    }
-    const data = isBlob ? rec.data.slice(ref.offset, end, ref.type ?? '') : rec.data.subarray(ref.offset, end);
-    const out = { as: ref.as, size: ref.size, data };
+    const out = { as: ref.as, size: ref.size };
     if (ref.type !== undefined) out.type = ref.type;
     if (ref.width !== undefined) { out.width = ref.width; out.height = ref.height; }
+    if (lazy && isBlob && ref.as === 'blob') {
+      // A Blob field's slice is made when first asked for: in Chromium each Blob.slice is a
+      // round trip to the browser process (about 0.8 ms), paid only for fields a caller reads.
+      let slice = null;
+      out.blob = () => (slice ??= rec.data.slice(ref.offset, end, ref.type ?? ''));
+    } else {
+      out.data = isBlob ? rec.data.slice(ref.offset, end, ref.type ?? '') : rec.data.subarray(ref.offset, end);
+    }
     return out;
   }
 }
