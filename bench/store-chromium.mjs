@@ -144,6 +144,8 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
         };
         if (cdp) writeFileSync(process.env.CLIPDB_BENCH_PROFILE, JSON.stringify((await cdp.send('Profiler.stop')).profile));
         const after = rendererMemory(profile);
+        // CLIPDB_BENCH_SMAPS=F: the renderer's /proc smaps right after the open (where its memory is).
+        if (process.env.CLIPDB_BENCH_SMAPS && after) writeFileSync(process.env.CLIPDB_BENCH_SMAPS, readFileSync(`/proc/${after.pid}/smaps`));
         const q = await page.evaluate(() => window.bench.queries());
         if (tag === 'clipdb') writeFileSync(answersFile, JSON.stringify(q.answers));
         delete q.answers;

@@ -567,7 +567,8 @@ typedef struct clipdb_index clipdb_index_t;
  * same kernel. Keys and scores are identical, bit for bit, to scoring every vector; only
  * fewer float32 rows are read (tests/c/test-index.c compares the two on clustered data).
  * Memory: about dim*5 + 24 bytes per vector (float32 row, int8 copy, its scale and error
- * bound, key, insertion number), plus 8 bytes per vector of key table.
+ * bound, key, insertion number), plus 8 bytes per vector of key table; dim*2 + 24 once
+ * compacted (clipdb_index_compact: 16-bit rows instead of float32).
  */
 
 /**
@@ -608,6 +609,27 @@ CLIPDB_API clipdb_status clipdb_index_add(clipdb_index_t *index, const uint32_t 
  */
 CLIPDB_API clipdb_status clipdb_index_reserve(clipdb_index_t *index, size_t n);
 
+/**
+ * Compact rows: drop every float32 row and keep each vector as a 16-bit code instead (from
+ * then on, for every vector added too), cutting memory from about dim*5 to dim*2 bytes per
+ * vector. Row v (normalised) is held as v^ = (s/256) * (256 c + r) with s = max|v|/127 per
+ * row, c = round(v/s) its int8 copy (the candidate pass's) and r = round((v - s c)/(s/256))
+ * a second int8 byte; v^ is computed in float32 (s/256 times the exact integer).
+ * |v_i - v^_i| <= s/512 (+ float32 rounding), so ||v - v^|| <= sqrt(dim) * max|v| / 65024
+ * and each score moves by at most that much from the float32 row's (for 512-d CLIP
+ * embeddings, whose max|v| is about 0.1-0.2: at most 7e-5, typically 1e-6).
+ * Afterwards search scores v^ exactly as it scored the float32 rows (same kernel, same
+ * candidate pass, same results as scoring every v^) and clipdb_index_get returns v^. One-way:
+ * the float32 rows are gone; keep them in storage if they must be read back exactly.
+ * Already compact: does nothing.
+ * Errors: INVALID_ARGUMENT (NULL), OUT_OF_MEMORY (needs dim bytes per allocated vector while
+ * it runs; the index is unchanged).
+ */
+CLIPDB_API clipdb_status clipdb_index_compact(clipdb_index_t *index);
+
+/** 1 if clipdb_index_compact has run on `index`, else 0 (0 for NULL). */
+CLIPDB_API int clipdb_index_is_compact(const clipdb_index_t *index);
+
 /** Remove `key` and its vector. Errors: NOT_FOUND if absent (the index is unchanged). */
 CLIPDB_API clipdb_status clipdb_index_remove(clipdb_index_t *index, uint32_t key);
 
@@ -615,7 +637,8 @@ CLIPDB_API clipdb_status clipdb_index_remove(clipdb_index_t *index, uint32_t key
 CLIPDB_API size_t clipdb_index_count(const clipdb_index_t *index);
 
 /**
- * Copy the stored (normalised) vector of `key` into `out` (float32 [dim]).
+ * Copy the stored (normalised) vector of `key` into `out` (float32 [dim]); for a compact index
+ * its 16-bit copy v^ (clipdb_index_compact).
  * Errors: INVALID_ARGUMENT (NULL), NOT_FOUND.
  */
 CLIPDB_API clipdb_status clipdb_index_get(const clipdb_index_t *index, uint32_t key, float *out);

@@ -22,6 +22,13 @@
  * only rows with upper bound >= T are scored in float32, by the same kernel as the full scan.
  * The result is therefore identical, scores bit for bit, to scoring every row (tested against
  * the full scan in tests/c/test-index.c); the candidate pass only decides which rows to score.
+ *
+ * Compact rows (clipdb_index_compact): the float32 rows are dropped and each row is held as a
+ * 16-bit code split in two int8 planes, the int8 copy c above and a second byte r, read as
+ * v^ = (s / 256) * (256 c + r) (computed in float32 the same way everywhere: row_of()). The
+ * candidate pass is unchanged (it reads c); the rows it keeps, and full scans, are scored on
+ * v^. Everything above then holds with v^ in place of v: results are exactly those of scoring
+ * every v^, and err is measured against v^.
  */
 #include <math.h>
 #include <string.h>
@@ -44,6 +51,9 @@ struct clipdb_index {
   int8_t *codes;      /* [capacity, dim] int8 copy of each row (candidate pass) */
   float *code_scale;  /* [capacity] s: row ~= s * codes */
   float *code_err;    /* [capacity] ||row - s * codes||, rounded up */
+  int8_t *lo;         /* [capacity, dim] compact: the low byte r of each row's 16-bit code */
+  int compact;        /* 1 once clipdb_index_compact ran: no float32 rows (vectors is NULL) */
+  double row_norm_max;/* compact: an upper bound on ||v^|| over the rows ever stored */
   int prefilter;      /* candidate pass enabled (1 by default; tests compare with 0) */
   uint64_t next_seq;
   uint32_t *table;    /* [table_size]: slot + 1, 0 = empty */
@@ -115,9 +125,15 @@ static clipdb_status reserve_to(clipdb_index_t *ix, size_t extra, int exact) {
     if (cap > SIZE_MAX / sizeof(float) / dim)
       return clipdb__error(ix->error, CLIPDB_STATUS_OUT_OF_MEMORY,
                            "failed to grow index to %zu vectors: size overflow", cap);
-    float *v = clipdb__realloc(ix->vectors, cap * dim * sizeof(float));
-    if (v == NULL) goto oom;
-    ix->vectors = v;
+    if (ix->compact) {
+      int8_t *l = clipdb__realloc(ix->lo, cap * dim);
+      if (l == NULL) goto oom;
+      ix->lo = l;
+    } else {
+      float *v = clipdb__realloc(ix->vectors, cap * dim * sizeof(float));
+      if (v == NULL) goto oom;
+      ix->vectors = v;
+    }
     uint32_t *k = clipdb__realloc(ix->keys, cap * sizeof(uint32_t));
     if (k == NULL) goto oom;
     ix->keys = k;
@@ -187,6 +203,52 @@ static void quantize_row(const float *v, size_t dim, int8_t *codes, float *scale
   *err = (float)(sqrt(e2) * (1.0 + 1e-6)) + 1e-30f;
 }
 
+/* Compact rows: row `slot` as v^ = (s / 256) * (256 c + r), in float32. Every reader of a
+ * compact row goes through here, so the same floats are scored everywhere. */
+static void row_of(const clipdb_index_t *ix, size_t slot, float *out) {
+  const size_t dim = (size_t)ix->dim;
+  const float sl = ix->code_scale[slot] * (1.0f / 256.0f);
+  const int8_t *c = ix->codes + slot * dim, *r = ix->lo + slot * dim;
+  for (size_t i = 0; i < dim; i++) out[i] = sl * (float)(256 * (int32_t)c[i] + (int32_t)r[i]);
+}
+
+/* The row `slot` to score: its float32 row, or (compact) v^ written into `scratch` [dim]. */
+static const float *row_ptr(const clipdb_index_t *ix, size_t slot, float *scratch) {
+  if (!ix->compact) return ix->vectors + slot * (size_t)ix->dim;
+  row_of(ix, slot, scratch);
+  return scratch;
+}
+
+/* Compact: the low bytes r of row `slot` (normalised row v, whose codes and scale are set):
+ * r = round((v - s c) / (s / 256)), in int8 range; then err = ||v^ - s c|| (what the
+ * candidate pass bounds against) and the bound on ||v^||. `tmp`: dim floats of scratch. */
+static void split_row(clipdb_index_t *ix, const float *v, size_t slot, float *tmp) {
+  const size_t dim = (size_t)ix->dim;
+  const float s = ix->code_scale[slot], sl = s * (1.0f / 256.0f);
+  int8_t *c = ix->codes + slot * dim, *r = ix->lo + slot * dim;
+  for (size_t i = 0; i < dim; i++) {
+    double d = (double)v[i] - (double)s * (double)c[i];
+    double q = sl > 0.0f ? nearbyint(d / (double)sl) : 0.0;
+    /* |d| <= s/2, so q is in [-128, 128]; 256 c + 128 is written as 256 (c + 1) - 128 (c + 1 is
+     * another valid rounding of v / s: c < 127 here, as c = 127 only at max|v|, where d ~ 0). */
+    if (q >= 128.0 && c[i] < 127) {
+      c[i]++;
+      q -= 256.0;
+    }
+    r[i] = (int8_t)(q > 127.0 ? 127.0 : q < -128.0 ? -128.0 : q);
+  }
+  row_of(ix, slot, tmp);
+  double e2 = 0.0, n2 = 0.0;
+  for (size_t i = 0; i < dim; i++) {
+    double d = (double)tmp[i] - (double)s * (double)c[i];
+    e2 += d * d;
+    n2 += (double)tmp[i] * (double)tmp[i];
+  }
+  ix->code_err[slot] = (float)(sqrt(e2) * (1.0 + 1e-6)) + 1e-30f;
+  double nn = sqrt(n2) * (1.0 + 1e-6);
+  if (nn > ix->row_norm_max) ix->row_norm_max = nn;
+}
+
 /* ---- public API --------------------------------------------------------------------------- */
 
 clipdb_status clipdb_index_init(int32_t dim, clipdb_index_t **out) {
@@ -214,6 +276,7 @@ void clipdb_index_free(clipdb_index_t *ix) {
   clipdb__free(ix->codes);
   clipdb__free(ix->code_scale);
   clipdb__free(ix->code_err);
+  clipdb__free(ix->lo);
   clipdb__free(ix->table);
   clipdb__free(ix);
 }
@@ -228,6 +291,30 @@ const char *clipdb_index_kernel_name(void) { return clipdb__index_get_config()->
 
 void clipdb__index_set_prefilter(clipdb_index_t *ix, int on) {
   if (ix != NULL) ix->prefilter = on != 0;
+}
+
+int clipdb_index_is_compact(const clipdb_index_t *ix) { return ix != NULL && ix->compact; }
+
+clipdb_status clipdb_index_compact(clipdb_index_t *ix) {
+  if (ix == NULL) return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to compact index: index is NULL");
+  if (ix->compact) return CLIPDB_STATUS_SUCCESS;
+  const size_t dim = (size_t)ix->dim;
+  int8_t *lo = clipdb__malloc((ix->capacity ? ix->capacity : 1) * dim);
+  float *tmp = clipdb__malloc(dim * sizeof *tmp);
+  if (lo == NULL || tmp == NULL) {
+    clipdb__free(lo);
+    clipdb__free(tmp);
+    return clipdb__error(ix->error, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to compact index of %zu vectors: out of memory (the index is unchanged)", ix->count);
+  }
+  ix->lo = lo;
+  ix->row_norm_max = 1.000001;
+  for (size_t slot = 0; slot < ix->count; slot++) split_row(ix, ix->vectors + slot * dim, slot, tmp);
+  clipdb__free(tmp);
+  clipdb__free(ix->vectors);
+  ix->vectors = NULL;
+  ix->compact = 1;
+  return CLIPDB_STATUS_SUCCESS;
 }
 
 clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const float *vectors,
@@ -255,6 +342,11 @@ clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const f
     if (invs != NULL) invs[j] = inv;
   }
   clipdb_status st = reserve(ix, n);
+  /* Compact: each normalised row is made in `row` and kept only as its two code planes. */
+  float *row = NULL;
+  if (st == CLIPDB_STATUS_SUCCESS && ix->compact && (row = clipdb__malloc(2 * dim * sizeof *row)) == NULL)
+    st = clipdb__error(ix->error, CLIPDB_STATUS_OUT_OF_MEMORY,
+                       "failed to add %zu vectors to index: out of memory; nothing of the batch was added", n);
   if (st != CLIPDB_STATUS_SUCCESS) {
     clipdb__free(invs);
     return st;
@@ -273,10 +365,12 @@ clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const f
       ix->seqs[slot] = ix->next_seq++;
       ix->table[pos] = (uint32_t)(slot + 1);
     }
-    float *dst = ix->vectors + slot * dim;
+    float *dst = ix->compact ? row : ix->vectors + slot * dim;
     for (size_t i = 0; i < dim; i++) dst[i] = (float)(src[i] * inv);
     quantize_row(dst, dim, ix->codes + slot * dim, &ix->code_scale[slot], &ix->code_err[slot]);
+    if (ix->compact) split_row(ix, dst, slot, row + dim);
   }
+  clipdb__free(row);
   clipdb__free(invs);
   return CLIPDB_STATUS_SUCCESS;
 }
@@ -292,7 +386,8 @@ clipdb_status clipdb_index_remove(clipdb_index_t *ix, uint32_t key) {
   size_t slot = (size_t)s, last = ix->count - 1;
   if (slot != last) {
     const size_t dim = (size_t)ix->dim;
-    memcpy(ix->vectors + slot * dim, ix->vectors + last * dim, dim * sizeof(float));
+    if (ix->compact) memcpy(ix->lo + slot * dim, ix->lo + last * dim, dim);
+    else memcpy(ix->vectors + slot * dim, ix->vectors + last * dim, dim * sizeof(float));
     memcpy(ix->codes + slot * dim, ix->codes + last * dim, dim);
     ix->code_scale[slot] = ix->code_scale[last];
     ix->code_err[slot] = ix->code_err[last];
@@ -311,7 +406,8 @@ clipdb_status clipdb_index_get(const clipdb_index_t *ix, uint32_t key, float *ou
   if (s < 0)
     return clipdb__error((char *)ix->error, CLIPDB_STATUS_NOT_FOUND,
                          "failed to get vector of key %u: no such key", (unsigned)key);
-  memcpy(out, ix->vectors + (size_t)s * (size_t)ix->dim, (size_t)ix->dim * sizeof(float));
+  if (ix->compact) row_of(ix, (size_t)s, out);
+  else memcpy(out, ix->vectors + (size_t)s * (size_t)ix->dim, (size_t)ix->dim * sizeof(float));
   return CLIPDB_STATUS_SUCCESS;
 }
 
@@ -414,9 +510,11 @@ static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, co
   const size_t dim = (size_t)ix->dim, n = ix->count, k = h->cap;
   int16_t *q16 = clipdb__malloc(dim * sizeof *q16);
   float *lower = clipdb__malloc((n ? n : 1) * sizeof *lower);
-  if (q16 == NULL || lower == NULL) {
+  float *scratch = clipdb__malloc(dim * sizeof *scratch);
+  if (q16 == NULL || lower == NULL || scratch == NULL) {
     clipdb__free(q16);
     clipdb__free(lower);
+    clipdb__free(scratch);
     return -1;
   }
   /* The int16 copy of the query, q ~= t * q16, with |q16| small enough that no int32 sum of
@@ -437,9 +535,11 @@ static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, co
     q2 += (double)qn[i] * (double)qn[i];
   }
   const double qnorm = sqrt(q2) * (1.0 + 1e-6), eq = sqrt(f2) * (1.0 + 1e-6);
+  /* rn bounds ||v||: 1 (+1e-6) for float32 rows (normalised), measured for compact rows. */
+  const double rn = ix->compact ? ix->row_norm_max : 1.000001;
   /* The float32 kernel's own rounding: |computed - exact| <= gamma_(dim+1) * sum |q_i v_i|,
-   * and sum |q_i v_i| <= ||q|| ||v|| with ||v|| = 1 (+1e-6); taken twice over, plus 1e-6. */
-  const double slack = ((double)dim + 2.0) * 1.2e-7 * qnorm * 1.01 + 1e-6;
+   * and sum |q_i v_i| <= ||q|| ||v||; taken twice over, plus 1e-6. */
+  const double slack = ((double)dim + 2.0) * 1.2e-7 * qnorm * rn * 1.01 + 1e-6;
   float kh[PREFILTER_MAX_K];
   size_t kn = 0;
   int32_t acc[SCORE_BLOCK];
@@ -450,7 +550,7 @@ static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, co
       size_t slot = b + r;
       if (!row_searched(seen, slot)) continue;
       double a = t * (double)ix->code_scale[slot] * (double)acc[r];
-      double bd = qnorm * ix->code_err[slot] + eq * (1.000001 + ix->code_err[slot]) + slack;
+      double bd = qnorm * ix->code_err[slot] + eq * (rn + ix->code_err[slot]) + slack;
       /* Stored as float, at most a - bd (scores and bounds are below 2 in magnitude, where
        * float rounding moves a value by less than 1.2e-7). */
       lower[slot] = (float)(a - bd - 2e-7);
@@ -461,14 +561,15 @@ static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, co
   const clipdb_f32_dot_ukernel_fn dot = ix->config->dot;
   for (size_t slot = 0; slot < n; slot++) {
     if (!row_searched(seen, slot)) continue;
-    double bd = qnorm * ix->code_err[slot] + eq * (1.000001 + ix->code_err[slot]) + slack;
+    double bd = qnorm * ix->code_err[slot] + eq * (rn + ix->code_err[slot]) + slack;
     if ((double)lower[slot] + 2.0 * bd + 4e-7 < threshold) continue; /* upper bound below T */
     float sc;
-    dot(1, dim, qn, ix->vectors + slot * dim, dim, &sc);
+    dot(1, dim, qn, row_ptr(ix, slot, scratch), dim, &sc);
     heap_offer(h, sc, (uint32_t)slot);
   }
   clipdb__free(q16);
   clipdb__free(lower);
+  clipdb__free(scratch);
   return 0;
 }
 
@@ -501,6 +602,7 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
   /* Queries are normalised once, and scored together: each block of stored rows is read from
    * memory once for all queries of the batch (the scan is memory-bound for large indexes). */
   float *qn = NULL;
+  float *rowbuf = NULL; /* compact: the rows of one block (or one row) as v^ */
   heap *heaps = NULL;
   uint64_t *seen = NULL;
   size_t n_cand_slots = 0;
@@ -552,13 +654,23 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
     if (!prefiltered) /* no scratch memory: scan in full instead */
       for (size_t q = 0; q < n_queries; q++) heaps[q].size = 0;
   }
+  if (kk > 0 && !prefiltered && ix->compact &&
+      (rowbuf = clipdb__malloc((candidates == NULL ? SCORE_BLOCK : 1) * dim * sizeof *rowbuf)) == NULL) {
+    status = clipdb__error(err, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to search index: out of memory");
+    goto cleanup;
+  }
   if (kk > 0 && !prefiltered) {
     float block[SCORE_BLOCK];
     if (candidates == NULL) {
       for (size_t b = 0; b < ix->count; b += SCORE_BLOCK) {
         size_t rows = ix->count - b < SCORE_BLOCK ? ix->count - b : SCORE_BLOCK;
+        const float *base = ix->vectors + b * dim;
+        if (ix->compact) {
+          for (size_t r = 0; r < rows; r++) row_of(ix, b + r, rowbuf + r * dim);
+          base = rowbuf;
+        }
         for (size_t q = 0; q < n_queries; q++) {
-          dot(rows, dim, qn + q * dim, ix->vectors + b * dim, dim, block);
+          dot(rows, dim, qn + q * dim, base, dim, block);
           for (size_t r = 0; r < rows; r++) heap_offer(&heaps[q], block[r], (uint32_t)(b + r));
         }
       }
@@ -569,7 +681,7 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
       for (size_t w = 0; w < words; w++) {
         for (uint64_t bits = seen[w]; bits != 0; bits &= bits - 1) {
           uint32_t slot = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
-          const float *row = ix->vectors + (size_t)slot * dim;
+          const float *row = row_ptr(ix, slot, rowbuf);
           for (size_t q = 0; q < n_queries; q++) {
             float s;
             dot(1, dim, qn + q * dim, row, dim, &s);
@@ -585,6 +697,7 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
     out_counts[q] = heaps[q].size;
   }
 cleanup:
+  clipdb__free(rowbuf);
   clipdb__free(qn);
   clipdb__free(heaps);
   clipdb__free(seen);

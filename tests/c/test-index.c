@@ -338,9 +338,12 @@ static void compare_prefilter(clipdb_index_t *ix, int dim, const float *queries,
   free(k1); free(k2); free(s1); free(s2);
 }
 
-static void test_prefilter(int dim, int n) {
+static void test_prefilter(int dim, int n, int compact) {
   clipdb_index_t *ix = NULL;
   CHECK(clipdb_index_init(dim, &ix) == CLIPDB_STATUS_SUCCESS, "init");
+  /* compact: every row is added as its 16-bit code; the candidate pass must still give exactly
+   * the full scan's results (of those rows) */
+  if (compact) CHECK(clipdb_index_compact(ix) == CLIPDB_STATUS_SUCCESS && clipdb_index_is_compact(ix), "compact");
   float *vecs = malloc(sizeof(float) * (size_t)dim * (size_t)n);
   uint32_t *keys = malloc(sizeof(uint32_t) * (size_t)n);
   /* 40 cluster centres; each row a centre plus noise of 1e-3 to 1e-6 (near-ties within the
@@ -374,9 +377,91 @@ static void test_prefilter(int dim, int n) {
   for (int i = 1; i < n; i += 11) CHECK(clipdb_index_add(ix, keys + i, vecs + (size_t)((i * 7) % n) * dim, 1) == CLIPDB_STATUS_SUCCESS, "upsert");
   if (clipdb_index_count(ix) >= 4096) for (int t = 0; t < 4; t++) compare_prefilter(ix, dim, queries, 6, ks[t], NULL, 0, "after remove/upsert");
   /* and against the brute-force reference, once */
-  compare_prefilter(ix, dim, queries, 2, 20, NULL, 0, "final");
+  if (!compact) compare_prefilter(ix, dim, queries, 2, 20, NULL, 0, "final");
   clipdb_index_free(ix);
   free(vecs); free(keys); free(centres); free(queries); free(cand);
+}
+
+/*
+ * Compact rows against float32 rows of the same data: an index compacted when empty and one
+ * compacted after its adds hold the same bits; each row is within s/512 (+ rounding) per
+ * element of the float32 row (s = max|v|/127); each returned key's float32 score is within
+ * 2 eps of the float32 k-th score (eps: the largest ||v - v^||), and scores within eps of the
+ * float32 score of the same key; removals and upserts keep the candidate pass exact.
+ */
+static void test_compact(int dim, int n) {
+  clipdb_index_t *f = NULL, *c1 = NULL, *c2 = NULL;
+  CHECK(clipdb_index_init(dim, &f) == CLIPDB_STATUS_SUCCESS && clipdb_index_init(dim, &c1) == CLIPDB_STATUS_SUCCESS &&
+        clipdb_index_init(dim, &c2) == CLIPDB_STATUS_SUCCESS, "init");
+  CHECK(clipdb_index_compact(NULL) == CLIPDB_STATUS_INVALID_ARGUMENT && !clipdb_index_is_compact(NULL), "compact NULL");
+  CHECK(clipdb_index_compact(c1) == CLIPDB_STATUS_SUCCESS && clipdb_index_compact(c1) == CLIPDB_STATUS_SUCCESS, "compact twice");
+  float *vecs = malloc(sizeof(float) * (size_t)dim * (size_t)n);
+  uint32_t *keys = malloc(sizeof(uint32_t) * (size_t)n);
+  float *centres = malloc(sizeof(float) * (size_t)dim * 20);
+  for (int i = 0; i < 20 * dim; i++) centres[i] = rndf();
+  for (int i = 0; i < n; i++) {
+    keys[i] = (uint32_t)i * 40503u + 3u;
+    const float *cc = centres + (rnd() % 20) * (size_t)dim;
+    for (int d = 0; d < dim; d++) vecs[(size_t)i * dim + d] = cc[d] + 0.3f * rndf();
+  }
+  CHECK(clipdb_index_add(f, keys, vecs, (size_t)n) == CLIPDB_STATUS_SUCCESS, "add f");
+  CHECK(clipdb_index_add(c1, keys, vecs, (size_t)n) == CLIPDB_STATUS_SUCCESS, "add c1");
+  CHECK(clipdb_index_add(c2, keys, vecs, (size_t)n) == CLIPDB_STATUS_SUCCESS, "add c2");
+  size_t before = clipdb_allocated_bytes();
+  CHECK(clipdb_index_compact(c2) == CLIPDB_STATUS_SUCCESS && clipdb_index_is_compact(c2), "compact c2");
+  CHECK(clipdb_allocated_bytes() < before && before - clipdb_allocated_bytes() >= (size_t)n * dim * 3,
+        "compaction frees float32 rows: %zu -> %zu bytes", before, clipdb_allocated_bytes());
+  float *a = malloc(sizeof(float) * dim), *b = malloc(sizeof(float) * dim), *g = malloc(sizeof(float) * dim);
+  double eps = 0.0;
+  for (int i = 0; i < n; i++) {
+    CHECK(clipdb_index_get(f, keys[i], a) == 0 && clipdb_index_get(c1, keys[i], b) == 0 && clipdb_index_get(c2, keys[i], g) == 0, "get");
+    CHECK(memcmp(b, g, sizeof(float) * dim) == 0, "dim %d row %d: compacted before and after adding differ", dim, i);
+    float m = 0.0f;
+    for (int d = 0; d < dim; d++) m = fmaxf(m, fabsf(a[d]));
+    double e2 = 0.0, worst = 0.0;
+    for (int d = 0; d < dim; d++) {
+      double e = fabs((double)a[d] - (double)b[d]);
+      e2 += e * e;
+      if (e > worst) worst = e;
+    }
+    CHECK(worst <= m / 127.0 / 512.0 * 1.0001 + 1e-7 * m, "dim %d row %d: |v - v^| %.3g above s/512 = %.3g", dim, i, worst, m / 127.0 / 512.0);
+    if (sqrt(e2) > eps) eps = sqrt(e2);
+  }
+  eps += 1e-6; /* float32 rounding of the scores */
+  const size_t k = 10;
+  float *queries = malloc(sizeof(float) * (size_t)dim * 4);
+  for (int i = 0; i < dim; i++) queries[i] = rndf();
+  memcpy(queries + dim, vecs + 5 * (size_t)dim, sizeof(float) * dim);
+  memcpy(queries + 2 * dim, centres, sizeof(float) * dim);
+  for (int i = 0; i < dim; i++) queries[3 * dim + i] = centres[dim + i] + 0.1f * rndf();
+  uint32_t kf[4 * 10], k1[4 * 10], k2[4 * 10];
+  float sf[4 * 10], s1[4 * 10], s2[4 * 10];
+  size_t cf[4], cc1[4], cc2[4];
+  CHECK(clipdb_index_search(f, queries, 4, k, NULL, 0, kf, sf, cf) == 0 && clipdb_index_search(c1, queries, 4, k, NULL, 0, k1, s1, cc1) == 0 &&
+        clipdb_index_search(c2, queries, 4, k, NULL, 0, k2, s2, cc2) == 0, "search");
+  CHECK(memcmp(k1, k2, sizeof k1) == 0 && memcmp(s1, s2, sizeof s1) == 0, "dim %d: the two compact indexes answer differently", dim);
+  for (int q = 0; q < 4; q++) {
+    CHECK(cf[q] == k && cc1[q] == k, "counts");
+    for (size_t r = 0; r < k; r++) {
+      /* this key's float32 score, from the float32 row */
+      float row[1024], sc = 0.0f;
+      CHECK(clipdb_index_get(f, k1[q * k + r], row) == 0, "get f");
+      double qq = 0.0, dd = 0.0;
+      for (int d = 0; d < dim; d++) qq += (double)queries[q * dim + d] * queries[q * dim + d];
+      for (int d = 0; d < dim; d++) dd += (double)queries[q * dim + d] / sqrt(qq) * row[d];
+      sc = (float)dd;
+      CHECK(fabs(sc - s1[q * k + r]) <= eps, "dim %d query %d rank %zu: compact score %.9g vs float32 %.9g (eps %.3g)", dim, q, (int)r, s1[q * k + r], sc, eps);
+      CHECK(sc >= sf[q * k + k - 1] - 2 * eps, "dim %d query %d rank %zu: key %u (float32 score %.9g) is not within 2 eps of the float32 top %zu (%.9g)",
+            dim, q, r, (unsigned)k1[q * k + r], sc, k, sf[q * k + k - 1]);
+    }
+  }
+  /* removals move the last row's two code planes; upserts re-split; still exact */
+  for (int i = 0; i < n; i += 4) CHECK(clipdb_index_remove(c2, keys[i]) == CLIPDB_STATUS_SUCCESS, "remove");
+  for (int i = 1; i < n; i += 9) CHECK(clipdb_index_add(c2, keys + i, vecs + (size_t)((i * 5) % n) * dim, 1) == CLIPDB_STATUS_SUCCESS, "upsert");
+  size_t ks[] = {1, 10, 1025};
+  for (int t = 0; t < 3; t++) compare_prefilter(c2, dim, queries, 4, ks[t], NULL, 0, "compact after remove/upsert");
+  clipdb_index_free(f); clipdb_index_free(c1); clipdb_index_free(c2);
+  free(vecs); free(keys); free(centres); free(queries); free(a); free(b); free(g);
 }
 
 /* qs8-dot scalar kernel against a plain loop, odd sizes and strides, extreme values. */
@@ -409,11 +494,17 @@ int main(void) {
   for (int d = 0; d < 9; d++)
     for (int j = 0; j < 5; j++) test_random(dims[d], ns[j], 1);
   test_qs8_kernel();
-  test_prefilter(3, 5000);
-  test_prefilter(17, 4200);
-  test_prefilter(64, 6000);
-  test_prefilter(512, 9000);
-  test_prefilter(1024, 4500);
+  test_prefilter(3, 5000, 0);
+  test_prefilter(17, 4200, 0);
+  test_prefilter(64, 6000, 0);
+  test_prefilter(512, 9000, 0);
+  test_prefilter(1024, 4500, 0);
+  test_prefilter(3, 5000, 1);
+  test_prefilter(64, 6000, 1);
+  test_prefilter(512, 9000, 1);
+  test_compact(7, 300);
+  test_compact(512, 5000);
+  test_compact(1024, 4200);
   CHECK(clipdb_allocated_bytes() == base, "leak: %zu bytes still allocated",
         clipdb_allocated_bytes() - base);
   if (failures) {

@@ -77,7 +77,7 @@ describe('qs8-dot: wasmsimd_u16 vs scalar twin', { skip }, () => {
 });
 
 describe('int8 candidate pass in wasm', () => {
-  it('returns exactly what scoring every row returns (keys, scores bit for bit) on 6,000 clustered 512-d rows', async () => {
+  for (const compact of [false, true]) it(`returns exactly what scoring every row returns (keys, scores bit for bit) on 6,000 clustered 512-d rows${compact ? ', compact (16-bit rows)' : ''}`, async () => {
     const mod = await getModule();
     const dim = 512, n = 6000, r = rng(21);
     const ix = new WasmVectorIndex(mod, dim);
@@ -89,6 +89,15 @@ describe('int8 candidate pass in wasm', () => {
     }
     vecs.copyWithin(10 * dim, 3 * dim, 4 * dim); // an exact duplicate: tied scores
     ix.add(Uint32Array.from({ length: n }, (_, i) => i), vecs);
+    if (compact) {
+      const f32 = ix.get(77);
+      ix.compact();
+      assert.equal(ix.isCompact, true);
+      // the 16-bit copy is within s/512 of each float32 value (s = max|v|/127)
+      const c = ix.get(77), m = Math.max(...f32.map(Math.abs));
+      for (let d = 0; d < dim; d++) assert.ok(Math.abs(c[d] - f32[d]) <= m / 127 / 512 * 1.0001 + 1e-7 * m, `element ${d}: ${c[d]} vs ${f32[d]}`);
+      assert.notDeepEqual(c, f32);
+    }
     const queries = [Float32Array.from({ length: dim }, () => r()), vecs.slice(3 * dim, 4 * dim), Float32Array.from(centres[4], (x) => x + 1e-4 * r())];
     const half = Uint32Array.from({ length: n / 2 }, (_, i) => 2 * i);
     const run = (on, q, k, cand) => { mod._clipdb__wasm_index_set_prefilter(ix.ptr, on); return ix.search(q, k, cand)[0]; };

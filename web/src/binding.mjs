@@ -598,6 +598,11 @@ export function clipdb_index_reserve(mod, index, n) {
   return { status: mod._clipdb_index_reserve(index, n >>> 0) };
 }
 
+/** clipdb_index_compact(index): {status}; afterwards rows are 16-bit codes (no float32 copy). */
+export function clipdb_index_compact(mod, index) {
+  return { status: mod._clipdb_index_compact(index) };
+}
+
 /** clipdb_index_remove(index, key): {status} (NOT_FOUND when absent). */
 export function clipdb_index_remove(mod, index, key) {
   return { status: mod._clipdb_index_remove(index, key >>> 0) };

@@ -3,7 +3,7 @@
 // one batch in memory.
 import { ClipdbError } from '../errors.mjs';
 import { toJSONSafe, fromJSONSafe, isRef } from './codec.mjs';
-import { VectorSet, checkedChunk, damagedChunk } from './vector-set.mjs';
+import { VectorSet, ChunkVectors } from './vector-set.mjs';
 import { getPath } from './filter.mjs';
 import { indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, idFromKey, SEP } from './layout.mjs';
 
@@ -182,12 +182,14 @@ export async function* exportChunks(db) {
   let batchNo = 0, documents = 0, vectors = 0, blobNo = 0;
   try {
     for (const s of sets) {
-      if (s.set) continue;
+      if (s.set && !s.set.compact) continue;
       const recs = db._docs(s.def.collection);
-      // Vectors of an index that is not in memory: read from their chunk records batch by batch
-      // when the documents' order follows the chunks' (the usual case: memory stays a few
-      // chunks); otherwise loaded into a temporary C index (memory: every vector once).
-      const located = await ChunkVectors.locate(db.adapter, s.vs, [...recs.keys()]);
+      // Vectors of an index that is not in memory, or is compact (its C index holds 16-bit
+      // copies; the export carries the stored float32 vectors): read from their chunk records
+      // batch by batch when the documents' order follows the chunks' (the usual case: memory
+      // stays a few chunks); otherwise loaded into a temporary float32 C index (memory: every
+      // vector once).
+      const located = await ChunkVectors.locate(db.adapter, s.vs, [...recs.keys()], BATCH_DOCS);
       if (located) { s.chunks = located; continue; }
       s.temp = new VectorSet({ mod: db._mod, adapter: db.adapter, index: s.vs.index, model: s.vs.model, dim: s.vs.dim, collection: s.def.collection });
       await s.temp.load({ isLive: (id) => recs.has(id), expected: recs.size }); // room reserved once: no doubling copies
@@ -219,7 +221,7 @@ export async function* exportChunks(db) {
           const v = [];
           for (const s of colSets) {
             if (s.chunks) { if (s.chunks.has(id)) { v.push(s.id); rows.get(s.id).push(id); } continue; }
-            const vec = (s.set ?? s.temp).vectorOf(id);
+            const vec = (s.temp ?? s.set).vectorOf(id);
             if (vec) { v.push(s.id); rows.get(s.id).push(vec); }
           }
           const line = JSON.stringify({ c: col, id, doc: jsonForm(rec.doc, refs), v, b });
@@ -257,71 +259,6 @@ export async function* exportChunks(db) {
   }
   yield* file('clipdb-end.json', enc.encode(JSON.stringify({ batches: batchNo, documents, vectors })));
   yield new Uint8Array(1024);
-}
-
-/**
- * The stored vectors of one (vector index, model) read straight from its chunk records, for an
- * export of a store whose index is not in memory. `locate` reads every chunk once to learn where
- * each live document's vector lies (later chunks replace earlier ones, deletions apply), then
- * decides: if the documents, taken in export order in runs of BATCH_DOCS, would need few chunk
- * reads (at most twice the number of chunks), it returns a ChunkVectors; else null (the caller
- * loads the vectors into a temporary C index instead). Vectors come back L2-normalised exactly as
- * the C index stores them (float64 sum of squares, each value times 1/sqrt(sum) rounded to
- * float32), so an export is the same whichever way it read them.
- */
-class ChunkVectors {
-  static async locate(adapter, vs, ids) {
-    const keys = await adapter.keys('vectors', vsetPrefix(vs.index, vs.model));
-    const where = new Map(); // id → [chunk number, row]
-    for (let c = 0; c < keys.length; c++) {
-      const rec = checkedChunk(await adapter.get('vectors', keys[c]), keys[c], vs.dim);
-      rec.ids.forEach((k, row) => where.set(idFromKey(k), [c, row]));
-      for (const k of rec.del ?? []) where.delete(idFromKey(k));
-    }
-    const live = new Set(ids);
-    for (const id of where.keys()) if (!live.has(id)) where.delete(id);
-    let reads = 0;
-    for (let i = 0; i < ids.length; i += BATCH_DOCS) {
-      const touched = new Set();
-      for (const id of ids.slice(i, i + BATCH_DOCS)) { const w = where.get(id); if (w) touched.add(w[0]); }
-      reads += touched.size;
-    }
-    return reads <= 2 * keys.length ? new ChunkVectors(adapter, vs.dim, keys, where) : null;
-  }
-
-  constructor(adapter, dim, keys, where) {
-    Object.assign(this, { adapter, dim, keys, where });
-    this.cache = new Map(); // chunk number → checked record (the last few)
-  }
-
-  has(id) { return this.where.has(id); }
-
-  async _chunk(c) {
-    let rec = this.cache.get(c);
-    if (!rec) {
-      rec = checkedChunk(await this.adapter.get('vectors', this.keys[c]), this.keys[c], this.dim);
-      this.cache.set(c, rec);
-      if (this.cache.size > 4) this.cache.delete(this.cache.keys().next().value);
-    }
-    return rec;
-  }
-
-  /** The normalised vectors of `ids` (each has one), as rows of a Float32Array [ids.length, dim]. */
-  async rows(ids) {
-    const d = this.dim, out = new Float32Array(ids.length * d);
-    for (let i = 0; i < ids.length; i++) {
-      const [c, row] = this.where.get(ids[i]);
-      const v = (await this._chunk(c)).vectors.subarray(row * d, row * d + d);
-      let ss = 0;
-      for (let j = 0; j < d; j++) ss += v[j] * v[j];
-      if (!(ss > 0) || !Number.isFinite(ss)) {
-        throw damagedChunk(this.keys[c], `the vector of ${JSON.stringify(ids[i])} ${Number.isFinite(ss) ? 'is all zeros' : 'contains NaN or Inf'}`);
-      }
-      const inv = 1 / Math.sqrt(ss);
-      for (let j = 0; j < d; j++) out[i * d + j] = v[j] * inv;
-    }
-    return out;
-  }
 }
 
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

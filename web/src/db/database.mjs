@@ -18,7 +18,7 @@ import { getModule } from '../module.mjs';
 import { matches, isEmptyFilter, getPath, hasPath, compileFilter } from './filter.mjs';
 import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe } from './codec.mjs';
 import { openStorage, storageError } from './storage.mjs';
-import { VectorSet } from './vector-set.mjs';
+import { VectorSet, compactAt } from './vector-set.mjs';
 import { Packs, refsOf, packKey, packSeq, PACK_MAX_BYTES } from './packs.mjs';
 import { SEP, idKey, idFromKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportChunks, importContainer } from './container.mjs';
@@ -317,6 +317,7 @@ export class Database {
     /** Set when opening converted a store written by clipdb 0.1: {from: 1, documents}. */
     this.migrated = adapter.migrated;
     this._mod = mod;
+    this._vectorMemory = 'auto';  // openDatabase's vectorMemory option (see compactAt)
     this._cols = new Map();       // collection -> Map(_id -> {doc (small fields), seq})
     this._pending = new Map();    // docKey -> [vector index names owing a vector]
     this._pages = new DocPages(); // which 'docs' page holds each document
@@ -551,7 +552,7 @@ export class Database {
     for (const op of ops) this._meta.set(op.key, op.value);
 
     const recs = this._docs(collection);
-    const set = new VectorSet({ mod: this._mod, adapter: this.adapter, index: vi.name, model, dim: L.model.dim, collection });
+    const set = new VectorSet({ mod: this._mod, adapter: this.adapter, index: vi.name, model, dim: L.model.dim, collection, compactAt: compactAt(this._vectorMemory, L.model.dim) });
     const state = { vi, collection, set };
     let loaded;
     try {
@@ -1003,7 +1004,7 @@ export class Database {
    */
   compact() {
     return this._exclusive(async () => {
-      for (const s of this._vis.values()) await s.set.compact((o) => this._write(o));
+      for (const s of this._vis.values()) await s.set.rewrite((o) => this._write(o));
       return this._repack();
     });
   }
@@ -1134,18 +1135,26 @@ export class Database {
 
 /**
  * Open (or create) a database.
- * @param {{storage?: 'auto'|'indexeddb'|'fs'|'memory'|object, name?: string, dir?: string, fallback?: boolean, module?: object}} [options]
+ * @param {{storage?: 'auto'|'indexeddb'|'fs'|'memory'|object, name?: string, dir?: string, fallback?: boolean, module?: object, vectorMemory?: 'auto'|'float32'|'compact'}} [options]
  *   `storage`: where documents live ('auto': IndexedDB in browsers, else the file system when
  *   `dir` is given, else memory; or a StorageAdapter object). `name`: the IndexedDB database
  *   or the store folder's name (`<dir>/<name>.clipdb`). `fallback` (default true): if IndexedDB
  *   cannot be opened (private mode, no IndexedDB), use memory and report `{persistent: false,
- *   reason}`. `module`: the clipdb wasm module (default: the shared one).
+ *   reason}`. `module`: the clipdb wasm module (default: the shared one). `vectorMemory`: how a
+ *   vector index holds its vectors in memory: 'float32' (dim*5 bytes per vector), 'compact'
+ *   (16-bit copies, dim*2 bytes; each score within sqrt(dim)*max|v|/65024 of the float32 one,
+ *   about 1e-6 typically; the stored vectors, exports and backups stay float32), 'auto' (the
+ *   default: float32 up to 32 MiB of float32 vectors per index, 16,384 at 512-d, compact from
+ *   there). INVALID_ARGUMENT for another value.
  * @returns {Promise<Database>}
  */
 export async function openDatabase(options = {}) {
+  const vectorMemory = options.vectorMemory ?? 'auto';
+  compactAt(vectorMemory, 1); // INVALID_ARGUMENT before anything is opened
   const mod = options.module ?? await getModule();
   const info = await openStorage(options);
   const db = new Database(info.adapter, info, mod);
+  db._vectorMemory = vectorMemory;
   try {
     await db._load();
   } catch (e) {

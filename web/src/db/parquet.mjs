@@ -15,7 +15,7 @@
 // high-water mark of one chunk.
 import { ClipdbError } from '../errors.mjs';
 import { isRef } from './codec.mjs';
-import { VectorSet } from './vector-set.mjs';
+import { VectorSet, ChunkVectors } from './vector-set.mjs';
 import { SEP, docKey, indexMetaKey } from './layout.mjs';
 
 export const PARQUET_FORMAT = 'clipdb-parquet';
@@ -309,8 +309,16 @@ async function* parquetChunks(db, options) {
   const { def, vs, collection, loaded } = pickSet(db, vectorIndex, model);
   const dim = vs.dim;
   const recs = db._docs(collection);
-  let set = loaded, temp = null;
+  let set = loaded, temp = null, stored = null;
   try {
+    if (set?.compact) {
+      // A compact C index holds 16-bit copies: the file gets the stored float32 vectors, read
+      // from the chunk records when the documents' order follows theirs, else as below.
+      const live = [];
+      for (const id of recs.keys()) if (set.has(id)) live.push(id);
+      stored = await ChunkVectors.locate(db.adapter, vs, live, options.rowGroupSize ?? defaultRowGroupSize(dim));
+      if (!stored) set = null;
+    }
     if (!set) {
       // Not added (or added with another model): read this pair's chunk records into a C index
       // of its own, freed when the export ends.
@@ -357,13 +365,13 @@ async function* parquetChunks(db, options) {
       const part = ids.slice(start, start + rowGroupSize);
       const n = part.length;
       const idCol = new Array(n), typeCol = new Array(n), colCol = new Array(n).fill(collection);
-      const flat = new Float32Array(n * dim);
+      const flat = stored ? await stored.rows(part) : new Float32Array(n * dim);
       const fieldCols = cols.map(() => new Array(n));
       for (let i = 0; i < n; i++) {
         const id = part[i];
         idCol[i] = String(id);
         typeCol[i] = typeof id;
-        flat.set(set.vectorOf(id), i * dim);
+        if (!stored) flat.set(set.vectorOf(id), i * dim);
         const doc = recs.get(id).doc;
         for (let c = 0; c < cols.length; c++) {
           const raw = leaf(doc, cols[c].keys);

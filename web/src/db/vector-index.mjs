@@ -33,6 +33,8 @@ export class WasmVectorIndex {
     this.mod = mod;
     this.dim = dim;
     this.ptr = b.check(mod, b.clipdb_index_init(mod, dim), 'create index').index;
+    /** True once compact() ran. */
+    this.isCompact = false;
   }
 
   _checkIndex(r, what) {
@@ -64,11 +66,21 @@ export class WasmVectorIndex {
     this._checkIndex(b.clipdb_index_reserve(this.mod, this.ptr, n), 'reserve index');
   }
 
-  /** The stored vector of `key` (L2-normalised, Float32Array [dim]), or null if absent. */
+  /** The stored vector of `key` (L2-normalised, Float32Array [dim]; its 16-bit copy once compact), or null if absent. */
   get(key) {
     const r = b.clipdb_index_get(this.mod, this.ptr, key);
     if (r.status === b.statusCodes(this.mod).NOT_FOUND) return null;
     return this._checkIndex(r, 'read from index').vector;
+  }
+
+  /**
+   * Drop the float32 rows and keep every vector (and every later one) as a 16-bit code:
+   * memory dim*2 instead of dim*5 bytes per vector; scores then move by at most
+   * sqrt(dim)*max|v|/65024 from the float32 rows' (clipdb_index_compact). One-way.
+   */
+  compact() {
+    this._checkIndex(b.clipdb_index_compact(this.mod, this.ptr), 'compact index');
+    this.isCompact = true;
   }
 
   /** Remove `key`; returns false if it was absent. */

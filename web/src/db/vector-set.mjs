@@ -9,6 +9,11 @@
 // write), deletions as records with only `del`; small records at the tail are merged into one
 // when there are enough of them (mergeTail), in one atomic write, so a crash leaves either the
 // small records or the merged one. `compact()` rewrites the whole sequence without dead entries.
+//
+// Memory: from `compactAt` vectors on, the C index is compact (clipdb_index_compact: 16-bit rows,
+// dim*2 bytes per vector instead of dim*5); the stored float32 vectors stay as they are, and
+// whatever must hand them out exactly (exports, the rewrite in compact()) reads them from the
+// chunk records (ChunkVectors).
 import { ClipdbError } from '../errors.mjs';
 import { WasmVectorIndex } from './vector-index.mjs';
 import { idKey, idFromKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
@@ -31,6 +36,19 @@ export const chunkTarget = (dim) => Math.max(64, Math.floor((4 << 20) / (dim * 4
 const MERGE_AFTER = 16; // small tail records before they are merged
 const READ_AHEAD = 2;   // chunk records read ahead while loading (about 8 MiB)
 
+/** The float32 bytes of vectors from which 'auto' compacts a C index: 32 MiB (16,384 512-d vectors). */
+export const COMPACT_BYTES = 32 << 20;
+const MEMORY_MODES = ['auto', 'float32', 'compact'];
+
+/**
+ * The vector count at which a C index of `dim` is compacted under `mode` ('auto' | 'float32' |
+ * 'compact'): INVALID_ARGUMENT for another mode.
+ */
+export function compactAt(mode, dim) {
+  if (!MEMORY_MODES.includes(mode)) throw new ClipdbError('INVALID_ARGUMENT', `vectorMemory must be one of ${MEMORY_MODES.map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(mode)}`);
+  return mode === 'compact' ? 0 : mode === 'float32' ? Infinity : Math.ceil(COMPACT_BYTES / (4 * dim));
+}
+
 function compareIds(a, b) {
   const x = String(a), y = String(b);
   return x < y ? -1 : x > y ? 1 : 0;
@@ -38,10 +56,12 @@ function compareIds(a, b) {
 
 export class VectorSet {
   /**
-   * @param {{mod: object, adapter: object, index: string, model: string, dim: number, collection: string}} o
+   * @param {{mod: object, adapter: object, index: string, model: string, dim: number, collection: string, compactAt?: number}} o
+   *   `compactAt`: the vector count from which the C index is compact (default never: float32
+   *   rows, so vectorOf is exact; temporary sets of exports rely on that).
    */
-  constructor({ mod, adapter, index, model, dim, collection }) {
-    Object.assign(this, { mod, adapter, index, model, dim, collection });
+  constructor({ mod, adapter, index, model, dim, collection, compactAt = Infinity }) {
+    Object.assign(this, { mod, adapter, index, model, dim, collection, compactAt });
     this.core = new WasmVectorIndex(mod, dim);
     this.idToKey = new Map();
     this.keyToId = [];
@@ -51,6 +71,10 @@ export class VectorSet {
   }
 
   get count() { return this.idToKey.size; }
+  /** True when the C index holds 16-bit copies (vectorOf is then not the stored float32 vector). */
+  get compact() { return this.core.isCompact; }
+
+  _compactFrom(n) { if (!this.core.isCompact && n >= this.compactAt) this.core.compact(); }
   has(id) { return this.idToKey.has(id); }
 
   _key(id) {
@@ -67,6 +91,8 @@ export class VectorSet {
   async load({ isLive, expected = 0 }) {
     const prefix = vsetPrefix(this.index, this.model);
     const keys = await this.adapter.keys('vectors', prefix);
+    // Compact first when the index will be large, so the float32 rows are never held at all.
+    this._compactFrom(expected);
     if (expected > 0) this.core.reserve(expected);
     // Up to READ_AHEAD records are being read while one is added to the C index (storage
     // reads overlap the copy); they are applied in key order. Each read lands in one of
@@ -99,6 +125,7 @@ export class VectorSet {
     }
     if (keys.length) this.nextSeq = chunkSeq(keys.at(-1)) + 1;
     for (const id of [...this.idToKey.keys()]) if (!isLive(id)) this.remove(id);
+    this._compactFrom(this.count);
     return this.count;
   }
 
@@ -138,6 +165,7 @@ export class VectorSet {
       if (ids.length) this.core.add(Uint32Array.from(ids, (id) => this._key(id)), flat);
       for (const id of del) this.remove(id);
       this.records.push({ key, n: ids.length + del.length });
+      this._compactFrom(this.count);
     };
     return { op, apply };
   }
@@ -170,19 +198,30 @@ export class VectorSet {
   }
 
   /**
-   * Rewrite every chunk record of this (index, model) from the C index: full chunks, no dead
-   * entries. One atomic write.
+   * Rewrite every chunk record of this (index, model): full chunks, no dead entries. One atomic
+   * write. The vectors come from the C index, or (compact) from the records themselves, read in
+   * storage order.
    */
-  async compact(write) {
+  async rewrite(write) {
     const target = chunkTarget(this.dim);
-    const ids = [...this.idToKey.keys()];
+    let ids = [...this.idToKey.keys()], stored = null;
+    if (this.compact) {
+      stored = await ChunkVectors.locate(this.adapter, this, ids);
+      const missing = ids.find((id) => !stored.has(id));
+      if (missing !== undefined) throw new ClipdbError('CORRUPT', `the store is damaged: the vector of ${JSON.stringify(missing)} in '${this.index}' (model '${this.model}') is in memory but in no vector record; nothing was changed`);
+      ids = stored.storageOrder();
+    }
     const ops = this.records.map((r) => ({ store: 'vectors', key: r.key, delete: true }));
     const records = [];
     this.nextSeq = 0;
     for (let s = 0; s < ids.length; s += target) {
       const part = ids.slice(s, s + target);
-      const flat = new Float32Array(part.length * this.dim);
-      part.forEach((id, j) => flat.set(this.core.get(this.idToKey.get(id)), j * this.dim));
+      let flat;
+      if (stored) flat = await stored.rows(part);
+      else {
+        flat = new Float32Array(part.length * this.dim);
+        part.forEach((id, j) => flat.set(this.core.get(this.idToKey.get(id)), j * this.dim));
+      }
       const key = chunkKey(this.index, this.model, this.nextSeq++);
       ops.push({ store: 'vectors', key, value: { ids: part.map(idKey), vectors: flat, del: [] } });
       records.push({ key, n: part.length });
@@ -192,7 +231,7 @@ export class VectorSet {
     this.records = records;
   }
 
-  /** The stored (L2-normalised) vector of `id`, or null. */
+  /** The stored (L2-normalised) vector of `id` (its 16-bit copy when compact), or null. */
   vectorOf(id) {
     const k = this.idToKey.get(id);
     return k === undefined ? null : this.core.get(k);
@@ -238,4 +277,78 @@ export class VectorSet {
   }
 
   free() { this.core.free(); }
+}
+
+/**
+ * The stored float32 vectors of one (vector index, model) read straight from its chunk records:
+ * for exports of an index that is not in memory or is compact (whose C index holds 16-bit
+ * copies), and for rewriting a compact index's records. `locate` reads every chunk once to learn
+ * where each live document's vector lies (later chunks replace earlier ones, deletions apply).
+ * With `batch`, it then decides: if `ids`, taken in order in runs of `batch`, would need few
+ * chunk reads (at most twice the number of chunks), it returns a ChunkVectors, else null (the
+ * caller loads the vectors into a temporary float32 C index instead). Vectors come back
+ * L2-normalised exactly as a float32 C index stores them (float64 sum of squares, each value
+ * times 1/sqrt(sum) rounded to float32), so an export is the same whichever way it read them.
+ */
+export class ChunkVectors {
+  static async locate(adapter, vs, ids, batch = 0) {
+    const keys = await adapter.keys('vectors', vsetPrefix(vs.index, vs.model));
+    const where = new Map(); // id → [chunk number, row]
+    for (let c = 0; c < keys.length; c++) {
+      const rec = checkedChunk(await adapter.get('vectors', keys[c]), keys[c], vs.dim);
+      rec.ids.forEach((k, row) => where.set(idFromKey(k), [c, row]));
+      for (const k of rec.del ?? []) where.delete(idFromKey(k));
+    }
+    const live = new Set(ids);
+    for (const id of where.keys()) if (!live.has(id)) where.delete(id);
+    if (batch > 0) {
+      let reads = 0;
+      for (let i = 0; i < ids.length; i += batch) {
+        const touched = new Set();
+        for (const id of ids.slice(i, i + batch)) { const w = where.get(id); if (w) touched.add(w[0]); }
+        reads += touched.size;
+      }
+      if (reads > 2 * keys.length) return null;
+    }
+    return new ChunkVectors(adapter, vs.dim, keys, where);
+  }
+
+  constructor(adapter, dim, keys, where) {
+    Object.assign(this, { adapter, dim, keys, where });
+    this.cache = new Map(); // chunk number → checked record (the last few)
+  }
+
+  has(id) { return this.where.has(id); }
+
+  /** The located ids in storage order (chunk by chunk, row by row): reading them in this order reads each chunk once. */
+  storageOrder() {
+    return [...this.where.keys()].sort((a, b) => { const x = this.where.get(a), y = this.where.get(b); return x[0] - y[0] || x[1] - y[1]; });
+  }
+
+  async _chunk(c) {
+    let rec = this.cache.get(c);
+    if (!rec) {
+      rec = checkedChunk(await this.adapter.get('vectors', this.keys[c]), this.keys[c], this.dim);
+      this.cache.set(c, rec);
+      if (this.cache.size > 4) this.cache.delete(this.cache.keys().next().value);
+    }
+    return rec;
+  }
+
+  /** The normalised vectors of `ids` (each has one), as rows of a Float32Array [ids.length, dim]. */
+  async rows(ids) {
+    const d = this.dim, out = new Float32Array(ids.length * d);
+    for (let i = 0; i < ids.length; i++) {
+      const [c, row] = this.where.get(ids[i]);
+      const v = (await this._chunk(c)).vectors.subarray(row * d, row * d + d);
+      let ss = 0;
+      for (let j = 0; j < d; j++) ss += v[j] * v[j];
+      if (!(ss > 0) || !Number.isFinite(ss)) {
+        throw damagedChunk(this.keys[c], `the vector of ${JSON.stringify(ids[i])} ${Number.isFinite(ss) ? 'is all zeros' : 'contains NaN or Inf'}`);
+      }
+      const inv = 1 / Math.sqrt(ss);
+      for (let j = 0; j < d; j++) out[i * d + j] = v[j] * inv;
+    }
+    return out;
+  }
 }
