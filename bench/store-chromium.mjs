@@ -71,7 +71,7 @@ function sampleRenderer(profile, ms = 250) {
  * The port of the server whose origin wrote the profile's IndexedDB (an origin includes its
  * port, so a reused profile must be served from the same one), or 0 for a new profile.
  */
-function profilePort(profile) {
+export function profilePort(profile) {
   let names = [];
   try { names = readdirSync(path.join(profile, 'Default', 'IndexedDB')); } catch { return 0; }
   // Several origins (an earlier run under another port): the one holding the most data.
@@ -134,6 +134,7 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
         const cpu0 = browserCpu(profile, rpid);
         const a = await page.evaluate((lib) => window.bench.openOnly(lib, 'bench'), lib);
         const cpu1 = browserCpu(profile, rpid);
+        const afterDocs = rendererMemory(profile);
         const b = await page.evaluate(() => window.bench.addOnly());
         const cpu2 = browserCpu(profile, rpid);
         const opened = {
@@ -144,12 +145,33 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
         };
         if (cdp) writeFileSync(process.env.CLIPDB_BENCH_PROFILE, JSON.stringify((await cdp.send('Profiler.stop')).profile));
         const after = rendererMemory(profile);
+        // The resident set while the page sits idle after the open (V8 collects the open's
+        // garbage when it sees the page idle): at 5, 10 and 20 s.
+        const settle = {};
+        for (const s of [5, 10, 20]) {
+          await new Promise((r) => setTimeout(r, (s - (Object.keys(settle).length ? Number(Object.keys(settle).at(-1).split('_')[2]) : 0)) * 1000));
+          settle[`renderer_rss_idle_${s}s_mb`] = rendererMemory(profile)?.rss;
+        }
+        // The V8 heap exactly (performance.memory is rounded), then the resident set again after a
+        // full garbage collection: what the open left live, against what it left for the GC.
+        const cdpMem = await page.context().newCDPSession(page);
+        const heap = await cdpMem.send('Runtime.getHeapUsage');
+        await cdpMem.send('HeapProfiler.collectGarbage');
+        const heapGc = await cdpMem.send('Runtime.getHeapUsage');
+        const afterGc = rendererMemory(profile);
+        await cdpMem.detach();
         // CLIPDB_BENCH_SMAPS=F: the renderer's /proc smaps right after the open (where its memory is).
         if (process.env.CLIPDB_BENCH_SMAPS && after) writeFileSync(process.env.CLIPDB_BENCH_SMAPS, readFileSync(`/proc/${after.pid}/smaps`));
         const q = await page.evaluate(() => window.bench.queries());
         if (tag === 'clipdb') writeFileSync(answersFile, JSON.stringify(q.answers));
         delete q.answers;
-        return { ...opened, renderer_rss_before_open_mb: before?.rss, renderer_rss_after_open_mb: after?.rss, ...q, renderer_peak_mb: rendererMemory(profile)?.hwm };
+        const mb = (x) => x / 2 ** 20;
+        return {
+          ...opened, renderer_rss_before_open_mb: before?.rss, renderer_rss_after_docs_mb: afterDocs?.rss, renderer_rss_after_open_mb: after?.rss, ...settle,
+          v8_heap_used_mb: mb(heap.usedSize), v8_heap_total_mb: mb(heap.totalSize), v8_heap_used_after_gc_mb: mb(heapGc.usedSize),
+          v8_heap_total_after_gc_mb: mb(heapGc.totalSize), renderer_rss_after_gc_mb: afterGc?.rss,
+          ...q, renderer_peak_mb: rendererMemory(profile)?.hwm,
+        };
       });
       record('store-chromium-open', { store: tag, n, ...r });
     }

@@ -225,10 +225,11 @@ static const float *row_ptr(const clipdb_index_t *ix, size_t slot, float *scratc
 static void split_row(clipdb_index_t *ix, const float *v, size_t slot, float *tmp) {
   const size_t dim = (size_t)ix->dim;
   const float s = ix->code_scale[slot], sl = s * (1.0f / 256.0f);
+  const double invl = sl > 0.0f ? 256.0 / (double)s : 0.0; /* as in quantize_compact_row */
   int8_t *c = ix->codes + slot * dim, *r = ix->lo + slot * dim;
   for (size_t i = 0; i < dim; i++) {
     double d = (double)v[i] - (double)s * (double)c[i];
-    double q = sl > 0.0f ? nearbyint(d / (double)sl) : 0.0;
+    double q = nearbyint(d * invl);
     /* |d| <= s/2, so q is in [-128, 128]; 256 c + 128 is written as 256 (c + 1) - 128 (c + 1 is
      * another valid rounding of v / s: c < 127 here, as c = 127 only at max|v|, where d ~ 0). */
     if (q >= 128.0 && c[i] < 127) {
@@ -244,6 +245,41 @@ static void split_row(clipdb_index_t *ix, const float *v, size_t slot, float *tm
     e2 += d * d;
     n2 += (double)tmp[i] * (double)tmp[i];
   }
+  ix->code_err[slot] = (float)(sqrt(e2) * (1.0 + 1e-6)) + 1e-30f;
+  double nn = sqrt(n2) * (1.0 + 1e-6);
+  if (nn > ix->row_norm_max) ix->row_norm_max = nn;
+}
+
+/* Compact: codes, scale, low bytes, err and the norm bound of row `slot` from its normalised row
+ * v in one pass after the max: exactly what quantize_row then split_row give (the same
+ * operations per element, in the same order). */
+static void quantize_compact_row(clipdb_index_t *ix, const float *v, size_t slot) {
+  const size_t dim = (size_t)ix->dim;
+  float m = 0.0f;
+  for (size_t i = 0; i < dim; i++) m = fmaxf(m, fabsf(v[i]));
+  const float s = m / 127.0f, inv = m > 0.0f ? 127.0f / m : 0.0f, sl = s * (1.0f / 256.0f);
+  const double invl = sl > 0.0f ? 256.0 / (double)s : 0.0;
+  int8_t *c = ix->codes + slot * dim, *r = ix->lo + slot * dim;
+  double e2 = 0.0, n2 = 0.0;
+  for (size_t i = 0; i < dim; i++) {
+    float cf = nearbyintf(v[i] * inv);
+    cf = cf > 127.0f ? 127.0f : cf < -127.0f ? -127.0f : cf;
+    int ci = (int)cf;
+    double d = (double)v[i] - (double)s * (double)ci;
+    double q = nearbyint(d * invl);
+    if (q >= 128.0 && ci < 127) {
+      ci++;
+      q -= 256.0;
+    }
+    int ri = (int)(q > 127.0 ? 127.0 : q < -128.0 ? -128.0 : q);
+    c[i] = (int8_t)ci;
+    r[i] = (int8_t)ri;
+    float x = sl * (float)(256 * ci + ri); /* = row_of() */
+    double e = (double)x - (double)s * (double)ci;
+    e2 += e * e;
+    n2 += (double)x * (double)x;
+  }
+  ix->code_scale[slot] = s;
   ix->code_err[slot] = (float)(sqrt(e2) * (1.0 + 1e-6)) + 1e-30f;
   double nn = sqrt(n2) * (1.0 + 1e-6);
   if (nn > ix->row_norm_max) ix->row_norm_max = nn;
@@ -344,7 +380,7 @@ clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const f
   clipdb_status st = reserve(ix, n);
   /* Compact: each normalised row is made in `row` and kept only as its two code planes. */
   float *row = NULL;
-  if (st == CLIPDB_STATUS_SUCCESS && ix->compact && (row = clipdb__malloc(2 * dim * sizeof *row)) == NULL)
+  if (st == CLIPDB_STATUS_SUCCESS && ix->compact && (row = clipdb__malloc(dim * sizeof *row)) == NULL)
     st = clipdb__error(ix->error, CLIPDB_STATUS_OUT_OF_MEMORY,
                        "failed to add %zu vectors to index: out of memory; nothing of the batch was added", n);
   if (st != CLIPDB_STATUS_SUCCESS) {
@@ -367,8 +403,8 @@ clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const f
     }
     float *dst = ix->compact ? row : ix->vectors + slot * dim;
     for (size_t i = 0; i < dim; i++) dst[i] = (float)(src[i] * inv);
-    quantize_row(dst, dim, ix->codes + slot * dim, &ix->code_scale[slot], &ix->code_err[slot]);
-    if (ix->compact) split_row(ix, dst, slot, row + dim);
+    if (ix->compact) quantize_compact_row(ix, dst, slot);
+    else quantize_row(dst, dim, ix->codes + slot * dim, &ix->code_scale[slot], &ix->code_err[slot]);
   }
   clipdb__free(row);
   clipdb__free(invs);

@@ -171,7 +171,9 @@ export class VectorSet {
   }
 
   /**
-   * Merge the small records at the tail into one when there are MERGE_AFTER of them. `write`
+   * Merge the small records at the tail when there are MERGE_AFTER of them, into records of at
+   * most chunkTarget vectors (so no record, and no read buffer while loading, outgrows about
+   * 4 MiB), under the first of the tail's keys (kept in order); the others are deleted. `write`
    * is the database's write function (atomic).
    */
   async mergeTail(write) {
@@ -189,12 +191,20 @@ export class VectorSet {
     }
     const ids = [], del = [], rows = [];
     for (const [t, v] of state) { if (v) { ids.push(t); rows.push(v); } else del.push(t); }
-    const flat = new Float32Array(ids.length * this.dim);
-    rows.forEach((v, j) => flat.set(v, j * this.dim));
-    const ops = [{ store: 'vectors', key: tail[0].key, value: { ids, vectors: ids.length ? flat : null, del } }];
-    for (const r of tail.slice(1)) ops.push({ store: 'vectors', key: r.key, delete: true });
+    // Deletions go into the first merged record: no id is both deleted and live in `state`,
+    // so where they are applied among the merged records does not matter.
+    const ops = [], merged = [];
+    for (let s = 0, j = 0; s < ids.length || j === 0; s += target, j++) {
+      const part = ids.slice(s, s + target);
+      const flat = new Float32Array(part.length * this.dim);
+      for (let r = 0; r < part.length; r++) flat.set(rows[s + r], r * this.dim);
+      const d = j === 0 ? del : [];
+      ops.push({ store: 'vectors', key: tail[j].key, value: { ids: part, vectors: part.length ? flat : null, del: d } });
+      merged.push({ key: tail[j].key, n: part.length + d.length });
+    }
+    for (const r of tail.slice(merged.length)) ops.push({ store: 'vectors', key: r.key, delete: true });
     await write(ops);
-    this.records.splice(i, tail.length, { key: tail[0].key, n: ids.length + del.length });
+    this.records.splice(i, tail.length, ...merged);
   }
 
   /**
