@@ -170,7 +170,7 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
           ...opened, renderer_rss_before_open_mb: before?.rss, renderer_rss_after_docs_mb: afterDocs?.rss, renderer_rss_after_open_mb: after?.rss, ...settle,
           v8_heap_used_mb: mb(heap.usedSize), v8_heap_total_mb: mb(heap.totalSize), v8_heap_used_after_gc_mb: mb(heapGc.usedSize),
           v8_heap_total_after_gc_mb: mb(heapGc.totalSize), renderer_rss_after_gc_mb: afterGc?.rss,
-          ...q, renderer_peak_mb: rendererMemory(profile)?.hwm,
+          ...q, renderer_peak_mb: rendererMemory(profile)?.hwm, renderer_pids: [before?.pid, after?.pid, afterGc?.pid, rendererMemory(profile)?.pid].join(','),
         };
       });
       record('store-chromium-open', { store: tag, n, ...r });

@@ -219,69 +219,44 @@ static const float *row_ptr(const clipdb_index_t *ix, size_t slot, float *scratc
   return scratch;
 }
 
-/* Compact: the low bytes r of row `slot` (normalised row v, whose codes and scale are set):
- * r = round((v - s c) / (s / 256)), in int8 range; then err = ||v^ - s c|| (what the
- * candidate pass bounds against) and the bound on ||v^||. `tmp`: dim floats of scratch. */
-static void split_row(clipdb_index_t *ix, const float *v, size_t slot, float *tmp) {
-  const size_t dim = (size_t)ix->dim;
-  const float s = ix->code_scale[slot], sl = s * (1.0f / 256.0f);
-  const double invl = sl > 0.0f ? 256.0 / (double)s : 0.0; /* as in quantize_compact_row */
-  int8_t *c = ix->codes + slot * dim, *r = ix->lo + slot * dim;
-  for (size_t i = 0; i < dim; i++) {
-    double d = (double)v[i] - (double)s * (double)c[i];
-    double q = nearbyint(d * invl);
-    /* |d| <= s/2, so q is in [-128, 128]; 256 c + 128 is written as 256 (c + 1) - 128 (c + 1 is
-     * another valid rounding of v / s: c < 127 here, as c = 127 only at max|v|, where d ~ 0). */
-    if (q >= 128.0 && c[i] < 127) {
-      c[i]++;
-      q -= 256.0;
-    }
-    r[i] = (int8_t)(q > 127.0 ? 127.0 : q < -128.0 ? -128.0 : q);
-  }
-  row_of(ix, slot, tmp);
-  double e2 = 0.0, n2 = 0.0;
-  for (size_t i = 0; i < dim; i++) {
-    double d = (double)tmp[i] - (double)s * (double)c[i];
-    e2 += d * d;
-    n2 += (double)tmp[i] * (double)tmp[i];
-  }
-  ix->code_err[slot] = (float)(sqrt(e2) * (1.0 + 1e-6)) + 1e-30f;
-  double nn = sqrt(n2) * (1.0 + 1e-6);
-  if (nn > ix->row_norm_max) ix->row_norm_max = nn;
-}
-
-/* Compact: codes, scale, low bytes, err and the norm bound of row `slot` from its normalised row
- * v in one pass after the max: exactly what quantize_row then split_row give (the same
- * operations per element, in the same order). */
+/*
+ * Compact: the two code planes of row `slot` from its normalised float32 row v, its scale, the
+ * bound err >= ||v^ - s c|| and the bound on ||v^||. Per element: c = round(v / s) (as
+ * quantize_row), r = round((v - s c) / (s / 256)); when r would be 128, c + 1 and r - 256 (c + 1
+ * is another valid rounding: c < 127 there, as c = 127 only at max|v|, where v - s c ~ 0).
+ * Any rounding of either gives valid codes: the bounds are taken from the codes themselves.
+ * v^_i = fl(sl K_i) with K_i = 256 c_i + r_i and sl = s / 256, so sl K_i = s c_i + sl r_i exactly
+ * and |v^_i - s c_i - sl r_i| <= 2^-24 |v^_i|: ||v^ - s c|| <= sl ||r|| + 2^-24 ||v^||.
+ * |v_i - v^_i| <= sl (sl / 2 but for the clamp, + rounding), so ||v^|| <= ||v|| + sqrt(dim) sl.
+ * Written branch-free in float32 and int32 so that the compiler can vectorise it.
+ */
 static void quantize_compact_row(clipdb_index_t *ix, const float *v, size_t slot) {
   const size_t dim = (size_t)ix->dim;
   float m = 0.0f;
   for (size_t i = 0; i < dim; i++) m = fmaxf(m, fabsf(v[i]));
   const float s = m / 127.0f, inv = m > 0.0f ? 127.0f / m : 0.0f, sl = s * (1.0f / 256.0f);
-  const double invl = sl > 0.0f ? 256.0 / (double)s : 0.0;
+  const float invl = m > 0.0f ? 256.0f / s : 0.0f;
   int8_t *c = ix->codes + slot * dim, *r = ix->lo + slot * dim;
-  double e2 = 0.0, n2 = 0.0;
+  int32_t r2 = 0;
   for (size_t i = 0; i < dim; i++) {
-    float cf = nearbyintf(v[i] * inv);
-    cf = cf > 127.0f ? 127.0f : cf < -127.0f ? -127.0f : cf;
-    int ci = (int)cf;
-    double d = (double)v[i] - (double)s * (double)ci;
-    double q = nearbyint(d * invl);
-    if (q >= 128.0 && ci < 127) {
-      ci++;
-      q -= 256.0;
-    }
-    int ri = (int)(q > 127.0 ? 127.0 : q < -128.0 ? -128.0 : q);
-    c[i] = (int8_t)ci;
+    float cf = fminf(fmaxf(nearbyintf(v[i] * inv), -127.0f), 127.0f);
+    float q = nearbyintf((v[i] - s * cf) * invl);
+    float up = (q >= 128.0f && cf < 127.0f) ? 1.0f : 0.0f;
+    cf += up;
+    q = fminf(fmaxf(q - 256.0f * up, -128.0f), 127.0f);
+    int32_t ri = (int32_t)q;
+    c[i] = (int8_t)(int32_t)cf;
     r[i] = (int8_t)ri;
-    float x = sl * (float)(256 * ci + ri); /* = row_of() */
-    double e = (double)x - (double)s * (double)ci;
-    e2 += e * e;
-    n2 += (double)x * (double)x;
+    r2 += ri * ri; /* <= dim * 16384 < 2^31 for dim <= 2^17; wider dims below */
   }
+  double rr = (double)r2;
+  if (dim > (1u << 17)) { /* exact sum in double instead */
+    rr = 0.0;
+    for (size_t i = 0; i < dim; i++) rr += (double)r[i] * (double)r[i];
+  }
+  const double nn = (1.000001 + sqrt((double)dim) * (double)sl) * 1.000001;
   ix->code_scale[slot] = s;
-  ix->code_err[slot] = (float)(sqrt(e2) * (1.0 + 1e-6)) + 1e-30f;
-  double nn = sqrt(n2) * (1.0 + 1e-6);
+  ix->code_err[slot] = (float)(((double)sl * sqrt(rr) + 6.0e-8 * nn) * 1.000001) + 1e-30f;
   if (nn > ix->row_norm_max) ix->row_norm_max = nn;
 }
 
@@ -336,17 +311,13 @@ clipdb_status clipdb_index_compact(clipdb_index_t *ix) {
   if (ix->compact) return CLIPDB_STATUS_SUCCESS;
   const size_t dim = (size_t)ix->dim;
   int8_t *lo = clipdb__malloc((ix->capacity ? ix->capacity : 1) * dim);
-  float *tmp = clipdb__malloc(dim * sizeof *tmp);
-  if (lo == NULL || tmp == NULL) {
-    clipdb__free(lo);
-    clipdb__free(tmp);
+  if (lo == NULL) {
     return clipdb__error(ix->error, CLIPDB_STATUS_OUT_OF_MEMORY,
                          "failed to compact index of %zu vectors: out of memory (the index is unchanged)", ix->count);
   }
   ix->lo = lo;
   ix->row_norm_max = 1.000001;
-  for (size_t slot = 0; slot < ix->count; slot++) split_row(ix, ix->vectors + slot * dim, slot, tmp);
-  clipdb__free(tmp);
+  for (size_t slot = 0; slot < ix->count; slot++) quantize_compact_row(ix, ix->vectors + slot * dim, slot);
   clipdb__free(ix->vectors);
   ix->vectors = NULL;
   ix->compact = 1;
