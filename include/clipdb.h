@@ -630,6 +630,36 @@ CLIPDB_API clipdb_status clipdb_index_compact(clipdb_index_t *index);
 /** 1 if clipdb_index_compact has run on `index`, else 0 (0 for NULL). */
 CLIPDB_API int clipdb_index_is_compact(const clipdb_index_t *index);
 
+/**
+ * Version of the compact row encoding below (1). Stored planes carry it, so that planes made by
+ * another version are recomputed from the float32 vectors instead of being read.
+ */
+CLIPDB_API int32_t clipdb_index_compact_version(void);
+
+/**
+ * Encode `n` vectors (float32 [n, dim], need not be normalised; each finite and non-zero) as the
+ * compact rows a compact index would hold for them, so they can be stored and later added with
+ * clipdb_index_add_compact without normalising and quantising again. `out` (caller-owned,
+ * n * (4 + 2 * dim) bytes) receives three planes: the scales s (float32 [n], host byte order),
+ * the codes c (int8 [n, dim]) and the low bytes r (int8 [n, dim]); row j is
+ * v^ = (s_j / 256) * (256 c + r) (see clipdb_index_compact). Pure: no index involved.
+ * Errors: INVALID_ARGUMENT (dim out of [1, 2^20], NULL with n > 0), BAD_VECTOR (NaN/Inf or zero
+ * row; the message names it), OUT_OF_MEMORY.
+ */
+CLIPDB_API clipdb_status clipdb_index_compact_encode(int32_t dim, const float *vectors, size_t n,
+                                                     uint8_t *out);
+
+/**
+ * Add (or replace, as clipdb_index_add) `n` vectors given as compact planes from
+ * clipdb_index_compact_encode (n * (4 + 2 * dim) bytes, read, not kept) under `keys` (uint32 [n])
+ * to a compact index. The result is the same as clipdb_index_add of the float32 vectors.
+ * Errors: INVALID_ARGUMENT (NULL, or the index is not compact), BAD_VECTOR (a scale that is not
+ * positive and finite, or a code of -128: damaged planes; nothing of the batch is added),
+ * OUT_OF_MEMORY (nothing of the batch is added).
+ */
+CLIPDB_API clipdb_status clipdb_index_add_compact(clipdb_index_t *index, const uint32_t *keys,
+                                                  const uint8_t *planes, size_t n);
+
 /** Remove `key` and its vector. Errors: NOT_FOUND if absent (the index is unchanged). */
 CLIPDB_API clipdb_status clipdb_index_remove(clipdb_index_t *index, uint32_t key);
 

@@ -228,36 +228,42 @@ static const float *row_ptr(const clipdb_index_t *ix, size_t slot, float *scratc
  * v^_i = fl(sl K_i) with K_i = 256 c_i + r_i and sl = s / 256, so sl K_i = s c_i + sl r_i exactly
  * and |v^_i - s c_i - sl r_i| <= 2^-24 |v^_i|: ||v^ - s c|| <= sl ||r|| + 2^-24 ||v^||.
  * |v_i - v^_i| <= sl (sl / 2 but for the clamp, + rounding), so ||v^|| <= ||v|| + sqrt(dim) sl.
- * Written branch-free in float32 and int32 so that the compiler can vectorise it.
+ * encode_compact_row writes c and r and returns s (branch-free float32, so the compiler can
+ * vectorise it); compact_bounds derives err and the norm bound from the stored codes alone.
  */
-static void quantize_compact_row(clipdb_index_t *ix, const float *v, size_t slot) {
-  const size_t dim = (size_t)ix->dim;
+static float encode_compact_row(const float *v, size_t dim, int8_t *c, int8_t *r) {
   float m = 0.0f;
   for (size_t i = 0; i < dim; i++) m = fmaxf(m, fabsf(v[i]));
-  const float s = m / 127.0f, inv = m > 0.0f ? 127.0f / m : 0.0f, sl = s * (1.0f / 256.0f);
+  const float s = m / 127.0f, inv = m > 0.0f ? 127.0f / m : 0.0f;
   const float invl = m > 0.0f ? 256.0f / s : 0.0f;
-  int8_t *c = ix->codes + slot * dim, *r = ix->lo + slot * dim;
-  int32_t r2 = 0;
   for (size_t i = 0; i < dim; i++) {
     float cf = fminf(fmaxf(nearbyintf(v[i] * inv), -127.0f), 127.0f);
     float q = nearbyintf((v[i] - s * cf) * invl);
     float up = (q >= 128.0f && cf < 127.0f) ? 1.0f : 0.0f;
     cf += up;
     q = fminf(fmaxf(q - 256.0f * up, -128.0f), 127.0f);
-    int32_t ri = (int32_t)q;
     c[i] = (int8_t)(int32_t)cf;
-    r[i] = (int8_t)ri;
-    r2 += ri * ri; /* <= dim * 16384 < 2^31 for dim <= 2^17; wider dims below */
+    r[i] = (int8_t)(int32_t)q;
   }
-  double rr = (double)r2;
-  if (dim > (1u << 17)) { /* exact sum in double instead */
-    rr = 0.0;
-    for (size_t i = 0; i < dim; i++) rr += (double)r[i] * (double)r[i];
-  }
-  const double nn = (1.000001 + sqrt((double)dim) * (double)sl) * 1.000001;
-  ix->code_scale[slot] = s;
-  ix->code_err[slot] = (float)(((double)sl * sqrt(rr) + 6.0e-8 * nn) * 1.000001) + 1e-30f;
+  return s;
+}
+
+/* The bounds of a compact row from its codes: err (into code_err) and ||v^|| (row_norm_max). */
+static void compact_bounds(clipdb_index_t *ix, size_t slot) {
+  const size_t dim = (size_t)ix->dim;
+  const int8_t *r = ix->lo + slot * dim;
+  int64_t r2 = 0;
+  for (size_t i = 0; i < dim; i++) r2 += (int32_t)r[i] * (int32_t)r[i];
+  const double sl = (double)(ix->code_scale[slot] * (1.0f / 256.0f));
+  const double nn = (1.000001 + sqrt((double)dim) * sl) * 1.000001;
+  ix->code_err[slot] = (float)((sl * sqrt((double)r2) + 6.0e-8 * nn) * 1.000001) + 1e-30f;
   if (nn > ix->row_norm_max) ix->row_norm_max = nn;
+}
+
+static void quantize_compact_row(clipdb_index_t *ix, const float *v, size_t slot) {
+  const size_t dim = (size_t)ix->dim;
+  ix->code_scale[slot] = encode_compact_row(v, dim, ix->codes + slot * dim, ix->lo + slot * dim);
+  compact_bounds(ix, slot);
 }
 
 /* ---- public API --------------------------------------------------------------------------- */
@@ -305,6 +311,76 @@ void clipdb__index_set_prefilter(clipdb_index_t *ix, int on) {
 }
 
 int clipdb_index_is_compact(const clipdb_index_t *ix) { return ix != NULL && ix->compact; }
+
+int32_t clipdb_index_compact_version(void) { return 1; }
+
+clipdb_status clipdb_index_compact_encode(int32_t dim, const float *vectors, size_t n, uint8_t *out) {
+  if (dim <= 0 || dim > (1 << 20) || (n > 0 && (vectors == NULL || out == NULL)))
+    return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to encode compact rows: dim %d out of [1, 1048576], or vectors or out is NULL", (int)dim);
+  const size_t d = (size_t)dim;
+  float *row = clipdb__malloc(d * sizeof *row);
+  if (row == NULL && n > 0)
+    return clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to encode %zu compact rows: out of memory", n);
+  int8_t *codes = (int8_t *)(out + n * sizeof(float)), *lo = codes + n * d;
+  for (size_t j = 0; j < n; j++) {
+    double inv = 1.0;
+    int bad = vector_check(vectors + j * d, d, &inv);
+    if (bad) {
+      clipdb__free(row);
+      return clipdb__error(NULL, CLIPDB_STATUS_BAD_VECTOR, "failed to encode compact row %zu: %s", j,
+                           bad == 1 ? "it contains NaN or Inf" : "it is all zeros (no direction)");
+    }
+    for (size_t i = 0; i < d; i++) row[i] = (float)(vectors[j * d + i] * inv);
+    float sc = encode_compact_row(row, d, codes + j * d, lo + j * d);
+    memcpy(out + j * sizeof(float), &sc, sizeof sc);
+  }
+  clipdb__free(row);
+  return CLIPDB_STATUS_SUCCESS;
+}
+
+clipdb_status clipdb_index_add_compact(clipdb_index_t *ix, const uint32_t *keys, const uint8_t *planes, size_t n) {
+  if (ix == NULL) return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to add compact rows: index is NULL");
+  if (n == 0) return CLIPDB_STATUS_SUCCESS;
+  if (keys == NULL || planes == NULL)
+    return clipdb__error(ix->error, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to add %zu compact rows: keys or planes is NULL", n);
+  if (!ix->compact)
+    return clipdb__error(ix->error, CLIPDB_STATUS_INVALID_ARGUMENT,
+                         "failed to add %zu compact rows: the index holds float32 rows (clipdb_index_compact first)", n);
+  const size_t dim = (size_t)ix->dim;
+  const int8_t *codes = (const int8_t *)(planes + n * sizeof(float)), *lo = codes + n * dim;
+  /* Validate the whole batch first: a scale that is not a positive finite float, or a code
+   * of -128 (c is in [-127, 127]), is damage; nothing of the batch is added then. */
+  for (size_t j = 0; j < n; j++) {
+    float sc;
+    memcpy(&sc, planes + j * sizeof(float), sizeof sc);
+    int bad = !(sc > 0.0f) || !isfinite(sc);
+    for (size_t i = 0; i < dim && !bad; i++) bad = codes[j * dim + i] == -128;
+    if (bad)
+      return clipdb__error(ix->error, CLIPDB_STATUS_BAD_VECTOR,
+                           "failed to add compact row %zu (key %u): its scale or codes are not what clipdb_index_compact_encode writes; nothing of the batch was added",
+                           j, (unsigned)keys[j]);
+  }
+  clipdb_status st = reserve(ix, n);
+  if (st != CLIPDB_STATUS_SUCCESS) return st;
+  for (size_t j = 0; j < n; j++) {
+    size_t pos = table_find(ix, keys[j]);
+    size_t slot;
+    if (ix->table[pos] != 0) {
+      slot = ix->table[pos] - 1;
+    } else {
+      slot = ix->count++;
+      ix->keys[slot] = keys[j];
+      ix->seqs[slot] = ix->next_seq++;
+      ix->table[pos] = (uint32_t)(slot + 1);
+    }
+    memcpy(&ix->code_scale[slot], planes + j * sizeof(float), sizeof(float));
+    memcpy(ix->codes + slot * dim, codes + j * dim, dim);
+    memcpy(ix->lo + slot * dim, lo + j * dim, dim);
+    compact_bounds(ix, slot);
+  }
+  return CLIPDB_STATUS_SUCCESS;
+}
 
 clipdb_status clipdb_index_compact(clipdb_index_t *ix) {
   if (ix == NULL) return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT, "failed to compact index: index is NULL");

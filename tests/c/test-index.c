@@ -455,6 +455,40 @@ static void test_compact(int dim, int n) {
             dim, q, r, (unsigned)k1[q * k + r], sc, k, sf[q * k + k - 1]);
     }
   }
+  /* stored planes: encoded once, added to a fresh compact index: the same rows and answers */
+  {
+    const size_t bytes = (size_t)n * (4 + 2 * (size_t)dim);
+    uint8_t *planes = malloc(bytes);
+    CHECK(clipdb_index_compact_version() == 1, "version");
+    CHECK(clipdb_index_compact_encode(dim, vecs, (size_t)n, planes) == CLIPDB_STATUS_SUCCESS, "encode");
+    clipdb_index_t *c3 = NULL;
+    CHECK(clipdb_index_init(dim, &c3) == CLIPDB_STATUS_SUCCESS, "init c3");
+    CHECK(clipdb_index_add_compact(c3, keys, planes, (size_t)n) == CLIPDB_STATUS_INVALID_ARGUMENT, "add_compact to a float32 index");
+    CHECK(clipdb_index_compact(c3) == CLIPDB_STATUS_SUCCESS, "compact c3");
+    uint8_t saved[8];
+    memcpy(saved, planes, 4);
+    float nan = NAN;
+    memcpy(planes, &nan, 4); /* row 0's scale */
+    CHECK(clipdb_index_add_compact(c3, keys, planes, (size_t)n) == CLIPDB_STATUS_BAD_VECTOR && clipdb_index_count(c3) == 0, "NaN scale");
+    memcpy(planes, saved, 4);
+    int8_t *codes = (int8_t *)(planes + (size_t)n * 4);
+    int8_t old = codes[(size_t)(n - 1) * dim];
+    codes[(size_t)(n - 1) * dim] = -128;
+    CHECK(clipdb_index_add_compact(c3, keys, planes, (size_t)n) == CLIPDB_STATUS_BAD_VECTOR && clipdb_index_count(c3) == 0, "code -128");
+    codes[(size_t)(n - 1) * dim] = old;
+    CHECK(clipdb_index_add_compact(c3, keys, planes, (size_t)n) == CLIPDB_STATUS_SUCCESS && clipdb_index_count(c3) == (size_t)n, "add_compact");
+    for (int i = 0; i < n; i += 13) {
+      CHECK(clipdb_index_get(c1, keys[i], b) == 0 && clipdb_index_get(c3, keys[i], g) == 0 && memcmp(b, g, sizeof(float) * dim) == 0,
+            "dim %d row %d: added from planes differs from added as float32", dim, i);
+    }
+    uint32_t k3[4 * 10];
+    float s3[4 * 10];
+    size_t cc3[4];
+    CHECK(clipdb_index_search(c3, queries, 4, k, NULL, 0, k3, s3, cc3) == 0 && memcmp(k3, k1, sizeof k1) == 0 && memcmp(s3, s1, sizeof s1) == 0,
+          "dim %d: the index added from planes answers differently", dim);
+    clipdb_index_free(c3);
+    free(planes);
+  }
   /* removals move the last row's two code planes; upserts re-split; still exact */
   for (int i = 0; i < n; i += 4) CHECK(clipdb_index_remove(c2, keys[i]) == CLIPDB_STATUS_SUCCESS, "remove");
   for (int i = 1; i < n; i += 9) CHECK(clipdb_index_add(c2, keys + i, vecs + (size_t)((i * 5) % n) * dim, 1) == CLIPDB_STATUS_SUCCESS, "upsert");

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../web/src/index.mjs';
 import { compactAt } from '../../web/src/db/vector-set.mjs';
+import { WasmVectorIndex } from '../../web/src/db/vector-index.mjs';
 import { vectorModel, vectorIndex, randomVectors, bruteForce, assertOrder, rng } from './store-helpers.mjs';
 
 const DIM = 64;
@@ -42,6 +43,16 @@ function normalised(v) {
 }
 
 const setOf = (db, name = 'vi') => db._vis.get(name).set; // internal: which memory form an index took
+
+/** How many times the C index's add (float32 rows) and addCompact (stored planes) ran during fn(). */
+async function countAdds(fn) {
+  const proto = WasmVectorIndex.prototype, add = proto.add, addCompact = proto.addCompact;
+  const counts = { add: 0, addCompact: 0 };
+  proto.add = function (...a) { counts.add++; return add.apply(this, a); };
+  proto.addCompact = function (...a) { counts.addCompact++; return addCompact.apply(this, a); };
+  try { await fn(); } finally { proto.add = add; proto.addCompact = addCompact; }
+  return counts;
+}
 
 describe('vectorMemory option', () => {
   test('modes and the auto threshold (32 MiB of float32 vectors)', () => {
@@ -172,10 +183,37 @@ describe('a compact store against a float32 store of the same documents', () => 
       for (let i = 1; i < N; i += 37) if (i % 5) assert.deepEqual(s.vectorOf(`d${i}`), normalised(docs[i].vec), `d${i}`);
       assert.deepEqual(s.vectorOf('late'), normalised(docs[3].vec.map((x) => -x)));
     } finally { await f32.close(); }
+    // the rewritten records keep their compact planes (in files: over 64 KiB each); a compact
+    // open adds those, and never normalises or quantises a float32 vector
     dbc = await openDatabase({ storage: 'fs', dir, name: 'compact', vectorMemory: 'compact' });
-    await dbc.add(vectorIndex(vectorModel({ identifier: 'rand-64', dim: DIM })));
+    const keys = await dbc.adapter.keys('vectors');
+    const rec = await dbc.adapter.get('vectors', keys[0], { planesInto: (n) => new Uint8Array(n) });
+    assert.equal(rec.planesVersion, 1);
+    assert.equal(rec.vectors, undefined);
+    assert.equal(rec.planes.length, rec.ids.length * (4 + 2 * DIM));
+    const plain = await dbc.adapter.get('vectors', keys[0]);
+    assert.equal(plain.planes, undefined);
+    assert.equal(plain.vectors.length, plain.ids.length * DIM);
+    const counts = await countAdds(() => dbc.add(vectorIndex(vectorModel({ identifier: 'rand-64', dim: DIM }))));
+    assert.deepEqual(counts, { add: 0, addCompact: keys.length });
     assert.equal(setOf(dbc).compact, true);
     assert.deepEqual((await dbc.collection('docs').like({ vector: q }, { vectorIndex: 'vi', n: 20 }).find()).map((d) => [d._id, d.score]), before.map((d) => [d._id, d.score]));
+  });
+
+  test('planes of an unknown encoding version are not used: the floats are read instead, same answers', async () => {
+    const keys = await dbc.adapter.keys('vectors');
+    const rec = await dbc.adapter.get('vectors', keys[0], { planesInto: (n) => new Uint8Array(n) });
+    const full = await dbc.adapter.get('vectors', keys[0]);
+    const q = docs[2222].vec;
+    const before = (await dbc.collection('docs').like({ vector: q }, { vectorIndex: 'vi', n: 20 }).find()).map((d) => [d._id, d.score]);
+    await dbc.close();
+    const raw = await openDatabase({ storage: 'fs', dir, name: 'compact', vectorMemory: 'compact' });
+    await raw.adapter.write([{ store: 'vectors', key: keys[0], value: { ...full, planes: rec.planes, planesVersion: 99 } }]);
+    await raw.close();
+    dbc = await openDatabase({ storage: 'fs', dir, name: 'compact', vectorMemory: 'compact' });
+    const counts = await countAdds(() => dbc.add(vectorIndex(vectorModel({ identifier: 'rand-64', dim: DIM }))));
+    assert.deepEqual(counts, { add: 1, addCompact: keys.length - 1 });
+    assert.deepEqual((await dbc.collection('docs').like({ vector: q }, { vectorIndex: 'vi', n: 20 }).find()).map((d) => [d._id, d.score]), before);
   });
 });
 

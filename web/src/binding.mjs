@@ -603,6 +603,33 @@ export function clipdb_index_compact(mod, index) {
   return { status: mod._clipdb_index_compact(index) };
 }
 
+/** clipdb_index_compact_version(): the compact row encoding's version (1). */
+export function clipdb_index_compact_version(mod) { return mod._clipdb_index_compact_version(); }
+
+/**
+ * clipdb_index_compact_encode(dim, vectors Float32Array [n * dim]): {status, planes: Uint8Array
+ * [n * (4 + 2 * dim)]} (scales, codes, low bytes; see clipdb.h), a copy owned by the caller.
+ */
+export function clipdb_index_compact_encode(mod, dim, vectors) {
+  return scoped(mod, (s) => {
+    const n = vectors.length / dim, bytes = n * (4 + 2 * dim);
+    const pv = s.alloc(Math.max(1, vectors.length) * 4), po = s.alloc(Math.max(1, bytes));
+    mod.HEAPF32.set(vectors, pv >> 2);
+    const status = mod._clipdb_index_compact_encode(dim, pv, n, po);
+    return { status, planes: status === 0 ? mod.HEAPU8.slice(po, po + bytes) : null };
+  });
+}
+
+/** clipdb_index_add_compact(index, keys Uint32Array [n], planes Uint8Array [n * (4 + 2 * dim)]): {status}. */
+export function clipdb_index_add_compact(mod, index, keys, planes) {
+  return scoped(mod, (s) => {
+    const pk = s.alloc(Math.max(1, keys.length) * 4), pp = s.alloc(Math.max(1, planes.length));
+    mod.HEAPU32.set(keys, pk >> 2);
+    mod.HEAPU8.set(planes, pp);
+    return { status: mod._clipdb_index_add_compact(index, pk, pp, keys.length) };
+  });
+}
+
 /** clipdb_index_remove(index, key): {status} (NOT_FOUND when absent). */
 export function clipdb_index_remove(mod, index, key) {
   return { status: mod._clipdb_index_remove(index, key >>> 0) };

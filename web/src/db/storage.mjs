@@ -11,6 +11,10 @@
 //                                                 //   that (reused) memory, so an open of a big
 //                                                 //   index allocates no fresh buffer per chunk;
 //                                                 //   the record's `vectors` is then a view on it
+//                                                 // options.planesInto(byteLength) → Uint8Array:
+//                                                 //   if the record has compact planes, read them
+//                                                 //   (into that memory; `planes` a view on it)
+//                                                 //   and not its floats (`vectors` left out)
 //     lastKey(store, prefix): Promise<string | undefined>
 //     write(ops): Promise<void>;                  // atomic: all ops land or none
 //                                                 //   op = {store, key, value} | {store, key, delete: true}
@@ -26,7 +30,9 @@
 //   pending  "<collection>\0<t><_id>" (t = 's' string _id | 'n' number) → [vector index names
 //            that still owe the document a vector]
 //   blobs    "<collection>\0<t><_id>\0<path>" → {as, type?, width?, height?, data: Blob|Uint8Array}
-//   vectors  "<index>\0<model>\0<seq, 12 digits>" → {ids: [t<_id>...], vectors: Float32Array|null, del: [t<_id>...]}
+//   vectors  "<index>\0<model>\0<seq, 12 digits>" → {ids: [t<_id>...], vectors: Float32Array|null, del: [t<_id>...],
+//            planes?: Uint8Array, planesVersion?: 1}  (planes: the compact rows of `vectors`,
+//            clipdb_index_compact_encode, kept beside full records of compact indexes)
 //   meta     "vectorIndex\0<name>" → index definition; "format" → {version: 2}
 // Opening a store reads docs, pending and meta only; vectors are read when their vector index
 // is added, binary fields when a caller asks for a document.
@@ -198,15 +204,22 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
           const old = raw === undefined ? undefined : decode(op.store, op.key, raw);
           if (old?.file) unlink.push(old.file);
           if (old?.vectorsFile) unlink.push(old.vectorsFile);
+          if (old?.planesFile) unlink.push(old.planesFile);
         }
         if (op.delete) return { type: 'del', key: sk(op.store, op.key) };
         let value = op.value;
         if (op.store === 'blobs' && value && value.data != null) {
           const { data, ...rest } = value;
           value = { ...rest, file: await toFile(data) };
-        } else if (op.store === 'vectors' && value?.vectors instanceof Float32Array && value.vectors.byteLength >= VECTOR_FILE_BYTES) {
-          const { vectors, ...rest } = value;
-          value = { ...rest, vectorsFile: await toFile(new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength)), vectorsBytes: vectors.byteLength };
+        } else if (op.store === 'vectors' && value) {
+          if (value.vectors instanceof Float32Array && value.vectors.byteLength >= VECTOR_FILE_BYTES) {
+            const { vectors, ...rest } = value;
+            value = { ...rest, vectorsFile: await toFile(new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength)), vectorsBytes: vectors.byteLength };
+          }
+          if (value.planes instanceof Uint8Array && value.planes.byteLength >= VECTOR_FILE_BYTES) {
+            const { planes, ...rest } = value;
+            value = { ...rest, planesFile: await toFile(planes), planesBytes: planes.byteLength };
+          }
         }
         return { type: 'put', key: sk(op.store, op.key), value: encodeValue(value) };
       }));
@@ -233,33 +246,51 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
     }
   }
 
-  async function withVectors(key, rec, into) {
-    if (!rec || typeof rec.vectorsFile !== 'string') return rec;
-    const file = path.join(blobDir, rec.vectorsFile);
-    const damaged = (why, e) => corrupt(`vector record ${JSON.stringify(key)}`, why, e);
+  async function withVectors(key, rec, into, planesInto) {
+    if (!rec) return rec;
+    if (planesInto && (rec.planes != null || typeof rec.planesFile === 'string')) {
+      // The compact planes instead of the floats (left unread).
+      const { vectorsFile, vectorsBytes, vectors, planesFile, planesBytes, ...rest } = rec;
+      void vectorsFile; void vectorsBytes; void vectors;
+      if (typeof planesFile !== 'string') return { ...rest, planes: rec.planes };
+      return { ...rest, planes: await readFileInto(key, planesFile, planesBytes, planesInto, 1) };
+    }
+    if (typeof rec.planesFile === 'string' || rec.planes != null) {
+      const { planesFile, planesBytes, planes, ...rest } = rec; // not asked for
+      void planesFile; void planesBytes; void planes;
+      rec = rest;
+    }
+    if (typeof rec.vectorsFile !== 'string') return rec;
     const { vectorsFile, vectorsBytes, ...rest } = rec;
-    void vectorsFile;
-    if (!Number.isInteger(vectorsBytes) || vectorsBytes % 4) throw damaged(`its size ${vectorsBytes} is not a whole number of floats`);
+    const target = await readFileInto(key, vectorsFile, vectorsBytes, into, 4);
+    return { ...rest, vectors: new Float32Array(target.buffer, target.byteOffset, vectorsBytes / 4) };
+  }
+
+  /** The `bytes` bytes of the vector record `key`'s file `rel`, read into into(bytes) or a fresh buffer (a view on them). */
+  async function readFileInto(key, rel, bytes, into, unit) {
+    const file = path.join(blobDir, rel);
+    const damaged = (why, e) => corrupt(`vector record ${JSON.stringify(key)}`, why, e);
+    if (!Number.isInteger(bytes) || bytes % unit) throw damaged(`its size ${bytes} is not a whole number of ${unit === 4 ? 'floats' : 'bytes'}`);
     let fh;
     try { fh = await fs.open(file, 'r'); } catch (e) { throw damaged(`its file ${file} cannot be read (${e.code || e.message})`, e); }
     try {
       const { size } = await fh.stat();
-      if (size !== vectorsBytes) throw damaged(`its file ${file} holds ${size} bytes, ${vectorsBytes} expected`);
+      if (size !== bytes) throw damaged(`its file ${file} holds ${size} bytes, ${bytes} expected`);
       // Into the caller's (reused) memory when it offers some, else a fresh buffer.
       const target = into ? into(size) : new Uint8Array(size);
-      if (!(target instanceof Uint8Array) || target.byteLength < size || target.byteOffset % 4) throw new ClipdbError('INVALID_ARGUMENT', `vectorsInto(${size}) must return a 4-byte-aligned Uint8Array of at least ${size} bytes`);
+      if (!(target instanceof Uint8Array) || target.byteLength < size || target.byteOffset % 4) throw new ClipdbError('INVALID_ARGUMENT', `vectorsInto/planesInto(${size}) must return a 4-byte-aligned Uint8Array of at least ${size} bytes`);
       for (let off = 0; off < size;) {
         const { bytesRead } = await fh.read(target, off, size - off, off);
         if (!(bytesRead > 0)) throw damaged(`its file ${file} ended after ${off} of ${size} bytes`);
         off += bytesRead;
       }
-      return { ...rest, vectors: new Float32Array(target.buffer, target.byteOffset, size / 4) };
+      return target.subarray(0, size);
     } catch (e) {
       if (e instanceof ClipdbError) throw e;
       throw damaged(`its file ${file} cannot be read (${e.code || e.message})`, e);
     } finally { await fh.close(); }
   }
-  const withFiles = (store, key, rec, into) => (store === 'blobs' ? withData(key, rec) : store === 'vectors' ? withVectors(key, rec, into) : rec);
+  const withFiles = (store, key, rec, into, planesInto) => (store === 'blobs' ? withData(key, rec) : store === 'vectors' ? withVectors(key, rec, into, planesInto) : rec);
 
   const adapter = {
     kind: 'fs',
@@ -295,7 +326,7 @@ export async function fsStorage({ dir, name = 'clipdb' } = {}) {
       let v;
       try { v = await db.get(sk(store, key)); } catch (e) { if (e.code === 'LEVEL_NOT_FOUND') return undefined; throw storageError(e, `read ${location}`); }
       if (v === undefined) return undefined;
-      return withFiles(store, key, decode(store, key, v), options?.vectorsInto);
+      return withFiles(store, key, decode(store, key, v), options?.vectorsInto, options?.planesInto);
     },
     async lastKey(store, prefix = '') {
       check();
@@ -499,7 +530,7 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
       });
     },
     keys(store, prefix) { return read(`read IndexedDB store ${store}`, () => db.getAllKeys(IDB_NAMES[store], range(prefix))); },
-    get(store, key, options) { return read(`read IndexedDB store ${store}`, async () => fromIDB(store, await db.get(IDB_NAMES[store], key), options?.vectorsInto)); },
+    get(store, key, options) { return read(`read IndexedDB store ${store}`, async () => fromIDB(store, await db.get(IDB_NAMES[store], key), options?.vectorsInto, options?.planesInto)); },
     lastKey(store, prefix) {
       return read(`read IndexedDB store ${store}`, async () => {
         const c = await db.transaction(IDB_NAMES[store]).store.openKeyCursor(range(prefix), 'prev');
@@ -538,14 +569,35 @@ export async function indexedDBStorage({ name = 'clipdb', indexedDB: idbFactory 
 // written with a Float32Array (before this) read as they are.
 const VECTOR_BLOB_BYTES = 64 * 1024;
 function toIDB(store, value) {
-  if (store !== 'vectors' || !hasBlob || !(value?.vectors instanceof Float32Array) || value.vectors.byteLength < VECTOR_BLOB_BYTES) return value;
-  return { ...value, vectors: new Blob([value.vectors]) };
+  if (store !== 'vectors' || !hasBlob) return value;
+  const big = (x) => ArrayBuffer.isView(x) && x.byteLength >= VECTOR_BLOB_BYTES;
+  if (!big(value?.vectors) && !big(value?.planes)) return value;
+  const out = { ...value };
+  if (big(value.vectors)) out.vectors = new Blob([value.vectors]);
+  if (big(value.planes)) out.planes = new Blob([value.planes]);
+  return out;
 }
-async function fromIDB(store, value, into) {
-  if (store !== 'vectors' || !hasBlob || !(value?.vectors instanceof Blob)) return value;
+async function fromIDB(store, value, into, planesInto) {
+  if (store !== 'vectors' || !hasBlob) return value;
+  if (planesInto && value?.planes != null) {
+    // The compact planes instead of the floats (left unread).
+    const { vectors, ...rest } = value;
+    void vectors;
+    if (!(value.planes instanceof Blob)) return rest;
+    const view = await blobInto(value.planes, planesInto);
+    return { ...rest, planes: view };
+  }
+  if (value?.planes instanceof Blob) value = { ...value, planes: undefined }; // not asked for
+  if (!(value?.vectors instanceof Blob)) return value;
   const blob = value.vectors;
   if (blob.size % 4) return { ...value, vectors: null }; // reported as damaged by the reader
   if (!into) return { ...value, vectors: new Float32Array(await blob.arrayBuffer()) };
+  const view = await blobInto(blob, into);
+  return { ...value, vectors: view ? new Float32Array(view.buffer, view.byteOffset, view.byteLength / 4) : null };
+}
+
+/** The bytes of `blob` read into into(blob.size) (a Uint8Array view on them), or null if short. */
+async function blobInto(blob, into) {
   // Stream the Blob into the caller's reused memory: Blob.arrayBuffer() would allocate a fresh
   // buffer of the chunk's size per record, and on a big index the page then pays for touching
   // hundreds of megabytes of new pages, and holds them until a garbage collection. A BYOB
@@ -576,8 +628,8 @@ async function fromIDB(store, value, into) {
       }
     } finally { chunks.cancel().catch(() => {}); }
   }
-  if (off !== size) return { ...value, vectors: null };
-  return { ...value, vectors: new Float32Array(view.buffer, view.byteOffset, size / 4) };
+  if (off !== size) return null;
+  return view.subarray(0, size);
 }
 
 /** Convert clipdb 0.1's stores (inside the version-1 → 2 upgrade transaction). */

@@ -83,6 +83,32 @@ export class WasmVectorIndex {
     this.isCompact = true;
   }
 
+  /**
+   * Compact planes of `vectors` (Float32Array [n * dim]): a Uint8Array of n * (4 + 2 * dim) bytes
+   * (clipdb_index_compact_encode), for addCompact later. BAD_VECTOR for a NaN/Inf/zero row.
+   */
+  static encodeCompact(mod, dim, vectors) {
+    return b.check(mod, b.clipdb_index_compact_encode(mod, dim, vectors), 'encode compact rows').planes;
+  }
+
+  /** The compact encoding's version (clipdb_index_compact_version). */
+  static compactVersion(mod) { return b.clipdb_index_compact_version(mod); }
+
+  /**
+   * Add or replace vectors given as compact planes from encodeCompact (the index must be
+   * compact): the same result as add() of the float32 vectors. `keys` Uint32Array [n].
+   * DIMENSION_MISMATCH if planes.length != n * (4 + 2 * dim); BAD_VECTOR for damaged planes.
+   */
+  addCompact(keys, planes) {
+    checkKeys('addCompact', 'keys', keys);
+    const n = keys.length;
+    if (!(planes instanceof Uint8Array) || planes.length !== n * (4 + 2 * this.dim)) {
+      throw new ClipdbError('DIMENSION_MISMATCH', `expected compact planes of ${n} vectors of ${this.dim} dimensions (${n * (4 + 2 * this.dim)} bytes), got ${planes?.length ?? 0} bytes`);
+    }
+    if (n === 0) return;
+    this._checkIndex(b.clipdb_index_add_compact(this.mod, this.ptr, Uint32Array.from(keys), planes), 'add compact rows to index');
+  }
+
   /** Remove `key`; returns false if it was absent. */
   remove(key) {
     const r = b.clipdb_index_remove(this.mod, this.ptr, key);

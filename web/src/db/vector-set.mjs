@@ -13,7 +13,9 @@
 // Memory: from `compactAt` vectors on, the C index is compact (clipdb_index_compact: 16-bit rows,
 // dim*2 bytes per vector instead of dim*5); the stored float32 vectors stay as they are, and
 // whatever must hand them out exactly (exports, the rewrite in compact()) reads them from the
-// chunk records (ChunkVectors).
+// chunk records (ChunkVectors). Records that a compact set merges or rewrites also keep their
+// rows' compact planes (clipdb_index_compact_encode, with planesVersion), and an open of a compact
+// set reads those instead of the floats: half the bytes, and no normalising or quantising.
 import { ClipdbError } from '../errors.mjs';
 import { WasmVectorIndex } from './vector-index.mjs';
 import { idKey, idFromKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
@@ -104,12 +106,14 @@ export class VectorSet {
       if (scratch[slot] === null || scratch[slot].byteLength < bytes) scratch[slot] = new Uint8Array(Math.max(bytes, chunkTarget(this.dim) * this.dim * 4));
       return scratch[slot].subarray(0, bytes);
     };
+    // A compact set asks for the records' compact planes where they have them (else the floats).
+    const options = (slot) => (this.compact ? { vectorsInto: intoSlot(slot), planesInto: intoSlot(slot) } : { vectorsInto: intoSlot(slot) });
     const reads = [];
     let next = 0;
     const fill = () => {
       while (reads.length < READ_AHEAD && next < keys.length) {
         const slot = next % scratch.length;
-        const p = this.adapter.get('vectors', keys[next++], { vectorsInto: intoSlot(slot) });
+        const p = this.adapter.get('vectors', keys[next++], options(slot));
         p.catch(() => {}); // reported when its turn comes
         reads.push({ p, slot });
       }
@@ -117,9 +121,12 @@ export class VectorSet {
     for (const key of keys) {
       fill();
       const { p, slot } = reads.shift();
-      const rec = await p;
+      let rec = await p;
       // A BYOB read transfers the scratch buffer: keep using its memory under the new handle.
-      if (scratch[slot]?.byteLength === 0 && rec?.vectors?.buffer?.byteLength) scratch[slot] = new Uint8Array(rec.vectors.buffer);
+      const view = rec?.planes ?? rec?.vectors;
+      if (scratch[slot]?.byteLength === 0 && view?.buffer?.byteLength) scratch[slot] = new Uint8Array(view.buffer);
+      // Planes that cannot be used (another encoding version, damaged): the floats instead.
+      if (rec?.planes !== undefined && !this._planesFit(rec)) rec = await this.adapter.get('vectors', key, { vectorsInto: intoSlot(slot) });
       const n = this._apply(rec, key);
       this.records.push({ key, n });
     }
@@ -129,13 +136,29 @@ export class VectorSet {
     return this.count;
   }
 
+  /** Whether `rec`'s compact planes can be added as they are (this encoding, this size). */
+  _planesFit(rec) {
+    return this.compact && rec.planes instanceof Uint8Array && Array.isArray(rec.ids) && rec.planesVersion === WasmVectorIndex.compactVersion(this.mod) &&
+      rec.planes.length === rec.ids.length * (4 + 2 * this.dim);
+  }
+
+  /** The compact planes to store beside `flat` (Float32Array [n * dim]) in a record, when this set is compact. */
+  _planesOf(flat) {
+    if (!this.compact || flat.length === 0) return {};
+    return { planes: WasmVectorIndex.encodeCompact(this.mod, this.dim, flat), planesVersion: WasmVectorIndex.compactVersion(this.mod) };
+  }
+
   _apply(rec, key) {
-    checkedChunk(rec, key, this.dim);
+    const planes = rec != null && this._planesFit(rec);
+    checkedChunk(planes ? { ...rec, vectors: null, ids: [], del: rec.del } : rec, key, this.dim);
     const n = rec.ids.length;
     if (n > 0) {
       const keys = new Uint32Array(n);
       for (let i = 0; i < n; i++) keys[i] = this._key(idFromKey(rec.ids[i]));
-      try { this.core.add(keys, rec.vectors); } catch (e) { throw damagedChunk(key, e.message); }
+      try {
+        if (planes) this.core.addCompact(keys, rec.planes);
+        else this.core.add(keys, rec.vectors);
+      } catch (e) { throw damagedChunk(key, e.message); }
     }
     for (const t of rec.del ?? []) this.remove(idFromKey(t));
     return n + (rec.del?.length ?? 0);
@@ -199,7 +222,7 @@ export class VectorSet {
       const flat = new Float32Array(part.length * this.dim);
       for (let r = 0; r < part.length; r++) flat.set(rows[s + r], r * this.dim);
       const d = j === 0 ? del : [];
-      ops.push({ store: 'vectors', key: tail[j].key, value: { ids: part, vectors: part.length ? flat : null, del: d } });
+      ops.push({ store: 'vectors', key: tail[j].key, value: { ids: part, vectors: part.length ? flat : null, del: d, ...this._planesOf(flat) } });
       merged.push({ key: tail[j].key, n: part.length + d.length });
     }
     for (const r of tail.slice(merged.length)) ops.push({ store: 'vectors', key: r.key, delete: true });
@@ -233,7 +256,7 @@ export class VectorSet {
         part.forEach((id, j) => flat.set(this.core.get(this.idToKey.get(id)), j * this.dim));
       }
       const key = chunkKey(this.index, this.model, this.nextSeq++);
-      ops.push({ store: 'vectors', key, value: { ids: part.map(idKey), vectors: flat, del: [] } });
+      ops.push({ store: 'vectors', key, value: { ids: part.map(idKey), vectors: flat, del: [], ...this._planesOf(flat) } });
       records.push({ key, n: part.length });
     }
     // Put-after-delete on the same key keeps the put (ops apply in order).
