@@ -3,7 +3,7 @@
 // one batch in memory.
 import { ClipdbError } from '../errors.mjs';
 import { toJSONSafe, fromJSONSafe, isRef } from './codec.mjs';
-import { VectorSet, ChunkVectors } from './vector-set.mjs';
+import { VectorSet, ChunkVectors, DocMap } from './vector-set.mjs';
 import { getPath } from './filter.mjs';
 import { indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, idFromKey, SEP } from './layout.mjs';
 
@@ -483,7 +483,7 @@ export async function importContainer(db, source, { onConflict = 'error', onProg
     const added = docsIn.filter(Boolean);
     const byCol = new Map();
     for (const d of added) {
-      if (!db._cols.has(d.col)) db._cols.set(d.col, new Map());
+      if (!db._cols.has(d.col)) db._cols.set(d.col, new DocMap());
       db._cols.get(d.col).set(d.id, d.rec);
       if (!byCol.has(d.col)) byCol.set(d.col, []);
       byCol.get(d.col).push(d.id);

@@ -15,10 +15,10 @@
 // half-written is ever visible.
 import { ClipdbError } from '../errors.mjs';
 import { getModule } from '../module.mjs';
-import { matches, isEmptyFilter, getPath, hasPath, compileFilter } from './filter.mjs';
+import { matches, isEmptyFilter, getPath, hasPath, compileFilter, fieldConditions } from './filter.mjs';
 import { splitDoc, joinDoc, modelInput, storedEquals, toJSONSafe } from './codec.mjs';
 import { openStorage, storageError } from './storage.mjs';
-import { VectorSet, compactAt } from './vector-set.mjs';
+import { VectorSet, compactAt, DocMap } from './vector-set.mjs';
 import { Packs, refsOf, packKey, packSeq, PACK_MAX_BYTES } from './packs.mjs';
 import { SEP, idKey, idFromKey, docKey, blobKey, parseDocKey, indexMetaKey, vsetPrefix, chunkKey, chunkSeq } from './layout.mjs';
 import { exportChunks, importContainer } from './container.mjs';
@@ -345,7 +345,7 @@ export class Database {
       const [col, pageNo] = parsePageKey(k);
       if (page == null || !Array.isArray(page.docs)) throw new ClipdbError('CORRUPT', `the store is damaged: document page ${JSON.stringify(k)} is not a page of this layout; nothing was changed`, { details: { key: k } });
       let recs = this._cols.get(col);
-      if (!recs) { recs = new Map(); this._cols.set(col, recs); lastSeq.set(col, -Infinity); }
+      if (!recs) { recs = new DocMap(); this._cols.set(col, recs); lastSeq.set(col, -Infinity); }
       for (const rec of page.docs) {
         const id = rec?.doc?._id;
         if (rec == null || typeof rec !== 'object' || typeof rec.seq !== 'number' || !(typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))) {
@@ -362,7 +362,7 @@ export class Database {
     }
     for (const col of unsorted) {
       const sorted = [...this._cols.get(col)].sort((a, b) => a[1].seq - b[1].seq);
-      this._cols.set(col, new Map(sorted));
+      this._cols.set(col, new DocMap(sorted));
     }
     for (const [k, v] of pending) if (Array.isArray(v) && v.length) this._pending.set(k, v);
   }
@@ -432,11 +432,11 @@ export class Database {
   /** The collection called `name` (created on first insert). */
   collection(name) {
     if (typeof name !== 'string' || name === '' || name.includes(SEP)) throw new ClipdbError('INVALID_ARGUMENT', `bad collection name ${JSON.stringify(name)}`);
-    if (!this._cols.has(name)) this._cols.set(name, new Map());
+    if (!this._cols.has(name)) this._cols.set(name, new DocMap());
     return new Collection(this, name);
   }
 
-  _docs(name) { return this._cols.get(name) ?? new Map(); }
+  _docs(name) { return this._cols.get(name) ?? new DocMap(); }
 
   async _ready() {
     if (this._closed) throw new ClipdbError('INVALID_STATE', 'the database is closed');
@@ -982,7 +982,12 @@ export class Database {
     const q = await this._queryVector(state, collection, query);
     if (n === 0) return [];
     const recs = this._docs(collection);
-    const candidates = isEmptyFilter(filter) ? null : state.set.keysWhere(recs, compileFilter(filter));
+    let candidates = null;
+    if (!isEmptyFilter(filter)) {
+      const test = compileFilter(filter); // validates the filter
+      const conds = fieldConditions(filter);
+      candidates = conds ? state.set.keysWhereFields(recs, conds) : state.set.keysWhere(recs, test);
+    }
     const hits = state.set.search(q, n, candidates);
     // score is set on the document (not spread into a copy, which would read every lazy field)
     return Promise.all(hits.map(async ({ id, score }) => {

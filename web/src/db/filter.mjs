@@ -148,7 +148,16 @@ function compileValue(spec, path) {
     switch (op) {
       case '$eq': return (v) => equals(v, arg);
       case '$ne': return (v) => !equals(v, arg);
-      case '$gt': case '$gte': case '$lt': case '$lte': return (v) => v !== MISSING && cmp(v, arg, op);
+      case '$gt': case '$gte': case '$lt': case '$lte': {
+        // cmp() without its per-document array: one comparison for a scalar, any element of an array.
+        const b = arg instanceof Date ? arg.getTime() : arg;
+        const order = op === '$gt' ? (a) => a > b : op === '$gte' ? (a) => a >= b : op === '$lt' ? (a) => a < b : (a) => a <= b;
+        const one = typeof arg === 'number' ? (x) => typeof x === 'number' && order(x)
+          : typeof arg === 'string' ? (x) => typeof x === 'string' && order(x)
+            : arg instanceof Date ? (x) => x instanceof Date && order(x.getTime())
+              : () => false;
+        return (v) => (Array.isArray(v) ? v.some(one) : v !== MISSING && one(v));
+      }
       case '$in': case '$nin': {
         if (!Array.isArray(arg)) throw new ClipdbError('INVALID_ARGUMENT', `filter on '${path}': ${op} needs an array, got ${typeof arg}`);
         const scalars = arg.every((t) => t === null || typeof t !== 'object');
@@ -164,6 +173,23 @@ function compileValue(spec, path) {
     }
   });
   return tests.length === 1 ? tests[0] : (v) => tests.every((t) => t(v));
+}
+
+/**
+ * A filter that is a conjunction of conditions on fields (its keys are all field paths: no
+ * $and/$or/$nor) as [{path, get, test}], where test(get(doc)) is that field's condition, so that
+ * a caller can evaluate it over columns of field values taken with `get` (compileFilter's
+ * result is true exactly when every test passes); else null. Call compileFilter first: this
+ * does not validate.
+ */
+export function fieldConditions(filter) {
+  if (!isPlainObject(filter)) return null;
+  const out = [];
+  for (const [key, spec] of Object.entries(filter)) {
+    if (key.startsWith('$')) return null;
+    out.push({ path: key, get: pathGetter(key), test: compileValue(spec, key) });
+  }
+  return out.length ? out : null;
 }
 
 /**

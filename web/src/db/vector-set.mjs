@@ -36,6 +36,23 @@ export function checkedChunk(rec, key, dim) {
 /** Vectors per chunk record: about 4 MiB of float32 whatever the dimension, at least 64. */
 export const chunkTarget = (dim) => Math.max(64, Math.floor((4 << 20) / (dim * 4)));
 const MERGE_AFTER = 16; // small tail records before they are merged
+const MAX_COLUMNS = 8;  // field columns kept per set for filtered searches (least recently used go)
+const ABSENT = Symbol('no document'); // a column's value for a key without a live document
+
+/**
+ * A collection's documents (Map _id → {doc, seq}) that counts its changes in `version`, so that
+ * what is derived from them (the field columns of filtered searches) knows when to rebuild.
+ */
+export class DocMap extends Map {
+  constructor(entries) {
+    super();
+    this.version = 0;
+    if (entries) for (const [k, v] of entries) this.set(k, v);
+  }
+  set(k, v) { this.version++; return super.set(k, v); }
+  delete(k) { this.version++; return super.delete(k); }
+  clear() { this.version++; super.clear(); }
+}
 const READ_AHEAD = 2;   // chunk records read ahead while loading (about 8 MiB)
 
 /** The float32 bytes of vectors from which 'auto' compacts a C index: 32 MiB (16,384 512-d vectors). */
@@ -70,6 +87,8 @@ export class VectorSet {
     this.nextKey = 0;
     this.records = []; // [{key, n}] in storage order
     this.nextSeq = 0;
+    this.keysVersion = 0;     // bumped when a key is made or removed (columns below)
+    this.columns = new Map(); // field path → {docsVersion, keysVersion, values: [] by C key}
   }
 
   get count() { return this.idToKey.size; }
@@ -81,7 +100,7 @@ export class VectorSet {
 
   _key(id) {
     let k = this.idToKey.get(id);
-    if (k === undefined) { k = this.nextKey++; this.idToKey.set(id, k); this.keyToId[k] = id; }
+    if (k === undefined) { k = this.nextKey++; this.idToKey.set(id, k); this.keyToId[k] = id; this.keysVersion++; }
     return k;
   }
 
@@ -171,6 +190,7 @@ export class VectorSet {
     this.core.remove(k);
     this.idToKey.delete(id);
     this.keyToId[k] = undefined;
+    this.keysVersion++;
     return true;
   }
 
@@ -284,6 +304,48 @@ export class VectorSet {
       if (k !== undefined) keys[n++] = k;
     }
     return keys.subarray(0, n);
+  }
+
+  /**
+   * keysWhere for a conjunction of field conditions ([{path, get, test}] from fieldConditions):
+   * each field's values are kept as a column by C key, built once and reused until a document of
+   * `recs` (a DocMap, whose version counts its changes) or a key of this set changes, so a
+   * filtered search tests values in an array instead of walking every document. The keys come
+   * in key order (the C index's results do not depend on it).
+   */
+  keysWhereFields(recs, conds) {
+    const cols = conds.map((c) => this._column(recs, c));
+    const tests = conds.map((c) => c.test);
+    const keys = new Uint32Array(Math.min(recs.size, this.idToKey.size));
+    let n = 0;
+    const end = this.nextKey, m = cols.length;
+    for (let k = 0; k < end; k++) {
+      let j = 0;
+      for (; j < m; j++) {
+        const v = cols[j][k];
+        if (v === ABSENT || !tests[j](v)) break;
+      }
+      if (j === m) keys[n++] = k;
+    }
+    return keys.subarray(0, n);
+  }
+
+  /** The values of `path` by C key (ABSENT where a key has no document), cached (see keysWhereFields). */
+  _column(recs, { path, get }) {
+    const docsVersion = recs.version;
+    let c = this.columns.get(path);
+    if (c && docsVersion !== undefined && c.docsVersion === docsVersion && c.keysVersion === this.keysVersion) return c.values;
+    const values = new Array(this.nextKey);
+    for (let k = 0; k < this.nextKey; k++) {
+      const id = this.keyToId[k];
+      const rec = id === undefined ? undefined : recs.get(id);
+      values[k] = rec === undefined ? ABSENT : get(rec.doc);
+    }
+    c = { docsVersion, keysVersion: this.keysVersion, values };
+    this.columns.delete(path);
+    this.columns.set(path, c);
+    if (this.columns.size > MAX_COLUMNS) this.columns.delete(this.columns.keys().next().value);
+    return values;
   }
 
   /**
