@@ -117,7 +117,12 @@ export async function run({ n, lib, tag, work, record, reuse, batch, exportOnly 
       const r = await withBrowser(profile, server, 'bench/store.html', async (page) => {
         let last = 0;
         await page.exposeFunction('reportProgress', (k) => { if (k - last >= 10000) { last = k; console.error(`#   ${tag} inserted ${k}/${n}`); } });
-        return page.evaluate(([lib, n, b]) => window.bench.insert(lib, 'bench', n, b), [lib, n, batch ? Number(batch) : null]);
+        // CLIPDB_BENCH_INSERT_PROFILE=F.cpuprofile: a CPU profile of the page during the insert.
+        const cdp = process.env.CLIPDB_BENCH_INSERT_PROFILE ? await page.context().newCDPSession(page) : null;
+        if (cdp) { await cdp.send('Profiler.enable'); await cdp.send('Profiler.setSamplingInterval', { interval: 500 }); await cdp.send('Profiler.start'); }
+        const out = await page.evaluate(([lib, n, b]) => window.bench.insert(lib, 'bench', n, b), [lib, n, batch ? Number(batch) : null]);
+        if (cdp) writeFileSync(process.env.CLIPDB_BENCH_INSERT_PROFILE, JSON.stringify((await cdp.send('Profiler.stop')).profile));
+        return out;
       });
       record('store-chromium-insert', { store: tag, ...r });
       writeFileSync(path.join(profile, 'done'), '');

@@ -243,3 +243,20 @@ test("'auto' keeps float32 below 16,384 vectors of 512-d and compacts at 16,384,
     await db.close();
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
+
+test('a compact set\'s records of a quarter of chunkTarget or more keep planes from their first write; smaller ones do not', async () => {
+  const dir = await tmp();
+  try {
+    const db = await openDatabase({ storage: 'fs', dir, name: 'append', vectorMemory: 'compact' });
+    await db.add(vectorIndex(vectorModel({ identifier: 'rand-512', dim: 512 })));
+    const vecs = randomVectors(700, 512, 77);
+    const col = db.collection('docs');
+    await col.insertMany(vecs.slice(0, 600).map((vec, i) => ({ _id: i, vec })), { batchSize: 600 }); // 600 >= 2048 / 4
+    await col.insertMany(vecs.slice(600).map((vec, i) => ({ _id: 600 + i, vec })), { batchSize: 100 });
+    const keys = await db.adapter.keys('vectors');
+    const recs = [];
+    for (const k of keys) recs.push(await db.adapter.get('vectors', k, { planesInto: (n) => new Uint8Array(n) }));
+    assert.deepEqual(recs.map((r) => [r.ids.length, r.planes?.length ?? null]), [[600, 600 * (4 + 2 * 512)], [100, null]]);
+    await db.close();
+  } finally { await rm(dir, { recursive: true, force: true }); }
+});

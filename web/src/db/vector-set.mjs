@@ -5,8 +5,9 @@
 // Storage: the vectors of a (vector index, model) pair are a sequence of chunk records in key
 // order, each {ids: [typed id keys], vectors: Float32Array [ids.length * dim] | null, del:
 // [typed id keys]}. Reading them in order and applying each (add or replace the listed ids,
-// then remove `del`) gives the current set. New vectors are appended as small records (one per
-// write), deletions as records with only `del`; small records at the tail are merged into one
+// then remove `del`) gives the current set. New vectors are appended as records (one per
+// write), deletions as records with only `del`; small records (under a quarter of chunkTarget)
+// at the tail are merged into full ones
 // when there are enough of them (mergeTail), in one atomic write, so a crash leaves either the
 // small records or the merged one. `compact()` rewrites the whole sequence without dead entries.
 //
@@ -36,6 +37,8 @@ export function checkedChunk(rec, key, dim) {
 /** Vectors per chunk record: about 4 MiB of float32 whatever the dimension, at least 64. */
 export const chunkTarget = (dim) => Math.max(64, Math.floor((4 << 20) / (dim * 4)));
 const MERGE_AFTER = 16; // small tail records before they are merged
+/** Records of fewer vectors than this are small (merged at the tail): a quarter of chunkTarget. */
+const smallBelow = (dim) => Math.max(1, chunkTarget(dim) >> 2);
 const MAX_COLUMNS = 8;  // field columns kept per set for filtered searches (least recently used go)
 const ABSENT = Symbol('no document'); // a column's value for a key without a live document
 
@@ -203,7 +206,9 @@ export class VectorSet {
     const flat = new Float32Array(ids.length * this.dim);
     vectors.forEach((v, i) => flat.set(v, i * this.dim));
     const key = chunkKey(this.index, this.model, this.nextSeq++);
-    const op = { store: 'vectors', key, value: { ids: ids.map(idKey), vectors: ids.length ? flat : null, del: del.map(idKey) } };
+    // A record big enough never to be merged keeps its compact planes from the start.
+    const planes = ids.length >= smallBelow(this.dim) ? this._planesOf(flat) : {};
+    const op = { store: 'vectors', key, value: { ids: ids.map(idKey), vectors: ids.length ? flat : null, del: del.map(idKey), ...planes } };
     const apply = () => {
       if (ids.length) this.core.add(Uint32Array.from(ids, (id) => this._key(id)), flat);
       for (const id of del) this.remove(id);
@@ -222,7 +227,8 @@ export class VectorSet {
   async mergeTail(write) {
     const target = chunkTarget(this.dim);
     let i = this.records.length;
-    while (i > 0 && this.records[i - 1].n < target) i--;
+    const small = smallBelow(this.dim);
+    while (i > 0 && this.records[i - 1].n < small) i--;
     const tail = this.records.slice(i);
     if (tail.length < MERGE_AFTER) return;
     const state = new Map(); // typed id key → Float32Array | null (deleted)
