@@ -314,6 +314,14 @@ int clipdb_index_is_compact(const clipdb_index_t *ix) { return ix != NULL && ix-
 
 int32_t clipdb_index_compact_version(void) { return 1; }
 
+/* memcpy in pieces under 512 bytes: Emscripten's memcpy hands copies of 512 bytes or more to
+ * JavaScript (emscripten_memcpy_big), a call out of wasm per 512-d row. */
+static void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
+  size_t i = 0;
+  for (; i + 256 <= n; i += 256) memcpy(dst + i, src + i, 256);
+  if (i < n) memcpy(dst + i, src + i, n - i);
+}
+
 clipdb_status clipdb_index_compact_encode(int32_t dim, const float *vectors, size_t n, uint8_t *out) {
   if (dim <= 0 || dim > (1 << 20) || (n > 0 && (vectors == NULL || out == NULL)))
     return clipdb__error(NULL, CLIPDB_STATUS_INVALID_ARGUMENT,
@@ -375,8 +383,8 @@ clipdb_status clipdb_index_add_compact(clipdb_index_t *ix, const uint32_t *keys,
       ix->table[pos] = (uint32_t)(slot + 1);
     }
     memcpy(&ix->code_scale[slot], planes + j * sizeof(float), sizeof(float));
-    memcpy(ix->codes + slot * dim, codes + j * dim, dim);
-    memcpy(ix->lo + slot * dim, lo + j * dim, dim);
+    copy_bytes(ix->codes + slot * dim, codes + j * dim, dim);
+    copy_bytes(ix->lo + slot * dim, lo + j * dim, dim);
     compact_bounds(ix, slot);
   }
   return CLIPDB_STATUS_SUCCESS;

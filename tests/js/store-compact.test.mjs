@@ -55,9 +55,9 @@ async function countAdds(fn) {
 }
 
 describe('vectorMemory option', () => {
-  test('modes and the auto threshold (32 MiB of float32 vectors)', () => {
-    assert.equal(compactAt('auto', 512), 16384);
-    assert.equal(compactAt('auto', 768), 10923);
+  test('modes and the auto threshold (8 MiB of float32 vectors)', () => {
+    assert.equal(compactAt('auto', 512), 4096);
+    assert.equal(compactAt('auto', 768), 2731);
     assert.equal(compactAt('float32', 512), Infinity);
     assert.equal(compactAt('compact', 512), 0);
   });
@@ -217,7 +217,7 @@ describe('a compact store against a float32 store of the same documents', () => 
   });
 });
 
-test("'auto' keeps float32 below 16,384 vectors of 512-d and compacts at 16,384, on insert and on open", async () => {
+test("'auto' keeps float32 below 4,096 vectors of 512-d and compacts at 4,096, on insert and on open", async () => {
   const dir = await tmp();
   try {
     const r = rng(8);
@@ -225,20 +225,20 @@ test("'auto' keeps float32 below 16,384 vectors of 512-d and compacts at 16,384,
     let db = await openDatabase({ storage: 'fs', dir, name: 'auto' });
     await db.add(vectorIndex(vectorModel({ identifier: 'rand-512', dim: 512 })));
     const col = db.collection('docs');
-    for (let s = 0; s < 16383; s += 4096) await col.insertMany(Array.from({ length: Math.min(4096, 16383 - s) }, (_, j) => mk(s + j)));
-    assert.equal(setOf(db).count, 16383);
+    for (let s = 0; s < 4095; s += 1024) await col.insertMany(Array.from({ length: Math.min(1024, 4095 - s) }, (_, j) => mk(s + j)));
+    assert.equal(setOf(db).count, 4095);
     assert.equal(setOf(db).compact, false);
     const probe = mk(-1).vec;
     const beforeTop = (await col.like({ vector: probe }, { vectorIndex: 'vi', n: 5 }).find()).map((d) => d._id);
-    await col.insertMany([mk(16383)]);
+    await col.insertMany([mk(4095)]);
     assert.equal(setOf(db).compact, true);
     // random 512-d vectors: the top scores are far apart next to the 16-bit error
-    const afterTop = (await col.like({ vector: probe }, { vectorIndex: 'vi', n: 5 }).find()).map((d) => d._id).filter((id) => id !== 16383);
+    const afterTop = (await col.like({ vector: probe }, { vectorIndex: 'vi', n: 5 }).find()).map((d) => d._id).filter((id) => id !== 4095);
     assert.deepEqual(afterTop, beforeTop.slice(0, afterTop.length));
     await db.close();
     db = await openDatabase({ storage: 'fs', dir, name: 'auto' });
     await db.add(vectorIndex(vectorModel({ identifier: 'rand-512', dim: 512 })));
-    assert.equal(setOf(db).count, 16384);
+    assert.equal(setOf(db).count, 4096);
     assert.equal(setOf(db).compact, true);
     await db.close();
   } finally { await rm(dir, { recursive: true, force: true }); }

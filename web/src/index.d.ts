@@ -433,7 +433,7 @@ export interface OpenDatabaseOptions {
    * bytes per vector; each score is then within sqrt(dim) × max|v| / 65024 of the float32 one
    * (about 1e-6 typically, at most 7e-5 for 512-d CLIP embeddings), `like({_id})` queries with
    * the 16-bit copy, and the stored vectors, exports and Parquet files stay float32. 'auto'
-   * (default): float32 up to 32 MiB of float32 vectors per index (16,384 vectors at 512-d),
+   * (default): float32 up to 8 MiB of float32 vectors per index (4,096 vectors at 512-d),
    * compact from there. Another value: ClipdbError 'INVALID_ARGUMENT'.
    */
   vectorMemory?: 'auto' | 'float32' | 'compact';

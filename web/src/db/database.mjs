@@ -1149,7 +1149,7 @@ export class Database {
  *   vector index holds its vectors in memory: 'float32' (dim*5 bytes per vector), 'compact'
  *   (16-bit copies, dim*2 bytes; each score within sqrt(dim)*max|v|/65024 of the float32 one,
  *   about 1e-6 typically; the stored vectors, exports and backups stay float32), 'auto' (the
- *   default: float32 up to 32 MiB of float32 vectors per index, 16,384 at 512-d, compact from
+ *   default: float32 up to 8 MiB of float32 vectors per index, 4,096 at 512-d, compact from
  *   there). INVALID_ARGUMENT for another value.
  * @returns {Promise<Database>}
  */

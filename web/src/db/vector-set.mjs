@@ -56,10 +56,13 @@ export class DocMap extends Map {
   delete(k) { this.version++; return super.delete(k); }
   clear() { this.version++; super.clear(); }
 }
-const READ_AHEAD = 2;   // chunk records read ahead while loading (about 8 MiB)
+const READ_AHEAD = 4;   // chunk records read ahead while loading (at most about 16 MiB)
 
-/** The float32 bytes of vectors from which 'auto' compacts a C index: 32 MiB (16,384 512-d vectors). */
-export const COMPACT_BYTES = 32 << 20;
+/**
+ * The float32 bytes of vectors from which 'auto' compacts a C index: 8 MiB (4,096 512-d vectors,
+ * where the int8 candidate pass starts too). Below that, float32 rows cost little memory.
+ */
+export const COMPACT_BYTES = 8 << 20;
 const MEMORY_MODES = ['auto', 'float32', 'compact'];
 
 /**
@@ -121,7 +124,7 @@ export class VectorSet {
     // Up to READ_AHEAD records are being read while one is added to the C index (storage
     // reads overlap the copy); they are applied in key order. Each read lands in one of
     // READ_AHEAD + 1 scratch buffers used in turn (adapters that honour `vectorsInto`), so the
-    // whole load touches about 12 MiB of fresh memory instead of one new buffer per record;
+    // whole load touches about 20 MiB of fresh memory instead of one new buffer per record;
     // a record is copied into the C index before its buffer is handed to a later read.
     const scratch = new Array(READ_AHEAD + 1).fill(null);
     const intoSlot = (slot) => (bytes) => {
