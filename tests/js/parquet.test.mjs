@@ -7,21 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { openDatabase, Model } from '../../web/src/index.mjs';
-import { vectorModel, vectorIndex, randomVectors, rng } from './store-helpers.mjs';
+import { vectorModel, vectorIndex, randomVectors, rng, drain } from './store-helpers.mjs';
 
 const DIM = 64;
 const N = 3000;
 const tmp = () => mkdtemp(path.join(tmpdir(), 'clipdb-parquet-'));
-
-/** Read a stream to the end: its chunks and their concatenation. */
-async function drain(stream) {
-  const chunks = [];
-  for await (const c of stream) chunks.push(c);
-  const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-  let o = 0;
-  for (const c of chunks) { bytes.set(c, o); o += c.length; }
-  return { chunks, bytes };
-}
 
 /** The test documents: ids of both types (42 and '42' both), scalar fields, a nested object, a binary field, an array. */
 function makeDocs() {

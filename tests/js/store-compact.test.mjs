@@ -10,20 +10,11 @@ import path from 'node:path';
 import { openDatabase } from '../../web/src/index.mjs';
 import { compactAt } from '../../web/src/db/vector-set.mjs';
 import { WasmVectorIndex } from '../../web/src/db/vector-index.mjs';
-import { vectorModel, vectorIndex, randomVectors, bruteForce, assertOrder, rng } from './store-helpers.mjs';
+import { vectorModel, vectorIndex, randomVectors, bruteForce, assertOrder, rng, drain } from './store-helpers.mjs';
 
 const DIM = 64;
 const N = 5000;
 const tmp = () => mkdtemp(path.join(tmpdir(), 'clipdb-compact-'));
-
-async function drain(stream) {
-  const chunks = [];
-  for await (const c of stream) chunks.push(c);
-  const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-  let o = 0;
-  for (const c of chunks) { bytes.set(c, o); o += c.length; }
-  return bytes;
-}
 
 /** 40 clusters, so that neighbours are close (near-ties within the 16-bit copies' error). */
 function makeDocs(n = N, dim = DIM) {
@@ -129,7 +120,7 @@ describe('a compact store against a float32 store of the same documents', () => 
     assert.deepEqual(setOf(dbf).vectorOf('d7'), normalised(docs[7].vec));
     const imported = [];
     for (const db of [dbc, dbf]) {
-      const blob = new Blob([await drain(db.exportData())]);
+      const blob = new Blob([(await drain(db.exportData())).bytes]);
       const into = await openDatabase({ storage: 'memory', vectorMemory: 'float32' });
       await into.add(vectorIndex(vectorModel({ identifier: 'rand-64', dim: DIM })));
       await into.importData(blob);
@@ -153,7 +144,7 @@ describe('a compact store against a float32 store of the same documents', () => 
     try {
       const read = async (db, name) => {
         const file = path.join(dir, name);
-        await writeFile(file, await drain(db.exportParquet({ vectorIndex: 'vi', rowGroupSize: 700 })));
+        await writeFile(file, (await drain(db.exportParquet({ vectorIndex: 'vi', rowGroupSize: 700 }))).bytes);
         return (await con.runAndReadAll(`SELECT id, vector FROM read_parquet('${file}') ORDER BY id`)).getRowObjectsJS();
       };
       const a = await read(dbc, 'compact.parquet'), b = await read(dbf, 'f32.parquet');

@@ -93,3 +93,12 @@ export function referenceOrder(images, q) {
     .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
 }
 
+/** Read a stream to the end: its chunks and their concatenation. */
+export async function drain(stream) {
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let o = 0;
+  for (const c of chunks) { bytes.set(c, o); o += c.length; }
+  return { chunks, bytes };
+}

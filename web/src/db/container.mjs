@@ -5,7 +5,7 @@ import { ClipdbError } from '../errors.mjs';
 import { toJSONSafe, fromJSONSafe, isRef } from './codec.mjs';
 import { VectorSet, ChunkVectors, DocMap } from './vector-set.mjs';
 import { getPath } from './filter.mjs';
-import { indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, idFromKey, SEP } from './layout.mjs';
+import { indexMetaKey, vsetPrefix, chunkKey, chunkSeq, idKey, SEP } from './layout.mjs';
 
 export const FORMAT = 'clipdb-export';
 export const VERSION = 1;
