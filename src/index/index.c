@@ -252,8 +252,14 @@ static float encode_compact_row(const float *v, size_t dim, int8_t *c, int8_t *r
 static void compact_bounds(clipdb_index_t *ix, size_t slot) {
   const size_t dim = (size_t)ix->dim;
   const int8_t *r = ix->lo + slot * dim;
+  /* int32 sums of at most 65,536 squares (<= 2^30 each block), so that the loop vectorises */
   int64_t r2 = 0;
-  for (size_t i = 0; i < dim; i++) r2 += (int32_t)r[i] * (int32_t)r[i];
+  for (size_t b = 0; b < dim; b += 65536) {
+    const size_t e = dim - b < 65536 ? dim : b + 65536;
+    int32_t part = 0;
+    for (size_t i = b; i < e; i++) part += (int32_t)r[i] * (int32_t)r[i];
+    r2 += part;
+  }
   const double sl = (double)(ix->code_scale[slot] * (1.0f / 256.0f));
   const double nn = (1.000001 + sqrt((double)dim) * sl) * 1.000001;
   ix->code_err[slot] = (float)((sl * sqrt((double)r2) + 6.0e-8 * nn) * 1.000001) + 1e-30f;

@@ -558,7 +558,8 @@ export class Database {
     try {
       loaded = await set.load({
         expected: recs.size,
-        isLive: (id) => recs.has(id) && !(this._pending.get(docKey(collection, id)) ?? []).includes(vi.name),
+        // (no key string per document when nothing is pending, the usual case)
+        isLive: this._pending.size === 0 ? (id) => recs.has(id) : (id) => recs.has(id) && !(this._pending.get(docKey(collection, id)) ?? []).includes(vi.name),
       });
     } catch (e) { set.free(); throw e; }
     this._vis.set(vi.name, state);
