@@ -761,11 +761,9 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
     if (candidates == NULL) {
       for (size_t b = 0; b < ix->count; b += SCORE_BLOCK) {
         size_t rows = ix->count - b < SCORE_BLOCK ? ix->count - b : SCORE_BLOCK;
-        const float *base = ix->vectors + b * dim;
-        if (ix->compact) {
-          for (size_t r = 0; r < rows; r++) row_of(ix, b + r, rowbuf + r * dim);
-          base = rowbuf;
-        }
+        const float *base = rowbuf; /* compact: the block's rows as v^ */
+        if (ix->compact) for (size_t r = 0; r < rows; r++) row_of(ix, b + r, rowbuf + r * dim);
+        else base = ix->vectors + b * dim;
         for (size_t q = 0; q < n_queries; q++) {
           dot(rows, dim, qn + q * dim, base, dim, block);
           for (size_t r = 0; r < rows; r++) heap_offer(&heaps[q], block[r], (uint32_t)(b + r));
