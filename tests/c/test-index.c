@@ -450,7 +450,7 @@ static void test_compact(int dim, int n) {
       for (int d = 0; d < dim; d++) qq += (double)queries[q * dim + d] * queries[q * dim + d];
       for (int d = 0; d < dim; d++) dd += (double)queries[q * dim + d] / sqrt(qq) * row[d];
       sc = (float)dd;
-      CHECK(fabs(sc - s1[q * k + r]) <= eps, "dim %d query %d rank %zu: compact score %.9g vs float32 %.9g (eps %.3g)", dim, q, (int)r, s1[q * k + r], sc, eps);
+      CHECK(fabs(sc - s1[q * k + r]) <= eps, "dim %d query %d rank %zu: compact score %.9g vs float32 %.9g (eps %.3g)", dim, q, r, s1[q * k + r], sc, eps);
       CHECK(sc >= sf[q * k + k - 1] - 2 * eps, "dim %d query %d rank %zu: key %u (float32 score %.9g) is not within 2 eps of the float32 top %zu (%.9g)",
             dim, q, r, (unsigned)k1[q * k + r], sc, k, sf[q * k + k - 1]);
     }
