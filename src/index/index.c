@@ -320,6 +320,18 @@ int clipdb_index_is_compact(const clipdb_index_t *ix) { return ix != NULL && ix-
 
 int32_t clipdb_index_compact_version(void) { return 1; }
 
+/* The slot of `key`, made (with the next insertion number) if the key is new; room reserved. An
+ * existing key keeps its slot and insertion number (upsert). */
+static size_t slot_for(clipdb_index_t *ix, uint32_t key) {
+  size_t pos = table_find(ix, key);
+  if (ix->table[pos] != 0) return ix->table[pos] - 1;
+  size_t slot = ix->count++;
+  ix->keys[slot] = key;
+  ix->seqs[slot] = ix->next_seq++;
+  ix->table[pos] = (uint32_t)(slot + 1);
+  return slot;
+}
+
 /* memcpy in pieces under 512 bytes: Emscripten's memcpy hands copies of 512 bytes or more to
  * JavaScript (emscripten_memcpy_big), a call out of wasm per 512-d row. */
 static void copy_bytes(int8_t *dst, const int8_t *src, size_t n) {
@@ -378,16 +390,7 @@ clipdb_status clipdb_index_add_compact(clipdb_index_t *ix, const uint32_t *keys,
   clipdb_status st = reserve(ix, n);
   if (st != CLIPDB_STATUS_SUCCESS) return st;
   for (size_t j = 0; j < n; j++) {
-    size_t pos = table_find(ix, keys[j]);
-    size_t slot;
-    if (ix->table[pos] != 0) {
-      slot = ix->table[pos] - 1;
-    } else {
-      slot = ix->count++;
-      ix->keys[slot] = keys[j];
-      ix->seqs[slot] = ix->next_seq++;
-      ix->table[pos] = (uint32_t)(slot + 1);
-    }
+    size_t slot = slot_for(ix, keys[j]);
     memcpy(&ix->code_scale[slot], planes + j * sizeof(float), sizeof(float));
     copy_bytes(ix->codes + slot * dim, codes + j * dim, dim);
     copy_bytes(ix->lo + slot * dim, lo + j * dim, dim);
@@ -452,16 +455,7 @@ clipdb_status clipdb_index_add(clipdb_index_t *ix, const uint32_t *keys, const f
     const float *src = vectors + j * dim;
     double inv = 1.0;
     if (invs != NULL) inv = invs[j]; else vector_check(src, dim, &inv);
-    size_t pos = table_find(ix, keys[j]);
-    size_t slot;
-    if (ix->table[pos] != 0) {
-      slot = ix->table[pos] - 1; /* upsert: keeps its insertion sequence number */
-    } else {
-      slot = ix->count++;
-      ix->keys[slot] = keys[j];
-      ix->seqs[slot] = ix->next_seq++;
-      ix->table[pos] = (uint32_t)(slot + 1);
-    }
+    size_t slot = slot_for(ix, keys[j]); /* upsert: an existing key keeps its insertion number */
     float *dst = ix->compact ? row : ix->vectors + slot * dim;
     for (size_t i = 0; i < dim; i++) dst[i] = (float)(src[i] * inv);
     if (ix->compact) quantize_compact_row(ix, dst, slot);

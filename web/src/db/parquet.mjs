@@ -309,12 +309,12 @@ async function* parquetChunks(db, options) {
   const { def, vs, collection, loaded } = pickSet(db, vectorIndex, model);
   const dim = vs.dim;
   const recs = db._docs(collection);
-  let set = loaded, temp = null, stored = null;
+  let set = loaded, temp = null, stored = null, live = null;
   try {
     if (set?.compact) {
       // A compact C index holds 16-bit copies: the file gets the stored float32 vectors, read
       // from the chunk records when the documents' order follows theirs, else as below.
-      const live = [];
+      live = [];
       for (const id of recs.keys()) if (set.has(id)) live.push(id);
       stored = await ChunkVectors.locate(db.adapter, vs, live, options.rowGroupSize ?? defaultRowGroupSize(dim));
       if (!stored) set = null;
@@ -329,8 +329,8 @@ async function* parquetChunks(db, options) {
       });
       set = temp;
     }
-    const ids = [];
-    for (const id of recs.keys()) if (set.has(id)) ids.push(id);
+    let ids = stored ? live : null;
+    if (!ids) { ids = []; for (const id of recs.keys()) if (set.has(id)) ids.push(id); }
     const cols = fieldColumns(recs, ids, fields);
     const rowGroupSize = options.rowGroupSize ?? defaultRowGroupSize(dim);
     if (rowGroupSize * dim > MAX_GROUP_VALUES) {

@@ -150,8 +150,9 @@ export class VectorSet {
       // A BYOB read transfers the scratch buffer: keep using its memory under the new handle.
       const view = rec?.planes ?? rec?.vectors;
       if (scratch[slot]?.byteLength === 0 && view?.buffer?.byteLength) scratch[slot] = new Uint8Array(view.buffer);
-      // Planes that cannot be used (another encoding version, damaged): the floats instead.
-      if (rec?.planes !== undefined && !this._planesFit(rec)) rec = await this.adapter.get('vectors', key, { vectorsInto: intoSlot(slot) });
+      // Planes read in place of the floats but unusable (another encoding version, damaged):
+      // read the floats. (An adapter that hands out both, as memory does, needs no second read.)
+      if (rec?.planes != null && rec.vectors === undefined && !this._planesFit(rec)) rec = await this.adapter.get('vectors', key, { vectorsInto: intoSlot(slot) });
       const n = this._apply(rec, key);
       this.records.push({ key, n });
     }
