@@ -7,6 +7,10 @@
 // Each runtime runs in its own process (peak memory = that process's max RSS). Before timing,
 // both must produce the same embedding (cosine >= 0.9999, max |diff| <= 1e-3·max |ref|);
 // then, after warm-up, runs alternate between the two and the medians are compared.
+// The *-int8 cases (wasm only) time clipdb's int8 file against two peers in the same run,
+// onnxruntime-web on the q8 graph (bench/onnx_q8.py) and on the float32 graph: one row each,
+// `peer` naming it, with the cosines of clipdb's int8 embedding to that peer's and to clipdb's
+// own float32 embedding (see int8Case below).
 // Appends one JSON object per case to bench/results.jsonl. bench/run prepares the files.
 import { fork, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
@@ -54,6 +58,22 @@ const cases = [
   // runs its usual [32, 77] batch (a graph exported with a dynamic batch dimension).
   { case: 'vit-b-32-text-batch-32-queries', kind: 'textbatch', ...vit, batch: queries32, peerModel: onnx('vit-b-32-text77-batch.onnx'), wasmOnly: true },
   { case: 'vit-b-32-both-towers', kind: 'both', ...vit, tokens: tok7, ortTokens: pad77(tok7), peerModel: onnx('vit-b-32-image.onnx'), peerTextModel: onnx('vit-b-32-text77.onnx') },
+  // int8 (wasm only): clipdb's int8 file (bench/run: `clipdb quantize` of the same safetensors)
+  // against two peers in one run, onnxruntime-web on the q8 graph (bench/onnx_q8.py) and on the
+  // float32 graph; clipdb float32 gives the reference embedding for the cosines.
+  ...[
+    ['vit-b-32-image-int8', 'image', vit, {}, 'vit-b-32-image'],
+    ['rn50-image-int8', 'image', rn50, {}, 'rn50-image'],
+    ['vit-b-32-text-77-int8', 'text', vit, { tokens: tok77 }, 'vit-b-32-text77'],
+    ['vit-b-32-both-towers-int8', 'both', vit, { tokens: tok7, ortTokens: pad77(tok7) }, 'vit-b-32-image', 'vit-b-32-text77'],
+  ].map(([name, kind, m, inputs, peerImage, peerText]) => ({
+    case: name, kind, ...m, ...inputs, int8: true, wasmOnly: true,
+    floatModel: m.model, model: m.model.replace(/\.safetensors$/, '-int8.safetensors'),
+    peers: [
+      { peer: 'onnxruntime-web-q8', peerModel: onnx(`${peerImage}-q8.onnx`), peerTextModel: peerText && onnx(`${peerText}-q8.onnx`) },
+      { peer: 'onnxruntime-web-float32', peerModel: onnx(`${peerImage}.onnx`), peerTextModel: peerText && onnx(`${peerText}.onnx`) },
+    ],
+  })),
 ].filter((c) => (!only || only.includes(c.case)) && !(native && c.wasmOnly)); // the native harness has no batch protocol
 
 class Worker {
@@ -92,6 +112,10 @@ function startClipdb(c) {
   return new Worker('clipdb-wasm', fork(path.join(here, 'worker.mjs'), ['clipdb-wasm', JSON.stringify(spec)]));
 }
 
+function startClipdbFloat(c) {
+  return startClipdb({ ...c, model: c.floatModel });
+}
+
 function startPeer(c) {
   const spec = { kind: c.kind, model: c.peerModel, textModel: c.peerTextModel, resolution: c.resolution, tokens: c.tokens, ortTokens: c.ortTokens, batch: c.batch };
   const rt = native ? 'ort-node' : 'ort-web';
@@ -122,7 +146,99 @@ console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, load ave
 console.log(`median of ${runs} alternating runs after warm-up\n`);
 console.log('case                                   clipdb ms    peer ms   ratio  clipdb MB  peer MB   cosine  cpu ratio');
 
+// Cosine per tower (a 'both' embedding is the image's then the text's), and the worst of them.
+const towerCosines = (a, b, dim) => Array.from({ length: a.length / dim }, (_, i) =>
+  +compare(a.slice(i * dim, (i + 1) * dim), b.slice(i * dim, (i + 1) * dim)).cos.toFixed(6));
+const worst = (xs) => Math.min(...xs);
+const kill = (ws) => ws.forEach((w) => w.child.exitCode === null && w.child.signalCode === null && w.child.kill());
+
+// An int8 case: clipdb int8 against both onnxruntime-web peers in the same run. clipdb float32
+// first computes the reference embedding (not timed) and exits; then clipdb int8, the q8 peer
+// and the float32 peer load one after another and stay up. Before timing, the float32 peer must
+// give clipdb float32's embedding (same weights: the usual check) and both int8 embeddings must
+// be near it (cosine >= 0.9: a broken rewrite or quantizer is not timed). After warm-up the
+// three run in turn, the order rotating each round; one row per peer, clipdb's side the same.
+async function int8Case(c) {
+  const files = [c.model, c.floatModel, ...c.peers.flatMap((p) => [p.peerModel, p.peerTextModel])].filter(Boolean);
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length) {
+    console.log(`${c.case.padEnd(38)} skipped: missing ${missing.join(', ')} (run bench/run)`);
+    return;
+  }
+  const workers = [];
+  const ready = async (w) => {
+    workers.push(w);
+    const r = await w.next();
+    if (r.error) throw new Error(r.error);
+    return r.embedding;
+  };
+  try {
+    const f = startClipdbFloat(c);
+    const ef = await ready(f);
+    await f.call({ cmd: 'exit' });
+    workers.length = 0;
+    const q = startClipdb(c);
+    const eq = await ready(q);
+    const peers = [];
+    for (const p of c.peers) {
+      const w = startPeer({ ...c, ...p });
+      peers.push({ ...p, w, embedding: await ready(w) });
+    }
+    const f32 = compare(peers.find((p) => p.peer === 'onnxruntime-web-float32').embedding, ef);
+    const cosQ = towerCosines(eq, ef, c.embedDim);
+    const cosPeers = peers.map((p) => towerCosines(p.embedding, ef, c.embedDim));
+    if (!f32.ok || worst(cosQ) < 0.9 || cosPeers.some((x) => worst(x) < 0.9)) {
+      const why = `float32 peer vs clipdb float32 cosine ${f32.cos?.toFixed(6)}, clipdb int8 ${cosQ}, ` +
+        peers.map((p, i) => `${p.peer} ${cosPeers[i]}`).join(', ');
+      console.log(`${c.case.padEnd(38)} EMBEDDINGS DIFFER (${why}): not timed`);
+      appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify({ case: c.case, threads: 1, error: 'embeddings differ', detail: why, date: new Date().toISOString() }) + '\n');
+      return;
+    }
+    const all = [q, ...peers.map((p) => p.w)];
+    for (let i = 0; i < 2; i++) for (const w of all) await w.call({ cmd: 'run' }); // warm-up
+    const t = all.map(() => []), cpu = all.map(() => []);
+    for (let i = 0; i < runs; i++) {
+      for (let j = 0; j < all.length; j++) {
+        const k = (i + j) % all.length;
+        const r = await all[k].call({ cmd: 'run' });
+        t[k].push(r.ms);
+        cpu[k].push(r.cpu_ms);
+      }
+    }
+    const peak = [];
+    for (const w of all) peak.push((await w.call({ cmd: 'exit' })).peak_mb);
+    const load = os.loadavg().map((x) => +x.toFixed(2));
+    peers.forEach((p, i) => {
+      const cosToPeer = towerCosines(eq, p.embedding, c.embedDim);
+      const row = {
+        case: c.case, threads: 1, clipdb_ms: +median(t[0]).toFixed(2), peer_ms: +median(t[i + 1]).toFixed(2),
+        ratio: +(median(t[0]) / median(t[i + 1])).toFixed(3), clipdb_peak_mb: Math.round(peak[0]), peer_peak_mb: Math.round(peak[i + 1]),
+        clipdb_cpu_ms: +median(cpu[0]).toFixed(2), peer_cpu_ms: +median(cpu[i + 1]).toFixed(2),
+        cpu_ratio: +(median(cpu[0]) / median(cpu[i + 1])).toFixed(3),
+        target: 'wasm', runtime: 'clipdb-wasm-int8', peer: p.peer, peer_version: `${peerName} ${peerVersion}`,
+        // cosine: clipdb int8 to this peer's embedding; *_to_clipdb_float32: to clipdb's float32
+        // embedding of the same weights (the worst tower; 'both' also lists image, text).
+        cosine: worst(cosToPeer), cosine_to_clipdb_float32: worst(cosQ), peer_cosine_to_clipdb_float32: worst(cosPeers[i]),
+        ...(c.kind === 'both' ? { cosine_by_tower: cosToPeer, cosine_to_clipdb_float32_by_tower: cosQ, peer_cosine_to_clipdb_float32_by_tower: cosPeers[i] } : {}),
+        clipdb_file_bytes: statSync(c.model).size,
+        peer_file_bytes: statSync(p.peerModel).size + (p.peerTextModel ? statSync(p.peerTextModel).size : 0),
+        runs, loadavg: load, date: new Date().toISOString(),
+      };
+      console.log(`${`${c.case} vs ${p.peer.replace('onnxruntime-web-', '')}`.padEnd(38)} ${row.clipdb_ms.toFixed(1).padStart(9)} ${row.peer_ms.toFixed(1).padStart(10)} ${row.ratio.toFixed(3).padStart(7)} ${String(row.clipdb_peak_mb).padStart(10)} ${String(row.peer_peak_mb).padStart(8)} ${row.cosine.toFixed(6).padStart(8)} ${row.cpu_ratio.toFixed(3).padStart(10)}  int8/f32 ${row.cosine_to_clipdb_float32.toFixed(5)} peer/f32 ${row.peer_cosine_to_clipdb_float32.toFixed(5)}`);
+      appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify(row) + '\n');
+    });
+  } catch (e) {
+    console.log(`${c.case.padEnd(38)} failed: ${e.message}`);
+  } finally {
+    kill(workers);
+  }
+}
+
 for (const c of cases) {
+  if (c.int8) {
+    await int8Case(c);
+    continue;
+  }
   const missing = [c.model, c.peerModel, c.peerTextModel].filter((f) => f && !existsSync(f));
   if (missing.length) {
     console.log(`${c.case.padEnd(38)} skipped: missing ${missing.join(', ')} (run bench/run)`);
