@@ -5,8 +5,8 @@
 // one, the file sizes and the weights held. One JSON row per case is appended to
 // bench/results.jsonl with `peer` naming the other side ("clipdb-wasm-float32").
 //   node bench/quant.mjs [--runs N] [--cases vit-b-32-image-int8,...]
-// (The onnxruntime-web peers of the issue's table, q8 and float32, need bench/run's ONNX
-// graphs; this script does not produce them.)
+// (The onnxruntime-web peers, q8 and float32, are bench/bench.mjs's *-int8 cases, run by
+// bench/run --wasm on its own random weights and ONNX graphs.)
 import { appendFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
