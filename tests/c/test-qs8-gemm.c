@@ -31,13 +31,27 @@ static void check_rounding(void) {
   int8_t q[8];
   float s = clipdb__qs8_quantize_row(5, 8, x, q);
   CHECK(s == 1.0f / 127.0f, "scale %.9g, expected 1/127", (double)s);
-  /* 127, -63.5 -> -64 (half away from zero), 31.75 -> 32, 0, -127; padding zero */
+  /* 127, -63.5 -> -64 (a tie: the even neighbour), 31.75 -> 32, 0, -127; padding zero */
   const int8_t want[8] = {127, -64, 32, 0, -127, 0, 0, 0};
   CHECK(memcmp(q, want, 8) == 0, "quantized [%d %d %d %d %d %d %d %d]", q[0], q[1], q[2], q[3], q[4],
         q[5], q[6], q[7]);
   const float z[3] = {0.0f, 0.0f, 0.0f};
   s = clipdb__qs8_quantize_row(3, 4, z, q);
   CHECK(s == 0.0f && q[0] == 0 && q[3] == 0, "an all-zero row: scale %g", (double)s);
+  /* max 127: scale 1, the values themselves; ties go to the even neighbour */
+  const float ties[7] = {127.0f, 2.5f, -2.5f, 3.5f, 0.5f, -0.5f, -126.5f};
+  int8_t qt[8];
+  s = clipdb__qs8_quantize_row(7, 8, ties, qt);
+  const int8_t want_ties[8] = {127, 2, -2, 4, 0, 0, -126, 0};
+  CHECK(s == 1.0f && memcmp(qt, want_ties, 8) == 0, "ties: scale %g, [%d %d %d %d %d %d %d]",
+        (double)s, qt[0], qt[1], qt[2], qt[3], qt[4], qt[5], qt[6]);
+  /* a NaN or an infinity anywhere in the row: zeros, scale 0 */
+  const float bad[5] = {1.0f, 2.0f, NAN, 3.0f, 4.0f};
+  s = clipdb__qs8_quantize_row(5, 8, bad, q);
+  CHECK(s == 0.0f && q[0] == 0 && q[4] == 0, "a row with NaN: scale %g, q[0] %d", (double)s, q[0]);
+  const float inf[3] = {1.0f, -INFINITY, 2.0f};
+  s = clipdb__qs8_quantize_row(3, 4, inf, q);
+  CHECK(s == 0.0f && q[0] == 0 && q[2] == 0, "a row with -inf: scale %g", (double)s);
 }
 
 /* The int8 value of packed weight (j, p). */

@@ -7,14 +7,15 @@
 //     keeps going; re-running skips every unchanged file;
 //   * `clipdb search --text "a {colour} {shape}"` for the whole grid: text->image top-1 (the
 //     best hit shows that colour and shape) >= 0.9 and recall@5 (one of the best five does)
-//     >= 0.97, the figures models/README.md quotes;
+//     >= 0.97, the figures models/README.md quotes; the same grid with the model quantized to
+//     int8 by `clipdb quantize` loses at most 0.01 of either;
 //   * `clipdb search --image` finds the query image itself first;
 //   * a deleted image leaves the store on re-index; a truncated store file and a model file changed
 //     since indexing are refused with a clear error.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, modelsDir } from './golden.mjs';
@@ -58,6 +59,32 @@ describe('clipdb index/search with the shipped model (held-out generated images)
   });
   after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 
+  // text->image over the colour x shape grid through `cli` on `store`: the fraction of queries
+  // whose best hit (top-1) or one of the best five (recall@5) shows that colour and shape.
+  const floatScores = new Map();
+  function gridScores(cli, store) {
+    const truth = new Map(manifest.images.map((m) => [m.file, `${m.objects[0].colour} ${m.objects[0].shape}`]));
+    let top1 = 0, r5 = 0, n = 0;
+    const misses = [];
+    for (const colour of manifest.colours) {
+      for (const shape of manifest.shapes) {
+        const want = `${colour} ${shape}`;
+        const r = run(cli, ['search', '--store', store, '--text', `a ${want}`, '-n', '5']);
+        assert.equal(r.status, 0, r.stderr);
+        const hits = jsonLines(r.stdout);
+        assert.equal(hits.length, 5);
+        assert.deepEqual(hits.map((h) => h.rank), [1, 2, 3, 4, 5]);
+        for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].score >= hits[i].score, 'scores descending');
+        const labels = hits.map((h) => truth.get(path.basename(h.file)));
+        n++;
+        if (labels[0] === want) top1++;
+        else misses.push(`"a ${want}" -> ${labels[0]}`);
+        if (labels.includes(want)) r5++;
+      }
+    }
+    return { top1: top1 / n, r5: r5 / n, n, misses };
+  }
+
   for (const cli of clis) {
     const name = cli[0];
     it(`${name}: index reports the corrupt files by name, skips them, and re-runs incrementally`, () => {
@@ -78,31 +105,36 @@ describe('clipdb index/search with the shipped model (held-out generated images)
     });
 
     it(`${name}: text->image over the colour x shape grid: top-1 >= 0.9, recall@5 >= 0.97`, () => {
-      const store = path.join(tmp, `store-${name}`);
-      const truth = new Map(manifest.images.map((m) => [m.file, `${m.objects[0].colour} ${m.objects[0].shape}`]));
-      let top1 = 0, r5 = 0, n = 0;
-      const misses = [];
-      for (const colour of manifest.colours) {
-        for (const shape of manifest.shapes) {
-          const want = `${colour} ${shape}`;
-          const r = run(cli, ['search', '--store', store, '--text', `a ${want}`, '-n', '5']);
-          assert.equal(r.status, 0, r.stderr);
-          const hits = jsonLines(r.stdout);
-          assert.equal(hits.length, 5);
-          assert.deepEqual(hits.map((h) => h.rank), [1, 2, 3, 4, 5]);
-          for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].score >= hits[i].score, 'scores descending');
-          const labels = hits.map((h) => truth.get(path.basename(h.file)));
-          n++;
-          if (labels[0] === want) top1++;
-          else misses.push(`"a ${want}" -> ${labels[0]}`);
-          if (labels.includes(want)) r5++;
-        }
-      }
+      const { top1, r5, n, misses } = gridScores(cli, path.join(tmp, `store-${name}`));
+      floatScores.set(name, { top1, r5 });
       console.log(`# ${name}: text->image over ${n} queries, ${manifest.images.length} held-out images: ` +
-        `top-1 ${(top1 / n).toFixed(3)}, recall@5 ${(r5 / n).toFixed(3)}; top-1 misses: ${misses.join(', ') || 'none'}`);
+        `top-1 ${top1.toFixed(3)}, recall@5 ${r5.toFixed(3)}; top-1 misses: ${misses.join(', ') || 'none'}`);
       assert.equal(n, 80);
-      assert.ok(top1 / n >= 0.9, `top-1 ${top1}/${n}`);
-      assert.ok(r5 / n >= 0.97, `recall@5 ${r5}/${n}`);
+      assert.ok(top1 >= 0.9, `top-1 ${top1}`);
+      assert.ok(r5 >= 0.97, `recall@5 ${r5}`);
+    });
+
+    it(`${name}: the shipped model quantized to int8 (clipdb quantize) loses at most 0.01 of top-1 and recall@5`, () => {
+      const dir = path.join(tmp, `int8-${name}`);
+      mkdirSync(dir);
+      const q = path.join(dir, 'model.safetensors');
+      let r = run(cli, ['quantize', '--model', model, '--out', q, '--dtype', 'int8']);
+      assert.equal(r.status, 0, r.stderr);
+      writeFileSync(path.join(dir, 'vocab.txt.gz'), readFileSync(path.join(path.dirname(model), 'vocab.txt.gz')));
+      r = run(cli, ['info', '--model', q]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).weights, 'int8');
+      const store = path.join(tmp, `store-int8-${name}`);
+      r = run(cli, ['index', '--model', q, '--store', store, images]);
+      assert.equal(r.status, 0, r.stderr);
+      if (!floatScores.has(name)) floatScores.set(name, gridScores(cli, path.join(tmp, `store-${name}`)));
+      const f = floatScores.get(name), i8 = gridScores(cli, store);
+      console.log(`# ${name}: int8 copy (${statSync(q).size} bytes, float32 ${statSync(model).size}): top-1 ${i8.top1.toFixed(3)} ` +
+        `(float32 ${f.top1.toFixed(3)}), recall@5 ${i8.r5.toFixed(3)} (float32 ${f.r5.toFixed(3)}); top-1 misses: ${i8.misses.join(', ') || 'none'}`);
+      assert.equal(i8.n, 80);
+      assert.ok(i8.top1 >= f.top1 - 0.01 - 1e-9, `int8 top-1 ${i8.top1} against float32 ${f.top1}`);
+      assert.ok(i8.r5 >= f.r5 - 0.01 - 1e-9, `int8 recall@5 ${i8.r5} against float32 ${f.r5}`);
+      assert.ok(statSync(q).size < 0.5 * statSync(model).size, 'the int8 file is under half the float32 one');
     });
 
     it(`${name}: an image query finds that image first`, () => {

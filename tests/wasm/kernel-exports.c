@@ -74,6 +74,10 @@ CLIPDB_API void clipdb__wasm_test_softmax(int which, size_t n, float scale, floa
 CLIPDB_API int clipdb__wasm_test_qs8_kernel_count(void) { return (int)clipdb__qs8_gemm_kernel_count; }
 CLIPDB_API const char *clipdb__wasm_test_qs8_kernel_name(int i) { return clipdb__qs8_gemm_kernels[i].name; }
 CLIPDB_API const char *clipdb__wasm_test_qs8_default(void) { return clipdb__qs8_gemm_default()->name; }
+/* The per-row activation quantizer as the int8 layers run it (its SIMD128 path here). */
+CLIPDB_API float clipdb__wasm_test_qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q) {
+  return clipdb__qs8_quantize_row(k, kpad, x, q);
+}
 
 /*
  * Random A [m, k] and W [n, k] (seeded), quantized and packed; kernel i and its scalar twin
@@ -118,4 +122,42 @@ CLIPDB_API int clipdb__wasm_test_qs8_check(int i, size_t m, size_t n, size_t k, 
   clipdb__qs8_free(p);
   clipdb__free(a), clipdb__free(w);
   return bad;
+}
+
+/*
+ * For bench/gemm.mjs --qs8: random A [m, k] and W [n, k] quantized and packed once; returns an
+ * opaque handle whose clipdb__wasm_test_qs8_bench_run(handle, i, reps) runs the whole int8 GEMM
+ * (per-row quantization of A, kernel i, float epilogue) reps times. NULL when out of memory.
+ */
+typedef struct qs8_bench {
+  size_t m, n, k;
+  float *a, *c;
+  clipdb__qs8_packed *w;
+  void *scratch;
+} qs8_bench;
+
+CLIPDB_API void *clipdb__wasm_test_qs8_bench_new(size_t m, size_t n, size_t k) {
+  qs8_bench *b = clipdb__malloc(sizeof *b);
+  float *w = clipdb__malloc(n * k * sizeof(float));
+  if (b == NULL || w == NULL) return NULL;
+  b->m = m, b->n = n, b->k = k;
+  b->a = clipdb__malloc(m * k * sizeof(float));
+  b->c = clipdb__malloc(m * n * sizeof(float));
+  b->scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(m, k));
+  if (b->a == NULL || b->c == NULL || b->scratch == NULL) return NULL;
+  unsigned s = 7;
+  for (size_t t = 0; t < m * k; t++) s = s * 1103515245u + 12345u, b->a[t] = (float)(s >> 8) / 8388608.0f - 1.0f;
+  for (size_t t = 0; t < n * k; t++) s = s * 1103515245u + 12345u, w[t] = (float)(s >> 8) / 8388608.0f - 1.0f;
+  b->w = clipdb__qs8_pack_f32(n, k, w, k, 1, NULL);
+  clipdb__free(w);
+  return b->w == NULL ? NULL : b;
+}
+
+CLIPDB_API void clipdb__wasm_test_qs8_bench_run(void *handle, int i, int reps) {
+  qs8_bench *b = handle;
+  for (int r = 0; r < reps; r++) {
+    clipdb__qs8_gemm_quantize_a(b->m, b->k, b->a, b->k, b->scratch);
+    clipdb__qs8_gemm_columns(&clipdb__qs8_gemm_kernels[i], b->m, b->w, b->scratch, 0, b->n, b->c,
+                             b->n, 0);
+  }
 }

@@ -16,19 +16,10 @@
 
 #define NR CLIPDB_F32_GEMM_NR
 
-/* y · sigmoid(1.702·y), computed from e = exp(-|z|) so it never overflows. */
-static inline v128_t quick_gelu(v128_t y) {
-  const v128_t z = wasm_f32x4_mul(y, wasm_f32x4_splat(1.702f));
-  const v128_t e = clipdb__wasmsimd_exp_nonpositive(wasm_f32x4_neg(wasm_f32x4_abs(z)));
-  const v128_t one = wasm_f32x4_splat(1.0f);
-  const v128_t num = wasm_v128_bitselect(e, one, wasm_f32x4_lt(z, wasm_f32x4_splat(0.0f)));
-  return wasm_f32x4_mul(y, wasm_f32x4_div(num, wasm_f32x4_add(one, e)));
-}
-
 static inline v128_t activate(v128_t y, clipdb_f32_act act) {
   switch (act) {
   case CLIPDB_F32_ACT_RELU: return wasm_f32x4_pmax(y, wasm_f32x4_splat(0.0f));
-  case CLIPDB_F32_ACT_QUICK_GELU: return quick_gelu(y);
+  case CLIPDB_F32_ACT_QUICK_GELU: return clipdb__wasmsimd_quick_gelu(y);
   default: return y;
   }
 }

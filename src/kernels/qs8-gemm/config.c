@@ -9,7 +9,16 @@
 #include "../../nn/gemm.h"
 #include "qs8-gemm.h"
 
+#if defined(CLIPDB_WASM_SIMD)
+#include <wasm_simd128.h>
+
+#include "../wasmsimd-exp.h"
+#endif
+
 #define NR CLIPDB_QS8_GEMM_NR
+#ifndef CLIPDB_QS8_WASM_DEFAULT
+#define CLIPDB_QS8_WASM_DEFAULT "qs8_gemm_2x8c4__wasmsimd_dot16"
+#endif
 
 const clipdb_qs8_gemm_kernel clipdb__qs8_gemm_kernels[] = {
     {"qs8_gemm_1x8c4__scalar", clipdb_qs8_gemm_ukernel_1x8c4__scalar, 1, 0, CLIPDB_QS8_GEMM_ISA_BASELINE},
@@ -54,7 +63,7 @@ const clipdb_qs8_gemm_kernel *clipdb__qs8_gemm_default(void) {
       "qs8_gemm_4x8c4__avx2",
 #endif
 #if defined(CLIPDB_WASM_SIMD)
-      "qs8_gemm_2x8c4__wasmsimd_dot16",
+      CLIPDB_QS8_WASM_DEFAULT,
 #endif
       "qs8_gemm_4x8c4__scalar",
   };
@@ -67,26 +76,74 @@ const clipdb_qs8_gemm_kernel *clipdb__qs8_gemm_default(void) {
 
 /* ---- quantization ---------------------------------------------------------------------- */
 
+/* Rounding to the nearest integer, ties to even, by the float "magic number" 1.5 · 2^23:
+ * for |t| < 2^22, t + 1.5·2^23 rounds t to an integer in the low mantissa bits (round to
+ * nearest even, the default float mode), and those bits minus the constant's are that integer.
+ * Two additions and no float-to-int conversion, so the SIMD path below does the same
+ * arithmetic lane by lane and gets the same values. |t| <= 127 up to rounding noise, which the
+ * clamp absorbs. */
+#define ROUND_MAGIC 12582912.0f /* 1.5 · 2^23 */
+#define ROUND_MAGIC_BITS 0x4B400000
+
 static inline int8_t round_q(float t) {
-  /* half away from zero; |t| <= 127 by construction, clamped against rounding noise */
-  float r = t >= 0.0f ? floorf(t + 0.5f) : -floorf(-t + 0.5f);
-  if (r > 127.0f) r = 127.0f;
-  if (r < -127.0f) r = -127.0f;
+  const float y = t + ROUND_MAGIC;
+  int32_t bits;
+  memcpy(&bits, &y, sizeof bits);
+  int32_t r = bits - ROUND_MAGIC_BITS;
+  if (r > 127) r = 127;
+  if (r < -127) r = -127;
   return (int8_t)r;
 }
 
-float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q) {
+/* max|x| over a row; NaN when the row holds a NaN (then the row quantizes to zeros). */
+static float row_amax(size_t k, const float *x) {
+  size_t p = 0;
   float amax = 0.0f;
-  for (size_t p = 0; p < k; p++) {
-    const float v = fabsf(x[p]);
-    if (v > amax) amax = v;
+#if defined(CLIPDB_WASM_SIMD)
+  /* f32x4.max propagates NaN, so a NaN anywhere makes the result NaN, as below */
+  v128_t m0 = wasm_f32x4_splat(0.0f), m1 = m0;
+  for (; p + 8 <= k; p += 8) {
+    m0 = wasm_f32x4_max(m0, wasm_f32x4_abs(wasm_v128_load(x + p)));
+    m1 = wasm_f32x4_max(m1, wasm_f32x4_abs(wasm_v128_load(x + p + 4)));
   }
-  if (!(amax > 0.0f) || !isfinite(amax)) {
+  float lanes[4];
+  wasm_v128_store(lanes, wasm_f32x4_max(m0, m1));
+  for (int i = 0; i < 4; i++)
+    amax = (lanes[i] != lanes[i] || amax != amax) ? NAN : (lanes[i] > amax ? lanes[i] : amax);
+#endif
+  for (; p < k; p++) {
+    const float v = fabsf(x[p]);
+    amax = (v != v || amax != amax) ? NAN : (v > amax ? v : amax);
+  }
+  return amax;
+}
+
+float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q) {
+  const float amax = row_amax(k, x);
+  if (!(amax > 0.0f) || !isfinite(amax)) { /* all zeros, or a NaN / an infinity in the row */
     memset(q, 0, kpad);
     return 0.0f;
   }
-  const float scale = amax / 127.0f;
-  for (size_t p = 0; p < k; p++) q[p] = round_q(x[p] / scale);
+  /* each value times 127 / max|x| (one multiply, not a division per value), then rounded */
+  const float scale = amax / 127.0f, inv = 127.0f / amax;
+  size_t p = 0;
+#if defined(CLIPDB_WASM_SIMD)
+  /* 16 values per step: multiply, add the magic number, subtract its bits, clamp to
+   * [-127, 127], narrow to int8: round_q's arithmetic lane by lane */
+  const v128_t vinv = wasm_f32x4_splat(inv), magic = wasm_f32x4_splat(ROUND_MAGIC);
+  const v128_t bits = wasm_i32x4_splat(ROUND_MAGIC_BITS);
+  const v128_t hi = wasm_i32x4_splat(127), lo = wasm_i32x4_splat(-127);
+  for (; p + 16 <= k; p += 16) {
+    v128_t r[4];
+    for (int i = 0; i < 4; i++) {
+      const v128_t y = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + p + 4 * i), vinv), magic);
+      r[i] = wasm_i32x4_max(wasm_i32x4_min(wasm_i32x4_sub(y, bits), hi), lo);
+    }
+    wasm_v128_store(q + p, wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(r[0], r[1]),
+                                                   wasm_i16x8_narrow_i32x4(r[2], r[3])));
+  }
+#endif
+  for (; p < k; p++) q[p] = round_q(x[p] * inv);
   memset(q + k, 0, kpad - k);
   return scale;
 }
@@ -143,6 +200,9 @@ void clipdb__qs8_free(clipdb__qs8_packed *p) { clipdb__free(p); }
 
 /* ---- the driver -------------------------------------------------------------------------- */
 
+#define A_BLOCK_BYTES (128 * 1024)
+#define A_LARGE_BYTES (512 * 1024)
+
 size_t clipdb__qs8_scratch_bytes(size_t m, size_t k) {
   return m * ((k + 3) / 4 * 4) + m * sizeof(float) + 64;
 }
@@ -161,21 +221,44 @@ static inline float activate(float y, uint32_t flags) {
   return y;
 }
 
-void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
-                              const clipdb__qs8_packed *w, const void *scratch, size_t n0,
-                              size_t n1, float *c, size_t ldc, uint32_t flags) {
+#if defined(CLIPDB_WASM_SIMD)
+/* The epilogue of one full row of a tile (8 columns) in two f32x4 halves: the same operations
+ * in the same order as the scalar loop, QuickGELU through the vector exp. */
+static inline void epilogue_simd(const int32_t *acc, float r, const float *cs, const float *b,
+                                 float *crow, uint32_t flags) {
+  const v128_t vr = wasm_f32x4_splat(r);
+  for (size_t h = 0; h < NR; h += 4) {
+    v128_t v = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_v128_load(acc + h)),
+                              wasm_f32x4_mul(vr, wasm_v128_load(cs + h)));
+    v = wasm_f32x4_add(v, wasm_v128_load(b + h));
+    if (flags & CLIPDB__GEMM_RESIDUAL) v = wasm_f32x4_add(wasm_v128_load(crow + h), v);
+    if (flags & CLIPDB__GEMM_QUICKGELU) v = clipdb__wasmsimd_quick_gelu(v);
+    else if (flags & CLIPDB__GEMM_RELU) v = wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v); /* NaN -> 0 as below */
+    wasm_v128_store(crow + h, v);
+  }
+}
+#endif
+
+/* Rows [i_begin, i_end) of the slice's columns [n0, n1): panels outer, MR-row tiles inner. */
+static void gemm_block(const clipdb_qs8_gemm_kernel *kern, const clipdb__qs8_packed *w,
+                       const float *rs, const int8_t *q, size_t i_begin, size_t i_end, size_t n0,
+                       size_t n1, float *c, size_t ldc, uint32_t flags) {
   const size_t kg = w->kg, kpad = kg * 4, mr = kern->mr;
   const size_t panel_bytes = 32 + 32 * kg;
-  const float *rs = scratch;
-  const int8_t *q = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
   int32_t acc[CLIPDB_QS8_GEMM_MAX_MR * NR];
   for (size_t j0 = n0; j0 < n1; j0 += NR) {
     const int8_t *panel = w->panels + (j0 / NR) * panel_bytes;
     const size_t cols = n1 - j0 < NR ? n1 - j0 : NR;
     const float *cs = w->col_scale + j0, *b = w->bias + j0;
-    for (size_t i0 = 0; i0 < m; i0 += mr) {
-      const size_t rows = m - i0 < mr ? m - i0 : mr;
+    for (size_t i0 = i_begin; i0 < i_end; i0 += mr) {
+      const size_t rows = i_end - i0 < mr ? i_end - i0 : mr;
       kern->ukernel(rows, kg, q + i0 * kpad, kpad, panel, acc);
+#if defined(CLIPDB_WASM_SIMD)
+      if (cols == NR) {
+        for (size_t i = 0; i < rows; i++) epilogue_simd(acc + i * NR, rs[i0 + i], cs, b, c + (i0 + i) * ldc + j0, flags);
+        continue;
+      }
+#endif
       for (size_t i = 0; i < rows; i++) {
         const float r = rs[i0 + i];
         float *crow = c + (i0 + i) * ldc + j0;
@@ -188,4 +271,22 @@ void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
       }
     }
   }
+}
+
+void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
+                              const clipdb__qs8_packed *w, const void *scratch, size_t n0,
+                              size_t n1, float *c, size_t ldc, uint32_t flags) {
+  const size_t kpad = w->kg * 4, mr = kern->mr;
+  const float *rs = scratch;
+  const int8_t *q = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
+  /* A large int8 A (the ResNet's im2col rows: thousands) is walked in row blocks of about
+   * A_BLOCK_BYTES, so a block stays in cache while every weight panel of the slice passes over
+   * it; a transformer's A (<= 77 rows) is one block, so each weight panel is read once. */
+  size_t mc = m;
+  if (m * kpad > A_LARGE_BYTES) {
+    mc = A_BLOCK_BYTES / kpad / mr * mr;
+    if (mc < mr) mc = mr;
+  }
+  for (size_t mb = 0; mb < m; mb += mc)
+    gemm_block(kern, w, rs, q, mb, m - mb < mc ? m : mb + mc, n0, n1, c, ldc, flags);
 }

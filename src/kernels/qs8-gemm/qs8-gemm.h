@@ -6,7 +6,8 @@
  * Weights are quantized once at load, symmetric per output channel: qw[j, p] in [-127, 127],
  * col_scale[j] = max_p |w[j, p]| / 127. Activations are quantized on the fly, symmetric per
  * row (one scale per token or output pixel): row_scale[i] = max_p |a[i, p]| / 127, values
- * rounded half away from zero, in [-127, 127]. The int32 sums are exact (|sum| <= k·127² fits
+ * a · (127 / max_p |a[i, p]|) rounded to nearest (ties to even), in [-127, 127]; a row holding a
+ * NaN or an infinity becomes zeros with scale 0. The int32 sums are exact (|sum| <= k·127² fits
  * int32 for k < 133 000), so every kernel of the table gives the same accumulators bit for bit
  * as its scalar twin, whatever order it adds in.
  *
@@ -16,9 +17,11 @@
  * VNNI kernel that feeds activations as unsigned a+128) followed by kg groups of 32 bytes:
  * group g holds, for each of the 8 columns in turn, qw[j, 4g..4g+3].
  *
- * The epilogue (one C function for every kernel, so outputs agree exactly too) applies, per
+ * The epilogue (shared by every kernel of a build, so outputs agree exactly too) applies, per
  * element and in this order: v = (float)acc · (row_scale · col_scale); v = v + bias;
- * RESIDUAL: v = C_old + v; then RELU or QUICKGELU (flags of src/nn/gemm.h).
+ * RESIDUAL: v = C_old + v; then RELU or QUICKGELU (flags of src/nn/gemm.h). The wasm SIMD128
+ * build computes it four columns at a time with the vector exp of ../wasmsimd-exp.h for
+ * QuickGELU (as its f32 GEMM does), native builds with expf.
  */
 #ifndef CLIPDB_KERNELS_QS8_GEMM_H
 #define CLIPDB_KERNELS_QS8_GEMM_H
@@ -98,7 +101,9 @@ void clipdb__qs8_free(clipdb__qs8_packed *p);
 size_t clipdb__qs8_bytes(const clipdb__qs8_packed *p);
 
 /* Symmetric per-row quantization of one row x[k] into q[kpad] (zeros past k); returns the
- * scale (max|x|/127; 0 for an all-zero row). The same rounding the weights use. */
+ * scale (max|x|/127; 0 for an all-zero row or one holding a NaN or an infinity, which become
+ * zeros). Values x · (127/max|x|) rounded to nearest, ties to even (wasm SIMD128 and scalar
+ * code give the same bytes). */
 float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q);
 
 /* Bytes of scratch clipdb__qs8_gemm needs for m rows: quantized A plus row scales. */
