@@ -98,13 +98,21 @@ CLIPDB_API int clipdb__wasm_test_qs8_check(int i, size_t m, size_t n, size_t k, 
   clipdb__qs8_gemm_quantize_a(m, k, a, k, scratch);
   const size_t kg = p->kg, kpad = kg * 4, panel_bytes = 32 + 32 * kg;
   const int8_t *qa = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
+  /* a wide kernel gets the same values as int16: A's rows and the panel (past its header) */
+  int16_t *qa16 = clipdb__malloc(m * kpad * 2 + 16), *panel16 = clipdb__malloc(kg * 64 + 16);
+  if (qa16 == NULL || panel16 == NULL) return -1;
+  clipdb__qs8_widen(m * kpad, qa, qa16);
   int bad = 0;
   for (size_t j0 = 0; j0 < n; j0 += 8) {
     const int8_t *panel = p->panels + (j0 / 8) * panel_bytes;
+    clipdb__qs8_widen(kg * 32, panel + 32, panel16);
     for (size_t i0 = 0; i0 < m; i0 += kern->mr) {
       const size_t rows = m - i0 < kern->mr ? m - i0 : kern->mr;
       int32_t acc[CLIPDB_QS8_GEMM_MAX_MR * 8], tacc[CLIPDB_QS8_GEMM_MAX_MR * 8];
-      kern->ukernel(rows, kg, qa + i0 * kpad, kpad, panel, acc);
+      if (kern->wide)
+        kern->ukernel(rows, kg, (const int8_t *)(qa16 + i0 * kpad), kpad * 2, (const int8_t *)panel16, acc);
+      else
+        kern->ukernel(rows, kg, qa + i0 * kpad, kpad, panel, acc);
       for (size_t r0 = 0; r0 < rows; r0 += twin->mr) {
         const size_t tr = rows - r0 < twin->mr ? rows - r0 : twin->mr;
         twin->ukernel(tr, kg, qa + (i0 + r0) * kpad, kpad, panel, tacc + r0 * 8);
@@ -118,6 +126,7 @@ CLIPDB_API int clipdb__wasm_test_qs8_check(int i, size_t m, size_t n, size_t k, 
         }
     }
   }
+  clipdb__free(qa16), clipdb__free(panel16);
   clipdb__free(scratch);
   clipdb__qs8_free(p);
   clipdb__free(a), clipdb__free(w);

@@ -16,20 +16,18 @@
 #endif
 
 #define NR CLIPDB_QS8_GEMM_NR
-#ifndef CLIPDB_QS8_WASM_DEFAULT
-#define CLIPDB_QS8_WASM_DEFAULT "qs8_gemm_2x8c4__wasmsimd_dot16"
-#endif
 
 const clipdb_qs8_gemm_kernel clipdb__qs8_gemm_kernels[] = {
-    {"qs8_gemm_1x8c4__scalar", clipdb_qs8_gemm_ukernel_1x8c4__scalar, 1, 0, CLIPDB_QS8_GEMM_ISA_BASELINE},
-    {"qs8_gemm_4x8c4__scalar", clipdb_qs8_gemm_ukernel_4x8c4__scalar, 4, 1, CLIPDB_QS8_GEMM_ISA_BASELINE},
+    {"qs8_gemm_1x8c4__scalar", clipdb_qs8_gemm_ukernel_1x8c4__scalar, 1, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 0},
+    {"qs8_gemm_4x8c4__scalar", clipdb_qs8_gemm_ukernel_4x8c4__scalar, 4, 1, CLIPDB_QS8_GEMM_ISA_BASELINE, 0},
 #if defined(CLIPDB_WASM_SIMD)
-    {"qs8_gemm_2x8c4__wasmsimd_dot16", clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16, 2, 0, CLIPDB_QS8_GEMM_ISA_BASELINE},
-    {"qs8_gemm_4x8c4__wasmsimd_dot16", clipdb_qs8_gemm_ukernel_4x8c4__wasmsimd_dot16, 4, 1, CLIPDB_QS8_GEMM_ISA_BASELINE},
+    {"qs8_gemm_2x8c4__wasmsimd_dot16", clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16, 2, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 0},
+    {"qs8_gemm_4x8c4__wasmsimd_dot16", clipdb_qs8_gemm_ukernel_4x8c4__wasmsimd_dot16, 4, 1, CLIPDB_QS8_GEMM_ISA_BASELINE, 0},
+    {"qs8_gemm_2x8c4__wasmsimd_dot16_wide", clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16_wide, 2, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 1},
 #endif
 #if defined(CLIPDB_X86_KERNELS)
-    {"qs8_gemm_4x8c4__avx2", clipdb_qs8_gemm_ukernel_4x8c4__avx2, 4, 1, CLIPDB_QS8_GEMM_ISA_X86_AVX2},
-    {"qs8_gemm_4x8c4__avx512vnni", clipdb_qs8_gemm_ukernel_4x8c4__avx512vnni, 4, 1, CLIPDB_QS8_GEMM_ISA_X86_AVX512VNNI},
+    {"qs8_gemm_4x8c4__avx2", clipdb_qs8_gemm_ukernel_4x8c4__avx2, 4, 1, CLIPDB_QS8_GEMM_ISA_X86_AVX2, 0},
+    {"qs8_gemm_4x8c4__avx512vnni", clipdb_qs8_gemm_ukernel_4x8c4__avx512vnni, 4, 1, CLIPDB_QS8_GEMM_ISA_X86_AVX512VNNI, 0},
 #endif
 };
 const size_t clipdb__qs8_gemm_kernel_count =
@@ -63,7 +61,7 @@ const clipdb_qs8_gemm_kernel *clipdb__qs8_gemm_default(void) {
       "qs8_gemm_4x8c4__avx2",
 #endif
 #if defined(CLIPDB_WASM_SIMD)
-      CLIPDB_QS8_WASM_DEFAULT,
+      "qs8_gemm_2x8c4__wasmsimd_dot16_wide",
 #endif
       "qs8_gemm_4x8c4__scalar",
   };
@@ -95,8 +93,7 @@ static inline int8_t round_q(float t) {
   return (int8_t)r;
 }
 
-/* max|x| over a row; NaN when the row holds a NaN (then the row quantizes to zeros). */
-static float row_amax(size_t k, const float *x) {
+float clipdb__qs8_amax(size_t k, const float *x) {
   size_t p = 0;
   float amax = 0.0f;
 #if defined(CLIPDB_WASM_SIMD)
@@ -118,14 +115,7 @@ static float row_amax(size_t k, const float *x) {
   return amax;
 }
 
-float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q) {
-  const float amax = row_amax(k, x);
-  if (!(amax > 0.0f) || !isfinite(amax)) { /* all zeros, or a NaN / an infinity in the row */
-    memset(q, 0, kpad);
-    return 0.0f;
-  }
-  /* each value times 127 / max|x| (one multiply, not a division per value), then rounded */
-  const float scale = amax / 127.0f, inv = 127.0f / amax;
+void clipdb__qs8_quantize_scaled(size_t n, const float *x, float inv, int8_t *q) {
   size_t p = 0;
 #if defined(CLIPDB_WASM_SIMD)
   /* 16 values per step: multiply, add the magic number, subtract its bits, clamp to
@@ -133,7 +123,7 @@ float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q)
   const v128_t vinv = wasm_f32x4_splat(inv), magic = wasm_f32x4_splat(ROUND_MAGIC);
   const v128_t bits = wasm_i32x4_splat(ROUND_MAGIC_BITS);
   const v128_t hi = wasm_i32x4_splat(127), lo = wasm_i32x4_splat(-127);
-  for (; p + 16 <= k; p += 16) {
+  for (; p + 16 <= n; p += 16) {
     v128_t r[4];
     for (int i = 0; i < 4; i++) {
       const v128_t y = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + p + 4 * i), vinv), magic);
@@ -143,9 +133,19 @@ float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q)
                                                    wasm_i16x8_narrow_i32x4(r[2], r[3])));
   }
 #endif
-  for (; p < k; p++) q[p] = round_q(x[p] * inv);
+  for (; p < n; p++) q[p] = round_q(x[p] * inv);
+}
+
+float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q) {
+  const float amax = clipdb__qs8_amax(k, x);
+  if (!(amax > 0.0f) || !isfinite(amax)) { /* all zeros, or a NaN / an infinity in the row */
+    memset(q, 0, kpad);
+    return 0.0f;
+  }
+  /* each value times 127 / max|x| (one multiply, not a division per value), then rounded */
+  clipdb__qs8_quantize_scaled(k, x, 127.0f / amax, q);
   memset(q + k, 0, kpad - k);
-  return scale;
+  return amax / 127.0f;
 }
 
 static size_t panels_of(size_t n) { return (n + NR - 1) / NR; }
@@ -239,20 +239,39 @@ static inline void epilogue_simd(const int32_t *acc, float r, const float *cs, c
 }
 #endif
 
-/* Rows [i_begin, i_end) of the slice's columns [n0, n1): panels outer, MR-row tiles inner. */
+void clipdb__qs8_widen(size_t n, const int8_t *src, int16_t *dst) {
+  size_t i = 0;
+#if defined(CLIPDB_WASM_SIMD)
+  for (; i + 16 <= n; i += 16) {
+    const v128_t v = wasm_v128_load(src + i);
+    wasm_v128_store(dst + i, wasm_i16x8_extend_low_i8x16(v));
+    wasm_v128_store(dst + i + 8, wasm_i16x8_extend_high_i8x16(v));
+  }
+#endif
+  for (; i < n; i++) dst[i] = src[i];
+}
+
+/* Rows [i_begin, i_end) of the slice's columns [n0, n1): panels outer, MR-row tiles inner.
+ * `a` is row i_begin's operand (int8, or int16 for a wide kernel), rows a_stride bytes apart;
+ * `wide_panel` (wide kernels) holds room for one panel's kg·32 int16. */
 static void gemm_block(const clipdb_qs8_gemm_kernel *kern, const clipdb__qs8_packed *w,
-                       const float *rs, const int8_t *q, size_t i_begin, size_t i_end, size_t n0,
-                       size_t n1, float *c, size_t ldc, uint32_t flags) {
-  const size_t kg = w->kg, kpad = kg * 4, mr = kern->mr;
+                       const float *rs, const int8_t *a, size_t a_stride, int16_t *wide_panel,
+                       size_t i_begin, size_t i_end, size_t n0, size_t n1, float *c, size_t ldc,
+                       uint32_t flags) {
+  const size_t kg = w->kg, mr = kern->mr;
   const size_t panel_bytes = 32 + 32 * kg;
   int32_t acc[CLIPDB_QS8_GEMM_MAX_MR * NR];
   for (size_t j0 = n0; j0 < n1; j0 += NR) {
     const int8_t *panel = w->panels + (j0 / NR) * panel_bytes;
+    if (kern->wide) {
+      clipdb__qs8_widen(32 * kg, panel + 32, wide_panel);
+      panel = (const int8_t *)wide_panel;
+    }
     const size_t cols = n1 - j0 < NR ? n1 - j0 : NR;
     const float *cs = w->col_scale + j0, *b = w->bias + j0;
     for (size_t i0 = i_begin; i0 < i_end; i0 += mr) {
       const size_t rows = i_end - i0 < mr ? i_end - i0 : mr;
-      kern->ukernel(rows, kg, q + i0 * kpad, kpad, panel, acc);
+      kern->ukernel(rows, kg, a + (i0 - i_begin) * a_stride, a_stride, panel, acc);
 #if defined(CLIPDB_WASM_SIMD)
       if (cols == NR) {
         for (size_t i = 0; i < rows; i++) epilogue_simd(acc + i * NR, rs[i0 + i], cs, b, c + (i0 + i) * ldc + j0, flags);
@@ -276,17 +295,33 @@ static void gemm_block(const clipdb_qs8_gemm_kernel *kern, const clipdb__qs8_pac
 void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
                               const clipdb__qs8_packed *w, const void *scratch, size_t n0,
                               size_t n1, float *c, size_t ldc, uint32_t flags) {
-  const size_t kpad = w->kg * 4, mr = kern->mr;
+  const size_t kpad = w->kg * 4;
   const float *rs = scratch;
   const int8_t *q = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
-  /* A large int8 A (the ResNet's im2col rows: thousands) is walked in row blocks of about
+  /* A large A (the ResNet's im2col rows: thousands) is walked in row blocks of about
    * A_BLOCK_BYTES, so a block stays in cache while every weight panel of the slice passes over
    * it; a transformer's A (<= 77 rows) is one block, so each weight panel is read once. */
+  const size_t elem = kern->wide ? 2 : 1, row_bytes = kpad * elem;
   size_t mc = m;
-  if (m * kpad > A_LARGE_BYTES) {
-    mc = A_BLOCK_BYTES / kpad / mr * mr;
-    if (mc < mr) mc = mr;
+  if (m * row_bytes > A_LARGE_BYTES) {
+    mc = A_BLOCK_BYTES / row_bytes / kern->mr * kern->mr;
+    if (mc < kern->mr) mc = kern->mr;
   }
-  for (size_t mb = 0; mb < m; mb += mc)
-    gemm_block(kern, w, rs, q, mb, m - mb < mc ? m : mb + mc, n0, n1, c, ldc, flags);
+  int16_t *wide = NULL;
+  if (kern->wide) {
+    /* the block's rows and one panel as int16; without the memory, the scalar twin */
+    wide = clipdb__malloc(mc * row_bytes + 64 * w->kg + 64);
+    if (wide == NULL) kern = &clipdb__qs8_gemm_kernels[kern->twin];
+  }
+  for (size_t mb = 0; mb < m; mb += mc) {
+    const size_t mend = m - mb < mc ? m : mb + mc;
+    if (wide != NULL) {
+      clipdb__qs8_widen((mend - mb) * kpad, q + mb * kpad, wide);
+      gemm_block(kern, w, rs, (const int8_t *)wide, row_bytes, wide + (mend - mb) * kpad, mb,
+                 mend, n0, n1, c, ldc, flags);
+    } else {
+      gemm_block(kern, w, rs, q + mb * kpad, kpad, NULL, mb, mend, n0, n1, c, ldc, flags);
+    }
+  }
+  clipdb__free(wide);
 }

@@ -37,6 +37,12 @@
  * Microkernel: the int32 sums of rows 0..mr-1 (1 <= mr <= MR) of `a` against one packed panel
  * `w` (header included), over kg groups of 4. Row i of a starts at a + i*a_stride (bytes; rows
  * hold kg*4 int8, zero-padded). Writes acc[i*8 + j] for i < mr, j < 8.
+ *
+ * A "wide" kernel (table field `wide`) takes the same values widened to int16: `a` rows of kg*4
+ * int16 (a_stride still in bytes) and `w` the panel's groups without the header, each byte
+ * sign-extended in place (kg groups of 32 int16; clipdb__qs8_widen). The driver widens A once
+ * per row block and each panel once per row block, so a wide kernel's inner loop only loads
+ * and multiplies: in wasm SIMD128 the sign extensions were a third of the instructions.
  */
 typedef void (*clipdb_qs8_gemm_ukernel_fn)(size_t mr, size_t kg, const int8_t *a,
                                            size_t a_stride, const int8_t *w, int32_t *acc);
@@ -50,6 +56,8 @@ CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_4x8c4__scalar);
 /* wasmsimd.c: int8 widened to int16, i32x4.dot_i16x8_s. */
 CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16);
 CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_4x8c4__wasmsimd_dot16);
+/* wide: int16 A and panel, v128.load64_splat of A's 4 values, i32x4.dot_i16x8_s. */
+CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16_wide);
 #endif
 #if defined(CLIPDB_X86_KERNELS)
 /* avx.c: AVX2 vpmaddubsw(|a|, sign(w, a)) + vpmaddwd; AVX-512 VNNI vpdpbusd on 256-bit vectors. */
@@ -70,6 +78,7 @@ typedef struct clipdb_qs8_gemm_kernel {
   unsigned mr;
   int twin; /* index of the scalar twin in the table */
   clipdb_qs8_gemm_isa isa;
+  int wide; /* 1: takes int16 A rows and int16 panels (see the microkernel contract) */
 } clipdb_qs8_gemm_kernel;
 
 extern const clipdb_qs8_gemm_kernel clipdb__qs8_gemm_kernels[];
@@ -105,6 +114,17 @@ size_t clipdb__qs8_bytes(const clipdb__qs8_packed *p);
  * zeros). Values x · (127/max|x|) rounded to nearest, ties to even (wasm SIMD128 and scalar
  * code give the same bytes). */
 float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q);
+/* Its two steps, for callers that assemble a row from pieces (the int8 im2col of
+ * src/nn/ops.c): max|x[i]| over i < k (NaN when x holds a NaN), and q[i] = x[i] · inv rounded
+ * as above, i < n. A row quantized piece by piece with inv = 127 / (the row's max) gets the
+ * bytes clipdb__qs8_quantize_row gives the whole row. */
+float clipdb__qs8_amax(size_t k, const float *x);
+void clipdb__qs8_quantize_scaled(size_t n, const float *x, float inv, int8_t *q);
+/* Where the int8 rows of m rows start in clipdb__qs8_gemm's scratch (after the row scales). */
+#define CLIPDB__QS8_SCRATCH_ROWS(scratch, m) ((int8_t *)(scratch) + ((m) * sizeof(float) + 63) / 64 * 64)
+
+/* dst[i] = src[i] as int16, i < n (a wide kernel's operands). */
+void clipdb__qs8_widen(size_t n, const int8_t *src, int16_t *dst);
 
 /* Bytes of scratch clipdb__qs8_gemm needs for m rows: quantized A plus row scales. */
 size_t clipdb__qs8_scratch_bytes(size_t m, size_t k);
