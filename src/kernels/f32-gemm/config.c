@@ -37,6 +37,25 @@ const clipdb_f32_gemm_kernel clipdb__f32_gemm_kernels[] = {
     {"f32_gemm_8x8__avx", clipdb_f32_gemm_ukernel_8x8__avx, 8, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_10x8__avx", clipdb_f32_gemm_ukernel_10x8__avx, 10, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_12x8__avx", clipdb_f32_gemm_ukernel_12x8__avx, 12, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_4x8__fma", clipdb_f32_gemm_ukernel_4x8__fma, 4, NR, 1, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_5x8__fma", clipdb_f32_gemm_ukernel_5x8__fma, 5, NR, 2, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_6x8__fma", clipdb_f32_gemm_ukernel_6x8__fma, 6, NR, 3, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_8x8__fma", clipdb_f32_gemm_ukernel_8x8__fma, 8, NR, 1, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_4x16__fma", clipdb_f32_gemm_ukernel_4x16__fma, 4, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_5x16__fma", clipdb_f32_gemm_ukernel_5x16__fma, 5, 2 * NR, 2, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_6x16__fma", clipdb_f32_gemm_ukernel_6x16__fma, 6, 2 * NR, 3, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_4x32__avx512f", clipdb_f32_gemm_ukernel_4x32__avx512f, 4, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_5x32__avx512f", clipdb_f32_gemm_ukernel_5x32__avx512f, 5, 4 * NR, 2, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_6x32__avx512f", clipdb_f32_gemm_ukernel_6x32__avx512f, 6, 4 * NR, 3, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_7x32__avx512f", clipdb_f32_gemm_ukernel_7x32__avx512f, 7, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_8x32__avx512f", clipdb_f32_gemm_ukernel_8x32__avx512f, 8, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_10x32__avx512f", clipdb_f32_gemm_ukernel_10x32__avx512f, 10, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_12x32__avx512f", clipdb_f32_gemm_ukernel_12x32__avx512f, 12, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_14x32__avx512f", clipdb_f32_gemm_ukernel_14x32__avx512f, 14, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_8x16__avx512f", clipdb_f32_gemm_ukernel_8x16__avx512f, 8, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_10x16__avx512f", clipdb_f32_gemm_ukernel_10x16__avx512f, 10, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_12x16__avx512f", clipdb_f32_gemm_ukernel_12x16__avx512f, 12, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_14x16__avx512f", clipdb_f32_gemm_ukernel_14x16__avx512f, 14, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
 #endif
 };
 const size_t clipdb__f32_gemm_kernel_count =
@@ -48,6 +67,18 @@ int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern) {
   case CLIPDB_F32_GEMM_ISA_X86_AVX:
 #if defined(CLIPDB_X86_KERNELS)
     return __builtin_cpu_supports("avx");
+#else
+    return 0;
+#endif
+  case CLIPDB_F32_GEMM_ISA_X86_FMA:
+#if defined(CLIPDB_X86_KERNELS)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+  case CLIPDB_F32_GEMM_ISA_X86_AVX512F:
+#if defined(CLIPDB_X86_KERNELS)
+    return __builtin_cpu_supports("avx512f");
 #else
     return 0;
 #endif
@@ -63,18 +94,29 @@ int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern) {
 #define DEFAULT_KERNEL 3 /* 6x8 scalar: 22 GFLOP/s natively (gcc vectorises it) vs 6 (4x8) */
 #endif
 #if defined(CLIPDB_X86_KERNELS)
-#define DEFAULT_X86_AVX_UKERNEL clipdb_f32_gemm_ukernel_5x16__avx /* 87 GFLOP/s vs 75 (4x16), 62 (6x8), <= 56 (others) */
+/* Native x86-64: the first of these the CPU can run (bench/gemm-native.c, single thread, on an
+ * AMD EPYC with AVX-512; figures, machine and load in README.md Performance):
+ *   10x32 AVX-512F  ~200 GFLOP/s on the ViT-B/32 shapes, ~190 on RN50's (5x32..14x32: 170-200;
+ *                   MR = 10 tiles M = 50 exactly, 49 with one spare row);
+ *   6x16 FMA        ~100 (equal to AVX 5x16 on this CPU, whose multiply and add pipes are
+ *                   separate; on CPUs that issue mul, add and FMA on the same ports, FMA halves
+ *                   the arithmetic instructions);
+ *   5x16 AVX        87-100 (vs 75 for 4x16, 62 for 6x8, <= 56 for the others). */
+static const clipdb_f32_gemm_ukernel_fn x86_preference[] = {
+    clipdb_f32_gemm_ukernel_10x32__avx512f,
+    clipdb_f32_gemm_ukernel_6x16__fma,
+    clipdb_f32_gemm_ukernel_5x16__avx,
+};
 #endif
 
 const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void) {
 #if defined(CLIPDB_X86_KERNELS)
-  /* The AVX kernel's table entry, if this CPU can run it (__builtin_cpu_supports reads flags
-   * libgcc set at startup: cheap enough per GEMM call). */
-  for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
-    if (clipdb__f32_gemm_kernels[i].ukernel == DEFAULT_X86_AVX_UKERNEL)
-      return clipdb__f32_gemm_kernel_usable(&clipdb__f32_gemm_kernels[i])
-                 ? &clipdb__f32_gemm_kernels[i]
-                 : &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
+  /* __builtin_cpu_supports reads flags libgcc set at startup: cheap enough per GEMM call. */
+  for (size_t p = 0; p < sizeof x86_preference / sizeof x86_preference[0]; p++)
+    for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
+      if (clipdb__f32_gemm_kernels[i].ukernel == x86_preference[p] &&
+          clipdb__f32_gemm_kernel_usable(&clipdb__f32_gemm_kernels[i]))
+        return &clipdb__f32_gemm_kernels[i];
 #endif
   return &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
 }
