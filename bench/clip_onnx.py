@@ -249,6 +249,36 @@ def randomize(model, seed):
                 m.bias.normal_(0, 0.1)
                 m.running_mean.normal_(0, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
+    calibrate_batch_norms(model, seed)
+
+
+def calibrate_batch_norms(model, seed, images=8):
+    """Running statistics of every BatchNorm set to those of its input over a few smooth random
+    images, as a trained network's are (they are the statistics of its data). With arbitrary
+    statistics a random ResNet does not normalise: activations grow block after block (to
+    thousands at the end of RN50), the attention pool's softmax saturates to one position, and
+    the embedding jumps when any weight moves by a rounding step (even float16 weights gave
+    cosine 0.987 to float32). Calibrated, the network is a smooth function of its weights like a
+    trained one, so a comparison of precisions measures rounding, not that jump."""
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    if not bns:
+        return
+    g = torch.Generator().manual_seed(seed + 1)
+    r = model.visual.attnpool.positional_embedding.shape[0]
+    side = int(round((r - 1) ** 0.5)) * 32
+    # low-frequency noise (8x8 upsampled), in the range of CLIP-normalised pixels
+    x = torch.nn.functional.interpolate(torch.randn(images, 3, 8, 8, generator=g), size=(side, side),
+                                        mode='bilinear', align_corners=False) * 1.5
+    saved = [(m.momentum, m.training) for m in bns]
+    with torch.no_grad():
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over the calibration batch
+        model.visual.train()
+        model.visual(x)
+        model.visual.eval()
+        for m, (momentum, _) in zip(bns, saved):
+            m.momentum = momentum
 
 
 def write_safetensors(path, tensors, metadata):

@@ -10,6 +10,8 @@
  * all of A cannot be allocated; bounds the inputs of an int8 layer. */
 #define QS8_FALLBACK_BYTES 16384
 
+int clipdb__conv2d_float_im2col = 0;
+
 clipdb_status clipdb__linear_init_dtype(clipdb__linear *l, clipdb__weight_dtype dtype, size_t n_out,
                                         size_t n_in, const float *w, size_t stride_n,
                                         size_t stride_k, const float *bias, const char *what,
@@ -87,27 +89,36 @@ static void qs8_slice(void *ctx, size_t t) {
   clipdb__qs8_gemm_columns(j->kern, j->m, j->w, j->scratch, n0, n1, j->c, j->ldc, j->flags);
 }
 
+/* The int8 GEMM of an int8 layer over `scratch` already holding A's row scales and int8 rows
+ * (clipdb__qs8_gemm_quantize_a's layout for m rows), split by columns over the model's thread
+ * pool. */
+static void qs8_run_quantized(const clipdb__linear *l, size_t m, const void *scratch, float *y,
+                              size_t ldy, uint32_t flags) {
+  const size_t k = l->n_in, n = l->n_out;
+  const size_t threads = clipdb__threads_current();
+  size_t slice = n;
+  if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
+    slice = (n + 2 * threads - 1) / (2 * threads);
+    slice = (slice + 7) / 8 * 8;
+  }
+  qs8_job job = {clipdb__qs8_gemm_default(), l->q8, scratch, m, n, slice, ldy, y, flags};
+  if (slice < n) clipdb__parallel_for((n + slice - 1) / slice, qs8_slice, &job);
+  else qs8_slice(&job, 0);
+}
+
 static void qs8_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
                     size_t ldy, uint32_t flags) {
-  const clipdb_qs8_gemm_kernel *kern = clipdb__qs8_gemm_default();
   const size_t k = l->n_in, n = l->n_out;
   /* The int8 copy of all of A (so every weight panel is read once); under memory pressure,
    * row blocks through a stack buffer instead (slower, same results). */
   void *scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(m, k));
   if (scratch != NULL) {
     clipdb__qs8_gemm_quantize_a(m, k, x, ldx, scratch);
-    const size_t threads = clipdb__threads_current();
-    size_t slice = n;
-    if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
-      slice = (n + 2 * threads - 1) / (2 * threads);
-      slice = (slice + 7) / 8 * 8;
-    }
-    qs8_job job = {kern, l->q8, scratch, m, n, slice, ldy, y, flags};
-    if (slice < n) clipdb__parallel_for((n + slice - 1) / slice, qs8_slice, &job);
-    else qs8_slice(&job, 0);
+    qs8_run_quantized(l, m, scratch, y, ldy, flags);
     clipdb__free(scratch);
     return;
   }
+  const clipdb_qs8_gemm_kernel *kern = clipdb__qs8_gemm_default();
   _Alignas(64) uint8_t buf[QS8_FALLBACK_BYTES];
   for (size_t i = 0; i < m; i++) { /* one row fits: clipdb__linear_init_dtype checks n_in */
     clipdb__qs8_gemm_quantize_a(1, k, x + i * ldx, ldx, buf);
@@ -194,6 +205,66 @@ size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w
   return im2col_block_rows(k, clipdb__conv2d_out_size(c, h) * clipdb__conv2d_out_size(c, w)) * k;
 }
 
+/* An int8 convolution's im2col written straight as int8: each output pixel's row is quantized
+ * with the scale of its window (the largest max|x| of the input pixels it reads), one input
+ * pixel's channels at a time, into the qs8 scratch; the same bytes as quantizing the float
+ * im2col row (zero padding changes no maximum), without writing and re-reading that row as
+ * floats. Returns 0 when its buffers cannot be allocated (the caller takes the float path). */
+static int conv2d_run_q8(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
+                         uint32_t flags) {
+  const size_t oh = clipdb__conv2d_out_size(c, h), ow = clipdb__conv2d_out_size(c, w);
+  const size_t kk = c->kernel, ci = c->c_in, k = kk * kk * ci, kpad = (k + 3) / 4 * 4;
+  const size_t n_pix = oh * ow, block = im2col_block_rows(k, n_pix);
+  float *amax = clipdb__malloc(h * w * sizeof(float));
+  void *scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(block, k));
+  if (amax == NULL || scratch == NULL) {
+    clipdb__free(amax), clipdb__free(scratch);
+    return 0;
+  }
+  for (size_t p = 0; p < h * w; p++) amax[p] = clipdb__qs8_amax(ci, x + p * ci);
+  for (size_t p0 = 0; p0 < n_pix; p0 += block) {
+    const size_t rows = n_pix - p0 < block ? n_pix - p0 : block;
+    float *rs = scratch;
+    int8_t *q = CLIPDB__QS8_SCRATCH_ROWS(scratch, rows);
+    for (size_t p = p0; p < p0 + rows; p++) {
+      const size_t oy = p / ow, ox = p % ow;
+      int8_t *row = q + (p - p0) * kpad;
+      float a = 0.0f; /* the window's max; NaN if any of its pixels holds one */
+      for (size_t ky = 0; ky < kk; ky++)
+        for (size_t kx = 0; kx < kk; kx++) {
+          const ptrdiff_t iy = (ptrdiff_t)(oy * c->stride + ky) - (ptrdiff_t)c->pad;
+          const ptrdiff_t ix = (ptrdiff_t)(ox * c->stride + kx) - (ptrdiff_t)c->pad;
+          if (iy < 0 || ix < 0 || iy >= (ptrdiff_t)h || ix >= (ptrdiff_t)w) continue;
+          const float v = amax[(size_t)iy * w + (size_t)ix];
+          a = (v != v || a != a) ? NAN : (v > a ? v : a);
+        }
+      if (!(a > 0.0f) || !isfinite(a)) { /* as clipdb__qs8_quantize_row: zeros, scale 0 */
+        memset(row, 0, kpad);
+        rs[p - p0] = 0.0f;
+        continue;
+      }
+      const float inv = 127.0f / a;
+      rs[p - p0] = a / 127.0f;
+      for (size_t ky = 0; ky < kk; ky++) {
+        const ptrdiff_t iy = (ptrdiff_t)(oy * c->stride + ky) - (ptrdiff_t)c->pad;
+        for (size_t kx = 0; kx < kk; kx++) {
+          const ptrdiff_t ix = (ptrdiff_t)(ox * c->stride + kx) - (ptrdiff_t)c->pad;
+          int8_t *dst = row + (ky * kk + kx) * ci;
+          if (iy < 0 || ix < 0 || iy >= (ptrdiff_t)h || ix >= (ptrdiff_t)w)
+            memset(dst, 0, ci);
+          else
+            clipdb__qs8_quantize_scaled(ci, x + ((size_t)iy * w + (size_t)ix) * ci, inv, dst);
+        }
+      }
+      memset(row + k, 0, kpad - k);
+    }
+    qs8_run_quantized(&c->gemm, rows, scratch, y + p0 * c->c_out, c->c_out, flags);
+  }
+  clipdb__free(amax);
+  clipdb__free(scratch);
+  return 1;
+}
+
 void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
                         float *scratch, uint32_t flags) {
   size_t oh = clipdb__conv2d_out_size(c, h), ow = clipdb__conv2d_out_size(c, w);
@@ -202,6 +273,8 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
     clipdb__linear_run(&c->gemm, h * w, x, ci, y, c->c_out, flags);
     return;
   }
+  if (c->gemm.q8 != NULL && !clipdb__conv2d_float_im2col && conv2d_run_q8(c, h, w, x, y, flags))
+    return;
   /* im2col, block by block: one row per output pixel, (ky, kx, ci) order, zeros outside the
    * image; then the block's rows of the output as one GEMM. */
   const size_t n_pix = oh * ow, block = im2col_block_rows(k, n_pix);

@@ -86,6 +86,11 @@ size_t clipdb__conv2d_out_size(const clipdb__conv2d *c, size_t in);
 /* Scratch floats clipdb__conv2d_run needs for an h×w input (0 for 1×1, stride 1). */
 size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w);
 
+/* Tests only: nonzero makes int8 convolutions quantize a float im2col (the path taken when the
+ * int8 im2col's buffers cannot be allocated) instead of writing the im2col as int8; both give
+ * the same bytes, which tests/c/test-quantize.c checks. */
+extern int clipdb__conv2d_float_im2col;
+
 /* y [oh, ow, c_out] = epilogue(conv(x [h, w, c_in])). RESIDUAL adds y's old contents. */
 void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
                         float *scratch, uint32_t flags);

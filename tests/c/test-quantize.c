@@ -15,6 +15,7 @@
 #include "check.h"
 #include "golden.h"
 #include "model/safetensors.h"
+#include "nn/ops.h"
 #include "read-file.h"
 
 typedef struct membuf {
@@ -74,6 +75,38 @@ static size_t json_bytes(const clipdb_model_t *m, char *weights, size_t wsize) {
   if (w) sscanf(w + 11, "%15[a-z0-9]", weights);
   const char *b = strstr(js, "\"weight_bytes\":");
   return b ? (size_t)strtoull(b + 15, NULL, 10) : 0;
+}
+
+/* Every golden image through int8 model `m` twice: with the int8 im2col and with the float
+ * im2col quantized row by row (clipdb__conv2d_float_im2col). Returns how many embeddings differ
+ * in any bit. */
+static int im2col_paths_differ(clipdb_model_t *m, const clipdb__safetensors *ref, int *count) {
+  clipdb_session_t *s = NULL;
+  clipdb_session_init(m, &s);
+  clipdb_model_config cfg;
+  clipdb_model_get_config(m, &cfg);
+  const size_t E = (size_t)cfg.embed_dim;
+  float *e0 = malloc(E * sizeof(float)), *e1 = malloc(E * sizeof(float));
+  int differ = 0;
+  *count = 0;
+  for (size_t t = 0; t < ref->n_tensors; t++) {
+    const char *name = ref->tensors[t].name;
+    const size_t len = strlen(name);
+    if (strncmp(name, "image/", 6) != 0 || len <= 7 || strcmp(name + len - 7, "/pixels") != 0) continue;
+    float *px = clipdb__safetensors_read_f32(ref, name, NULL, NULL);
+    clipdb__conv2d_float_im2col = 0;
+    const clipdb_status s0 = clipdb_image_embed(s, px, 1, e0);
+    clipdb__conv2d_float_im2col = 1;
+    const clipdb_status s1 = clipdb_image_embed(s, px, 1, e1);
+    clipdb__conv2d_float_im2col = 0;
+    clipdb__free(px);
+    CHECK(s0 == CLIPDB_STATUS_SUCCESS && s1 == CLIPDB_STATUS_SUCCESS, "embedding %s: %s", name, clipdb_last_error());
+    differ += memcmp(e0, e1, E * sizeof(float)) != 0;
+    (*count)++;
+  }
+  free(e0), free(e1);
+  clipdb_session_free(s);
+  return differ;
 }
 
 /* Every golden image and text through `a` and `b`; the smallest cosine. */
@@ -153,6 +186,12 @@ static void check_model(const char *label, const char *model_rel, const char *co
     const double ch = min_cosine(mf, mh, ref, &count);
     printf("%s: min cosine(f16, float32) %.7f\n", label, ch);
     CHECK(ch >= 0.99999, "%s: min cosine(f16, float32) %.7f", label, ch);
+  }
+  /* a ResNet's int8 convolutions: the int8 im2col gives the float im2col's bytes */
+  if (mq != NULL && strcmp(label, "tiny-rn") == 0) {
+    int count = 0;
+    const int differ = im2col_paths_differ(mq, ref, &count);
+    CHECK(count == 21 && differ == 0, "%s: %d of %d image embeddings differ between the int8 and the float im2col", label, differ, count);
   }
   /* streamed int8 file: the same embeddings, bit for bit */
   if (mq != NULL) {

@@ -93,8 +93,7 @@ static inline int8_t round_q(float t) {
   return (int8_t)r;
 }
 
-/* max|x| over a row; NaN when the row holds a NaN (then the row quantizes to zeros). */
-static float row_amax(size_t k, const float *x) {
+float clipdb__qs8_amax(size_t k, const float *x) {
   size_t p = 0;
   float amax = 0.0f;
 #if defined(CLIPDB_WASM_SIMD)
@@ -116,14 +115,7 @@ static float row_amax(size_t k, const float *x) {
   return amax;
 }
 
-float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q) {
-  const float amax = row_amax(k, x);
-  if (!(amax > 0.0f) || !isfinite(amax)) { /* all zeros, or a NaN / an infinity in the row */
-    memset(q, 0, kpad);
-    return 0.0f;
-  }
-  /* each value times 127 / max|x| (one multiply, not a division per value), then rounded */
-  const float scale = amax / 127.0f, inv = 127.0f / amax;
+void clipdb__qs8_quantize_scaled(size_t n, const float *x, float inv, int8_t *q) {
   size_t p = 0;
 #if defined(CLIPDB_WASM_SIMD)
   /* 16 values per step: multiply, add the magic number, subtract its bits, clamp to
@@ -131,7 +123,7 @@ float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q)
   const v128_t vinv = wasm_f32x4_splat(inv), magic = wasm_f32x4_splat(ROUND_MAGIC);
   const v128_t bits = wasm_i32x4_splat(ROUND_MAGIC_BITS);
   const v128_t hi = wasm_i32x4_splat(127), lo = wasm_i32x4_splat(-127);
-  for (; p + 16 <= k; p += 16) {
+  for (; p + 16 <= n; p += 16) {
     v128_t r[4];
     for (int i = 0; i < 4; i++) {
       const v128_t y = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + p + 4 * i), vinv), magic);
@@ -141,9 +133,19 @@ float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q)
                                                    wasm_i16x8_narrow_i32x4(r[2], r[3])));
   }
 #endif
-  for (; p < k; p++) q[p] = round_q(x[p] * inv);
+  for (; p < n; p++) q[p] = round_q(x[p] * inv);
+}
+
+float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q) {
+  const float amax = clipdb__qs8_amax(k, x);
+  if (!(amax > 0.0f) || !isfinite(amax)) { /* all zeros, or a NaN / an infinity in the row */
+    memset(q, 0, kpad);
+    return 0.0f;
+  }
+  /* each value times 127 / max|x| (one multiply, not a division per value), then rounded */
+  clipdb__qs8_quantize_scaled(k, x, 127.0f / amax, q);
   memset(q + k, 0, kpad - k);
-  return scale;
+  return amax / 127.0f;
 }
 
 static size_t panels_of(size_t n) { return (n + NR - 1) / NR; }

@@ -114,6 +114,14 @@ size_t clipdb__qs8_bytes(const clipdb__qs8_packed *p);
  * zeros). Values x · (127/max|x|) rounded to nearest, ties to even (wasm SIMD128 and scalar
  * code give the same bytes). */
 float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q);
+/* Its two steps, for callers that assemble a row from pieces (the int8 im2col of
+ * src/nn/ops.c): max|x[i]| over i < k (NaN when x holds a NaN), and q[i] = x[i] · inv rounded
+ * as above, i < n. A row quantized piece by piece with inv = 127 / (the row's max) gets the
+ * bytes clipdb__qs8_quantize_row gives the whole row. */
+float clipdb__qs8_amax(size_t k, const float *x);
+void clipdb__qs8_quantize_scaled(size_t n, const float *x, float inv, int8_t *q);
+/* Where the int8 rows of m rows start in clipdb__qs8_gemm's scratch (after the row scales). */
+#define CLIPDB__QS8_SCRATCH_ROWS(scratch, m) ((int8_t *)(scratch) + ((m) * sizeof(float) + 63) / 64 * 64)
 
 /* dst[i] = src[i] as int16, i < n (a wide kernel's operands). */
 void clipdb__qs8_widen(size_t n, const int8_t *src, int16_t *dst);
