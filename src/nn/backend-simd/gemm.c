@@ -51,10 +51,12 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
   const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_for_rows(m);
   const size_t threads = clipdb__threads_current();
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
-    /* about two slices per thread, each a multiple of 16 columns (whole panels for NR = 8
-     * and 16-column kernels alike) */
+    /* about two slices per thread, each a multiple of the kernel's columns per pass (at least
+     * 16), so no slice but the last ends in a partial pass: whole panels for NR = 8 and for
+     * the 16- and 32-column kernels alike */
+    const size_t step = kern->nr > 16 ? kern->nr : 16;
     size_t slice = (n + 2 * threads - 1) / (2 * threads);
-    slice = (slice + 15) / 16 * 16;
+    slice = (slice + step - 1) / step * step;
     if (slice < n) {
       gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, r, c, act};
       clipdb__parallel_for((n + slice - 1) / slice, gemm_slice, &job);
