@@ -3,7 +3,9 @@
  * every kernel in the table, random M, N, K in 1..65 (odd sizes and tails), padded row
  * strides, both weight layouts, bias, residual (also in place) and each activation; then the
  * ViT-B/32 shapes (M = 50; K, N in {768, 3072}) with the default kernel. Native SIMD kernels
- * (x86 AVX) are also compared with their scalar twins, bit for bit before the activation.
+ * are also compared with their scalar twins: x86 AVX bit for bit before the activation; the
+ * fused multiply-add kernels (x86 FMA, AVX-512F) within the bound fused_tolerance() states, on
+ * M, N, K in 1..65 and the ViT-B/32 shapes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -79,8 +81,70 @@ static void check(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t
   clipdb__free(packed);
 }
 
+static int fused(const clipdb_f32_gemm_kernel *kern) {
+  return kern->isa == CLIPDB_F32_GEMM_ISA_X86_FMA || kern->isa == CLIPDB_F32_GEMM_ISA_X86_AVX512F;
+}
+
+/*
+ * How far a fused multiply-add kernel may be from its scalar twin, for one output element.
+ * Both sum the same n = K + 2 terms in the same order (bias, the K products, the residual):
+ * the twin rounds each product and each add, the FMA kernel rounds once per step. By the
+ * standard recursive-summation bound (Higham, Accuracy and Stability of Numerical Algorithms,
+ * 2nd ed., eq. 3.5), each is within gamma_n * mag of the exact sum, where gamma_n =
+ * n*u / (1 - n*u), u = 2^-24 and mag = |bias| + sum_k |a_k * w_k| + |r|; so they are within
+ * 2 * gamma_n * mag of each other. ReLU does not widen a difference; QuickGELU's slope
+ * d/dy [y * sigmoid(1.702 y)] is below 1.1 everywhere, and its vector exp differs from libm's
+ * expf by up to 1e-6 relative (the bound the AVX kernels are held to). A rounding-only bound:
+ * any wrong operand, missed k step or misplaced column is off by about one |a_k w_k|, which
+ * is far above it for the K of the twin cases (at K = 65, 2 * gamma_67 = 8e-6).
+ */
+static double fused_tolerance(size_t k, double mag, float twin_value, clipdb_f32_act act) {
+  const double u = 1.0 / 16777216.0, n = (double)k + 2.0;
+  const double gamma = n * u / (1.0 - n * u);
+  if (act == CLIPDB_F32_ACT_QUICK_GELU) return 1.1 * 2.0 * gamma * mag + 1e-6 * (1.0 + fabsf(twin_value));
+  return 2.0 * gamma * mag;
+}
+
+/* Compare kernel output c1 with its twin's c2 (m×n, row stride n); mag: per element (NULL for
+ * bit-exact kernels). Returns 0 on the first mismatch (reported). */
+static int same_as_twin(const clipdb_f32_gemm_kernel *kern, const float *c1, const float *c2,
+                        const double *mag, size_t m, size_t n, size_t k, clipdb_f32_act act,
+                        int residual) {
+  for (size_t i = 0; i < m * n; i++) {
+    int same;
+    if (mag != NULL)
+      same = fabs((double)c1[i] - c2[i]) <= fused_tolerance(k, mag[i], c2[i], act);
+    else if (act == CLIPDB_F32_ACT_QUICK_GELU)
+      same = fabsf(c1[i] - c2[i]) <= 1e-6f * (1.0f + fabsf(c2[i]));
+    else
+      same = memcmp(&c1[i], &c2[i], sizeof(float)) == 0;
+    if (!same) {
+      fprintf(stderr, "FAIL %s vs twin %s m=%zu n=%zu k=%zu act=%d res=%d [%zu]: %.9g vs %.9g\n",
+              kern->name, clipdb__f32_gemm_kernels[kern->twin].name, m, n, k, (int)act, residual,
+              i, c1[i], c2[i]);
+      failures++;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* |bias| + sum_k |a_k w_k| (+ |r|) per output element (w is [N][K], a is [M][K]). */
+static double *magnitudes(size_t m, size_t n, size_t k, const float *a, const float *wt,
+                          const float *bias, const float *r) {
+  double *mag = malloc(sizeof(double) * m * n);
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      double s = fabs((double)bias[j]) + (r != NULL ? fabs((double)r[i * n + j]) : 0.0);
+      for (size_t kk = 0; kk < k; kk++) s += fabs((double)a[i * k + kk] * wt[j * k + kk]);
+      mag[i * n + j] = s;
+    }
+  return mag;
+}
+
 /* A SIMD kernel against its scalar twin: bit for bit before the activation (act NONE/RELU,
- * with and without residual), and within the activation's rounding for QuickGELU. */
+ * with and without residual) and within the activation's rounding for QuickGELU, except fused
+ * kernels, which are held to fused_tolerance(). */
 static void check_twin(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
                        clipdb_f32_act act, int residual) {
   const clipdb_f32_gemm_kernel *twin = &clipdb__f32_gemm_kernels[kern->twin];
@@ -95,19 +159,53 @@ static void check_twin(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, s
   clipdb__f32_gemm_pack(n, k, wt, k, 1, bias, packed);
   clipdb__f32_gemm(kern, m, n, k, a, k, packed, c1, n, residual ? r : NULL, n, act);
   clipdb__f32_gemm(twin, m, n, k, a, k, packed, c2, n, residual ? r : NULL, n, act);
-  for (size_t i = 0; i < m * n; i++) {
-    const int same = act == CLIPDB_F32_ACT_QUICK_GELU
-                         ? fabsf(c1[i] - c2[i]) <= 1e-6f * (1.0f + fabsf(c2[i]))
-                         : memcmp(&c1[i], &c2[i], sizeof(float)) == 0;
-    if (!same) {
-      fprintf(stderr, "FAIL %s vs twin %s m=%zu n=%zu k=%zu act=%d res=%d [%zu]: %.9g vs %.9g\n",
-              kern->name, twin->name, m, n, k, (int)act, residual, i, c1[i], c2[i]);
-      failures++;
-      break;
-    }
-  }
-  free(a), free(wt), free(bias), free(r), free(c1), free(c2);
+  double *mag = fused(kern) ? magnitudes(m, n, k, a, wt, bias, residual ? r : NULL) : NULL;
+  same_as_twin(kern, c1, c2, mag, m, n, k, act, residual);
+  free(a), free(wt), free(bias), free(r), free(c1), free(c2), free(mag);
   clipdb__free(packed);
+}
+
+/* The ViT-B/32 shapes, every fused kernel this CPU runs against the scalar result (all scalar
+ * twins compute the same bits: one summation order). Data and magnitudes are made once per
+ * shape. Returns the number of cases. */
+static int check_fused_twins_vit(void) {
+  static const struct { size_t m, n, k; clipdb_f32_act act; int residual; } shapes[] = {
+      {50, 768, 768, CLIPDB_F32_ACT_NONE, 1},      /* attention out-projection + residual */
+      {50, 3072, 768, CLIPDB_F32_ACT_QUICK_GELU, 0}, /* c_fc */
+      {50, 768, 3072, CLIPDB_F32_ACT_NONE, 1},     /* c_proj + residual */
+  };
+  int cases = 0;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    const size_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k;
+    const clipdb_f32_act act = shapes[s].act;
+    float *a = malloc(sizeof(float) * m * k), *wt = malloc(sizeof(float) * n * k);
+    float *bias = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * m * n);
+    float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
+    float *packed = clipdb__malloc(sizeof(float) * clipdb__f32_gemm_packed_size(n, k));
+    for (size_t i = 0; i < m * k; i++) a[i] = frand();
+    for (size_t i = 0; i < n * k; i++) wt[i] = frand();
+    for (size_t i = 0; i < n; i++) bias[i] = frand();
+    for (size_t i = 0; i < m * n; i++) r[i] = frand();
+    clipdb__f32_gemm_pack(n, k, wt, k, 1, bias, packed);
+    const float *res = shapes[s].residual ? r : NULL;
+    double *mag = magnitudes(m, n, k, a, wt, bias, res);
+    const clipdb_f32_gemm_kernel *scalar = &clipdb__f32_gemm_kernels[3]; /* 6x8 scalar */
+    if (scalar->twin != 3 || scalar->isa != CLIPDB_F32_GEMM_ISA_BASELINE) {
+      fprintf(stderr, "FAIL: table entry 3 (%s) is not a scalar kernel\n", scalar->name);
+      failures++;
+    }
+    clipdb__f32_gemm(scalar, m, n, k, a, k, packed, c2, n, res, n, act);
+    for (size_t ki = 0; ki < clipdb__f32_gemm_kernel_count; ki++) {
+      const clipdb_f32_gemm_kernel *kern = &clipdb__f32_gemm_kernels[ki];
+      if (!fused(kern) || !clipdb__f32_gemm_kernel_usable(kern)) continue;
+      clipdb__f32_gemm(kern, m, n, k, a, k, packed, c1, n, res, n, act);
+      same_as_twin(kern, c1, c2, mag, m, n, k, act, shapes[s].residual);
+      cases++;
+    }
+    free(a), free(wt), free(bias), free(r), free(c1), free(c2), free(mag);
+    clipdb__free(packed);
+  }
+  return cases;
 }
 
 int main(void) {
@@ -124,6 +222,17 @@ int main(void) {
           check_twin(kern, m, n, irand(1, 33), (clipdb_f32_act)irand(0, 2), (int)(m & 1));
           cases++;
         }
+      /* columns past the widest tile (32: AVX-512 MR×32 passes and every tail after one) */
+      for (size_t n = 18; n <= 65; n++) {
+        check_twin(kern, irand(1, 2 * kern->mr + 1), n, irand(1, 65), (clipdb_f32_act)irand(0, 2),
+                   (int)(n & 1));
+        cases++;
+      }
+      for (int t = 0; t < 60; t++) {
+        check_twin(kern, irand(1, 65), irand(1, 65), irand(1, 65), (clipdb_f32_act)irand(0, 2),
+                   (int)irand(0, 1));
+        cases++;
+      }
     }
     /* every M in 1..2*MR+1 and N around the panel width, with small K */
     for (size_t m = 1; m <= 2 * kern->mr + 1; m++)
@@ -144,6 +253,30 @@ int main(void) {
   for (size_t i = 0; i < sizeof vit / sizeof vit[0]; i++) {
     check(def, vit[i][0], vit[i][1], vit[i][2], 0, 1, i == 2 ? 2 : 0,
           i == 1 ? CLIPDB_F32_ACT_QUICK_GELU : CLIPDB_F32_ACT_NONE);
+    cases++;
+  }
+  cases += check_fused_twins_vit();
+  /* the per-M choice: always a kernel this CPU runs; with AVX-512F, 10x32 for the ViT-B/32
+   * image's 50 tokens, 7x32 for RN50's pixel counts, a 77-token text and im2col blocks */
+  for (size_t m = 1; m <= 5000; m++) {
+    const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_for_rows(m);
+    if (kern == NULL || !clipdb__f32_gemm_kernel_usable(kern)) {
+      fprintf(stderr, "FAIL: clipdb__f32_gemm_for_rows(%zu) is not a usable kernel\n", m);
+      failures++;
+      break;
+    }
+  }
+  if (def->isa == CLIPDB_F32_GEMM_ISA_X86_AVX512F) {
+    static const size_t rows[][2] = {{50, 10}, {49, 7}, {77, 7}, {196, 7}, {3136, 7}, {3600, 7},
+                                     {20, 10}, {1, 7}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+      const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_for_rows(rows[i][0]);
+      if (kern->mr != rows[i][1] || kern->isa != CLIPDB_F32_GEMM_ISA_X86_AVX512F) {
+        fprintf(stderr, "FAIL: clipdb__f32_gemm_for_rows(%zu) = %s, expected MR %zu\n",
+                rows[i][0], kern->name, rows[i][1]);
+        failures++;
+      }
+    }
     cases++;
   }
   if (clipdb_allocated_bytes() != 0) {

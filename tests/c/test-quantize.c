@@ -77,22 +77,31 @@ static size_t json_bytes(const clipdb_model_t *m, char *weights, size_t wsize) {
   return b ? (size_t)strtoull(b + 15, NULL, 10) : 0;
 }
 
+/* A reference tensor "<prefix>...<suffix>" (an image's pixels, a text's tokens). */
+static int named(const char *name, const char *prefix, const char *suffix) {
+  const size_t len = strlen(name), p = strlen(prefix), q = strlen(suffix);
+  return len > p + q && strncmp(name, prefix, p) == 0 && strcmp(name + len - q, suffix) == 0;
+}
+
+static size_t embed_dim(clipdb_model_t *m) {
+  clipdb_model_config cfg;
+  clipdb_model_get_config(m, &cfg);
+  return (size_t)cfg.embed_dim;
+}
+
 /* Every golden image through int8 model `m` twice: with the int8 im2col and with the float
  * im2col quantized row by row (clipdb__conv2d_float_im2col). Returns how many embeddings differ
  * in any bit. */
 static int im2col_paths_differ(clipdb_model_t *m, const clipdb__safetensors *ref, int *count) {
   clipdb_session_t *s = NULL;
   clipdb_session_init(m, &s);
-  clipdb_model_config cfg;
-  clipdb_model_get_config(m, &cfg);
-  const size_t E = (size_t)cfg.embed_dim;
+  const size_t E = embed_dim(m);
   float *e0 = malloc(E * sizeof(float)), *e1 = malloc(E * sizeof(float));
   int differ = 0;
   *count = 0;
   for (size_t t = 0; t < ref->n_tensors; t++) {
     const char *name = ref->tensors[t].name;
-    const size_t len = strlen(name);
-    if (strncmp(name, "image/", 6) != 0 || len <= 7 || strcmp(name + len - 7, "/pixels") != 0) continue;
+    if (!named(name, "image/", "/pixels")) continue;
     float *px = clipdb__safetensors_read_f32(ref, name, NULL, NULL);
     clipdb__conv2d_float_im2col = 0;
     const clipdb_status s0 = clipdb_image_embed(s, px, 1, e0);
@@ -114,17 +123,13 @@ static double min_cosine(clipdb_model_t *a, clipdb_model_t *b, const clipdb__saf
   clipdb_session_t *sa = NULL, *sb = NULL;
   clipdb_session_init(a, &sa);
   clipdb_session_init(b, &sb);
-  clipdb_model_config cfg;
-  clipdb_model_get_config(a, &cfg);
-  const size_t E = (size_t)cfg.embed_dim;
+  const size_t E = embed_dim(a);
   float *ea = malloc(E * sizeof(float)), *eb = malloc(E * sizeof(float));
   double worst = 1.0;
   *count = 0;
   for (size_t t = 0; t < ref->n_tensors; t++) {
     const char *name = ref->tensors[t].name;
-    const size_t len = strlen(name);
-    const int image = strncmp(name, "image/", 6) == 0 && len > 7 && strcmp(name + len - 7, "/pixels") == 0;
-    const int text = strncmp(name, "text/", 5) == 0 && len > 7 && strcmp(name + len - 7, "/tokens") == 0;
+    const int image = named(name, "image/", "/pixels"), text = named(name, "text/", "/tokens");
     if (!image && !text) continue;
     clipdb_status s1, s2;
     if (image) {

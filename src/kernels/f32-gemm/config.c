@@ -37,6 +37,25 @@ const clipdb_f32_gemm_kernel clipdb__f32_gemm_kernels[] = {
     {"f32_gemm_8x8__avx", clipdb_f32_gemm_ukernel_8x8__avx, 8, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_10x8__avx", clipdb_f32_gemm_ukernel_10x8__avx, 10, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
     {"f32_gemm_12x8__avx", clipdb_f32_gemm_ukernel_12x8__avx, 12, NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX},
+    {"f32_gemm_4x8__fma", clipdb_f32_gemm_ukernel_4x8__fma, 4, NR, 1, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_5x8__fma", clipdb_f32_gemm_ukernel_5x8__fma, 5, NR, 2, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_6x8__fma", clipdb_f32_gemm_ukernel_6x8__fma, 6, NR, 3, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_8x8__fma", clipdb_f32_gemm_ukernel_8x8__fma, 8, NR, 1, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_4x16__fma", clipdb_f32_gemm_ukernel_4x16__fma, 4, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_5x16__fma", clipdb_f32_gemm_ukernel_5x16__fma, 5, 2 * NR, 2, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_6x16__fma", clipdb_f32_gemm_ukernel_6x16__fma, 6, 2 * NR, 3, CLIPDB_F32_GEMM_ISA_X86_FMA},
+    {"f32_gemm_4x32__avx512f", clipdb_f32_gemm_ukernel_4x32__avx512f, 4, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_5x32__avx512f", clipdb_f32_gemm_ukernel_5x32__avx512f, 5, 4 * NR, 2, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_6x32__avx512f", clipdb_f32_gemm_ukernel_6x32__avx512f, 6, 4 * NR, 3, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_7x32__avx512f", clipdb_f32_gemm_ukernel_7x32__avx512f, 7, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_8x32__avx512f", clipdb_f32_gemm_ukernel_8x32__avx512f, 8, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_10x32__avx512f", clipdb_f32_gemm_ukernel_10x32__avx512f, 10, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_12x32__avx512f", clipdb_f32_gemm_ukernel_12x32__avx512f, 12, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_14x32__avx512f", clipdb_f32_gemm_ukernel_14x32__avx512f, 14, 4 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_8x16__avx512f", clipdb_f32_gemm_ukernel_8x16__avx512f, 8, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_10x16__avx512f", clipdb_f32_gemm_ukernel_10x16__avx512f, 10, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_12x16__avx512f", clipdb_f32_gemm_ukernel_12x16__avx512f, 12, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
+    {"f32_gemm_14x16__avx512f", clipdb_f32_gemm_ukernel_14x16__avx512f, 14, 2 * NR, 1, CLIPDB_F32_GEMM_ISA_X86_AVX512F},
 #endif
 };
 const size_t clipdb__f32_gemm_kernel_count =
@@ -48,6 +67,18 @@ int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern) {
   case CLIPDB_F32_GEMM_ISA_X86_AVX:
 #if defined(CLIPDB_X86_KERNELS)
     return __builtin_cpu_supports("avx");
+#else
+    return 0;
+#endif
+  case CLIPDB_F32_GEMM_ISA_X86_FMA:
+#if defined(CLIPDB_X86_KERNELS)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+  case CLIPDB_F32_GEMM_ISA_X86_AVX512F:
+#if defined(CLIPDB_X86_KERNELS)
+    return __builtin_cpu_supports("avx512f");
 #else
     return 0;
 #endif
@@ -63,20 +94,60 @@ int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern) {
 #define DEFAULT_KERNEL 3 /* 6x8 scalar: 22 GFLOP/s natively (gcc vectorises it) vs 6 (4x8) */
 #endif
 #if defined(CLIPDB_X86_KERNELS)
-#define DEFAULT_X86_AVX_UKERNEL clipdb_f32_gemm_ukernel_5x16__avx /* 87 GFLOP/s vs 75 (4x16), 62 (6x8), <= 56 (others) */
+/* Native x86-64: the first of these the CPU can run (bench/gemm-native.c, single thread, on an
+ * AMD EPYC with AVX-512; figures, machine and load in README.md Performance):
+ *   10x32 AVX-512F  ~200 GFLOP/s on the ViT-B/32 shapes, ~190 on RN50's (5x32..14x32: 170-200;
+ *                   MR = 10 tiles M = 50 exactly; clipdb__f32_gemm_for_rows picks 7x32 for
+ *                   other row counts);
+ *   6x16 FMA        ~100 (equal to AVX 5x16 on this CPU; preferred where there is no AVX-512
+ *                   because it issues half the arithmetic instructions: not measured here);
+ *   5x16 AVX        87-100 (vs 75 for 4x16, 62 for 6x8, <= 56 for the others). */
+static const clipdb_f32_gemm_ukernel_fn x86_preference[] = {
+    clipdb_f32_gemm_ukernel_10x32__avx512f,
+    clipdb_f32_gemm_ukernel_6x16__fma,
+    clipdb_f32_gemm_ukernel_5x16__avx,
+};
 #endif
 
 const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void) {
 #if defined(CLIPDB_X86_KERNELS)
-  /* The AVX kernel's table entry, if this CPU can run it (__builtin_cpu_supports reads flags
-   * libgcc set at startup: cheap enough per GEMM call). */
-  for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
-    if (clipdb__f32_gemm_kernels[i].ukernel == DEFAULT_X86_AVX_UKERNEL)
-      return clipdb__f32_gemm_kernel_usable(&clipdb__f32_gemm_kernels[i])
-                 ? &clipdb__f32_gemm_kernels[i]
-                 : &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
+  /* __builtin_cpu_supports reads flags libgcc set at startup: cheap enough per GEMM call. */
+  for (size_t p = 0; p < sizeof x86_preference / sizeof x86_preference[0]; p++)
+    for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
+      if (clipdb__f32_gemm_kernels[i].ukernel == x86_preference[p] &&
+          clipdb__f32_gemm_kernel_usable(&clipdb__f32_gemm_kernels[i]))
+        return &clipdb__f32_gemm_kernels[i];
 #endif
   return &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
+}
+
+#if defined(CLIPDB_X86_KERNELS)
+static const clipdb_f32_gemm_kernel *find_usable(clipdb_f32_gemm_ukernel_fn fn) {
+  for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
+    if (clipdb__f32_gemm_kernels[i].ukernel == fn)
+      return clipdb__f32_gemm_kernel_usable(&clipdb__f32_gemm_kernels[i]) ? &clipdb__f32_gemm_kernels[i]
+                                                                          : NULL;
+  return NULL;
+}
+#endif
+
+const clipdb_f32_gemm_kernel *clipdb__f32_gemm_for_rows(size_t m) {
+  const clipdb_f32_gemm_kernel *def = clipdb__f32_gemm_default();
+#if defined(CLIPDB_X86_KERNELS)
+  /* AVX-512F: 7x32 unless 10x32 pads M to fewer rows by more than 1%. Every M of RN50 at 224
+   * (112², 56², 28², 14², 7²) and of a 77-token text is a multiple of 7; the ViT-B/32 image's
+   * 50 tokens is 10x32's. bench/gemm-native.c here: 7x32 ~207-215 against 10x32 ~188-205
+   * GFLOP/s on the RN50 shapes; end to end (bench.mjs --native, RN50 image, two A/B runs, load
+   * 4.5-4.8) clipdb / onnxruntime-node CPU time was 1.07 and 1.05 with 7x32 for every GEMM,
+   * 1.17 and 1.18 with 10x32. */
+  if (def->ukernel == clipdb_f32_gemm_ukernel_10x32__avx512f) {
+    const clipdb_f32_gemm_kernel *k7 = find_usable(clipdb_f32_gemm_ukernel_7x32__avx512f);
+    const size_t pad10 = (m + 9) / 10 * 10, pad7 = (m + 6) / 7 * 7;
+    if (k7 != NULL && !(pad10 * 101 < pad7 * 100)) return k7;
+  }
+#endif
+  (void)m;
+  return def;
 }
 
 size_t clipdb__f32_gemm_packed_size(size_t n, size_t k) {

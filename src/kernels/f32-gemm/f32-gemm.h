@@ -83,12 +83,40 @@ CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__avx);
 CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_8x8__avx);
 CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_10x8__avx);
 CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_12x8__avx);
+
+/* fma.c (compiled with -mavx2 -mfma): the avx.c tiles with one vfmadd231ps per k step. */
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x8__fma);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x8__fma);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x8__fma);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_8x8__fma);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x16__fma);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x16__fma);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x16__fma);
+
+/* avx512f.c (compiled with -mavx512f): zmm rows of 16 columns (two adjacent panels); MR×32
+ * holds two zmm per row (four panels per pass), MR×16 one. */
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_4x32__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_5x32__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_6x32__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_7x32__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_8x32__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_10x32__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_12x32__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_14x32__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_8x16__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_10x16__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_12x16__avx512f);
+CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_14x16__avx512f);
 #endif
 
 /* What a kernel needs from the CPU beyond the build's baseline. */
 typedef enum clipdb_f32_gemm_isa {
   CLIPDB_F32_GEMM_ISA_BASELINE = 0, /* scalar, or wasm SIMD128 (validated when the module loads) */
   CLIPDB_F32_GEMM_ISA_X86_AVX = 1,  /* checked at run time (cpuid) */
+  /* The two below use fused multiply-add, so they round differently from their scalar twins
+   * (one rounding per k step instead of two); checked at run time like AVX. */
+  CLIPDB_F32_GEMM_ISA_X86_FMA = 2,     /* AVX2 and FMA3 */
+  CLIPDB_F32_GEMM_ISA_X86_AVX512F = 3, /* AVX-512F (CPU and OS: zmm state enabled) */
 } clipdb_f32_gemm_isa;
 
 /* One entry of the kernel table. */
@@ -112,6 +140,11 @@ extern const size_t clipdb__f32_gemm_kernel_count;
 
 /* The kernel operators use: the fastest measured for this ISA that the CPU can run (config.c). */
 const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void);
+
+/* The kernel for a GEMM of m rows of A: the default, or a kernel of the same instruction set
+ * whose MR pads m to fewer rows where that was measured to be faster (config.c). Never NULL;
+ * always one the CPU can run. */
+const clipdb_f32_gemm_kernel *clipdb__f32_gemm_for_rows(size_t m);
 
 /* Floats needed for the packed form of an N-column, K-deep weight: ceil(N/NR)*NR*(K+1). */
 size_t clipdb__f32_gemm_packed_size(size_t n, size_t k);

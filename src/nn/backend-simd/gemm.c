@@ -1,8 +1,8 @@
 /*
  * Backend "simd": the GEMM boundary (src/nn/gemm.h) on our register-tiled microkernels
- * (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten; natively x86 AVX when the CPU has
- * it, else their scalar twins. The kernel table decides (clipdb__f32_gemm_default), operators
- * never name a kernel; W is packed at load into 8-wide panels,
+ * (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten; natively x86 AVX-512F, AVX2+FMA or
+ * AVX, the best the CPU has, else their scalar twins. The kernel table decides
+ * (clipdb__f32_gemm_for_rows), operators never name a kernel; W is packed at load into 8-wide panels,
  * bias first; the epilogue (residual add, ReLU, QuickGELU) is fused into the microkernel.
  * With a model thread pool, large GEMMs are split by output columns (gemm_slice).
  */
@@ -48,13 +48,15 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
   /* RESIDUAL adds C's old value: the residual operand is C itself (the kernel reads each
    * element before it writes it). */
   const float *r = (flags & CLIPDB__GEMM_RESIDUAL) ? c : NULL;
-  const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_default();
+  const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_for_rows(m);
   const size_t threads = clipdb__threads_current();
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
-    /* about two slices per thread, each a multiple of 16 columns (whole panels for NR = 8
-     * and 16-column kernels alike) */
+    /* about two slices per thread, each a multiple of the kernel's columns per pass (at least
+     * 16), so no slice but the last ends in a partial pass: whole panels for NR = 8 and for
+     * the 16- and 32-column kernels alike */
+    const size_t step = kern->nr > 16 ? kern->nr : 16;
     size_t slice = (n + 2 * threads - 1) / (2 * threads);
-    slice = (slice + 15) / 16 * 16;
+    slice = (slice + step - 1) / step * step;
     if (slice < n) {
       gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, r, c, act};
       clipdb__parallel_for((n + slice - 1) / slice, gemm_slice, &job);
