@@ -115,7 +115,7 @@ function textOnly(src, dst) {
   closeSync(fd);
 }
 if (!existsSync(textF32) || statSync(textF32).mtimeMs < statSync(f32).mtimeMs) textOnly(f32, textF32);
-if (!existsSync(textInt8) || statSync(textInt8).mtimeMs < statSync(textF32).mtimeMs) {
+if (!existsSync(textInt8) || statSync(textInt8).mtimeMs < Math.max(statSync(textF32).mtimeMs, statSync(cli).mtimeMs)) {
   execFileSync(cli, ['quantize', '--model', textF32, '--out', textInt8, '--dtype', 'int8'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
