@@ -3,12 +3,13 @@
 //   node bench/int8-memory.mjs [--work DIR]
 // 1. Peak RSS of a fresh process that loads both towers and embeds one image and one 7-token
 //    text: Node with clipdb's wasm build (web/src/index.mjs loadModel, the file given as
-//    {path}, which streams, and as bytes, which are copied into wasm memory whole), and the
+//    {path}, which streams, and as bytes, which JS holds while the loader reads them in place,
+//    tensor by tensor), and the
 //    native CLI (`clipdb embed --pixels --tokens`, peak from /usr/bin/time -v). Rows
 //    `vit-b-32-both-towers-int8-rss`, one per target, the float32 file as `peer`.
 // 2. The wasm heap after loading only the text tower from bytes and embedding a 77-token text
 //    (a fresh module each; the heap never shrinks, so its size is the peak): the two-tower file
-//    through the Node entry (bytes copied whole) and the edge entry (bytes read in place, tensor
+//    through the Node entry and the edge entry (both read the bytes in place, tensor
 //    by tensor), and a text-only file (the visual.* tensors left out, then `clipdb quantize`)
 //    through both. Rows `vit-b-32-text-int8-heap`.
 // Every measurement runs in its own child process, int8 then float32. File sizes go in the rows.
@@ -167,10 +168,10 @@ for (const [target, measure] of rss) {
   });
 }
 const heaps = [
-  ['two-tower file, Node entry (bytes copied)', int8, f32, 'node'],
-  ['two-tower file, edge entry (bytes read in place)', int8, f32, 'edge'],
-  ['text-only file, Node entry (bytes copied)', textInt8, textF32, 'node'],
-  ['text-only file, edge entry (bytes read in place)', textInt8, textF32, 'edge'],
+  ['two-tower file, Node entry', int8, f32, 'node'],
+  ['two-tower file, edge entry', int8, f32, 'edge'],
+  ['text-only file, Node entry', textInt8, textF32, 'node'],
+  ['text-only file, edge entry', textInt8, textF32, 'edge'],
 ];
 for (const [source, a, b, how] of heaps) {
   const ha = (await child('heap', a, how)).heap_bytes, hb = (await child('heap', b, how)).heap_bytes;
