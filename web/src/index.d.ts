@@ -49,7 +49,8 @@ export interface ModelConfig {
 }
 
 /**
- * One model file's content: bytes (copied into wasm memory for the load), a Blob/File
+ * One model file's content: bytes (a `.safetensors` file's are read in place, tensor by tensor;
+ * other files' are copied), a Blob/File
  * (streamed inside a Worker through FileReaderSync; read whole on the main thread), or, under
  * Node only, `{ path }` (streamed with fs.readSync). Streamed files are never held whole: the
  * load's peak is about the packed float32 weights plus the largest tensor.
@@ -85,7 +86,7 @@ export interface LoadModelOptions {
    * wasm memory than this (packed weights: 4 bytes per float value, 1 per int8 weight plus its
    * F32 scales; plus what the largest tensor of those towers holds while it loads: a layer
    * weight's float32 copy before packing and a non-F32 tensor's bytes as stored; plus a file
-   * given as bytes, which is copied whole; plus 16 MiB of working memory and what the module
+   * given as bytes other than a `.safetensors` file, which is copied whole; plus 16 MiB of working memory and what the module
    * already holds), loadModel throws ClipdbError 'MEMORY_BUDGET_EXCEEDED' whose message states
    * the bytes needed and suggests int8 (for a model already int8: loading one tower or a larger
    * budget); `details` = {needed, budget, weights, largest, copied, towers} (bytes; towers
@@ -140,9 +141,11 @@ export class ClipModel {
  * Load a CLIP model from safetensors as published: an OpenAI/open_clip state dict
  * (`visual.*`, `transformer.resblocks.*`, ...; config from the `clip_config` metadata, else
  * inferred from shapes like clip/model.py build_model) or a Hugging Face CLIPModel directory
- * ('model.safetensors' + 'config.json'). F32, F16 and BF16 tensors. The bytes are copied
- * (the caller keeps ownership) and packed once; files given as `{ path }` (Node) or as a Blob
- * inside a Worker are streamed tensor by tensor instead of being copied whole (see ModelFileData).
+ * ('model.safetensors' + 'config.json'). F32, F16, BF16 and int8 (I8 + scales) tensors. Each
+ * tensor is read once, converted and packed (the caller keeps ownership of what it passed):
+ * a safetensors file given as bytes is read in place, tensor by tensor, as are files given as
+ * `{ path }` (Node) or as a Blob inside a Worker; the file is never copied whole into wasm
+ * memory (see ModelFileData).
  * @throws ClipdbError BAD_MODEL (bad header, truncated, unknown dtype, missing or misshapen
  *   tensor: the message names it; a failed streamed read names the file, byte range and
  *   tensor), UNSUPPORTED (e.g. hidden_act other than quick_gelu; `{ path }` outside Node),
