@@ -205,6 +205,11 @@ size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w
   return im2col_block_rows(k, clipdb__conv2d_out_size(c, h) * clipdb__conv2d_out_size(c, w)) * k;
 }
 
+/* Whether input pixel (iy, ix) of an h×w image exists (im2col reads zeros outside it). */
+static inline int in_image(ptrdiff_t iy, ptrdiff_t ix, size_t h, size_t w) {
+  return iy >= 0 && ix >= 0 && iy < (ptrdiff_t)h && ix < (ptrdiff_t)w;
+}
+
 /* An int8 convolution's im2col written straight as int8: each output pixel's row is quantized
  * with the scale of its window (the largest max|x| of the input pixels it reads), one input
  * pixel's channels at a time, into the qs8 scratch; the same bytes as quantizing the float
@@ -234,7 +239,7 @@ static int conv2d_run_q8(const clipdb__conv2d *c, size_t h, size_t w, const floa
         for (size_t kx = 0; kx < kk; kx++) {
           const ptrdiff_t iy = (ptrdiff_t)(oy * c->stride + ky) - (ptrdiff_t)c->pad;
           const ptrdiff_t ix = (ptrdiff_t)(ox * c->stride + kx) - (ptrdiff_t)c->pad;
-          if (iy < 0 || ix < 0 || iy >= (ptrdiff_t)h || ix >= (ptrdiff_t)w) continue;
+          if (!in_image(iy, ix, h, w)) continue;
           const float v = amax[(size_t)iy * w + (size_t)ix];
           a = (v != v || a != a) ? NAN : (v > a ? v : a);
         }
@@ -250,7 +255,7 @@ static int conv2d_run_q8(const clipdb__conv2d *c, size_t h, size_t w, const floa
         for (size_t kx = 0; kx < kk; kx++) {
           const ptrdiff_t ix = (ptrdiff_t)(ox * c->stride + kx) - (ptrdiff_t)c->pad;
           int8_t *dst = row + (ky * kk + kx) * ci;
-          if (iy < 0 || ix < 0 || iy >= (ptrdiff_t)h || ix >= (ptrdiff_t)w)
+          if (!in_image(iy, ix, h, w))
             memset(dst, 0, ci);
           else
             clipdb__qs8_quantize_scaled(ci, x + ((size_t)iy * w + (size_t)ix) * ci, inv, dst);
@@ -288,7 +293,7 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
         for (size_t kx = 0; kx < kk; kx++) {
           ptrdiff_t ix = (ptrdiff_t)(ox * c->stride + kx) - (ptrdiff_t)c->pad;
           float *dst = row + (ky * kk + kx) * ci;
-          if (iy < 0 || ix < 0 || iy >= (ptrdiff_t)h || ix >= (ptrdiff_t)w)
+          if (!in_image(iy, ix, h, w))
             memset(dst, 0, ci * sizeof(float));
           else
             memcpy(dst, x + ((size_t)iy * w + (size_t)ix) * ci, ci * sizeof(float));

@@ -68,7 +68,7 @@ static void check_kernels(size_t m, size_t n, size_t k) {
   void *scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(m, k));
   clipdb__qs8_gemm_quantize_a(m, k, a, k, scratch);
   const size_t kpad = w->kg * 4;
-  const int8_t *qa = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
+  const int8_t *qa = CLIPDB__QS8_SCRATCH_ROWS(scratch, m);
   for (size_t t = 0; t < clipdb__qs8_gemm_kernel_count; t++) {
     const clipdb_qs8_gemm_kernel *kern = &clipdb__qs8_gemm_kernels[t];
     if (!clipdb__qs8_gemm_kernel_usable(kern)) continue;
@@ -117,7 +117,7 @@ static void check_driver(size_t m, size_t n, size_t k, uint32_t flags) {
   void *scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(m, k));
   clipdb__qs8_gemm_quantize_a(m, k, a, lda, scratch);
   const float *rs = scratch;
-  const int8_t *qa = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
+  const int8_t *qa = CLIPDB__QS8_SCRATCH_ROWS(scratch, m);
   for (size_t t = 0; t < clipdb__qs8_gemm_kernel_count; t++) {
     const clipdb_qs8_gemm_kernel *kern = &clipdb__qs8_gemm_kernels[t];
     if (!clipdb__qs8_gemm_kernel_usable(kern)) continue;

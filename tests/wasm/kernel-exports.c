@@ -97,7 +97,7 @@ CLIPDB_API int clipdb__wasm_test_qs8_check(int i, size_t m, size_t n, size_t k, 
   if (p == NULL || scratch == NULL) return -1;
   clipdb__qs8_gemm_quantize_a(m, k, a, k, scratch);
   const size_t kg = p->kg, kpad = kg * 4, panel_bytes = 32 + 32 * kg;
-  const int8_t *qa = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
+  const int8_t *qa = CLIPDB__QS8_SCRATCH_ROWS(scratch, m);
   /* a wide kernel gets the same values as int16: A's rows and the panel (past its header) */
   int16_t *qa16 = clipdb__malloc(m * kpad * 2 + 16), *panel16 = clipdb__malloc(kg * 64 + 16);
   if (qa16 == NULL || panel16 == NULL) return -1;

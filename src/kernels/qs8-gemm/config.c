@@ -211,7 +211,7 @@ size_t clipdb__qs8_scratch_bytes(size_t m, size_t k) {
 void clipdb__qs8_gemm_quantize_a(size_t m, size_t k, const float *a, size_t lda, void *scratch) {
   const size_t kpad = (k + 3) / 4 * 4;
   float *rs = scratch;
-  int8_t *q = (int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
+  int8_t *q = CLIPDB__QS8_SCRATCH_ROWS(scratch, m);
   for (size_t i = 0; i < m; i++) rs[i] = clipdb__qs8_quantize_row(k, kpad, a + i * lda, q + i * kpad);
 }
 
@@ -274,7 +274,8 @@ static void gemm_block(const clipdb_qs8_gemm_kernel *kern, const clipdb__qs8_pac
       kern->ukernel(rows, kg, a + (i0 - i_begin) * a_stride, a_stride, panel, acc);
 #if defined(CLIPDB_WASM_SIMD)
       if (cols == NR) {
-        for (size_t i = 0; i < rows; i++) epilogue_simd(acc + i * NR, rs[i0 + i], cs, b, c + (i0 + i) * ldc + j0, flags);
+        for (size_t i = 0; i < rows; i++)
+          epilogue_simd(acc + i * NR, rs[i0 + i], cs, b, c + (i0 + i) * ldc + j0, flags);
         continue;
       }
 #endif
@@ -297,7 +298,7 @@ void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
                               size_t n1, float *c, size_t ldc, uint32_t flags) {
   const size_t kpad = w->kg * 4;
   const float *rs = scratch;
-  const int8_t *q = (const int8_t *)scratch + (m * sizeof(float) + 63) / 64 * 64;
+  const int8_t *q = CLIPDB__QS8_SCRATCH_ROWS(scratch, m);
   /* A large A (the ResNet's im2col rows: thousands) is walked in row blocks of about
    * A_BLOCK_BYTES, so a block stays in cache while every weight panel of the slice passes over
    * it; a transformer's A (<= 77 rows) is one block, so each weight panel is read once. */

@@ -120,11 +120,13 @@ float clipdb__qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q)
  * bytes clipdb__qs8_quantize_row gives the whole row. */
 float clipdb__qs8_amax(size_t k, const float *x);
 void clipdb__qs8_quantize_scaled(size_t n, const float *x, float inv, int8_t *q);
-/* Where the int8 rows of m rows start in clipdb__qs8_gemm's scratch (after the row scales). */
-#define CLIPDB__QS8_SCRATCH_ROWS(scratch, m) ((int8_t *)(scratch) + ((m) * sizeof(float) + 63) / 64 * 64)
 
 /* dst[i] = src[i] as int16, i < n (a wide kernel's operands). */
 void clipdb__qs8_widen(size_t n, const int8_t *src, int16_t *dst);
+
+/* Where the int8 rows of m rows start in clipdb__qs8_gemm's scratch: after the m float row
+ * scales, rounded up to 64 bytes. */
+#define CLIPDB__QS8_SCRATCH_ROWS(scratch, m) ((int8_t *)(scratch) + ((m) * sizeof(float) + 63) / 64 * 64)
 
 /* Bytes of scratch clipdb__qs8_gemm needs for m rows: quantized A plus row scales. */
 size_t clipdb__qs8_scratch_bytes(size_t m, size_t k);

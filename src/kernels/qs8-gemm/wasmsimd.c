@@ -78,4 +78,3 @@ void clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16_wide(size_t mr, size_t kg, co
     wasm_v128_store(acc + 12, fold_pairs(s12, s13));
   }
 }
-
