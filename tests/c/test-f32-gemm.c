@@ -142,27 +142,44 @@ static double *magnitudes(size_t m, size_t n, size_t k, const float *a, const fl
   return mag;
 }
 
+/* One random GEMM: A [m][k], W [n][k], bias [n] and residual [m][n] drawn in that order from
+ * frand(), W packed with the bias; c1, c2 [m][n] for two kernels' outputs. */
+typedef struct gemm_case {
+  float *a, *wt, *bias, *r, *c1, *c2, *packed;
+} gemm_case;
+
+static gemm_case case_new(size_t m, size_t n, size_t k) {
+  gemm_case g = {malloc(sizeof(float) * m * k), malloc(sizeof(float) * n * k),
+                 malloc(sizeof(float) * n),     malloc(sizeof(float) * m * n),
+                 malloc(sizeof(float) * m * n), malloc(sizeof(float) * m * n),
+                 clipdb__malloc(sizeof(float) * clipdb__f32_gemm_packed_size(n, k))};
+  for (size_t i = 0; i < m * k; i++) g.a[i] = frand();
+  for (size_t i = 0; i < n * k; i++) g.wt[i] = frand();
+  for (size_t i = 0; i < n; i++) g.bias[i] = frand();
+  for (size_t i = 0; i < m * n; i++) g.r[i] = frand();
+  clipdb__f32_gemm_pack(n, k, g.wt, k, 1, g.bias, g.packed);
+  return g;
+}
+
+static void case_free(gemm_case *g) {
+  free(g->a), free(g->wt), free(g->bias), free(g->r), free(g->c1), free(g->c2);
+  clipdb__free(g->packed);
+}
+
 /* A SIMD kernel against its scalar twin: bit for bit before the activation (act NONE/RELU,
  * with and without residual) and within the activation's rounding for QuickGELU, except fused
  * kernels, which are held to fused_tolerance(). */
 static void check_twin(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
                        clipdb_f32_act act, int residual) {
   const clipdb_f32_gemm_kernel *twin = &clipdb__f32_gemm_kernels[kern->twin];
-  float *a = malloc(sizeof(float) * m * k), *wt = malloc(sizeof(float) * n * k);
-  float *bias = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * m * n);
-  float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
-  float *packed = clipdb__malloc(sizeof(float) * clipdb__f32_gemm_packed_size(n, k));
-  for (size_t i = 0; i < m * k; i++) a[i] = frand();
-  for (size_t i = 0; i < n * k; i++) wt[i] = frand();
-  for (size_t i = 0; i < n; i++) bias[i] = frand();
-  for (size_t i = 0; i < m * n; i++) r[i] = frand();
-  clipdb__f32_gemm_pack(n, k, wt, k, 1, bias, packed);
-  clipdb__f32_gemm(kern, m, n, k, a, k, packed, c1, n, residual ? r : NULL, n, act);
-  clipdb__f32_gemm(twin, m, n, k, a, k, packed, c2, n, residual ? r : NULL, n, act);
-  double *mag = fused(kern) ? magnitudes(m, n, k, a, wt, bias, residual ? r : NULL) : NULL;
-  same_as_twin(kern, c1, c2, mag, m, n, k, act, residual);
-  free(a), free(wt), free(bias), free(r), free(c1), free(c2), free(mag);
-  clipdb__free(packed);
+  gemm_case g = case_new(m, n, k);
+  const float *res = residual ? g.r : NULL;
+  clipdb__f32_gemm(kern, m, n, k, g.a, k, g.packed, g.c1, n, res, n, act);
+  clipdb__f32_gemm(twin, m, n, k, g.a, k, g.packed, g.c2, n, res, n, act);
+  double *mag = fused(kern) ? magnitudes(m, n, k, g.a, g.wt, g.bias, res) : NULL;
+  same_as_twin(kern, g.c1, g.c2, mag, m, n, k, act, residual);
+  free(mag);
+  case_free(&g);
 }
 
 /* The ViT-B/32 shapes, every fused kernel this CPU runs against the scalar result (all scalar
@@ -178,32 +195,24 @@ static int check_fused_twins_vit(void) {
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const size_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k;
     const clipdb_f32_act act = shapes[s].act;
-    float *a = malloc(sizeof(float) * m * k), *wt = malloc(sizeof(float) * n * k);
-    float *bias = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * m * n);
-    float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
-    float *packed = clipdb__malloc(sizeof(float) * clipdb__f32_gemm_packed_size(n, k));
-    for (size_t i = 0; i < m * k; i++) a[i] = frand();
-    for (size_t i = 0; i < n * k; i++) wt[i] = frand();
-    for (size_t i = 0; i < n; i++) bias[i] = frand();
-    for (size_t i = 0; i < m * n; i++) r[i] = frand();
-    clipdb__f32_gemm_pack(n, k, wt, k, 1, bias, packed);
-    const float *res = shapes[s].residual ? r : NULL;
-    double *mag = magnitudes(m, n, k, a, wt, bias, res);
+    gemm_case g = case_new(m, n, k);
+    const float *res = shapes[s].residual ? g.r : NULL;
+    double *mag = magnitudes(m, n, k, g.a, g.wt, g.bias, res);
     const clipdb_f32_gemm_kernel *scalar = &clipdb__f32_gemm_kernels[3]; /* 6x8 scalar */
     if (scalar->twin != 3 || scalar->isa != CLIPDB_F32_GEMM_ISA_BASELINE) {
       fprintf(stderr, "FAIL: table entry 3 (%s) is not a scalar kernel\n", scalar->name);
       failures++;
     }
-    clipdb__f32_gemm(scalar, m, n, k, a, k, packed, c2, n, res, n, act);
+    clipdb__f32_gemm(scalar, m, n, k, g.a, k, g.packed, g.c2, n, res, n, act);
     for (size_t ki = 0; ki < clipdb__f32_gemm_kernel_count; ki++) {
       const clipdb_f32_gemm_kernel *kern = &clipdb__f32_gemm_kernels[ki];
       if (!fused(kern) || !clipdb__f32_gemm_kernel_usable(kern)) continue;
-      clipdb__f32_gemm(kern, m, n, k, a, k, packed, c1, n, res, n, act);
-      same_as_twin(kern, c1, c2, mag, m, n, k, act, shapes[s].residual);
+      clipdb__f32_gemm(kern, m, n, k, g.a, k, g.packed, g.c1, n, res, n, act);
+      same_as_twin(kern, g.c1, g.c2, mag, m, n, k, act, shapes[s].residual);
       cases++;
     }
-    free(a), free(wt), free(bias), free(r), free(c1), free(c2), free(mag);
-    clipdb__free(packed);
+    free(mag);
+    case_free(&g);
   }
   return cases;
 }
