@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clipdb-impl.h"
+#include "nn/threads.h"
 
 /*
  * Streaming reads from JS (web/src/binding.mjs): `Module.clipdbReaders` maps a handle to a
@@ -164,4 +165,15 @@ CLIPDB_API int32_t clipdb__wasm_model_quantize(const char *name, const void *dat
                                            (void *)(intptr_t)writer, &written);
   if (out_size != NULL) *out_size = (double)written;
   return st;
+}
+
+/*
+ * Test hook: GEMMs with fewer multiply-adds than `macs` stay on the calling thread (default
+ * 1 Mi, src/nn/threads.h); tests set 0 so the golden tiny models split every GEMM over the
+ * threads of the threaded module. Returns the previous value.
+ */
+CLIPDB_API size_t clipdb__wasm_parallel_min_macs(size_t macs) {
+  const size_t old = clipdb__parallel_min_macs;
+  clipdb__parallel_min_macs = macs;
+  return old;
 }

@@ -190,7 +190,7 @@ export function clipdb_model_init_from_files(mod, files, params = {}) {
       u32[(readers >> 2) + i] = handle;
     });
     const status = mod._clipdb__wasm_model_init(names, datas, sizes, readers, n,
-      params.loadVision === false ? 0 : 1, params.loadText === false ? 0 : 1, params.nThreads | 0, outp);
+      params.loadVision === false ? 0 : 1, params.loadText === false ? 0 : 1, (params.nThreads ?? mod.clipdbThreads ?? 1) | 0, outp);
     if (status !== 0) {
       const thrown = handles.map(([, read]) => read.error).find((e) => e != null);
       if (thrown != null) return { status, model: 0, message: `${clipdb_last_error(mod)}: ${thrown && thrown.message ? thrown.message : thrown}` };

@@ -35,14 +35,15 @@ export class ClipdbWorkerClient extends EventTarget {
   #poolOptions;
 
   /**
-   * @param {{worker?: Worker, workerURL?: string|URL, workers?: number, poolMemoryMB?: number}} [options]
+   * @param {{worker?: Worker, workerURL?: string|URL, workers?: number, poolMemoryMB?: number, threads?: number}} [options]
    *   an existing Worker running worker.mjs, or its URL (default: worker.mjs next to this file,
-   *   as a module Worker). `workers` / `poolMemoryMB`: the engine pool (init's options of the
-   *   same names; given to init unless it names them itself).
+   *   as a module Worker). `workers` / `poolMemoryMB`: the engine pool; `threads`: wasm compute
+   *   threads of the Worker's module (init's options of the same names; given to init unless
+   *   it names them itself).
    */
-  constructor({ worker, workerURL, workers, poolMemoryMB } = {}) {
+  constructor({ worker, workerURL, workers, poolMemoryMB, threads } = {}) {
     super();
-    this.#poolOptions = { ...(workers !== undefined ? { workers } : {}), ...(poolMemoryMB !== undefined ? { poolMemoryMB } : {}) };
+    this.#poolOptions = { ...(workers !== undefined ? { workers } : {}), ...(poolMemoryMB !== undefined ? { poolMemoryMB } : {}), ...(threads !== undefined ? { threads } : {}) };
     this.#worker = worker ?? new Worker(workerURL ?? new URL('./worker.mjs', import.meta.url), { type: 'module', name: 'clipdb' });
     this.#ready = new Promise((resolve, reject) => {
       this.#readyResolve = resolve;

@@ -7,11 +7,29 @@ export class ClipdbError extends Error {
   details?: unknown;
 }
 
-/** Create a new, independent clipdb wasm instance. */
+/**
+ * Create a new, independent clipdb wasm instance (its own memory). The instance's
+ * `clipdbThreads` (number) says how many compute threads its models use.
+ * Throws ClipdbError INVALID_ARGUMENT (a bad wasm source; `threads` not an integer 1..16),
+ * UNSUPPORTED (no WebAssembly SIMD; `threads` > 1 where wasm threads are not available), IO.
+ */
 export function createModule(options?: {
+  /** The wasm as bytes: clipdb.wasm, or clipdb-mt.wasm when `threads` > 1. */
   wasmBinary?: ArrayBuffer | Uint8Array;
+  /** The wasm compiled (edge runtimes): clipdb.wasm, or clipdb-mt.wasm when `threads` > 1. */
   wasmModule?: WebAssembly.Module;
+  /** Where to fetch the wasm from (the same file choice). Default: the package's own. */
   wasmURL?: string | URL;
+  /**
+   * Compute threads for the models loaded into this instance, 1 to 16 (the caller's thread
+   * counts as one; GEMMs are split by output columns, so embeddings are bit-identical for any
+   * count). Above 1 the threaded module (web/dist/clipdb-mt.*, Emscripten pthreads on a
+   * SharedArrayBuffer) is used, with threads - 1 Workers started with it. Needs wasm threads:
+   * Node, or a cross-origin isolated page / Worker (COOP: same-origin, COEP: require-corp).
+   * Default: where threads are available, half the logical cores, 1 to 4 (as onnxruntime-web);
+   * else 1.
+   */
+  threads?: number;
 }): Promise<object>;
 /** The shared default instance, created on first use. */
 export function getModule(options?: Parameters<typeof createModule>[0]): Promise<object>;
@@ -802,7 +820,9 @@ export interface WorkerPhoto { _id: string; name: string; type: string; size: nu
 export interface WorkerInfo {
   persistent: boolean; reason?: string; storage: string; documents: number; pending: number; persisted: boolean | null;
   /** The loaded model, or null. `identifier` = label + '@sha256:' + the first 16 hex digits of the weights' SHA-256. */
-  model: { identifier: string; label: string; config: Record<string, unknown>; source: 'cache' | 'network' | 'files'; bytes: number } | null;
+  /** `threads`: wasm compute threads of the clipdb Worker's module (1 without wasm threads);
+   * `workers`: engine-pool members embedding photos (WorkerPoolOptions). */
+  model: { identifier: string; label: string; config: Record<string, unknown>; source: 'cache' | 'network' | 'files'; bytes: number; threads: number; workers: number } | null;
   /** Whether the IndexedDB model cache could be opened. */
   modelCache: boolean;
   estimate?: { usage?: number; quota?: number } | null;
@@ -832,10 +852,17 @@ export interface WorkerPoolStats { workers: number; alive: number; modelBytes: n
  * made smaller until `workers` copies fit in `poolMemoryMB`.
  */
 export interface WorkerPoolOptions {
-  /** Pool size, an integer 1-16 (default: half of navigator.hardwareConcurrency, at least 1, at most 4). Else 'INVALID_ARGUMENT'. */
+  /** Pool size, an integer 1-16 (default: 1 when the module has wasm threads, else half of navigator.hardwareConcurrency, at least 1, at most 4). Else 'INVALID_ARGUMENT'. */
   workers?: number;
   /** MiB the model copies may take together (default 1024; > 0, else 'INVALID_ARGUMENT'). Applied at loadModel(). */
   poolMemoryMB?: number;
+  /**
+   * Wasm compute threads of the clipdb Worker's module, an integer 1-16 (createModule's
+   * `threads`; default there: half the cores, 1 to 4, where the page is cross-origin isolated,
+   * else 1). Else 'INVALID_ARGUMENT'. Applied when the Worker first creates its module (the
+   * first loadModel). With more than 1 thread, `workers` defaults to 1.
+   */
+  threads?: number;
 }
 
 /** Progress messages of Worker calls. */

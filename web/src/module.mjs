@@ -12,6 +12,7 @@
 // The glue itself is instantiated in instantiate.mjs (which the edge entry uses alone).
 import { ClipdbError } from './errors.mjs';
 import { instantiateClipdb } from './instantiate.mjs';
+import { defaultThreads, instantiateClipdbMt, threadsAvailable } from './instantiate-mt.mjs';
 
 export { instantiateClipdb };
 
@@ -28,14 +29,14 @@ async function fetchBytes(url) {
 
 // The package's own clipdb.wasm. Decided by what the URL is (a file: URL is read from disk,
 // anything else fetched), not by which runtime this looks like.
-async function readDefaultWasm() {
+async function readDefaultWasm(file = 'clipdb.wasm') {
   const base = import.meta.url;
   if (typeof base !== 'string' || base === '') {
     throw new ClipdbError('INVALID_ARGUMENT',
       'cannot locate clipdb.wasm (this runtime gives modules no URL): pass {wasmModule} (edge runtimes: ' +
       "import wasmModule from 'clipdb/dist/clipdb.wasm'), {wasmBinary} or {wasmURL}");
   }
-  const url = new URL('../dist/clipdb.wasm', base);
+  const url = new URL(`../dist/${file}`, base);
   if (url.protocol === 'file:') {
     const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_FS_PROMISES);
     return readFile(url);
@@ -45,16 +46,38 @@ async function readDefaultWasm() {
 
 /**
  * Create a new, independent clipdb wasm instance (its own memory).
- * @param {{wasmBinary?: ArrayBuffer|Uint8Array, wasmModule?: WebAssembly.Module, wasmURL?: string|URL}} [options]
+ * `threads`: compute threads for the models loaded into it (1 to 16). Default: half the logical
+ * cores, 1 to 4, where wasm threads are available (Node; a cross-origin isolated page or
+ * Worker), else 1. Above 1 the threaded module clipdb-mt.wasm is used (a given wasmModule /
+ * wasmBinary / wasmURL must then be clipdb-mt.wasm); asking for more than 1 where threads are
+ * not available is UNSUPPORTED. The instance's `clipdbThreads` says what was picked.
+ * @param {{wasmBinary?: ArrayBuffer|Uint8Array, wasmModule?: WebAssembly.Module, wasmURL?: string|URL, threads?: number}} [options]
  * @returns {Promise<object>} the Emscripten module (flat C exports as `_clipdb_*`, HEAP views)
  * @throws ClipdbError INVALID_ARGUMENT (a wasmModule that is not a WebAssembly.Module or does
- *   not instantiate; no way to locate clipdb.wasm), IO (fetch failed)
+ *   not instantiate; no way to locate clipdb.wasm; threads not an integer from 1 to 16),
+ *   UNSUPPORTED (threads > 1 without wasm threads), IO (fetch failed)
  */
 export async function createModule(options = {}) {
-  if (options.wasmModule != null) return instantiateClipdb({ wasmModule: options.wasmModule });
-  if (options.wasmBinary != null) return instantiateClipdb({ wasmBinary: options.wasmBinary });
-  if (options.wasmURL != null) return instantiateClipdb({ wasmBinary: await fetchBytes(options.wasmURL) });
-  return instantiateClipdb({ wasmBinary: await readDefaultWasm() });
+  let threads = options.threads;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 16)) {
+    throw new ClipdbError('INVALID_ARGUMENT', `threads must be an integer from 1 to 16, got ${threads}`);
+  }
+  if (threads === undefined) threads = threadsAvailable() ? await defaultThreads() : 1;
+  if (threads > 1) {
+    let source;
+    if (options.wasmModule != null) source = { wasmModule: options.wasmModule };
+    else if (options.wasmBinary != null) source = { wasmBinary: options.wasmBinary };
+    else if (options.wasmURL != null) source = { wasmBinary: await fetchBytes(options.wasmURL) };
+    else source = { wasmBinary: await readDefaultWasm('clipdb-mt.wasm') };
+    return instantiateClipdbMt({ ...source, threads });
+  }
+  let mod;
+  if (options.wasmModule != null) mod = await instantiateClipdb({ wasmModule: options.wasmModule });
+  else if (options.wasmBinary != null) mod = await instantiateClipdb({ wasmBinary: options.wasmBinary });
+  else if (options.wasmURL != null) mod = await instantiateClipdb({ wasmBinary: await fetchBytes(options.wasmURL) });
+  else mod = await instantiateClipdb({ wasmBinary: await readDefaultWasm() });
+  mod.clipdbThreads = 1;
+  return mod;
 }
 
 /**

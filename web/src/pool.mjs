@@ -42,7 +42,10 @@ export function poolSize({ workers, memoryMB = 1024, modelBytes }) {
 }
 
 /** Check pool options (init's `workers` and `poolMemoryMB`); throws INVALID_ARGUMENT. */
-export function checkPoolOptions({ workers, poolMemoryMB }) {
+export function checkPoolOptions({ workers, poolMemoryMB, threads }) {
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 16)) {
+    throw new ClipdbError('INVALID_ARGUMENT', `threads must be an integer from 1 to 16, got ${threads}`);
+  }
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 16)) {
     throw new ClipdbError('INVALID_ARGUMENT', `workers must be an integer from 1 to 16, got ${workers}`);
   }

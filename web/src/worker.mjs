@@ -30,6 +30,8 @@ const state = {
   // Engine pool (pool.mjs): `workers` Workers embed and thumbnail, this one included; each holds
   // a model copy, so the pool shrinks until the copies fit in poolMemoryMB.
   workers: undefined, poolMemoryMB: 1024, engineURL: undefined, pool: null,
+  // Compute threads of this Worker's wasm module (createModule's `threads`; default there).
+  threads: undefined,
 };
 
 // Photos per insertMany call in insert(); while one group is stored, the pool makes the
@@ -124,9 +126,10 @@ const ops = {
    * thumbnail (`thumb`, longer side `thumbSide`, default 320 px) for display; `keepOriginals`
    * (default true) keeps the original file as `image` too, else the thumbnail is the stored image.
    */
-  async init({ idbURL, dbName, modelCacheName, collection, vectorIndex, reindex, keepOriginals, thumbSide, modelChunkSize, workers, poolMemoryMB, engineURL } = {}) {
-    checkPoolOptions({ workers, poolMemoryMB });
+  async init({ idbURL, dbName, modelCacheName, collection, vectorIndex, reindex, keepOriginals, thumbSide, modelChunkSize, workers, poolMemoryMB, engineURL, threads } = {}) {
+    checkPoolOptions({ workers, poolMemoryMB, threads });
     if (workers !== undefined) state.workers = workers;
+    if (threads !== undefined) state.threads = threads;
     if (poolMemoryMB !== undefined) state.poolMemoryMB = poolMemoryMB;
     if (engineURL !== undefined) state.engineURL = engineURL;
     if (keepOriginals !== undefined) state.keepOriginals = Boolean(keepOriginals);
@@ -183,10 +186,12 @@ const ops = {
     const picked = await selectModelFiles(list);
     const st = picked.weights, vocab = picked.vocab;
     const weights = picked.config ? [st, picked.config] : [st];
-    // Engine workers get the weights as Blobs (made before the engine here reads them).
-    let engineFiles = (state.workers ?? defaultWorkers()) > 1 ? weights.map((f) => ({ name: f.name, data: f.data instanceof Blob ? f.data : new Blob([f.data]) })) : [];
     progress({ phase: 'load' });
-    const mod = await lib.getModule();
+    const mod = await lib.getModule(state.threads !== undefined ? { threads: state.threads } : undefined);
+    // With wasm threads the module already uses several cores: one engine unless asked for more.
+    const workersWanted = state.workers ?? (mod.clipdbThreads > 1 ? 1 : defaultWorkers());
+    // Engine workers get the weights as Blobs (made before the engine here reads them).
+    let engineFiles = workersWanted > 1 ? weights.map((f) => ({ name: f.name, data: f.data instanceof Blob ? f.data : new Blob([f.data]) })) : [];
     const allocated = clipdb_allocated_bytes(mod);
     let clip;
     try {
@@ -212,7 +217,7 @@ const ops = {
     // the session's buffers; an F16 file takes twice its size), else the weights file's size.
     const took = clip.module === mod ? clipdb_allocated_bytes(mod) - allocated : 0;
     const modelBytes = took > 0 ? took : byteSize(st.data);
-    const size = poolSize({ workers: state.workers, memoryMB: state.poolMemoryMB, modelBytes });
+    const size = poolSize({ workers: workersWanted, memoryMB: state.poolMemoryMB, modelBytes });
     if (size === 1) engineFiles = [];
     const models = clipModels({ clip, tokenizer, identifier, exif: 'apply' });
     const pool = new EnginePool({
@@ -230,7 +235,7 @@ const ops = {
     // embed upright, as the page shows them.
     state.clip = clip; state.tokenizer = tokenizer; state.pool = pool;
     state.models = models.visual ? { ...models, visual: pooledVisual(models.visual, pool) } : models;
-    state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + byteSize(f.data), 0) };
+    state.model = { identifier, label: label || st.name, config: { ...clip.config }, source: list.every((f) => f.source === 'cache') ? 'cache' : list.some((f) => f.source === 'network') ? 'network' : 'files', bytes: list.reduce((a, f) => a + byteSize(f.data), 0), threads: mod.clipdbThreads ?? 1, workers: size };
     let added;
     try {
       added = await addIndex({ signal, progress, reindex: reindex ?? state.reindex });

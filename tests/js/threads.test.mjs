@@ -1,0 +1,81 @@
+// The threaded wasm module (web/dist/clipdb-mt.*, Emscripten pthreads) under Node: createModule
+// picks it for threads > 1 and says so; every GEMM split over 2 and 3 threads (the test hook
+// lowers the split threshold to 0, so even the golden tiny models split) gives embeddings
+// bit-identical to the single-threaded module's, which match the official CLIP outputs; bad
+// thread counts are named errors.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { goldenSkip, goldenPath } from './golden.mjs';
+import { SafeTensors } from './safetensors.mjs';
+import { createModule, loadModel, ClipdbError } from '../../web/src/index.mjs';
+import { threadsAvailable } from '../../web/src/instantiate-mt.mjs';
+
+function relErr(got, want) {
+  let m = 0, r = 0;
+  for (let i = 0; i < want.length; i++) {
+    m = Math.max(m, Math.abs(got[i] - want[i]));
+    r = Math.max(r, Math.abs(want[i]));
+  }
+  return m / r;
+}
+
+describe('threaded wasm module: options', () => {
+  it('threads 1 is the single-threaded module; bad counts are INVALID_ARGUMENT', async () => {
+    const one = await createModule({ threads: 1 });
+    assert.equal(one.clipdbThreads, 1);
+    assert.equal(typeof one.PThread, 'undefined', 'no pthread runtime in clipdb.wasm');
+    for (const bad of [0, 17, 1.5, '2']) {
+      await assert.rejects(createModule({ threads: bad }),
+        (e) => e instanceof ClipdbError && e.code === 'INVALID_ARGUMENT' && /threads must be an integer from 1 to 16/.test(e.message));
+    }
+  });
+
+  it('Node has wasm threads; threads 2 is the pthread module with one Worker started', async () => {
+    assert.equal(threadsAvailable(), true);
+    const two = await createModule({ threads: 2 });
+    assert.equal(two.clipdbThreads, 2);
+    assert.ok(two.wasmMemory.buffer instanceof SharedArrayBuffer, 'shared memory');
+    assert.equal(two.PThread.unusedWorkers.length + two.PThread.runningWorkers.length, 1);
+  });
+});
+
+for (const dir of ['tiny-vit', 'tiny-rn']) {
+  describe(`threaded wasm module: golden ${dir} at 1, 2 and 3 threads`, { skip: goldenSkip }, () => {
+    let ref, manifest, files;
+    const models = new Map();
+    before(async () => {
+      ref = SafeTensors.fromFile(goldenPath(dir, 'reference.safetensors'));
+      manifest = JSON.parse(readFileSync(goldenPath(dir, 'manifest.json'), 'utf8'));
+      files = { 'model.safetensors': readFileSync(path.join(goldenPath(dir), 'model.safetensors')) };
+      for (const threads of [1, 2, 3]) {
+        const mod = await createModule({ threads });
+        if (threads > 1) mod._clipdb__wasm_parallel_min_macs(0);
+        models.set(threads, await loadModel(files, { module: mod }));
+      }
+    });
+    after(() => { for (const m of models.values()) m.free(); });
+
+    it('every image and text embedding equals the 1-thread one bit for bit and the official one within 1e-4', () => {
+      let compared = 0;
+      for (const entry of manifest.images) {
+        const px = ref.f32(`image/${entry.name}/pixels`);
+        const one = models.get(1).embedImage(px);
+        assert.ok(relErr(one, ref.f32(`image/${entry.name}/embedding`)) <= 1e-4, `image ${entry.name}`);
+        for (const t of [2, 3]) assert.deepEqual(models.get(t).embedImage(px), one, `image ${entry.name}, ${t} threads`);
+        compared++;
+      }
+      for (let i = 0; i < manifest.texts.length; i++) {
+        const tokens = ref.i32(`text/${i}/tokens`);
+        const one = models.get(1).embedText(tokens);
+        assert.ok(relErr(one, ref.f32(`text/${i}/embedding`)) <= 1e-4, `text ${i}`);
+        for (const t of [2, 3]) assert.deepEqual(models.get(t).embedText(tokens), one, `text ${i}, ${t} threads`);
+        compared++;
+      }
+      assert.equal(compared, manifest.images.length + manifest.texts.length);
+      assert.ok(compared >= 4);
+    });
+  });
+}
