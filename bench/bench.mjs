@@ -1,7 +1,7 @@
 // clipdb vs a peer runtime on the same CLIP architectures and the same random weights.
 //   node bench/bench.mjs [--native [--native-backend xnnpack|simd]] [--runs N] [--cases a,b] [--work DIR]
 // wasm (default): clipdb's wasm build (web/dist) vs onnxruntime-web (wasm backend, SIMD,
-// numThreads = 1), both in Node. --native: clipdb's native build with the given backend
+// numThreads as --threads, default 1), both in Node. --native: clipdb's native build with the given backend
 // (bench/work/clipdb-native-<backend>, default xnnpack) vs onnxruntime-node (CPU, 1 intra-op
 // thread).
 // Each runtime runs in its own process (peak memory = that process's max RSS). Before timing,
@@ -28,6 +28,10 @@ const nativeBackend = opt('--native-backend', 'xnnpack');
 const runs = Number(opt('--runs', 10));
 const work = path.resolve(opt('--work', path.join(here, 'work')));
 const only = opt('--cases', '') ? opt('--cases', '').split(',') : null;
+// Threads of both runtimes (clipdb: n_threads, the threaded wasm module above 1; onnxruntime:
+// numThreads / intraOpNumThreads). bench/run runs every case at 1 and at 2 threads.
+const threads = Number(opt('--threads', 1));
+if (!Number.isInteger(threads) || threads < 1 || threads > 16) throw new Error(`--threads must be 1..16, got ${opt('--threads')}`);
 const arch = JSON.parse(readFileSync(path.join(root, '..', 'shared', 'golden', 'architectures.json'), 'utf8')).models;
 
 // Tokens: start-of-text 49406, end-of-text 49407 (the largest id); ids in between are random
@@ -106,9 +110,9 @@ function startClipdb(c) {
   if (native) {
     const bin = path.join(work, `clipdb-native-${nativeBackend}`);
     const argv = [c.model, c.kind, String(c.resolution), String(c.embedDim), ...(c.kind !== 'image' ? c.tokens.map(String) : [])];
-    return new Worker('clipdb-native', spawn(bin, argv, { stdio: ['pipe', 'pipe', 'inherit'] }), true);
+    return new Worker('clipdb-native', spawn(bin, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, CLIPDB_BENCH_THREADS: String(threads) } }), true);
   }
-  const spec = { kind: c.kind, model: c.model, resolution: c.resolution, embedDim: c.embedDim, tokens: c.tokens, batch: c.batch };
+  const spec = { kind: c.kind, model: c.model, resolution: c.resolution, embedDim: c.embedDim, tokens: c.tokens, batch: c.batch, threads };
   return new Worker('clipdb-wasm', fork(path.join(here, 'worker.mjs'), ['clipdb-wasm', JSON.stringify(spec)]));
 }
 
@@ -117,7 +121,7 @@ function startClipdbFloat(c) {
 }
 
 function startPeer(c) {
-  const spec = { kind: c.kind, model: c.peerModel, textModel: c.peerTextModel, resolution: c.resolution, tokens: c.tokens, ortTokens: c.ortTokens, batch: c.batch };
+  const spec = { kind: c.kind, model: c.peerModel, textModel: c.peerTextModel, resolution: c.resolution, tokens: c.tokens, ortTokens: c.ortTokens, batch: c.batch, threads };
   const rt = native ? 'ort-node' : 'ort-web';
   return new Worker(rt, fork(path.join(here, 'worker.mjs'), [rt, JSON.stringify(spec)]));
 }
@@ -141,7 +145,7 @@ function compare(a, b) {
 
 const peerName = native ? 'onnxruntime-node' : 'onnxruntime-web';
 const peerVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', peerName, 'package.json'), 'utf8')).version;
-console.log(`clipdb (${native ? `native, ${nativeBackend} backend` : 'wasm SIMD128'}) vs ${peerName} ${peerVersion}, 1 thread, Node ${process.version}`);
+console.log(`clipdb (${native ? `native, ${nativeBackend} backend` : 'wasm SIMD128'}) vs ${peerName} ${peerVersion}, ${threads} thread${threads > 1 ? 's' : ''} each, Node ${process.version}`);
 console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log(`median of ${runs} alternating runs after warm-up\n`);
 console.log('case                                   clipdb ms    peer ms   ratio  clipdb MB  peer MB   cosine  cpu ratio');
@@ -191,7 +195,7 @@ async function int8Case(c) {
       const why = `float32 peer vs clipdb float32 cosine ${f32.cos?.toFixed(6)}, clipdb int8 ${cosQ}, ` +
         peers.map((p, i) => `${p.peer} ${cosPeers[i]}`).join(', ');
       console.log(`${c.case.padEnd(38)} EMBEDDINGS DIFFER (${why}): not timed`);
-      appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify({ case: c.case, threads: 1, error: 'embeddings differ', detail: why, date: new Date().toISOString() }) + '\n');
+      appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify({ case: c.case, threads, error: 'embeddings differ', detail: why, date: new Date().toISOString() }) + '\n');
       return;
     }
     const all = [q, ...peers.map((p) => p.w)];
@@ -211,7 +215,7 @@ async function int8Case(c) {
     peers.forEach((p, i) => {
       const cosToPeer = towerCosines(eq, p.embedding, c.embedDim);
       const row = {
-        case: c.case, threads: 1, clipdb_ms: +median(t[0]).toFixed(2), peer_ms: +median(t[i + 1]).toFixed(2),
+        case: c.case, threads, clipdb_ms: +median(t[0]).toFixed(2), peer_ms: +median(t[i + 1]).toFixed(2),
         ratio: +(median(t[0]) / median(t[i + 1])).toFixed(3), clipdb_peak_mb: Math.round(peak[0]), peer_peak_mb: Math.round(peak[i + 1]),
         clipdb_cpu_ms: +median(cpu[0]).toFixed(2), peer_cpu_ms: +median(cpu[i + 1]).toFixed(2),
         cpu_ratio: +(median(cpu[0]) / median(cpu[i + 1])).toFixed(3),
@@ -264,7 +268,7 @@ for (const c of cases) {
     console.log(`${c.case.padEnd(38)} EMBEDDINGS DIFFER (cosine ${cmp.cos?.toFixed(6)}, max rel diff ${cmp.maxRel?.toExponential(2)} ${cmp.why ?? ''}): not timed`);
     await a.call({ cmd: 'exit' }).catch(() => {});
     await b.call({ cmd: 'exit' }).catch(() => {});
-    appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify({ case: c.case, threads: 1, error: 'embeddings differ', cosine: cmp.cos }) + '\n');
+    appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify({ case: c.case, threads, error: 'embeddings differ', cosine: cmp.cos }) + '\n');
     continue;
   }
   for (let i = 0; i < 2; i++) await a.call({ cmd: 'run' }), await b.call({ cmd: 'run' }); // warm-up
@@ -279,7 +283,7 @@ for (const c of cases) {
   }
   const ma = (await a.call({ cmd: 'exit' })).peak_mb, mb = (await b.call({ cmd: 'exit' })).peak_mb;
   const row = {
-    case: c.case, threads: 1, clipdb_ms: +median(ta).toFixed(2), peer_ms: +median(tb).toFixed(2),
+    case: c.case, threads, clipdb_ms: +median(ta).toFixed(2), peer_ms: +median(tb).toFixed(2),
     ratio: +(median(ta) / median(tb)).toFixed(3), clipdb_peak_mb: Math.round(ma), peer_peak_mb: Math.round(mb),
     // CPU time of the run (process CPU, all threads): a diagnostic on a machine shared with
     // other jobs, where wall-clock time includes waiting for a core.

@@ -68,7 +68,9 @@ int main(int argc, char **argv) {
   }
   clipdb_file file = {"model.safetensors", NULL, (size_t)sb.st_size, pread_all, &fd};
   clipdb_model_params params = clipdb_model_default_params();
-  params.n_threads = 1;
+  /* CLIPDB_BENCH_THREADS: bench.mjs --threads (default 1) */
+  const char *bench_threads = getenv("CLIPDB_BENCH_THREADS");
+  params.n_threads = bench_threads != NULL ? atoi(bench_threads) : 1;
   params.load_vision = (uint8_t)image;
   params.load_text = (uint8_t)text;
   clipdb_model_t *model = NULL;

@@ -1,21 +1,23 @@
 #!/usr/bin/env node
-// Indexing throughput of the Worker client's engine pool (web/src/pool.mjs) in Debian's
-// Chromium (playwright-core), NOT cross-origin isolated (so no wasm threads: each Worker runs
-// one engine thread): N generated 640x480 JPEGs (bench/indexing-gen.py, about 90 KB each,
+// Indexing throughput in Debian's Chromium (playwright-core), two ways of using the cores: the
+// Worker client's engine pool (web/src/pool.mjs) on a page that is NOT cross-origin isolated
+// (no wasm threads: each Worker runs one engine thread), and one engine with the threaded wasm
+// module on an isolated page. N generated 640x480 JPEGs (bench/indexing-gen.py, about 90 KB each,
 // cached under bench/work/indexing-photos/seed-S/) go through ClipdbWorkerClient.insert()
-// (thumbnail + embedding + IndexedDB writes per photo) with workers: 1 and workers: 2, each
-// run in a fresh browser and profile, runs alternating (1, 2, 2, 1, ...). Only insert() is
+// (thumbnail + embedding + IndexedDB writes per photo) with workers: 1 and workers: 2, then on a
+// cross-origin isolated page with one engine and threads: 1 and threads: 2 (the threaded wasm
+// module), each run in a fresh browser and profile, runs alternating (1, 2, 2, 1, ...). Only insert() is
 // timed (files read and model loaded before). Model: the shipped default models/clipdb-shapes;
 // --model vitb32 uses a random-weight ViT-B/32 (scripts/gen-random-model.mjs, F16, cached in
 // bench/work/) with clipdb-shapes' vocabulary — same architecture cost as the real one.
-// Appends {"case": "indexing-workers", model, photos, images_per_s_1, images_per_s_2, speedup,
+// Appends {"case": "indexing-workers" | "indexing-threads", model, photos, images_per_s_1, images_per_s_2, speedup,
 // runs, cpu_ms_per_image_1, cpu_ms_per_image_2, machine, load} to bench/results.jsonl
 // (images/s: the median over --reps runs; CPU: user + system time of every process of the
 // browser during insert(), per photo, from /proc — what the photos cost the machine;
 // other_cores: the machine's busy CPU time (/proc/stat) minus the browser's, over the run's
 // wall time — how many cores other jobs took meanwhile, per run).
 //
-//   node bench/indexing.mjs [--photos 200] [--seed 1] [--reps 3] [--model shapes|vitb32]
+//   node bench/indexing.mjs [--photos 200] [--seed 1] [--reps 3] [--model shapes|vitb32] [--mode workers|threads|both]
 //
 // Timing bench: run it un-niced; the load average is recorded (wall-clock figures include
 // waiting for a core on a shared machine).
@@ -36,6 +38,10 @@ const N = Number(arg('photos', 200));
 const seed = Number(arg('seed', 1));
 const reps = Number(arg('reps', 3));
 const modelName = arg('model', 'shapes');
+// workers: engine Workers on a page that is not isolated (1 vs 2); threads: one engine with the
+// threaded wasm module on a cross-origin isolated page (1 vs 2 threads); both: one, then the other.
+const mode = arg('mode', 'both');
+if (!['workers', 'threads', 'both'].includes(mode)) throw new Error(`unknown --mode ${mode} (workers, threads, both)`);
 if (modelName !== 'shapes' && modelName !== 'vitb32') throw new Error(`unknown --model ${modelName} (shapes, vitb32)`);
 
 const load = () => Number(os.loadavg()[0].toFixed(2));
@@ -80,48 +86,56 @@ const { dir, names } = photos();
 const m = model();
 const work = path.join(here, 'work', 'indexing');
 mkdirSync(work, { recursive: true });
-const server = await serve({ isolate: false, mounts: { '/indexing-photos/': dir, ...m.mounts } });
-const runs = { 1: [], 2: [] };
-const cpu = { 1: [], 2: [] }; // CPU ms per photo, every process of the browser
-const others = { 1: [], 2: [] }; // cores other processes kept busy during insert(), on average
-const loads = [];
-try {
-  for (let r = 0; r < reps; r++) {
-    for (const workers of r % 2 ? [2, 1] : [1, 2]) {
-      const profile = mkdtempSync(path.join(work, 'profile-'));
-      try {
-        loads.push(load());
-        const out = await withBrowser(profile, server, 'bench/indexing.html', async (page) => {
-          const prep = await page.evaluate((a) => window.bench.prepare(a), { workers, names, model: m.files, poolMemoryMB: 4096 });
-          const cpu0 = browserCpu(profile)?.total, all0 = machineCpu();
-          const ins = await page.evaluate(() => window.bench.insert());
-          const cpuMs = browserCpu(profile)?.total - cpu0;
-          return { ...prep, ...ins, cpuMs, otherMs: machineCpu() - all0 - cpuMs };
-        });
-        if (out.isolated) throw new Error('the bench page is cross-origin isolated; it must not be');
-        if (out.inserted !== N || out.failed) throw new Error(`${workers} worker(s): ${out.inserted} of ${N} inserted, ${out.failed} failed`);
-        if (out.pool.workers !== workers || out.pool.alive !== workers) throw new Error(`asked for ${workers} workers, the pool has ${JSON.stringify(out.pool)}`);
-        const ips = N / (out.ms / 1000);
-        runs[workers].push(ips);
-        cpu[workers].push(out.cpuMs / N);
-        others[workers].push(out.otherMs / out.ms);
-        console.error(`# run ${r + 1}/${reps}, workers ${workers}: ${N} photos in ${(out.ms / 1000).toFixed(2)} s = ${ips.toFixed(2)} images/s (browser CPU ${(out.cpuMs / N).toFixed(1)} ms per photo = ${(out.cpuMs / out.ms).toFixed(2)} cores; other processes ${(out.otherMs / out.ms).toFixed(2)} cores; model load ${(out.loadMs / 1000).toFixed(2)} s; embedded per worker ${out.pool.embedded.join('/')}, thumbnails ${out.pool.thumbnails.join('/')}; load ${load()})`);
-      } finally {
-        rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+async function measure(kind) {
+  const isolated = kind === 'threads';
+  const server = await serve({ isolate: isolated, mounts: { '/indexing-photos/': dir, ...m.mounts } });
+  const runs = { 1: [], 2: [] };
+  const cpu = { 1: [], 2: [] }; // CPU ms per photo, every process of the browser
+  const others = { 1: [], 2: [] }; // cores other processes kept busy during insert(), on average
+  const loads = [];
+  try {
+    for (let r = 0; r < reps; r++) {
+      for (const n of r % 2 ? [2, 1] : [1, 2]) {
+        const opts = isolated ? { workers: 1, threads: n } : { workers: n };
+        const profile = mkdtempSync(path.join(work, 'profile-'));
+        try {
+          loads.push(load());
+          const out = await withBrowser(profile, server, 'bench/indexing.html', async (page) => {
+            const prep = await page.evaluate((a) => window.bench.prepare(a), { ...opts, names, model: m.files, poolMemoryMB: 4096 });
+            const cpu0 = browserCpu(profile)?.total, all0 = machineCpu();
+            const ins = await page.evaluate(() => window.bench.insert());
+            const cpuMs = browserCpu(profile)?.total - cpu0;
+            return { ...prep, ...ins, cpuMs, otherMs: machineCpu() - all0 - cpuMs };
+          });
+          if (out.isolated !== isolated) throw new Error(`the bench page is ${out.isolated ? '' : 'not '}cross-origin isolated; it must${isolated ? '' : ' not'} be`);
+          if (out.inserted !== N || out.failed) throw new Error(`${JSON.stringify(opts)}: ${out.inserted} of ${N} inserted, ${out.failed} failed`);
+          if (out.pool.workers !== opts.workers || out.pool.alive !== opts.workers) throw new Error(`asked for ${opts.workers} workers, the pool has ${JSON.stringify(out.pool)}`);
+          if (isolated && out.threads !== n) throw new Error(`asked for ${n} threads, the engine has ${out.threads}`);
+          const ips = N / (out.ms / 1000);
+          runs[n].push(ips);
+          cpu[n].push(out.cpuMs / N);
+          others[n].push(out.otherMs / out.ms);
+          console.error(`# ${kind}, run ${r + 1}/${reps}, ${isolated ? 'threads' : 'workers'} ${n}: ${N} photos in ${(out.ms / 1000).toFixed(2)} s = ${ips.toFixed(2)} images/s (browser CPU ${(out.cpuMs / N).toFixed(1)} ms per photo = ${(out.cpuMs / out.ms).toFixed(2)} cores; other processes ${(out.otherMs / out.ms).toFixed(2)} cores; model load ${(out.loadMs / 1000).toFixed(2)} s; embedded per worker ${out.pool.embedded.join('/')}, thumbnails ${out.pool.thumbnails.join('/')}; load ${load()})`);
+        } finally {
+          rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+        }
       }
     }
+  } finally {
+    await server.close();
   }
-} finally {
-  await server.close();
+  const row = {
+    case: `indexing-${kind}`, model: m.label, photos: N, photo_size: '640x480 JPEG q90', isolated,
+    images_per_s_1: Number(median(runs[1]).toFixed(2)), images_per_s_2: Number(median(runs[2]).toFixed(2)),
+    speedup: Number((median(runs[2]) / median(runs[1])).toFixed(3)),
+    runs: { 1: runs[1].map((x) => Number(x.toFixed(2))), 2: runs[2].map((x) => Number(x.toFixed(2))) },
+    cpu_ms_per_image_1: Number(median(cpu[1]).toFixed(2)), cpu_ms_per_image_2: Number(median(cpu[2]).toFixed(2)),
+    other_cores: { 1: others[1].map((x) => Number(x.toFixed(2))), 2: others[2].map((x) => Number(x.toFixed(2))) },
+    machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}`, load: Math.max(...loads, load()), date: new Date().toISOString(),
+  };
+  appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify(row) + '\n');
+  const unit = isolated ? 'thread' : 'worker';
+  console.log(`indexing ${N} photos (${m.label}, ${isolated ? 'isolated' : 'not isolated'}): 1 ${unit} ${row.images_per_s_1} images/s, 2 ${unit}s ${row.images_per_s_2} images/s, speedup ${row.speedup}x (load ${row.load})`);
 }
-const row = {
-  case: 'indexing-workers', model: m.label, photos: N, photo_size: '640x480 JPEG q90', isolated: false,
-  images_per_s_1: Number(median(runs[1]).toFixed(2)), images_per_s_2: Number(median(runs[2]).toFixed(2)),
-  speedup: Number((median(runs[2]) / median(runs[1])).toFixed(3)),
-  runs: { 1: runs[1].map((x) => Number(x.toFixed(2))), 2: runs[2].map((x) => Number(x.toFixed(2))) },
-  cpu_ms_per_image_1: Number(median(cpu[1]).toFixed(2)), cpu_ms_per_image_2: Number(median(cpu[2]).toFixed(2)),
-  other_cores: { 1: others[1].map((x) => Number(x.toFixed(2))), 2: others[2].map((x) => Number(x.toFixed(2))) },
-  machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}`, load: Math.max(...loads, load()), date: new Date().toISOString(),
-};
-appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify(row) + '\n');
-console.log(`indexing ${N} photos (${m.label}, not isolated): 1 worker ${row.images_per_s_1} images/s, 2 workers ${row.images_per_s_2} images/s, speedup ${row.speedup}x (load ${row.load})`);
+
+for (const kind of mode === 'both' ? ['workers', 'threads'] : [mode]) await measure(kind);

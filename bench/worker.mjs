@@ -29,7 +29,8 @@ export function benchPixels(resolution) {
 async function clipdbWasm() {
   // web/src/module.mjs gives the ES6 glue what it needs under Node (__dirname, require).
   const { createModule } = await import(path.join(root, 'web', 'src', 'module.mjs'));
-  const M = await createModule({ wasmBinary: readFileSync(path.join(root, 'web', 'dist', 'clipdb.wasm')) });
+  const threads = spec.threads ?? 1;
+  const M = await createModule({ threads, wasmBinary: readFileSync(path.join(root, 'web', 'dist', threads > 1 ? 'clipdb-mt.wasm' : 'clipdb.wasm')) });
   const check = (status, what) => {
     if (status !== 0) throw new Error(`${what}: ${M.UTF8ToString(M._clipdb_last_error())}`);
   };
@@ -48,7 +49,7 @@ async function clipdbWasm() {
   };
   const textOnly = spec.kind === 'text' || spec.kind === 'textbatch';
   const r = clipdb_model_init_from_files(M, [{ name: 'model.safetensors', size, read }],
-    { nThreads: 1, loadVision: !textOnly, loadText: spec.kind !== 'image' });
+    { nThreads: threads, loadVision: !textOnly, loadText: spec.kind !== 'image' });
   closeSync(fd);
   if (r.status !== 0) throw new Error(`clipdb_model_init_from_files: ${r.message || M.UTF8ToString(M._clipdb_last_error())}`);
   const model = r.model;
@@ -93,9 +94,9 @@ async function ort(kind) {
   const o = ortMod.default ?? ortMod;
   const opts = kind === 'web'
     ? { executionProviders: ['wasm'] }
-    : { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 };
+    : { executionProviders: ['cpu'], intraOpNumThreads: spec.threads ?? 1, interOpNumThreads: 1 };
   if (kind === 'web') {
-    o.env.wasm.numThreads = 1;
+    o.env.wasm.numThreads = spec.threads ?? 1;
     o.env.wasm.simd = true;
   }
   const t0 = performance.now();

@@ -79,3 +79,15 @@ for (const dir of ['tiny-vit', 'tiny-rn']) {
     });
   });
 }
+
+describe('threaded wasm module: which wasm', () => {
+  it('a wasm handed over without threads is taken as clipdb.wasm; threads 2 with it is a named error', async () => {
+    const single = readFileSync(new URL('../../web/dist/clipdb.wasm', import.meta.url));
+    const mod = await createModule({ wasmBinary: single });
+    assert.equal(mod.clipdbThreads, 1);
+    await assert.rejects(createModule({ wasmBinary: single, threads: 2 }),
+      (e) => e instanceof ClipdbError && e.code === 'INVALID_ARGUMENT' && /needs clipdb-mt\.wasm/.test(e.message));
+    const mt = await createModule({ wasmBinary: readFileSync(new URL('../../web/dist/clipdb-mt.wasm', import.meta.url)), threads: 2 });
+    assert.equal(mt.clipdbThreads, 2);
+  });
+});

@@ -26,8 +26,10 @@ export function createModule(options?: {
    * count). Above 1 the threaded module (web/dist/clipdb-mt.*, Emscripten pthreads on a
    * SharedArrayBuffer) is used, with threads - 1 Workers started with it. Needs wasm threads:
    * Node, or a cross-origin isolated page / Worker (COOP: same-origin, COEP: require-corp).
-   * Default: where threads are available, half the logical cores, 1 to 4 (as onnxruntime-web);
-   * else 1.
+   * Default: where threads are available and the package's own wasm files are used, half the
+   * logical cores, 1 to 4 (as onnxruntime-web); else 1 (a wasm given as wasmModule / wasmBinary
+   * / wasmURL is taken as clipdb.wasm; with `threads` > 1 it must be clipdb-mt.wasm, and
+   * clipdb.wasm is INVALID_ARGUMENT). Under Node, CLIPDB_THREADS=N sets the default.
    */
   threads?: number;
 }): Promise<object>;

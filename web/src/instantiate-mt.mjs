@@ -90,6 +90,13 @@ export async function instantiateClipdbMt({ wasmModule, wasmBinary, threads }) {
   if (!Number.isInteger(threads) || threads < 2 || threads > 16) {
     throw new ClipdbError('INVALID_ARGUMENT', `threads must be an integer from 2 to 16 for the threaded module, got ${threads}`);
   }
+  // clipdb-mt.wasm imports its (shared) memory; clipdb.wasm defines its own. Told apart here,
+  // the wrong file is a named error instead of the glue's LinkError.
+  const compiled = wasmModule instanceof WebAssembly.Module ? wasmModule
+    : (wasmBinary instanceof ArrayBuffer || ArrayBuffer.isView(wasmBinary)) ? await WebAssembly.compile(wasmBinary) : null;
+  if (compiled !== null && !WebAssembly.Module.imports(compiled).some((i) => i.kind === 'memory')) {
+    throw new ClipdbError('INVALID_ARGUMENT', `threads ${threads} needs clipdb-mt.wasm (the threaded module), but the wasm given is the single-threaded clipdb.wasm`);
+  }
   const { default: create } = await import('../dist/clipdb-mt.mjs');
   let workerPath;
   if (onNode() && new URL('../dist/', import.meta.url).protocol === 'file:') {
@@ -103,14 +110,14 @@ export async function instantiateClipdbMt({ wasmModule, wasmBinary, threads }) {
     locateFile: (path) => (path.endsWith('.worker.js') ? workerPath : path),
     onAbort: () => { config.clipdbAborted = true; },
   };
-  if (wasmModule != null) {
-    if (!(wasmModule instanceof WebAssembly.Module)) throw new ClipdbError('INVALID_ARGUMENT', 'wasmModule must be a WebAssembly.Module (the compiled clipdb-mt.wasm)');
+  if (compiled !== null) {
+    // Compiled once here; the glue hands the same WebAssembly.Module to its pthread Workers.
     config.instantiateWasm = (imports, done) => {
-      WebAssembly.instantiate(wasmModule, imports).then((instance) => done(instance, wasmModule));
+      WebAssembly.instantiate(compiled, imports).then((instance) => done(instance, compiled));
       return {};
     };
-  } else if (wasmBinary instanceof ArrayBuffer || ArrayBuffer.isView(wasmBinary)) {
-    config.wasmBinary = wasmBinary;
+  } else if (wasmModule != null) {
+    throw new ClipdbError('INVALID_ARGUMENT', 'wasmModule must be a WebAssembly.Module (the compiled clipdb-mt.wasm)');
   } else {
     throw new ClipdbError('INVALID_ARGUMENT', 'instantiateClipdbMt needs {wasmModule} or {wasmBinary} of clipdb-mt.wasm');
   }

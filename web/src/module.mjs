@@ -48,9 +48,11 @@ async function readDefaultWasm(file = 'clipdb.wasm') {
  * Create a new, independent clipdb wasm instance (its own memory).
  * `threads`: compute threads for the models loaded into it (1 to 16). Default: half the logical
  * cores, 1 to 4, where wasm threads are available (Node; a cross-origin isolated page or
- * Worker), else 1. Above 1 the threaded module clipdb-mt.wasm is used (a given wasmModule /
- * wasmBinary / wasmURL must then be clipdb-mt.wasm); asking for more than 1 where threads are
- * not available is UNSUPPORTED. The instance's `clipdbThreads` says what was picked.
+ * Worker) and the package's own wasm files are used; else 1 (a wasm given as wasmModule /
+ * wasmBinary / wasmURL is taken as clipdb.wasm). Above 1 the threaded module clipdb-mt.wasm is
+ * used (a wasm given must then be clipdb-mt.wasm; clipdb.wasm is INVALID_ARGUMENT); asking for
+ * more than 1 where threads are not available is UNSUPPORTED. The instance's `clipdbThreads`
+ * says what was picked.
  * @param {{wasmBinary?: ArrayBuffer|Uint8Array, wasmModule?: WebAssembly.Module, wasmURL?: string|URL, threads?: number}} [options]
  * @returns {Promise<object>} the Emscripten module (flat C exports as `_clipdb_*`, HEAP views)
  * @throws ClipdbError INVALID_ARGUMENT (a wasmModule that is not a WebAssembly.Module or does
@@ -62,7 +64,9 @@ export async function createModule(options = {}) {
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 16)) {
     throw new ClipdbError('INVALID_ARGUMENT', `threads must be an integer from 1 to 16, got ${threads}`);
   }
-  if (threads === undefined) threads = threadsAvailable() ? await defaultThreads() : 1;
+  // A wasm the caller hands over is taken as clipdb.wasm unless `threads` says otherwise.
+  const given = options.wasmModule != null || options.wasmBinary != null || options.wasmURL != null;
+  if (threads === undefined) threads = !given && threadsAvailable() ? await defaultThreads() : 1;
   if (threads > 1) {
     let source;
     if (options.wasmModule != null) source = { wasmModule: options.wasmModule };
