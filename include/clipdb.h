@@ -166,10 +166,14 @@ typedef struct clipdb_model_config {
 
 typedef struct clipdb_model_params {
   int32_t n_threads; /**< compute threads for this model's embed calls, 0 to 256; 0 and 1 = the
-                          calling thread only. Native builds with pthreadpool split each large
-                          linear layer by output columns over n_threads (results identical to
-                          one thread); the wasm build and builds without pthreadpool always
-                          use the calling thread. Concurrent calls on one model share its pool. */
+                          calling thread only. Native builds with pthreadpool and the threaded
+                          wasm module (clipdb-mt, Emscripten pthreads) split each large linear
+                          layer by output columns and attention by heads over n_threads (results
+                          identical to one thread); the single-threaded wasm module and builds
+                          without pthreadpool use the calling thread. Concurrent calls on one
+                          model share its pool (one call at a time). In the threaded wasm module
+                          every model shares one pool, sized by the first, of at most the
+                          module's Workers + 1 threads (config JSON "threads" says how many). */
   /* booleans last */
   uint8_t load_vision; /**< 1 (default): load the image tower if present */
   uint8_t load_text;   /**< 1 (default): load the text tower if present */
@@ -237,7 +241,8 @@ CLIPDB_API clipdb_status clipdb_model_get_config(const clipdb_model_t *model,
  * vision_layers a number or a 4-array, vision_patch_size null for ResNet), plus has_vision,
  * has_text, backend, weights ("float32", or "int8" when the file's layers were stored int8)
  * and weight_bytes (bytes of weights the model holds: packed layers, embedding tables,
- * norms; scratch buffers of sessions not included).
+ * norms; scratch buffers of sessions not included), threads (compute threads its embed calls
+ * use: 1 without a pool; may be fewer than n_threads asked for where threads could not start).
  */
 CLIPDB_API int32_t clipdb_model_config_json(const clipdb_model_t *model, char *buf, size_t size);
 

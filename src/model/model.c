@@ -94,13 +94,14 @@ int32_t clipdb_model_config_json(const clipdb_model_t *model, char *buf, size_t 
                 "\"transformer_width\":%d,\"transformer_heads\":%d,\"transformer_layers\":%d,"
                 "\"logit_scale\":%.9g,\"image_mean\":[%.9g,%.9g,%.9g],\"image_std\":[%.9g,%.9g,%.9g],"
                 "\"has_vision\":%s,\"has_text\":%s,\"backend\":\"%s\",\"weights\":\"%s\","
-                "\"weight_bytes\":%zu}",
+                "\"weight_bytes\":%zu,\"threads\":%zu}",
                 c->vision_heads, c->context_length, c->vocab_size, c->transformer_width,
                 c->transformer_heads, c->transformer_layers, (double)c->logit_scale,
                 (double)c->image_mean[0], (double)c->image_mean[1], (double)c->image_mean[2],
                 (double)c->image_std[0], (double)c->image_std[1], (double)c->image_std[2],
                 model->has_vision ? "true" : "false", model->has_text ? "true" : "false",
-                clipdb_backend_name(), model->int8 ? "int8" : "float32", model->weight_bytes);
+                clipdb_backend_name(), model->int8 ? "int8" : "float32", model->weight_bytes,
+                clipdb__threadpool_threads(model->threadpool));
   if (buf != NULL && size > 0) snprintf(buf, size, "%s", tmp);
   return n;
 }

@@ -11,7 +11,9 @@
 #include <stddef.h>
 
 /* A pool of n threads (the caller counts as one), or NULL when n <= 1 or threads are not
- * available in this build (wasm). */
+ * available in this build (the single-threaded wasm module). In the threaded wasm module the
+ * pool is shared by every model of the module (the first sizes it) and may hold fewer threads
+ * than asked for (see threads.c). */
 void *clipdb__threadpool_create(size_t n);
 void clipdb__threadpool_destroy(void *pool);
 
@@ -24,6 +26,8 @@ void clipdb__parallel_for(size_t n, clipdb__task_fn task, void *ctx);
 
 /* Threads of the current pool (1 without one). */
 size_t clipdb__threads_current(void);
+/* Threads of `pool` (1 for NULL): what clipdb_model_config_json reports as "threads". */
+size_t clipdb__threadpool_threads(const void *pool);
 
 /* GEMMs with fewer multiply-adds than this run on the calling thread alone (1 Mi by default;
  * tests lower it to exercise the split on small models). */

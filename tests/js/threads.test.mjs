@@ -91,3 +91,30 @@ describe('threaded wasm module: which wasm', () => {
     assert.equal(mt.clipdbThreads, 2);
   });
 });
+
+describe('threaded wasm module: models share the pool', { skip: goldenSkip }, () => {
+  it('two models loaded into one module both run on its 2 threads, and after the first is freed too', async () => {
+    const mod = await createModule({ threads: 2 });
+    mod._clipdb__wasm_parallel_min_macs(0);
+    const files = { 'model.safetensors': readFileSync(path.join(goldenPath('tiny-vit'), 'model.safetensors')) };
+    const a = await loadModel(files, { module: mod });
+    const b = await loadModel(files, { module: mod });
+    assert.equal(a.config.threads, 2);
+    assert.equal(b.config.threads, 2, 'the second model gets threads too (one pool per module)');
+    const ref = SafeTensors.fromFile(goldenPath('tiny-vit', 'reference.safetensors'));
+    const manifest = JSON.parse(readFileSync(goldenPath('tiny-vit', 'manifest.json'), 'utf8'));
+    const px = ref.f32(`image/${manifest.images[0].name}/pixels`);
+    const ea = a.embedImage(px);
+    assert.ok(relErr(ea, ref.f32(`image/${manifest.images[0].name}/embedding`)) <= 1e-4);
+    a.free();
+    assert.deepEqual(b.embedImage(px), ea);
+    b.free();
+    const c = await loadModel(files, { module: mod });
+    assert.equal(c.config.threads, 2, 'a pool freed with its last model starts again');
+    assert.deepEqual(c.embedImage(px), ea);
+    c.free();
+    const one = await loadModel(files, { module: await createModule({ threads: 1 }) });
+    assert.equal(one.config.threads, 1);
+    one.free();
+  });
+});

@@ -66,6 +66,15 @@ export interface ModelConfig {
   has_text: boolean;
   /** Compute backend compiled into the module: 'simd' (wasm default), 'scalar' or 'xnnpack'. */
   backend: string;
+  /** 'float32', or 'int8' when the file's layers were stored int8. */
+  weights: 'float32' | 'int8';
+  /** Bytes of weights the model holds (packed layers, embedding tables, norms). */
+  weight_bytes: number;
+  /**
+   * Compute threads its embed calls use: 1 in the single-threaded module; in the threaded one
+   * (createModule's `threads`) the module's pool, shared by its models (at most `threads`).
+   */
+  threads: number;
 }
 
 /**

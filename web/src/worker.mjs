@@ -140,6 +140,9 @@ const ops = {
     if (vectorIndex) state.index = vectorIndex;
     if (reindex !== undefined) state.reindex = Boolean(reindex);
     if (modelChunkSize !== undefined) state.chunkSize = modelChunkSize;
+    // The Worker's one wasm module is made here, before the store opens with it, so that it
+    // has the threads asked for (later inits cannot change them).
+    await lib.getModule(state.threads !== undefined ? { threads: state.threads } : undefined);
     if (state.db) await state.db.close();
     await openDb();
     state.cache = await openModelCache({ name: modelCacheName, idb: state.idb ?? undefined, chunkSize: state.chunkSize, log });
