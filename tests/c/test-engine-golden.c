@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "model/model-impl.h"
 #include "model/safetensors.h"
+#include "nn/threads.h"
 
 #include "check.h"
 #include "read-file.h"
@@ -142,7 +143,15 @@ static void run_model(const char *label, const char *dir, const char *hf_subdir)
   size_t before = clipdb_allocated_bytes();
   clipdb_file files[2] = {{"model.safetensors", model_bytes, model_size}, {"config.json", cfg_bytes, cfg_size}};
   clipdb_model_t *model = NULL;
-  clipdb_status st = clipdb_model_init_from_files(files, hf_subdir ? 2 : 1, NULL, &model);
+  /* CLIPDB_TEST_THREADS=N (ctest's test-engine-golden-2-threads): the same checks with N
+   * compute threads, every GEMM and attention split (threshold 0). */
+  clipdb_model_params mp = clipdb_model_default_params();
+  const char *tt = getenv("CLIPDB_TEST_THREADS");
+  if (tt != NULL && atoi(tt) > 1) {
+    mp.n_threads = atoi(tt);
+    clipdb__parallel_min_macs = 0;
+  }
+  clipdb_status st = clipdb_model_init_from_files(files, hf_subdir ? 2 : 1, &mp, &model);
   CHECK(st == CLIPDB_STATUS_SUCCESS, "%s: load: %s %s", label, clipdb_status_string(st), clipdb_last_error());
   if (st != CLIPDB_STATUS_SUCCESS) return;
   clipdb_model_config cfg;
