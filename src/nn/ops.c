@@ -270,6 +270,39 @@ static int conv2d_run_q8(const clipdb__conv2d *c, size_t h, size_t w, const floa
   return 1;
 }
 
+/* A float im2col of output pixels [p0, p1) (rows of scratch from p0's), `run` pixels per task. */
+typedef struct im2col_job {
+  const clipdb__conv2d *c;
+  size_t h, w, ow, k, p0, p1, run;
+  const float *x;
+  float *scratch;
+} im2col_job;
+
+/* im2cols of fewer floats than this stay on the calling thread. */
+#define IM2COL_PARALLEL_FLOATS ((size_t)1 << 16)
+
+static void im2col_rows(void *ctx, size_t t) {
+  const im2col_job *j = ctx;
+  const clipdb__conv2d *c = j->c;
+  const size_t kk = c->kernel, ci = c->c_in;
+  const size_t a = j->p0 + t * j->run, b = a + j->run < j->p1 ? a + j->run : j->p1;
+  for (size_t p = a; p < b; p++) {
+    const size_t oy = p / j->ow, ox = p % j->ow;
+    float *row = j->scratch + (p - j->p0) * j->k;
+    for (size_t ky = 0; ky < kk; ky++) {
+      ptrdiff_t iy = (ptrdiff_t)(oy * c->stride + ky) - (ptrdiff_t)c->pad;
+      for (size_t kx = 0; kx < kk; kx++) {
+        ptrdiff_t ix = (ptrdiff_t)(ox * c->stride + kx) - (ptrdiff_t)c->pad;
+        float *dst = row + (ky * kk + kx) * ci;
+        if (!in_image(iy, ix, j->h, j->w))
+          memset(dst, 0, ci * sizeof(float));
+        else
+          memcpy(dst, j->x + ((size_t)iy * j->w + (size_t)ix) * ci, ci * sizeof(float));
+      }
+    }
+  }
+}
+
 void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
                         float *scratch, uint32_t flags) {
   size_t oh = clipdb__conv2d_out_size(c, h), ow = clipdb__conv2d_out_size(c, w);
@@ -281,24 +314,18 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
   if (c->gemm.q8 != NULL && !clipdb__conv2d_float_im2col && conv2d_run_q8(c, h, w, x, y, flags))
     return;
   /* im2col, block by block: one row per output pixel, (ky, kx, ci) order, zeros outside the
-   * image; then the block's rows of the output as one GEMM. */
+   * image (split over the model's threads in runs of pixels); then the block's rows of the
+   * output as one GEMM. */
   const size_t n_pix = oh * ow, block = im2col_block_rows(k, n_pix);
+  const size_t threads = clipdb__threads_current();
   for (size_t p0 = 0; p0 < n_pix; p0 += block) {
     const size_t p1 = p0 + block < n_pix ? p0 + block : n_pix;
-    for (size_t p = p0; p < p1; p++) {
-      const size_t oy = p / ow, ox = p % ow;
-      float *row = scratch + (p - p0) * k;
-      for (size_t ky = 0; ky < kk; ky++) {
-        ptrdiff_t iy = (ptrdiff_t)(oy * c->stride + ky) - (ptrdiff_t)c->pad;
-        for (size_t kx = 0; kx < kk; kx++) {
-          ptrdiff_t ix = (ptrdiff_t)(ox * c->stride + kx) - (ptrdiff_t)c->pad;
-          float *dst = row + (ky * kk + kx) * ci;
-          if (!in_image(iy, ix, h, w))
-            memset(dst, 0, ci * sizeof(float));
-          else
-            memcpy(dst, x + ((size_t)iy * w + (size_t)ix) * ci, ci * sizeof(float));
-        }
-      }
+    im2col_job job = {c, h, w, ow, k, p0, p1, p1 - p0, x, scratch};
+    if (threads > 1 && (p1 - p0) * k >= IM2COL_PARALLEL_FLOATS) {
+      job.run = (p1 - p0 + 2 * threads - 1) / (2 * threads);
+      clipdb__parallel_for((p1 - p0 + job.run - 1) / job.run, im2col_rows, &job);
+    } else {
+      im2col_rows(&job, 0);
     }
     clipdb__linear_run(&c->gemm, p1 - p0, scratch, k, y + p0 * c->c_out, c->c_out, flags);
   }

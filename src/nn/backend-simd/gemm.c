@@ -4,7 +4,8 @@
  * AVX, the best the CPU has, else their scalar twins. The kernel table decides
  * (clipdb__f32_gemm_for_rows), operators never name a kernel; W is packed at load into 8-wide panels,
  * bias first; the epilogue (residual add, ReLU, QuickGELU) is fused into the microkernel.
- * With a model thread pool, large GEMMs are split by output columns (gemm_slice).
+ * With a model thread pool, large GEMMs are split by output columns (gemm_slice), tall ones
+ * (m >= 4n: a ResNet's convolutions) by rows (gemm_rows).
  */
 #include "../gemm.h"
 
@@ -31,6 +32,16 @@ typedef struct gemm_job {
   clipdb_f32_act act;
 } gemm_job;
 
+/* Rows [t·slice, ...) of a tall GEMM (slice a multiple of the kernel's MR, so the row tiles are
+ * the ones the whole GEMM would have). */
+static void gemm_rows(void *ctx, size_t t) {
+  const gemm_job *j = ctx;
+  const size_t m0 = t * j->slice, mc = j->m - m0 < j->slice ? j->m - m0 : j->slice;
+  clipdb__f32_gemm(j->kern, mc, j->n, j->k, j->a + m0 * j->lda, j->lda, j->packed,
+                   j->c + m0 * j->ldc, j->ldc, j->r != NULL ? j->r + m0 * j->ldc : NULL, j->ldc,
+                   j->act);
+}
+
 static void gemm_slice(void *ctx, size_t t) {
   const gemm_job *j = ctx;
   const size_t n0 = t * j->slice, nc = j->n - n0 < j->slice ? j->n - n0 : j->slice;
@@ -50,6 +61,17 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
   const float *r = (flags & CLIPDB__GEMM_RESIDUAL) ? c : NULL;
   const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_for_rows(m);
   const size_t threads = clipdb__threads_current();
+  if (threads > 1 && m * n * k >= clipdb__parallel_min_macs && m >= 4 * n &&
+      m >= 4 * threads * kern->mr) {
+    /* A tall GEMM (a ResNet convolution's im2col: thousands of output pixels, 32 to 256
+     * channels): about two row slices per thread, so each thread reads only its rows of A
+     * (column slices would each read all of A, and too few columns leave threads idle). */
+    size_t slice = (m + 2 * threads - 1) / (2 * threads);
+    slice = (slice + kern->mr - 1) / kern->mr * kern->mr;
+    gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, r, c, act};
+    clipdb__parallel_for((m + slice - 1) / slice, gemm_rows, &job);
+    return;
+  }
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
     /* about two slices per thread, each a multiple of the kernel's columns per pass (at least
      * 16), so no slice but the last ends in a partial pass: whole panels for NR = 8 and for
