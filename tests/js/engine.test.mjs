@@ -277,6 +277,13 @@ describe('wasm CLI matches the native CLI', { skip: goldenSkip || (!existsSync(p
     const wi = JSON.parse(cli('wasm', ['info', '--model', goldenPath('tiny-rn', 'model.safetensors')]).out);
     delete ni.backend;
     delete wi.backend;
+    // threads: the native CLI's model takes CLIPDB_THREADS (scripts/test's second pass sets 2);
+    // the wasm CLI is the single-threaded module
+    const asked = Number(process.env.CLIPDB_THREADS || 1);
+    assert.equal(ni.threads, asked > 1 ? asked : 1, 'native CLI threads (CLIPDB_THREADS)');
+    assert.equal(wi.threads, 1, 'wasm CLI threads');
+    delete ni.threads;
+    delete wi.threads;
     assert.deepEqual(wi, ni);
     assert.deepEqual(ni.vision_layers, [1, 1, 1, 1]);
     // a bad file: the same JSON error from both
