@@ -87,6 +87,8 @@ describe('threaded wasm module: which wasm', () => {
     assert.equal(mod.clipdbThreads, 1);
     await assert.rejects(createModule({ wasmBinary: single, threads: 2 }),
       (e) => e instanceof ClipdbError && e.code === 'INVALID_ARGUMENT' && /needs clipdb-mt\.wasm/.test(e.message));
+    await assert.rejects(createModule({ wasmBinary: Uint8Array.of(0, 97, 115, 109, 9, 9), threads: 2 }),
+      (e) => e instanceof ClipdbError && e.code === 'INVALID_ARGUMENT' && /could not be compiled/.test(e.message));
     const mt = await createModule({ wasmBinary: readFileSync(new URL('../../web/dist/clipdb-mt.wasm', import.meta.url)), threads: 2 });
     assert.equal(mt.clipdbThreads, 2);
   });

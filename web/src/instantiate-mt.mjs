@@ -92,8 +92,14 @@ export async function instantiateClipdbMt({ wasmModule, wasmBinary, threads }) {
   }
   // clipdb-mt.wasm imports its (shared) memory; clipdb.wasm defines its own. Told apart here,
   // the wrong file is a named error instead of the glue's LinkError.
-  const compiled = wasmModule instanceof WebAssembly.Module ? wasmModule
-    : (wasmBinary instanceof ArrayBuffer || ArrayBuffer.isView(wasmBinary)) ? await WebAssembly.compile(wasmBinary) : null;
+  let compiled = wasmModule instanceof WebAssembly.Module ? wasmModule : null;
+  if (compiled === null && (wasmBinary instanceof ArrayBuffer || ArrayBuffer.isView(wasmBinary))) {
+    try {
+      compiled = await WebAssembly.compile(wasmBinary);
+    } catch (e) {
+      throw new ClipdbError('INVALID_ARGUMENT', `wasmBinary could not be compiled (is it clipdb-mt.wasm?): ${e && e.message ? e.message : e}`, { cause: e });
+    }
+  }
   if (compiled !== null && !WebAssembly.Module.imports(compiled).some((i) => i.kind === 'memory')) {
     throw new ClipdbError('INVALID_ARGUMENT', `threads ${threads} needs clipdb-mt.wasm (the threaded module), but the wasm given is the single-threaded clipdb.wasm`);
   }
@@ -110,10 +116,15 @@ export async function instantiateClipdbMt({ wasmModule, wasmBinary, threads }) {
     locateFile: (path) => (path.endsWith('.worker.js') ? workerPath : path),
     onAbort: () => { config.clipdbAborted = true; },
   };
+  // A failed instantiation never reaches the glue's own promise (it would wait forever): raced
+  // against one that the failure rejects, as in instantiate.mjs.
+  let fail;
+  const failure = new Promise((_, reject) => { fail = reject; });
   if (compiled !== null) {
     // Compiled once here; the glue hands the same WebAssembly.Module to its pthread Workers.
     config.instantiateWasm = (imports, done) => {
-      WebAssembly.instantiate(compiled, imports).then((instance) => done(instance, compiled));
+      WebAssembly.instantiate(compiled, imports).then((instance) => done(instance, compiled)).catch((e) => fail(
+        new ClipdbError('INVALID_ARGUMENT', `clipdb-mt.wasm could not be instantiated (is it this package version's?): ${e && e.message ? e.message : e}`, { cause: e })));
       return {};
     };
   } else if (wasmModule != null) {
@@ -121,7 +132,7 @@ export async function instantiateClipdbMt({ wasmModule, wasmBinary, threads }) {
   } else {
     throw new ClipdbError('INVALID_ARGUMENT', 'instantiateClipdbMt needs {wasmModule} or {wasmBinary} of clipdb-mt.wasm');
   }
-  const mod = await create(config);
+  const mod = await Promise.race([create(config), failure]);
   followGrowth(mod);
   unrefWorkers(mod);
   mod.clipdbThreads = threads;
