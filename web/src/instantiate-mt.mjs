@@ -1,12 +1,18 @@
 // The threaded wasm module (web/dist/clipdb-mt.{mjs,wasm,worker.js,worker.cjs}: Emscripten
 // pthreads on a SharedArrayBuffer memory). Its glue is imported only when a caller asks for
-// threads, so single-threaded users (and the edge entry, which never imports this file) do not
-// load it. The compute threads are Workers started with the module (clipdbPoolSize = threads - 1:
-// the calling thread is the first); the model's pool (src/nn/threads.c) takes them at load.
+// threads, so single-threaded users (and edge runtimes) do not load it; a page that bundles
+// clipdb and wants threads serves web/dist's files as they are (the glue, its Worker script and
+// the wasm are found next to each other). The compute threads are Workers started with the
+// module (clipdbPoolSize = threads - 1: the calling thread is the first); the model's pool
+// (src/nn/threads.c) takes them at load.
 import { ClipdbError } from './errors.mjs';
 import { requireWasmSimd } from './features.mjs';
 
 const NODE_URL = 'node:url';
+// Through a variable, so bundlers leave the threaded glue out (an edge Worker's bundle includes
+// this file but never has threads, and the glue's Node branch must not reach it); resolved
+// against this file at run time, like the package's wasm files.
+const MT_GLUE = '../dist/clipdb-mt.mjs';
 const NODE_OS = 'node:os';
 
 function onNode() {
@@ -103,7 +109,7 @@ export async function instantiateClipdbMt({ wasmModule, wasmBinary, threads }) {
   if (compiled !== null && !WebAssembly.Module.imports(compiled).some((i) => i.kind === 'memory')) {
     throw new ClipdbError('INVALID_ARGUMENT', `threads ${threads} needs clipdb-mt.wasm (the threaded module), but the wasm given is the single-threaded clipdb.wasm`);
   }
-  const { default: create } = await import('../dist/clipdb-mt.mjs');
+  const { default: create } = await import(/* webpackIgnore: true */ /* @vite-ignore */ MT_GLUE);
   let workerPath;
   if (onNode() && new URL('../dist/', import.meta.url).protocol === 'file:') {
     const { fileURLToPath } = await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_URL);
