@@ -254,6 +254,7 @@ for (const c of cases) {
   try {
     ra = await a.next();
     if (ra.error) throw new Error(ra.error);
+    if (!native && ra.threads !== threads) throw new Error(`clipdb's model runs on ${ra.threads} threads, not ${threads}`);
     b = startPeer(c);
     rb = await b.next();
     if (rb.error) throw new Error(rb.error);

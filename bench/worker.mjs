@@ -34,7 +34,7 @@ async function clipdbWasm() {
   const check = (status, what) => {
     if (status !== 0) throw new Error(`${what}: ${M.UTF8ToString(M._clipdb_last_error())}`);
   };
-  const { clipdb_model_init_from_files } = await import(path.join(root, 'web', 'src', 'binding.mjs'));
+  const { clipdb_model_init_from_files, clipdb_model_config_json } = await import(path.join(root, 'web', 'src', 'binding.mjs'));
   const t0 = performance.now();
   // The model is streamed (clipdb_file.read): each tensor is read from the file straight into
   // the wasm heap when the loader needs it, so the file is never held whole in memory.
@@ -53,6 +53,8 @@ async function clipdbWasm() {
   closeSync(fd);
   if (r.status !== 0) throw new Error(`clipdb_model_init_from_files: ${r.message || M.UTF8ToString(M._clipdb_last_error())}`);
   const model = r.model;
+  // the compute threads the model got (config "threads"), checked by bench.mjs
+  const threadsUsed = clipdb_model_config_json(M, model).threads;
   const out = M._malloc(8);
   check(M._clipdb_session_init(model, out), 'clipdb_session_init');
   const session = M.HEAPU32[out >> 2];
@@ -68,7 +70,7 @@ async function clipdbWasm() {
       check(M._clipdb_text_embed_batch(session, tok, n, rowLen, emb), 'clipdb_text_embed_batch');
       return Array.from(M.HEAPF32.subarray(emb >> 2, (emb >> 2) + n * dim));
     };
-    return { run, load_ms };
+    return { run, load_ms, threads: threadsUsed };
   }
   const emb = M._malloc(4 * 4096);
   let px = 0, tok = 0;
@@ -86,7 +88,7 @@ async function clipdbWasm() {
     if (tok) check(M._clipdb_text_embed(session, tok, spec.tokens.length, emb + (px ? 4 * dim : 0)), 'clipdb_text_embed');
     return Array.from(M.HEAPF32.subarray(emb >> 2, (emb >> 2) + (px && tok ? 2 : 1) * dim));
   };
-  return { run, load_ms };
+  return { run, load_ms, threads: threadsUsed };
 }
 
 async function ort(kind) {
@@ -123,7 +125,7 @@ async function ort(kind) {
 
 const impl = runtime === 'clipdb-wasm' ? await clipdbWasm() : await ort(runtime === 'ort-web' ? 'web' : 'node');
 const embedding = await impl.run();
-process.send({ ready: true, embedding, load_ms: impl.load_ms });
+process.send({ ready: true, embedding, load_ms: impl.load_ms, threads: impl.threads });
 process.on('message', async (msg) => {
   if (msg.cmd === 'run') {
     const c0 = process.cpuUsage();
