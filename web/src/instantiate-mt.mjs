@@ -29,6 +29,15 @@ export function threadsAvailable() {
   return globalThis.crossOriginIsolated === true;
 }
 
+const isThreadCount = (n) => Number.isInteger(n) && n >= 1 && n <= 16;
+
+/** Throw ClipdbError INVALID_ARGUMENT unless `threads` is an integer from 1 to 16 (undefined passes). */
+export function checkThreads(threads) {
+  if (threads !== undefined && !isThreadCount(threads)) {
+    throw new ClipdbError('INVALID_ARGUMENT', `threads must be an integer from 1 to 16, got ${threads}`);
+  }
+}
+
 /**
  * The default thread count, like onnxruntime-web's: half the logical cores, 1 to 4. Under Node
  * the environment variable CLIPDB_THREADS (an integer 1..16), when set, is the default instead
@@ -38,7 +47,7 @@ export async function defaultThreads() {
   const env = onNode() ? process.env.CLIPDB_THREADS : undefined;
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1 || n > 16) throw new ClipdbError('INVALID_ARGUMENT', `CLIPDB_THREADS must be an integer from 1 to 16, got '${env}'`);
+    if (!isThreadCount(n)) throw new ClipdbError('INVALID_ARGUMENT', `CLIPDB_THREADS must be an integer from 1 to 16, got '${env}'`);
     return n;
   }
   let cores = Number(globalThis.navigator?.hardwareConcurrency) || 0;

@@ -12,7 +12,7 @@
 // The glue itself is instantiated in instantiate.mjs (which the edge entry uses alone).
 import { ClipdbError } from './errors.mjs';
 import { instantiateClipdb } from './instantiate.mjs';
-import { defaultThreads, instantiateClipdbMt, threadsAvailable } from './instantiate-mt.mjs';
+import { checkThreads, defaultThreads, instantiateClipdbMt, threadsAvailable } from './instantiate-mt.mjs';
 
 export { instantiateClipdb };
 
@@ -60,26 +60,17 @@ async function readDefaultWasm(file = 'clipdb.wasm') {
  *   UNSUPPORTED (threads > 1 without wasm threads), IO (fetch failed)
  */
 export async function createModule(options = {}) {
-  let threads = options.threads;
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 16)) {
-    throw new ClipdbError('INVALID_ARGUMENT', `threads must be an integer from 1 to 16, got ${threads}`);
-  }
+  checkThreads(options.threads);
   // A wasm the caller hands over is taken as clipdb.wasm unless `threads` says otherwise.
   const given = options.wasmModule != null || options.wasmBinary != null || options.wasmURL != null;
-  if (threads === undefined) threads = !given && threadsAvailable() ? await defaultThreads() : 1;
-  if (threads > 1) {
-    let source;
-    if (options.wasmModule != null) source = { wasmModule: options.wasmModule };
-    else if (options.wasmBinary != null) source = { wasmBinary: options.wasmBinary };
-    else if (options.wasmURL != null) source = { wasmBinary: await fetchBytes(options.wasmURL) };
-    else source = { wasmBinary: await readDefaultWasm('clipdb-mt.wasm') };
-    return instantiateClipdbMt({ ...source, threads });
-  }
-  let mod;
-  if (options.wasmModule != null) mod = await instantiateClipdb({ wasmModule: options.wasmModule });
-  else if (options.wasmBinary != null) mod = await instantiateClipdb({ wasmBinary: options.wasmBinary });
-  else if (options.wasmURL != null) mod = await instantiateClipdb({ wasmBinary: await fetchBytes(options.wasmURL) });
-  else mod = await instantiateClipdb({ wasmBinary: await readDefaultWasm() });
+  const threads = options.threads ?? (!given && threadsAvailable() ? await defaultThreads() : 1);
+  let source;
+  if (options.wasmModule != null) source = { wasmModule: options.wasmModule };
+  else if (options.wasmBinary != null) source = { wasmBinary: options.wasmBinary };
+  else if (options.wasmURL != null) source = { wasmBinary: await fetchBytes(options.wasmURL) };
+  else source = { wasmBinary: await readDefaultWasm(threads > 1 ? 'clipdb-mt.wasm' : 'clipdb.wasm') };
+  if (threads > 1) return instantiateClipdbMt({ ...source, threads });
+  const mod = await instantiateClipdb(source);
   mod.clipdbThreads = 1;
   return mod;
 }

@@ -17,6 +17,7 @@
 //   engine → pool  {type: 'ready'} once its script ran; {type: 'loaded'} | {type: 'failed', error}
 //                  {type: 'done', id, result} | {type: 'fail', id, error: {code, message}}
 import { ClipdbError } from './errors.mjs';
+import { checkThreads } from './instantiate-mt.mjs';
 
 // Tasks an engine Worker holds at once: one computed, the next ones read ahead, so that it does
 // not wait for this Worker, which may be busy with a photo of its own when the engine finishes.
@@ -41,11 +42,9 @@ export function poolSize({ workers, memoryMB = 1024, modelBytes }) {
   return Math.max(1, Math.min(want, fit));
 }
 
-/** Check pool options (init's `workers` and `poolMemoryMB`); throws INVALID_ARGUMENT. */
+/** Check pool options (init's `workers`, `poolMemoryMB` and `threads`); throws INVALID_ARGUMENT. */
 export function checkPoolOptions({ workers, poolMemoryMB, threads }) {
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 16)) {
-    throw new ClipdbError('INVALID_ARGUMENT', `threads must be an integer from 1 to 16, got ${threads}`);
-  }
+  checkThreads(threads);
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 16)) {
     throw new ClipdbError('INVALID_ARGUMENT', `workers must be an integer from 1 to 16, got ${workers}`);
   }

@@ -115,6 +115,10 @@ async function dataURL(blob) {
   return `data:${blob.type || 'application/octet-stream'};base64,${btoa(bin)}`;
 }
 
+// This Worker's one wasm module (lib.getModule's shared instance), made with the threads init
+// asked for the first time it is needed.
+const workerModule = () => lib.getModule(state.threads !== undefined ? { threads: state.threads } : undefined);
+
 const ops = {
   /**
    * Open the store (IndexedDB, else memory with {persistent: false, reason}) and the model
@@ -142,7 +146,7 @@ const ops = {
     if (modelChunkSize !== undefined) state.chunkSize = modelChunkSize;
     // The Worker's one wasm module is made here, before the store opens with it, so that it
     // has the threads asked for (later inits cannot change them).
-    await lib.getModule(state.threads !== undefined ? { threads: state.threads } : undefined);
+    await workerModule();
     if (state.db) await state.db.close();
     await openDb();
     state.cache = await openModelCache({ name: modelCacheName, idb: state.idb ?? undefined, chunkSize: state.chunkSize, log });
@@ -190,7 +194,7 @@ const ops = {
     const st = picked.weights, vocab = picked.vocab;
     const weights = picked.config ? [st, picked.config] : [st];
     progress({ phase: 'load' });
-    const mod = await lib.getModule(state.threads !== undefined ? { threads: state.threads } : undefined);
+    const mod = await workerModule();
     // With wasm threads the module already uses several cores: one engine unless asked for more.
     const workersWanted = state.workers ?? (mod.clipdbThreads > 1 ? 1 : defaultWorkers());
     // Engine workers get the weights as Blobs (made before the engine here reads them).
