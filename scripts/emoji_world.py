@@ -3,8 +3,10 @@
 
 Concepts come from the emoji-datasource data file (one entry per emoji, skin-tone variants left
 out) joined with emojibase-data's CLDR names and tags; pictures from the per-emoji 64 px PNGs
-of the Noto (Google) and Twemoji (Twitter) sets for training, and from OpenMoji (rasterised by
-scripts/emoji-data) for held-out evaluation only. Country and subdivision flags, keycaps, the
+of the Noto (Google) and Twemoji (Twitter) sets for training, plus six Iconify sets (Fluent
+Emoji 3D, flat and high-contrast, Emoji One, Noto v1, Firefox OS; ICONIFY_SETS, rasterised by
+scripts/emoji-data to iconify-64/<prefix>/<code>.png) as further training styles, and from
+OpenMoji (rasterised by scripts/emoji-data) for held-out evaluation only. Country and subdivision flags, keycaps, the
 skin-tone swatches and hair components are left out (names the pictures cannot show, or
 concepts whose only difference is a country name).
 
@@ -33,6 +35,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageEnhance
 
 TRAIN_SETS = ("google", "twitter")
+ICONIFY_SETS = ("fluent-emoji", "fluent-emoji-flat", "fluent-emoji-high-contrast", "emojione", "noto-v1", "fxemoji")
 SKIP_SUBCATEGORIES = {"country-flag", "subdivision-flag", "keycap", "skin-tone", "hair-style"}
 
 
@@ -86,7 +89,8 @@ def load_rgba(path, size=None):
 
 
 def training_pictures(data_dir, concepts):
-    """[(concept index, RGBA 64x64 image)] for every training-set picture."""
+    """[(concept index, RGBA 64x64 image)] for every training-set picture: the emoji-datasource
+    sets first, then the Iconify sets, each in concept order."""
     nm = os.path.join(data_dir, "node_modules")
     out = []
     for s in TRAIN_SETS:
@@ -94,6 +98,12 @@ def training_pictures(data_dir, concepts):
         for i, c in enumerate(concepts):
             p = os.path.join(folder, c["image"])
             if s in c["has"] and os.path.exists(p):
+                out.append((i, load_rgba(p, 64)))
+    for s in ICONIFY_SETS:
+        folder = os.path.join(data_dir, "iconify-64", s)
+        for i, c in enumerate(concepts):
+            p = os.path.join(folder, c["code"] + ".png")
+            if os.path.exists(p):
                 out.append((i, load_rgba(p, 64)))
     return out
 

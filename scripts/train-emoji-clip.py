@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Train clipdb's default model, clipdb-emoji: a small CLIP of the official OpenAI architecture
-and state_dict names, trained contrastively on emoji pictures (Noto + Twemoji styles, composited
+and state_dict names, trained contrastively on emoji pictures (Noto, Twemoji and six Iconify styles, composited
 onto photo-like backgrounds, scripts/emoji_world.py) with captions from their CLDR names, short
 names and tags, plus the generated shapes world of scripts/shapes.py so the colour x shape
 queries keep working. Its own byte-level BPE vocabulary in the official file format.
@@ -232,7 +232,8 @@ def main():
     ap.add_argument("--resolution", type=int, default=48)
     ap.add_argument("--patch", type=int, default=12)
     ap.add_argument("--vision-width", type=int, default=128)
-    ap.add_argument("--vision-layers", type=int, default=4)
+    ap.add_argument("--vision-layers", default="4",
+                    help="ViT blocks (\"4\"), or four ResNet stage depths (\"1,1,1,1\": the official ModifiedResNet)")
     ap.add_argument("--text-width", type=int, default=128)
     ap.add_argument("--text-layers", type=int, default=3)
     ap.add_argument("--embed-dim", type=int, default=128)
@@ -245,6 +246,11 @@ def main():
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
+    vision_layers = [int(v) for v in a.vision_layers.split(",")]
+    resnet = len(vision_layers) > 1
+    if resnet and len(vision_layers) != 4:
+        sys.exit("train-emoji-clip: --vision-layers wants one ViT depth or four ResNet stage depths")
+    vision_layers = vision_layers if resnet else vision_layers[0]
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     ckpt = os.path.join(a.out, "checkpoint.pt")
@@ -268,6 +274,9 @@ def main():
     for s in EW.TRAIN_SETS:
         if licences.get("emoji-datasource-" + s, {}).get("use") != "training":
             sys.exit("train-emoji-clip: emoji-datasource-%s is not cleared for training in %s" % (s, lic))
+    for s in EW.ICONIFY_SETS:
+        if licences.get("iconify-" + s, {}).get("use") != "training":
+            sys.exit("train-emoji-clip: @iconify-json/%s is not cleared for training in %s (run scripts/emoji-data)" % (s, lic))
     log("licences: " + json.dumps(licences))
 
     concepts = EW.load_concepts(a.data)
@@ -276,7 +285,7 @@ def main():
     idx = EW.heldout_concepts(concepts, held)
     nouns = EW.concrete_nouns(concepts, idx)
     log("%d concepts, %d training pictures (%s), %d held-out concepts (OpenMoji), %d concrete nouns"
-        % (len(concepts), len(pictures), "+".join(EW.TRAIN_SETS), len(idx), len(nouns)))
+        % (len(concepts), len(pictures), "+".join(EW.TRAIN_SETS + EW.ICONIFY_SETS), len(idx), len(nouns)))
 
     vocab_path = os.path.join(a.out, "vocab.txt.gz")
     if a.vocab:  # the merges of an earlier run (the BPE trainer is deterministic but slow)
@@ -291,8 +300,8 @@ def main():
         % (len(tok.merges), tok.vocab_size, tok.encode("a photo of a mushroom and a red apple")))
 
     config = OrderedDict([
-        ("embed_dim", a.embed_dim), ("image_resolution", a.resolution), ("vision_layers", a.vision_layers),
-        ("vision_width", a.vision_width), ("vision_patch_size", a.patch), ("context_length", 77),
+        ("embed_dim", a.embed_dim), ("image_resolution", a.resolution), ("vision_layers", vision_layers),
+        ("vision_width", a.vision_width), ("vision_patch_size", None if resnet else a.patch), ("context_length", 77),
         ("vocab_size", tok.vocab_size), ("transformer_width", a.text_width),
         ("transformer_heads", max(1, a.text_width // 64)), ("transformer_layers", a.text_layers),
     ])
@@ -335,15 +344,17 @@ def main():
     eval_idx = idx[::3]
     eval_pix = heldout_set(concepts, held, eval_idx, a.seed + 7, a.resolution) if not a.bench else None
     meta = OrderedDict([
-        ("format", "pt"), ("naming", "openai"), ("clip_config", json.dumps(config)),
-        ("vision_heads", str(max(1, a.vision_width // 64))),
-        ("note", "clipdb-emoji: a small CLIP trained on emoji (Noto, Twemoji) and generated shapes; "
-                 "see models/README.md"),
+        ("format", "pt"), ("naming", "openai"),
+        ("clip_config", json.dumps({k: v for k, v in config.items() if v is not None})),
+        ("vision_heads", str(a.vision_width * 32 // 64 if resnet else max(1, a.vision_width // 64))),
+        ("note", "clipdb-emoji: a small CLIP trained on emoji pictures (Noto, Twemoji, Fluent Emoji 3D/flat/"
+                 "high-contrast, Emoji One, Noto v1, Firefox OS) and generated shapes; see models/README.md"),
         ("generator", "scripts/train-emoji-clip.py seed %d steps %d batch %d" % (a.seed, a.steps, a.batch)),
     ])
 
     def export():
-        sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+        sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()
+              if not k.endswith("num_batches_tracked")}
         tiny.write_safetensors(os.path.join(a.out, "model.safetensors"), sd, meta)
         tok.write(vocab_path)
 
@@ -351,13 +362,18 @@ def main():
     t_data = t_step = 0.0
     run_loss = None
     ev = None
-    # One worker process draws batches ahead (the other core), in step order.
+    # One worker process draws batches ahead, in step order, at most AHEAD at a time (Pool.imap
+    # would run ahead without bound and hold every batch it made in memory).
+    import collections
     import multiprocessing as mp
     pool = mp.get_context("fork").Pool(1, _worker_init, (batcher,))
-    batches = pool.imap(_worker_batch, [(s, a.batch) for s in range(step0, steps)], chunksize=1)
+    ahead = collections.deque()
+    AHEAD = 3
     for step in range(step0, steps):
         ta = time.time()
-        pix, caps, valid, img_cls, cap_cls, extra, extra_cls = next(batches)
+        while len(ahead) < AHEAD and step + len(ahead) < steps:
+            ahead.append(pool.apply_async(_worker_batch, ((step + len(ahead), a.batch),)))
+        pix, caps, valid, img_cls, cap_cls, extra, extra_cls = ahead.popleft().get()
         valid = torch.from_numpy(valid)
         tokens = torch.from_numpy(tok.tokenize(caps + extra))
         tb = time.time()
@@ -418,7 +434,7 @@ def main():
                            {"texts": json.dumps(ftexts), "model": "models/clipdb-emoji/model.safetensors"})
     with open(os.path.join(a.out, "eval.json"), "w") as f:
         json.dump({"final": {"emoji_heldout_pytorch": ev, "shapes": sg}, "config": config, "parameters": n_params,
-                   "seed": a.seed, "steps": a.steps, "batch": a.batch, "training_sets": list(EW.TRAIN_SETS),
+                   "seed": a.seed, "steps": a.steps, "batch": a.batch, "training_sets": list(EW.TRAIN_SETS + EW.ICONIFY_SETS),
                    "heldout_set": "openmoji", "concepts": len(concepts), "training_pictures": len(pictures),
                    "seconds": round(time.time() - t0, 1)}, f, indent=1)
     log("wrote %s, vocab.txt.gz, eval.json, %s; done in %.1f min"
