@@ -421,7 +421,9 @@ def main():
     log("final eval: emoji %s; shapes %s" % (json.dumps(ev), json.dumps(sg)))
     export()
 
-    # Parity fixture: a few held-out pictures and texts with PyTorch's embeddings.
+    # Parity fixture: a few held-out pictures and texts with PyTorch's embeddings, in eval mode
+    # (the evaluations above leave the model in train mode, where BatchNorm uses batch statistics).
+    model.eval()
     fpix = heldout_set(concepts, held, idx[:4], 4242, a.resolution)
     ftexts = ["a mushroom", "a photo of a red apple", "a dog face and a pizza", "an unseen word: zebra 42!"]
     ftok = tok.tokenize(ftexts)

@@ -59,7 +59,8 @@ static int model_parity(const char *model_dir, const char *fixture, const char *
   }
   clipdb_model_config cfg;
   CHECK(clipdb_model_get_config(model, &cfg) == CLIPDB_STATUS_SUCCESS, "get_config");
-  CHECK(cfg.vision_type == CLIPDB_VISION_VIT && cfg.context_length == 77 && cfg.vocab_size > 512,
+  CHECK((cfg.vision_type == CLIPDB_VISION_VIT || cfg.vision_type == CLIPDB_VISION_RESNET) &&
+            cfg.context_length == 77 && cfg.vocab_size > 512,
         "config: vision_type %d context_length %d vocab_size %d", cfg.vision_type,
         cfg.context_length, cfg.vocab_size);
   clipdb_session_t *session = NULL;
