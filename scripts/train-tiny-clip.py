@@ -22,6 +22,7 @@ spread over every caption in the batch that is true of an image (shapes.caption_
 """
 import argparse
 import gzip
+import importlib.util
 import json
 import math
 import os
@@ -255,93 +256,14 @@ class VisionTransformer(nn.Module):
         return self.ln_post(x[:, 0, :]) @ self.proj
 
 
-class Bottleneck(nn.Module):
-    """The official CLIP ResNet block: 1x1, 3x3, anti-aliased stride (an average pool before
-    the last 1x1 conv and in the shortcut), expansion 4; state_dict names as OpenAI's."""
-    expansion = 4
-
-    def __init__(self, inplanes, planes, stride=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.avgpool = nn.AvgPool2d(stride) if stride > 1 else nn.Identity()
-        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * 4)
-        self.downsample = None
-        if stride > 1 or inplanes != planes * 4:
-            self.downsample = nn.Sequential(OrderedDict([
-                ("-1", nn.AvgPool2d(stride)),
-                ("0", nn.Conv2d(inplanes, planes * 4, 1, bias=False)),
-                ("1", nn.BatchNorm2d(planes * 4)),
-            ]))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(self.avgpool(out)))
-        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-
-class AttentionPool2d(nn.Module):
-    """The official attention pool: the mean token attends to the [mean, grid] tokens with
-    separate q/k/v projections, then c_proj to the embedding width."""
-
-    def __init__(self, spacial_dim, embed_dim, heads, out_dim):
-        super().__init__()
-        self.positional_embedding = nn.Parameter(torch.randn(spacial_dim ** 2 + 1, embed_dim) / embed_dim ** 0.5)
-        self.k_proj = nn.Linear(embed_dim, embed_dim)
-        self.q_proj = nn.Linear(embed_dim, embed_dim)
-        self.v_proj = nn.Linear(embed_dim, embed_dim)
-        self.c_proj = nn.Linear(embed_dim, out_dim)
-        self.heads = heads
-
-    def forward(self, x):  # x: [N, C, H, W]
-        x = x.flatten(start_dim=2).permute(2, 0, 1)  # [HW, N, C]
-        x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0) + self.positional_embedding[:, None, :]
-        out, _ = F.multi_head_attention_forward(
-            query=x[:1], key=x, value=x, embed_dim_to_check=x.shape[-1], num_heads=self.heads,
-            q_proj_weight=self.q_proj.weight, k_proj_weight=self.k_proj.weight, v_proj_weight=self.v_proj.weight,
-            in_proj_weight=None, in_proj_bias=torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]),
-            bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
-            out_proj_weight=self.c_proj.weight, out_proj_bias=self.c_proj.bias,
-            use_separate_proj_weight=True, training=self.training, need_weights=False)
-        return out.squeeze(0)
-
-
-class ModifiedResNet(nn.Module):
-    """The official CLIP ResNet: a 3-conv stem, four stages of Bottleneck blocks, attention
-    pool; `layers` = blocks per stage, `width` = stage-1 planes."""
-
-    def __init__(self, layers, out_dim, heads, resolution, width):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, width // 2, 3, stride=2, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width // 2)
-        self.conv2 = nn.Conv2d(width // 2, width // 2, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width // 2)
-        self.conv3 = nn.Conv2d(width // 2, width, 3, padding=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(width)
-        self.avgpool = nn.AvgPool2d(2)
-        self._inplanes = width
-        self.layer1 = self._make_layer(width, layers[0])
-        self.layer2 = self._make_layer(width * 2, layers[1], stride=2)
-        self.layer3 = self._make_layer(width * 4, layers[2], stride=2)
-        self.layer4 = self._make_layer(width * 8, layers[3], stride=2)
-        self.attnpool = AttentionPool2d(resolution // 32, width * 32, heads, out_dim)
-
-    def _make_layer(self, planes, blocks, stride=1):
-        out = [Bottleneck(self._inplanes, planes, stride)]
-        self._inplanes = planes * 4
-        out += [Bottleneck(self._inplanes, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*out)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        x = self.avgpool(F.relu(self.bn3(self.conv3(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.attnpool(x)
+# The official CLIP ResNet (ModifiedResNet: three-conv stem, Bottleneck stages with
+# anti-aliased strides, AttentionPool2d; OpenAI state_dict names) is the one bench/clip_onnx.py
+# defines for the peer benchmarks: the same module, so both read the same files.
+_onnx_spec = importlib.util.spec_from_file_location(
+    "clip_onnx", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "clip_onnx.py"))
+_clip_onnx = importlib.util.module_from_spec(_onnx_spec)
+_onnx_spec.loader.exec_module(_clip_onnx)
+ModifiedResNet = _clip_onnx.ModifiedResNet
 
 
 class CLIP(nn.Module):
