@@ -331,11 +331,22 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
   }
 }
 
-void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const float *gamma,
-                        const float *beta, float eps, float *y, size_t ldy) {
-  for (size_t i = 0; i < m; i++) {
-    const float *xi = x + i * ldx;
-    float *yi = y + i * ldy;
+/* Layer norm of rows [t * run, (t + 1) * run) of a ln_job (one task of the row split). */
+typedef struct ln_job {
+  size_t m, n, ldx, ldy, run;
+  const float *x, *gamma, *beta;
+  float eps;
+  float *y;
+} ln_job;
+
+static void ln_rows(void *ctx, size_t t) {
+  const ln_job *job = ctx;
+  const size_t n = job->n, a = t * job->run, b = a + job->run < job->m ? a + job->run : job->m;
+  const float *gamma = job->gamma, *beta = job->beta;
+  const float eps = job->eps;
+  for (size_t i = a; i < b; i++) {
+    const float *xi = job->x + i * job->ldx;
+    float *yi = job->y + i * job->ldy;
     float mean = 0.0f;
     for (size_t j = 0; j < n; j++) mean += xi[j];
     mean /= (float)n;
@@ -347,6 +358,21 @@ void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const fl
     var /= (float)n;
     float inv = 1.0f / sqrtf(var + eps);
     for (size_t j = 0; j < n; j++) yi[j] = (xi[j] - mean) * inv * gamma[j] + beta[j];
+  }
+}
+
+void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const float *gamma,
+                        const float *beta, float eps, float *y, size_t ldy) {
+  ln_job job = {m, n, ldx, ldy, m, x, gamma, beta, eps, y};
+  const size_t threads = clipdb__threads_current();
+  /* Rows over the model's threads when the layer is big enough to pay for waking them (a
+   * few operations per element: counted as 16 multiply-adds each against the GEMM threshold).
+   * Each row is computed by one thread in the same order, so results do not change. */
+  if (threads > 1 && m >= 2 && 16 * m * n >= clipdb__parallel_min_macs) {
+    job.run = (m + 2 * threads - 1) / (2 * threads);
+    clipdb__parallel_for((m + job.run - 1) / job.run, ln_rows, &job);
+  } else if (m > 0) {
+    ln_rows(&job, 0);
   }
 }
 
