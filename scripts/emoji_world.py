@@ -6,8 +6,8 @@ out) joined with emojibase-data's CLDR names and tags; pictures from the per-emo
 of the Noto (Google) and Twemoji (Twitter) sets for training, plus six Iconify sets (Fluent
 Emoji 3D, flat and high-contrast, Emoji One, Noto v1, Firefox OS; ICONIFY_SETS, rasterised by
 scripts/emoji-data to iconify-64/<prefix>/<code>.png) as further training styles, and from
-OpenMoji (rasterised by scripts/emoji-data) for held-out evaluation only. Country and subdivision flags, keycaps, the
-skin-tone swatches and hair components are left out (names the pictures cannot show, or
+OpenMoji (rasterised by scripts/emoji-data) for held-out evaluation only. Country and
+subdivision flags, keycaps, the skin-tone swatches and hair components are left out (names the pictures cannot show, or
 concepts whose only difference is a country name).
 
 A picture puts one, two or three emoji at random sizes, positions and rotations onto a

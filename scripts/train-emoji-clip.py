@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Train clipdb's default model, clipdb-emoji: a small CLIP of the official OpenAI architecture
-and state_dict names, trained contrastively on emoji pictures (Noto, Twemoji and six Iconify styles, composited
-onto photo-like backgrounds, scripts/emoji_world.py) with captions from their CLDR names, short
+and state_dict names, trained contrastively on emoji pictures (Noto, Twemoji and six Iconify
+styles, composited onto photo-like backgrounds, scripts/emoji_world.py) with captions from their CLDR names, short
 names and tags, plus the generated shapes world of scripts/shapes.py so the colour x shape
 queries keep working. Its own byte-level BPE vocabulary in the official file format.
 
@@ -308,7 +308,10 @@ def main():
         ("vocab_size", tok.vocab_size), ("transformer_width", a.text_width),
         ("transformer_heads", max(1, a.text_width // 64)), ("transformer_layers", a.text_layers),
     ])
-    model = tiny.CLIP(**config)
+    # The attention heads of the image tower (the official rule: ViT width / 64, ResNet width * 32
+    # / 64), given to the model and written to the metadata from this one value.
+    vision_heads = a.vision_width * 32 // 64 if resnet else max(1, a.vision_width // 64)
+    model = tiny.CLIP(**config, vision_heads=vision_heads)
     n_params = sum(p.numel() for p in model.parameters())
     log("config %s, %d parameters (%.1f MB float32)" % (json.dumps(config), n_params, n_params * 4 / 1e6))
 
@@ -349,7 +352,7 @@ def main():
     meta = OrderedDict([
         ("format", "pt"), ("naming", "openai"),
         ("clip_config", json.dumps({k: v for k, v in config.items() if v is not None})),
-        ("vision_heads", str(a.vision_width * 32 // 64 if resnet else max(1, a.vision_width // 64))),
+        ("vision_heads", str(vision_heads)),
         ("note", "clipdb-emoji: a small CLIP trained on emoji pictures (Noto, Twemoji, Fluent Emoji 3D/flat/"
                  "high-contrast, Emoji One, Noto v1, Firefox OS) and generated shapes; see models/README.md"),
         ("generator", "scripts/train-emoji-clip.py seed %d steps %d batch %d" % (a.seed, a.steps, a.batch)),
