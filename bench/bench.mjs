@@ -1,5 +1,5 @@
 // clipdb vs a peer runtime on the same CLIP architectures and the same random weights.
-//   node bench/bench.mjs [--native [--native-backend xnnpack|simd]] [--runs N] [--cases a,b] [--work DIR]
+//   node bench/bench.mjs [--native [--native-backend xnnpack|simd]] [--threads N] [--runs N] [--gap-ms MS] [--cases a,b] [--work DIR]
 // wasm (default): clipdb's wasm build (web/dist) vs onnxruntime-web (wasm backend, SIMD,
 // numThreads as --threads, default 1), both in Node. --native: clipdb's native build with the given backend
 // (bench/work/clipdb-native-<backend>, default xnnpack) vs onnxruntime-node (CPU, 1 intra-op
@@ -32,6 +32,16 @@ const only = opt('--cases', '') ? opt('--cases', '').split(',') : null;
 // numThreads / intraOpNumThreads). bench/run runs every case at 1 and at 2 threads.
 const threads = Number(opt('--threads', 1));
 if (!Number.isInteger(threads) || threads < 1 || threads > 16) throw new Error(`--threads must be 1..16, got ${opt('--threads')}`);
+// Idle time before every timed run (and warm-up run), so each run starts on a quiet machine:
+// after a run both runtimes' pools keep their threads spinning for a while (measured here at 2
+// threads after a ViT-B/32 image: onnxruntime-node about 35-45 ms of CPU over the next ~50 ms,
+// clipdb's pthreadpool about 20 ms), and without a pause those spinning threads take cores
+// from the other runtime's run that follows (clipdb ViT-B/32 at 2 threads: 54 ms right after
+// an onnxruntime-node run, 33 ms after 100 ms idle). A user runs one of them, not both; a run
+// after a pause also pays for waking its own threads, as a search box's query does.
+const gapMs = Number(opt('--gap-ms', 150));
+if (!(gapMs >= 0)) throw new Error(`--gap-ms must be >= 0, got ${opt('--gap-ms')}`);
+const idle = () => new Promise((r) => setTimeout(r, gapMs));
 const arch = JSON.parse(readFileSync(path.join(root, '..', 'shared', 'golden', 'architectures.json'), 'utf8')).models;
 
 // Tokens: start-of-text 49406, end-of-text 49407 (the largest id); ids in between are random
@@ -147,7 +157,7 @@ const peerName = native ? 'onnxruntime-node' : 'onnxruntime-web';
 const peerVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', peerName, 'package.json'), 'utf8')).version;
 console.log(`clipdb (${native ? `native, ${nativeBackend} backend` : 'wasm SIMD128'}) vs ${peerName} ${peerVersion}, ${threads} thread${threads > 1 ? 's' : ''} each, Node ${process.version}`);
 console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`median of ${runs} alternating runs after warm-up\n`);
+console.log(`median of ${runs} alternating runs after warm-up, ${gapMs} ms idle before each\n`);
 console.log('case                                   clipdb ms    peer ms   ratio  clipdb MB  peer MB   cosine  cpu ratio');
 
 // Cosine per tower (a 'both' embedding is the image's then the text's), and the worst of them.
@@ -199,11 +209,12 @@ async function int8Case(c) {
       return;
     }
     const all = [q, ...peers.map((p) => p.w)];
-    for (let i = 0; i < 2; i++) for (const w of all) await w.call({ cmd: 'run' }); // warm-up
+    for (let i = 0; i < 2; i++) for (const w of all) await idle(), await w.call({ cmd: 'run' }); // warm-up
     const t = all.map(() => []), cpu = all.map(() => []);
     for (let i = 0; i < runs; i++) {
       for (let j = 0; j < all.length; j++) {
         const k = (i + j) % all.length;
+        await idle();
         const r = await all[k].call({ cmd: 'run' });
         t[k].push(r.ms);
         cpu[k].push(r.cpu_ms);
@@ -226,7 +237,7 @@ async function int8Case(c) {
         ...(c.kind === 'both' ? { cosine_by_tower: cosToPeer, cosine_to_clipdb_float32_by_tower: cosQ, peer_cosine_to_clipdb_float32_by_tower: cosPeers[i] } : {}),
         clipdb_file_bytes: statSync(c.model).size,
         peer_file_bytes: statSync(p.peerModel).size + (p.peerTextModel ? statSync(p.peerTextModel).size : 0),
-        runs, loadavg: load, date: new Date().toISOString(),
+        runs, gap_ms: gapMs, loadavg: load, date: new Date().toISOString(),
       };
       console.log(`${`${c.case} vs ${p.peer.replace('onnxruntime-web-', '')}`.padEnd(38)} ${row.clipdb_ms.toFixed(1).padStart(9)} ${row.peer_ms.toFixed(1).padStart(10)} ${row.ratio.toFixed(3).padStart(7)} ${String(row.clipdb_peak_mb).padStart(10)} ${String(row.peer_peak_mb).padStart(8)} ${row.cosine.toFixed(6).padStart(8)} ${row.cpu_ratio.toFixed(3).padStart(10)}  int8/f32 ${row.cosine_to_clipdb_float32.toFixed(5)} peer/f32 ${row.peer_cosine_to_clipdb_float32.toFixed(5)}`);
       appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify(row) + '\n');
@@ -272,11 +283,12 @@ for (const c of cases) {
     appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify({ case: c.case, threads, error: 'embeddings differ', cosine: cmp.cos }) + '\n');
     continue;
   }
-  for (let i = 0; i < 2; i++) await a.call({ cmd: 'run' }), await b.call({ cmd: 'run' }); // warm-up
+  for (let i = 0; i < 2; i++) await idle(), await a.call({ cmd: 'run' }), await idle(), await b.call({ cmd: 'run' }); // warm-up
   const ta = [], tb = [], ca = [], cb = [];
   for (let i = 0; i < runs; i++) {
     const order = i % 2 ? [[b, tb, cb], [a, ta, ca]] : [[a, ta, ca], [b, tb, cb]];
     for (const [w, t, cpu] of order) {
+      await idle();
       const r = await w.call({ cmd: 'run' });
       t.push(r.ms);
       cpu.push(r.cpu_ms);
@@ -291,7 +303,7 @@ for (const c of cases) {
     clipdb_cpu_ms: +median(ca).toFixed(2), peer_cpu_ms: +median(cb).toFixed(2),
     cpu_ratio: +(median(ca) / median(cb)).toFixed(3),
     target: native ? `native-${nativeBackend}` : 'wasm', peer: `${peerName} ${peerVersion}`, cosine: +cmp.cos.toFixed(7),
-    date: new Date().toISOString(),
+    gap_ms: gapMs, date: new Date().toISOString(),
   };
   console.log(`${c.case.padEnd(38)} ${row.clipdb_ms.toFixed(1).padStart(9)} ${row.peer_ms.toFixed(1).padStart(10)} ${row.ratio.toFixed(3).padStart(7)} ${String(row.clipdb_peak_mb).padStart(10)} ${String(row.peer_peak_mb).padStart(8)} ${cmp.cos.toFixed(6).padStart(8)} ${row.cpu_ratio.toFixed(3).padStart(10)}`);
   appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify(row) + '\n');
