@@ -741,7 +741,7 @@ error:
 
 /* conv (OIHW, no bias) + BatchNorm named `<conv>.weight`, `<bn>.{weight,bias,running_mean,running_var}` */
 static clipdb_status load_conv_bn(loader *ld, clipdb__conv2d *cv, int64_t cin, int64_t cout, int64_t k,
-                                  int64_t stride, const char *conv, const char *bn) {
+                                  int64_t stride, int winograd, const char *conv, const char *bn) {
   clipdb_status status;
   float *w = NULL, *g = NULL, *b = NULL, *mu = NULL, *var = NULL;
   FETCH(&w, (cout, cin, k, k), "%s.weight", conv);
@@ -757,8 +757,8 @@ static clipdb_status load_conv_bn(loader *ld, clipdb__conv2d *cv, int64_t cin, i
       goto error;
     }
   clipdb__batchnorm bnp = {g, b, mu, var, 1e-5f};
-  CHECK(clipdb__conv2d_init_dtype(cv, dt, (size_t)cin, (size_t)cout, (size_t)k, (size_t)stride,
-                                  (size_t)(k / 2), w, NULL, &bnp, conv, ld->err));
+  CHECK(clipdb__conv2d_init_ex(cv, dt, (size_t)cin, (size_t)cout, (size_t)k, (size_t)stride,
+                               (size_t)(k / 2), w, NULL, &bnp, winograd, conv, ld->err));
 error:
   clipdb__free(w);
   clipdb__free(g);
@@ -770,6 +770,12 @@ error:
 
 #define MAX2(a, b) ((a) > (b) ? (a) : (b))
 
+/* Which 3×3 convolutions run as Winograd F(2×2, 3×3) (src/nn/ops.h): those whose maps are at
+ * least this wide. Narrower maps are the deep layers (RN50's last stage: 7×7, 512 channels),
+ * where the weights, 16/9 larger as Winograd's, dominate and the tiles pad 7 to 8. */
+#define WINOGRAD_MIN_SIDE 8
+#define WINOGRAD_AT(side) ((side) >= WINOGRAD_MIN_SIDE)
+
 static clipdb_status load_resnet(loader *ld, clipdb_model_t *m) {
   clipdb_status status = CLIPDB_STATUS_SUCCESS;
   const clipdb_model_config *c = &m->cfg;
@@ -779,9 +785,9 @@ static clipdb_status load_resnet(loader *ld, clipdb_model_t *m) {
   int64_t w = c->vision_width, R = c->image_resolution;
   char a[128], b[128];
   size_t act = 0, col = 0, side = (size_t)R / 2;
-  CHECK(load_conv_bn(ld, &m->stem[0], 3, w / 2, 3, 2, "visual.conv1", "visual.bn1"));
-  CHECK(load_conv_bn(ld, &m->stem[1], w / 2, w / 2, 3, 1, "visual.conv2", "visual.bn2"));
-  CHECK(load_conv_bn(ld, &m->stem[2], w / 2, w, 3, 1, "visual.conv3", "visual.bn3"));
+  CHECK(load_conv_bn(ld, &m->stem[0], 3, w / 2, 3, 2, 0, "visual.conv1", "visual.bn1"));
+  CHECK(load_conv_bn(ld, &m->stem[1], w / 2, w / 2, 3, 1, WINOGRAD_AT(side), "visual.conv2", "visual.bn2"));
+  CHECK(load_conv_bn(ld, &m->stem[2], w / 2, w, 3, 1, WINOGRAD_AT(side), "visual.conv3", "visual.bn3"));
   act = MAX2(act, (size_t)R * R * 3);
   act = MAX2(act, side * side * (size_t)w);
   /* im2col scratch (blocked, see clipdb__conv2d_scratch_floats) */
@@ -804,18 +810,18 @@ static clipdb_status load_resnet(loader *ld, clipdb_model_t *m) {
       bl->stride = stride;
       snprintf(a, sizeof a, "visual.layer%d.%d.conv1", s + 1, j);
       snprintf(b, sizeof b, "visual.layer%d.%d.bn1", s + 1, j);
-      CHECK(load_conv_bn(ld, &bl->conv1, inplanes, planes, 1, 1, a, b));
+      CHECK(load_conv_bn(ld, &bl->conv1, inplanes, planes, 1, 1, 0, a, b));
       snprintf(a, sizeof a, "visual.layer%d.%d.conv2", s + 1, j);
       snprintf(b, sizeof b, "visual.layer%d.%d.bn2", s + 1, j);
-      CHECK(load_conv_bn(ld, &bl->conv2, planes, planes, 3, 1, a, b));
+      CHECK(load_conv_bn(ld, &bl->conv2, planes, planes, 3, 1, WINOGRAD_AT(side), a, b));
       snprintf(a, sizeof a, "visual.layer%d.%d.conv3", s + 1, j);
       snprintf(b, sizeof b, "visual.layer%d.%d.bn3", s + 1, j);
-      CHECK(load_conv_bn(ld, &bl->conv3, planes, planes * 4, 1, 1, a, b));
+      CHECK(load_conv_bn(ld, &bl->conv3, planes, planes * 4, 1, 1, 0, a, b));
       if (stride > 1 || inplanes != planes * 4) {
         bl->has_down = 1;
         snprintf(a, sizeof a, "visual.layer%d.%d.downsample.0", s + 1, j);
         snprintf(b, sizeof b, "visual.layer%d.%d.downsample.1", s + 1, j);
-        CHECK(load_conv_bn(ld, &bl->down, inplanes, planes * 4, 1, 1, a, b));
+        CHECK(load_conv_bn(ld, &bl->down, inplanes, planes * 4, 1, 1, 0, a, b));
       }
       m->n_blocks++;
       act = MAX2(act, side * side * (size_t)MAX2(inplanes, planes * 4));
@@ -877,10 +883,10 @@ static void count_weights(clipdb_model_t *m) {
     b += transformer_bytes(&m->vit) + clipdb__linear_bytes(&m->vis_proj);
     m->int8 |= linear_is_q8(&m->patch.gemm) || linear_is_q8(&m->vis_proj);
   } else if (m->has_vision) {
-    for (int i = 0; i < 3; i++) b += clipdb__linear_bytes(&m->stem[i].gemm);
+    for (int i = 0; i < 3; i++) b += clipdb__conv2d_bytes(&m->stem[i]);
     for (int i = 0; i < m->n_blocks; i++)
-      b += clipdb__linear_bytes(&m->blocks[i].conv1.gemm) + clipdb__linear_bytes(&m->blocks[i].conv2.gemm) +
-           clipdb__linear_bytes(&m->blocks[i].conv3.gemm) + clipdb__linear_bytes(&m->blocks[i].down.gemm);
+      b += clipdb__conv2d_bytes(&m->blocks[i].conv1) + clipdb__conv2d_bytes(&m->blocks[i].conv2) +
+           clipdb__conv2d_bytes(&m->blocks[i].conv3) + clipdb__conv2d_bytes(&m->blocks[i].down);
     const size_t C = (size_t)m->ap_channels, S = (size_t)(c->image_resolution / 32);
     b += (S * S + 1) * C * sizeof(float) + clipdb__linear_bytes(&m->ap_q) + clipdb__linear_bytes(&m->ap_k) +
          clipdb__linear_bytes(&m->ap_v) + clipdb__linear_bytes(&m->ap_c);

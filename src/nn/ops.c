@@ -147,11 +147,68 @@ clipdb_status clipdb__conv2d_init_dtype(clipdb__conv2d *c, clipdb__weight_dtype 
                                         const float *w, const float *bias,
                                         const clipdb__batchnorm *bn, const char *what,
                                         char *errbuf) {
+  return clipdb__conv2d_init_ex(c, dtype, c_in, c_out, kernel, stride, pad, w, bias, bn, 0, what,
+                                errbuf);
+}
+
+int clipdb__conv2d_winograd = 1;
+
+/* Winograd F(2x2, 3x3) weights from the folded 3×3 weights wt [c_out][(ky·3 + kx)·c_in + i]:
+ * U_xi = (G g Gᵀ)[a][b], xi = 4a + b, G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]
+ * (computed in double, rounded once); the bias goes to U_5, whose product reaches each of
+ * the four outputs of a tile with coefficient 1 (output transform below). */
+static clipdb_status winograd_init(clipdb__conv2d *c, const float *wt, const float *b,
+                                   const char *what, char *errbuf) {
+  static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const size_t ci = c->c_in, co = c->c_out;
+  float *u = clipdb__malloc(16 * co * ci * sizeof(float));
+  c->winograd = clipdb__calloc(16, sizeof(clipdb__linear));
+  if (u == NULL || c->winograd == NULL) {
+    clipdb__free(u);
+    clipdb__free(c->winograd);
+    c->winograd = NULL;
+    return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
+                         "failed to allocate %zu bytes for the Winograd weights of %s",
+                         16 * co * ci * sizeof(float), what);
+  }
+  for (size_t o = 0; o < co; o++)
+    for (size_t i = 0; i < ci; i++) {
+      double g[3][3], t[4][3];
+      for (size_t ky = 0; ky < 3; ky++)
+        for (size_t kx = 0; kx < 3; kx++) g[ky][kx] = wt[o * 9 * ci + (ky * 3 + kx) * ci + i];
+      for (size_t a = 0; a < 4; a++)
+        for (size_t kx = 0; kx < 3; kx++)
+          t[a][kx] = G[a][0] * g[0][kx] + G[a][1] * g[1][kx] + G[a][2] * g[2][kx];
+      for (size_t a = 0; a < 4; a++)
+        for (size_t bb = 0; bb < 4; bb++)
+          u[((a * 4 + bb) * co + o) * ci + i] =
+              (float)(t[a][0] * G[bb][0] + t[a][1] * G[bb][1] + t[a][2] * G[bb][2]);
+    }
+  clipdb_status status = CLIPDB_STATUS_SUCCESS;
+  for (size_t xi = 0; xi < 16 && status == CLIPDB_STATUS_SUCCESS; xi++)
+    status = clipdb__linear_init(&c->winograd[xi], co, ci, u + xi * co * ci, ci, 1,
+                                 xi == 5 ? b : NULL, what, errbuf);
+  clipdb__free(u);
+  if (status != CLIPDB_STATUS_SUCCESS) {
+    for (size_t xi = 0; xi < 16; xi++) clipdb__linear_free(&c->winograd[xi]);
+    clipdb__free(c->winograd);
+    c->winograd = NULL;
+  }
+  return status;
+}
+
+clipdb_status clipdb__conv2d_init_ex(clipdb__conv2d *c, clipdb__weight_dtype dtype, size_t c_in,
+                                     size_t c_out, size_t kernel, size_t stride, size_t pad,
+                                     const float *w, const float *bias,
+                                     const clipdb__batchnorm *bn, int winograd, const char *what,
+                                     char *errbuf) {
   c->c_in = c_in;
   c->c_out = c_out;
   c->kernel = kernel;
   c->stride = stride;
   c->pad = pad;
+  c->winograd = NULL;
+  memset(&c->gemm, 0, sizeof c->gemm);
   size_t k = kernel * kernel * c_in;
   float *wt = clipdb__malloc((c_out * k + c_out) * sizeof(float));
   if (wt == NULL)
@@ -172,13 +229,34 @@ clipdb_status clipdb__conv2d_init_dtype(clipdb__conv2d *c, clipdb__weight_dtype 
           wt[o * k + (ky * kernel + kx) * c_in + i] =
               w[((o * c_in + i) * kernel + ky) * kernel + kx] * scale;
   }
-  clipdb_status status = clipdb__linear_init_dtype(&c->gemm, dtype, c_out, k, wt, k, 1, b, what, errbuf);
+  clipdb_status status;
+  if (winograd && clipdb__conv2d_winograd && dtype == CLIPDB__WEIGHTS_F32 && kernel == 3 &&
+      stride == 1 && pad == 1) {
+    c->gemm.n_in = k;
+    c->gemm.n_out = c_out;
+    status = winograd_init(c, wt, b, what, errbuf);
+  } else {
+    status = clipdb__linear_init_dtype(&c->gemm, dtype, c_out, k, wt, k, 1, b, what, errbuf);
+  }
   clipdb__free(wt);
   return status;
 }
 
 void clipdb__conv2d_free(clipdb__conv2d *c) {
-  if (c != NULL) clipdb__linear_free(&c->gemm);
+  if (c == NULL) return;
+  clipdb__linear_free(&c->gemm);
+  if (c->winograd != NULL) {
+    for (size_t xi = 0; xi < 16; xi++) clipdb__linear_free(&c->winograd[xi]);
+    clipdb__free(c->winograd);
+    c->winograd = NULL;
+  }
+}
+
+size_t clipdb__conv2d_bytes(const clipdb__conv2d *c) {
+  size_t b = clipdb__linear_bytes(&c->gemm);
+  for (size_t xi = 0; c->winograd != NULL && xi < 16; xi++)
+    b += clipdb__linear_bytes(&c->winograd[xi]);
+  return b;
 }
 
 size_t clipdb__conv2d_out_size(const clipdb__conv2d *c, size_t in) {
@@ -199,7 +277,22 @@ static size_t im2col_block_rows(size_t k, size_t rows) {
   return b < rows ? b : rows;
 }
 
+/* Winograd: tiles are done in blocks whose transformed inputs and products (16 × tiles ×
+ * (c_in + c_out) floats) take at most about this many bytes; every block reads all 16 weight
+ * matrices again, which is cheap where Winograd is used (the early, wide layers). */
+#define WINOGRAD_BLOCK_BYTES (8 * 1024 * 1024)
+
+static size_t winograd_block_tiles(const clipdb__conv2d *c, size_t tiles) {
+  size_t b = WINOGRAD_BLOCK_BYTES / (16 * (c->c_in + c->c_out) * sizeof(float));
+  b = b >= 70 ? b / 70 * 70 : (b > 0 ? b : 1); /* whole 7- and 10-row tiles of the GEMMs */
+  return b < tiles ? b : tiles;
+}
+
 size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w) {
+  if (c->winograd != NULL) {
+    const size_t tiles = ((h + 1) / 2) * ((w + 1) / 2);
+    return 16 * winograd_block_tiles(c, tiles) * (c->c_in + c->c_out) + c->c_in;
+  }
   if (c->kernel == 1 && c->stride == 1 && c->pad == 0) return 0;
   const size_t k = c->kernel * c->kernel * c->c_in;
   return im2col_block_rows(k, clipdb__conv2d_out_size(c, h) * clipdb__conv2d_out_size(c, w)) * k;
@@ -303,8 +396,157 @@ static void im2col_rows(void *ctx, size_t t) {
   }
 }
 
+/*
+ * Winograd F(2×2, 3×3), stride 1, pad 1. Tile t of a block covers outputs (2ty.., 2tx..) and
+ * reads the 4×4 input window from (2ty − 1, 2tx − 1) (zeros outside the image). Per channel,
+ * V = Bᵀ d B with Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]; then
+ * M_xi = V_xi · U_xiᵀ (one GEMM per xi over the block's tiles) and y = Aᵀ M A with
+ * Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], then the epilogue (+ y's old value, activation).
+ * Scratch: V [16][tiles][c_in], M [16][tiles][c_out], a zero row of c_in.
+ */
+typedef struct winograd_job {
+  const clipdb__conv2d *c;
+  size_t h, w, tw, t0, n_tiles, run;
+  const float *x;
+  float *v, *m;
+  const float *zero;
+  float *y;
+  uint32_t flags;
+} winograd_job;
+
+/* Channels per step of the transforms: each step's loops run over a chunk of this many
+ * contiguous channels, which compilers vectorise. */
+#define WINOGRAD_CHUNK 16
+
+static void winograd_in(void *ctx, size_t task) {
+  const winograd_job *j = ctx;
+  const size_t ci = j->c->c_in, a = task * j->run;
+  const size_t b = a + j->run < j->n_tiles ? a + j->run : j->n_tiles;
+  const size_t stride = j->n_tiles * ci; /* from V_xi to V_xi+1 */
+  for (size_t t = a; t < b; t++) {
+    const size_t ty = (j->t0 + t) / j->tw, tx = (j->t0 + t) % j->tw;
+    const float *d[16];
+    for (size_t r = 0; r < 4; r++)
+      for (size_t q = 0; q < 4; q++) {
+        const ptrdiff_t iy = (ptrdiff_t)(2 * ty + r) - 1, ix = (ptrdiff_t)(2 * tx + q) - 1;
+        d[r * 4 + q] = in_image(iy, ix, j->h, j->w) ? j->x + ((size_t)iy * j->w + (size_t)ix) * ci
+                                                    : j->zero;
+      }
+    for (size_t i0 = 0; i0 < ci; i0 += WINOGRAD_CHUNK) {
+      const size_t n = ci - i0 < WINOGRAD_CHUNK ? ci - i0 : WINOGRAD_CHUNK;
+      float e[16][WINOGRAD_CHUNK]; /* Bᵀ d, row r at e[4r + q] */
+      for (size_t q = 0; q < 4; q++) {
+        const float *restrict d0 = d[q] + i0, *restrict d1 = d[4 + q] + i0;
+        const float *restrict d2 = d[8 + q] + i0, *restrict d3 = d[12 + q] + i0;
+        for (size_t i = 0; i < n; i++) {
+          e[q][i] = d0[i] - d2[i];
+          e[4 + q][i] = d1[i] + d2[i];
+          e[8 + q][i] = d2[i] - d1[i];
+          e[12 + q][i] = d1[i] - d3[i];
+        }
+      }
+      for (size_t r = 0; r < 4; r++) { /* (Bᵀ d) B */
+        float *restrict v0 = j->v + (r * 4) * stride + t * ci + i0;
+        float *restrict v1 = v0 + stride, *restrict v2 = v1 + stride, *restrict v3 = v2 + stride;
+        const float *e0 = e[4 * r], *e1 = e[4 * r + 1], *e2 = e[4 * r + 2], *e3 = e[4 * r + 3];
+        for (size_t i = 0; i < n; i++) {
+          v0[i] = e0[i] - e2[i];
+          v1[i] = e1[i] + e2[i];
+          v2[i] = e2[i] - e1[i];
+          v3[i] = e1[i] - e3[i];
+        }
+      }
+    }
+  }
+}
+
+/* GEMM xi of a block, on the calling thread alone (a task of the pool: no nested split). */
+static void winograd_gemm(void *ctx, size_t xi) {
+  const winograd_job *j = ctx;
+  const size_t ci = j->c->c_in, co = j->c->c_out, n = j->n_tiles;
+  void *pool = clipdb__threadpool_swap(NULL);
+  clipdb__linear_run(&j->c->winograd[xi], n, j->v + xi * n * ci, ci, j->m + xi * n * co, co, 0);
+  clipdb__threadpool_swap(pool);
+}
+
+static void winograd_out(void *ctx, size_t task) {
+  const winograd_job *j = ctx;
+  const size_t co = j->c->c_out, a = task * j->run, n = j->n_tiles;
+  const size_t b = a + j->run < n ? a + j->run : n;
+  const size_t stride = n * co; /* from M_xi to M_xi+1 */
+  const int residual = (j->flags & CLIPDB__GEMM_RESIDUAL) != 0;
+  const int relu = (j->flags & CLIPDB__GEMM_RELU) != 0, gelu = (j->flags & CLIPDB__GEMM_QUICKGELU) != 0;
+  for (size_t t = a; t < b; t++) {
+    const size_t ty = (j->t0 + t) / j->tw, tx = (j->t0 + t) % j->tw;
+    for (size_t o0 = 0; o0 < co; o0 += WINOGRAD_CHUNK) {
+      const size_t nc = co - o0 < WINOGRAD_CHUNK ? co - o0 : WINOGRAD_CHUNK;
+      float u[8][WINOGRAD_CHUNK], out[4][WINOGRAD_CHUNK]; /* Aᵀ M: row r at u[4r + q]; y */
+      for (size_t q = 0; q < 4; q++) {
+        const float *restrict m0 = j->m + q * stride + t * co + o0;
+        const float *restrict m1 = m0 + 4 * stride, *restrict m2 = m1 + 4 * stride;
+        const float *restrict m3 = m2 + 4 * stride;
+        for (size_t o = 0; o < nc; o++) {
+          u[q][o] = m0[o] + m1[o] + m2[o];
+          u[4 + q][o] = m1[o] - m2[o] - m3[o];
+        }
+      }
+      for (size_t r = 0; r < 2; r++)
+        for (size_t o = 0; o < nc; o++) {
+          out[2 * r][o] = u[4 * r][o] + u[4 * r + 1][o] + u[4 * r + 2][o];
+          out[2 * r + 1][o] = u[4 * r + 1][o] - u[4 * r + 2][o] - u[4 * r + 3][o];
+        }
+      for (size_t p = 0; p < 4; p++) {
+        const size_t oy = 2 * ty + p / 2, ox = 2 * tx + p % 2;
+        if (oy >= j->h || ox >= j->w) continue;
+        float *restrict dst = j->y + (oy * j->w + ox) * co + o0;
+        const float *src = out[p];
+        if (residual)
+          for (size_t o = 0; o < nc; o++) dst[o] += src[o];
+        else
+          for (size_t o = 0; o < nc; o++) dst[o] = src[o];
+        if (relu)
+          for (size_t o = 0; o < nc; o++) dst[o] = dst[o] > 0.0f ? dst[o] : 0.0f;
+        if (gelu)
+          for (size_t o = 0; o < nc; o++) dst[o] = dst[o] / (1.0f + expf(-1.702f * dst[o]));
+      }
+    }
+  }
+}
+
+/* Tiles per task of the transforms: about two tasks per thread, and at most one task where a
+ * block's transform is too small to be worth waking the pool. */
+static size_t winograd_run_tiles(size_t n_tiles, size_t channels, size_t threads) {
+  if (threads <= 1 || n_tiles * channels * 16 < IM2COL_PARALLEL_FLOATS) return n_tiles;
+  return (n_tiles + 2 * threads - 1) / (2 * threads);
+}
+
+static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, const float *x,
+                                float *y, float *scratch, uint32_t flags) {
+  const size_t ci = c->c_in, co = c->c_out, tw = (w + 1) / 2, tiles = ((h + 1) / 2) * tw;
+  const size_t block = winograd_block_tiles(c, tiles), threads = clipdb__threads_current();
+  float *zero = scratch + 16 * block * (ci + co);
+  memset(zero, 0, ci * sizeof(float));
+  for (size_t t0 = 0; t0 < tiles; t0 += block) {
+    const size_t n = tiles - t0 < block ? tiles - t0 : block;
+    winograd_job job = {c, h, w, tw, t0, n, 0, x, scratch, scratch + 16 * n * ci, zero, y, flags};
+    job.run = winograd_run_tiles(n, ci, threads);
+    clipdb__parallel_for((n + job.run - 1) / job.run, winograd_in, &job);
+    if (threads > 1 && 16 * n * ci * co >= clipdb__parallel_min_macs)
+      clipdb__parallel_for(16, winograd_gemm, &job);
+    else
+      for (size_t xi = 0; xi < 16; xi++)
+        clipdb__linear_run(&c->winograd[xi], n, job.v + xi * n * ci, ci, job.m + xi * n * co, co, 0);
+    job.run = winograd_run_tiles(n, co, threads);
+    clipdb__parallel_for((n + job.run - 1) / job.run, winograd_out, &job);
+  }
+}
+
 void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
                         float *scratch, uint32_t flags) {
+  if (c->winograd != NULL) {
+    conv2d_run_winograd(c, h, w, x, y, scratch, flags);
+    return;
+  }
   size_t oh = clipdb__conv2d_out_size(c, h), ow = clipdb__conv2d_out_size(c, w);
   size_t kk = c->kernel, ci = c->c_in, k = kk * kk * ci;
   if (kk == 1 && c->stride == 1 && c->pad == 0) {

@@ -60,7 +60,11 @@ void clipdb__linear_run(const clipdb__linear *l, size_t m, const float *x, size_
  * BatchNorm folded at init: w' = w·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε) (+ b·γ/√(σ²+ε)). */
 typedef struct clipdb__conv2d {
   size_t c_in, c_out, kernel, stride, pad;
-  clipdb__linear gemm; /* W [c_out, kernel*kernel*c_in], k index (ky, kx, ci) */
+  clipdb__linear gemm; /* W [c_out, kernel*kernel*c_in], k index (ky, kx, ci); empty (packed
+                        * and q8 NULL) when `winograd` is set */
+  /* NULL, or the 16 GEMMs of Winograd F(2x2, 3x3) (owned): U_xi [c_out, c_in] = (G g Gᵀ)[a][b]
+   * for xi = 4a + b, the folded bias in U_5 (see clipdb__conv2d_init_ex) */
+  clipdb__linear *winograd;
 } clipdb__conv2d;
 
 typedef struct clipdb__batchnorm {
@@ -78,7 +82,26 @@ clipdb_status clipdb__conv2d_init_dtype(clipdb__conv2d *c, clipdb__weight_dtype 
                                         const float *w, const float *bias,
                                         const clipdb__batchnorm *bn, const char *what,
                                         char *errbuf);
+/*
+ * The same, and with `winograd` nonzero a 3×3, stride-1, pad-1 float32 convolution is computed
+ * by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
+ * Neural Networks", 2015): each 2×2 block of outputs from a 4×4 input tile with 16 products per
+ * channel pair instead of 36, as 16 GEMMs [tiles, c_in]·[c_in, c_out] between the input and
+ * output transforms; 2.25× fewer multiply-adds, values within a few float32 roundings of the
+ * direct sum (tests/c/test-conv2d.c bounds the difference). Other shapes and int8 weights take
+ * the im2col path whatever `winograd` says; so do all when clipdb__conv2d_winograd is 0.
+ */
+clipdb_status clipdb__conv2d_init_ex(clipdb__conv2d *c, clipdb__weight_dtype dtype, size_t c_in,
+                                     size_t c_out, size_t kernel, size_t stride, size_t pad,
+                                     const float *w, const float *bias,
+                                     const clipdb__batchnorm *bn, int winograd, const char *what,
+                                     char *errbuf);
+/* Nonzero (the default): clipdb__conv2d_init_ex may choose Winograd. Tests set it to 0 to get
+ * the im2col path for the same layer. Read at init, not per call. */
+extern int clipdb__conv2d_winograd;
 void clipdb__conv2d_free(clipdb__conv2d *c);
+/* Bytes of packed weights the convolution holds (its GEMM's or its 16 Winograd GEMMs'). */
+size_t clipdb__conv2d_bytes(const clipdb__conv2d *c);
 
 /* Output side for an input side `in`. */
 size_t clipdb__conv2d_out_size(const clipdb__conv2d *c, size_t in);
