@@ -263,13 +263,41 @@ static clipdb_status encode_vit(clipdb_session_t *s, const float *pixels, float 
   return CLIPDB_STATUS_SUCCESS;
 }
 
+/* The convolutions' scratch (im2col blocks, Winograd blocks or one chunk per thread): sized
+ * here, inside the embed call, where the model's thread pool is current. The map sides are
+ * encode_resnet's. */
+static size_t resnet_scratch_floats(const clipdb_model_t *m) {
+  size_t side = (size_t)m->cfg.image_resolution, col = 0;
+#define COL_MAX(conv, sd)                                            \
+  do {                                                               \
+    const size_t f_ = clipdb__conv2d_scratch_floats((conv), sd, sd); \
+    if (f_ > col) col = f_;                                          \
+  } while (0)
+  COL_MAX(&m->stem[0], side);
+  side = clipdb__conv2d_out_size(&m->stem[0], side);
+  COL_MAX(&m->stem[1], side);
+  COL_MAX(&m->stem[2], side);
+  side /= 2;
+  for (int i = 0; i < m->n_blocks; i++) {
+    const clipdb__bottleneck *bl = &m->blocks[i];
+    COL_MAX(&bl->conv1, side);
+    COL_MAX(&bl->conv2, side);
+    const size_t os = side / (size_t)bl->stride;
+    if (bl->has_down) COL_MAX(&bl->down, os);
+    COL_MAX(&bl->conv3, os);
+    side = os;
+  }
+#undef COL_MAX
+  return col;
+}
+
 static clipdb_status encode_resnet(clipdb_session_t *s, const float *pixels, float *out) {
   const clipdb_model_t *m = s->model;
   const clipdb_model_config *c = &m->cfg;
   size_t R = (size_t)c->image_resolution;
   size_t need[CLIPDB__SESSION_SLOTS] = {0};
   for (int i = 0; i < 4; i++) need[i] = m->rn_act_floats;
-  need[4] = m->rn_col_floats + 1;
+  need[4] = resnet_scratch_floats(m) + 1;
   size_t spatial = R / 32;
   need[5] = (size_t)m->ap_channels * 2 + /* q, attention out, attention scratch */
             clipdb__attention_scratch_floats(1, spatial * spatial + 1,

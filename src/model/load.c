@@ -784,16 +784,12 @@ static clipdb_status load_resnet(loader *ld, clipdb_model_t *m) {
                          "failed to load model: Hugging Face CLIPModel has no ResNet vision tower");
   int64_t w = c->vision_width, R = c->image_resolution;
   char a[128], b[128];
-  size_t act = 0, col = 0, side = (size_t)R / 2;
+  size_t act = 0, side = (size_t)R / 2;
   CHECK(load_conv_bn(ld, &m->stem[0], 3, w / 2, 3, 2, 0, "visual.conv1", "visual.bn1"));
   CHECK(load_conv_bn(ld, &m->stem[1], w / 2, w / 2, 3, 1, WINOGRAD_AT(side), "visual.conv2", "visual.bn2"));
   CHECK(load_conv_bn(ld, &m->stem[2], w / 2, w, 3, 1, WINOGRAD_AT(side), "visual.conv3", "visual.bn3"));
   act = MAX2(act, (size_t)R * R * 3);
   act = MAX2(act, side * side * (size_t)w);
-  /* im2col scratch (blocked, see clipdb__conv2d_scratch_floats) */
-  col = MAX2(col, clipdb__conv2d_scratch_floats(&m->stem[0], (size_t)R, (size_t)R));
-  col = MAX2(col, clipdb__conv2d_scratch_floats(&m->stem[1], side, side));
-  col = MAX2(col, clipdb__conv2d_scratch_floats(&m->stem[2], side, side));
   side /= 2; /* avgpool 2 */
   int total = 0;
   for (int s = 0; s < 4; s++) total += c->vision_layers[s];
@@ -825,7 +821,6 @@ static clipdb_status load_resnet(loader *ld, clipdb_model_t *m) {
       }
       m->n_blocks++;
       act = MAX2(act, side * side * (size_t)MAX2(inplanes, planes * 4));
-      col = MAX2(col, clipdb__conv2d_scratch_floats(&bl->conv2, side, side));
       side /= (size_t)stride;
       inplanes = planes * 4;
     }
@@ -844,7 +839,6 @@ static clipdb_status load_resnet(loader *ld, clipdb_model_t *m) {
   CHECK(load_linear(ld, &m->ap_c, E, C, "visual.attnpool.c_proj.weight", "visual.attnpool.c_proj.bias"));
   act = MAX2(act, (size_t)(S * S + 1) * (size_t)C);
   m->rn_act_floats = act;
-  m->rn_col_floats = col;
 error:
   return status;
 }

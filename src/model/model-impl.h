@@ -71,7 +71,8 @@ struct clipdb_model {
   int32_t ap_channels;        /* attnpool embed dim (width*32) */
   float *ap_pos;              /* [spacial^2 + 1, ap_channels] */
   clipdb__linear ap_q, ap_k, ap_v, ap_c;
-  size_t rn_act_floats, rn_col_floats; /* scratch bounds computed at load */
+  size_t rn_act_floats; /* activation bound computed at load (the convolutions' scratch is
+                         * sized per call: encode.c) */
   int int8;            /* some weights are held as int8 (a quantized file) */
   size_t weight_bytes; /* bytes of weights held (packed layers, tables, norms) */
 };

@@ -2,6 +2,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "threads.h"
@@ -279,19 +280,31 @@ static size_t im2col_block_rows(size_t k, size_t rows) {
 
 /* Winograd: tiles are done in blocks whose transformed inputs and products (16 × tiles ×
  * (c_in + c_out) floats) take at most about this many bytes; every block reads all 16 weight
- * matrices again, which is cheap where Winograd is used (the early, wide layers). */
+ * matrices again. */
 #define WINOGRAD_BLOCK_BYTES (8 * 1024 * 1024)
+/* Layers whose 16 weight matrices take at most this many bytes (RN50's stem and first stage)
+ * are done in chunks of tiles whose transformed inputs and products take about as much, one
+ * chunk at a time per thread from transform to transform, so that they stay in the core's
+ * cache instead of going out to memory and back (the blocks above). */
+#define WINOGRAD_CHUNK_BYTES (256 * 1024)
+
+static int winograd_chunked(const clipdb__conv2d *c) {
+  return 16 * c->c_in * c->c_out * sizeof(float) <= WINOGRAD_CHUNK_BYTES;
+}
 
 static size_t winograd_block_tiles(const clipdb__conv2d *c, size_t tiles) {
-  size_t b = WINOGRAD_BLOCK_BYTES / (16 * (c->c_in + c->c_out) * sizeof(float));
+  const size_t bytes = winograd_chunked(c) ? WINOGRAD_CHUNK_BYTES : WINOGRAD_BLOCK_BYTES;
+  size_t b = bytes / (16 * (c->c_in + c->c_out) * sizeof(float));
   b = b >= 70 ? b / 70 * 70 : (b > 0 ? b : 1); /* whole 7- and 10-row tiles of the GEMMs */
   return b < tiles ? b : tiles;
 }
 
 size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w) {
   if (c->winograd != NULL) {
+    /* a zero row, then one block, or one chunk per thread of the current pool */
     const size_t tiles = ((h + 1) / 2) * ((w + 1) / 2);
-    return 16 * winograd_block_tiles(c, tiles) * (c->c_in + c->c_out) + c->c_in;
+    const size_t lanes = winograd_chunked(c) ? clipdb__threads_current() : 1;
+    return c->c_in + lanes * 16 * winograd_block_tiles(c, tiles) * (c->c_in + c->c_out);
   }
   if (c->kernel == 1 && c->stride == 1 && c->pad == 0) return 0;
   const size_t k = c->kernel * c->kernel * c->c_in;
@@ -412,6 +425,10 @@ typedef struct winograd_job {
   const float *zero;
   float *y;
   uint32_t flags;
+  /* chunked layers: chunks of `chunk` tiles out of `tiles`, taken in turn by the lanes */
+  size_t tiles, chunk;
+  atomic_size_t next_chunk;
+  float *lanes;
 } winograd_job;
 
 /* Channels per step of the transforms: each step's loops run over a chunk of this many
@@ -513,6 +530,31 @@ static void winograd_out(void *ctx, size_t task) {
   }
 }
 
+/* Lane `lane` of a chunked layer: takes chunks until none is left, each from input transform
+ * to output transform in the lane's own scratch, its 16 GEMMs on this thread alone. Which lane
+ * does a chunk changes nothing in what it computes. */
+static void winograd_lane(void *ctx, size_t lane) {
+  winograd_job *j = ctx;
+  const clipdb__conv2d *c = j->c;
+  const size_t ci = c->c_in, co = c->c_out;
+  float *scratch = j->lanes + lane * 16 * j->chunk * (ci + co);
+  void *pool = clipdb__threadpool_swap(NULL);
+  for (;;) {
+    const size_t k = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
+    if (k * j->chunk >= j->tiles) break;
+    winograd_job part = {c, j->h, j->w, j->tw, k * j->chunk, 0, 0, j->x, scratch, NULL, j->zero,
+                         j->y, j->flags, 0, 0, 0, NULL};
+    part.n_tiles = part.run = j->tiles - part.t0 < j->chunk ? j->tiles - part.t0 : j->chunk;
+    const size_t n = part.n_tiles;
+    part.m = scratch + 16 * n * ci;
+    winograd_in(&part, 0);
+    for (size_t xi = 0; xi < 16; xi++)
+      clipdb__linear_run(&c->winograd[xi], n, part.v + xi * n * ci, ci, part.m + xi * n * co, co, 0);
+    winograd_out(&part, 0);
+  }
+  clipdb__threadpool_swap(pool);
+}
+
 /* Tiles per task of the transforms: about two tasks per thread, and at most one task where a
  * block's transform is too small to be worth waking the pool. */
 static size_t winograd_run_tiles(size_t n_tiles, size_t channels, size_t threads) {
@@ -524,11 +566,24 @@ static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, con
                                 float *y, float *scratch, uint32_t flags) {
   const size_t ci = c->c_in, co = c->c_out, tw = (w + 1) / 2, tiles = ((h + 1) / 2) * tw;
   const size_t block = winograd_block_tiles(c, tiles), threads = clipdb__threads_current();
-  float *zero = scratch + 16 * block * (ci + co);
+  float *zero = scratch;
   memset(zero, 0, ci * sizeof(float));
+  scratch += ci;
+  if (winograd_chunked(c)) {
+    winograd_job job = {c, h, w, tw, 0, 0, 0, x, NULL, NULL, zero, y, flags, tiles, block, 0, scratch};
+    atomic_init(&job.next_chunk, 0);
+    const size_t chunks = (tiles + block - 1) / block;
+    const size_t lanes = threads < chunks ? threads : chunks;
+    if (lanes > 1 && 16 * tiles * ci * co >= clipdb__parallel_min_macs)
+      clipdb__parallel_for(lanes, winograd_lane, &job);
+    else
+      winograd_lane(&job, 0);
+    return;
+  }
   for (size_t t0 = 0; t0 < tiles; t0 += block) {
     const size_t n = tiles - t0 < block ? tiles - t0 : block;
-    winograd_job job = {c, h, w, tw, t0, n, 0, x, scratch, scratch + 16 * n * ci, zero, y, flags};
+    winograd_job job = {c, h, w, tw, t0, n, 0, x, scratch, scratch + 16 * n * ci, zero, y, flags,
+                        0, 0, 0, NULL};
     job.run = winograd_run_tiles(n, ci, threads);
     clipdb__parallel_for((n + job.run - 1) / job.run, winograd_in, &job);
     if (threads > 1 && 16 * n * ci * co >= clipdb__parallel_min_macs)

@@ -2,8 +2,9 @@
  * 3×3 convolutions (src/nn/ops.c): the Winograd F(2×2, 3×3) path and the im2col path against
  * a direct convolution in double precision, on NHWC maps of odd and even sizes, channel counts
  * that are not multiples of the transforms' 16-channel chunks, every epilogue the GEMM boundary
- * has (residual, ReLU, QuickGELU), BatchNorm folded; and a map large enough to take several
- * Winograd blocks. Each output must lie within
+ * has (residual, ReLU, QuickGELU), BatchNorm folded; and maps large enough to take many
+ * chunks (small weights: a chunk per thread at a time) and several blocks (larger weights).
+ * Each output must lie within
  *     TOL · u · (Σ|w'·x| + |b'| + |y_old|),  u = 2⁻²⁴,
  * of the reference, where the sum runs over the output's 3×3×c_in window. The worst-case
  * bound of a recursive sum, γ(9·c_in + 2), grows with c_in; random operands stay near √K
@@ -66,16 +67,22 @@ static double check_shape(const shape *s, void *pool) {
             CLIPDB_STATUS_SUCCESS, "init (im2col): %s", err);
   CHECK(cw.winograd != NULL && cm.winograd == NULL, "%zux%zu %zu->%zu: Winograd chosen %d / %d", h,
         w, ci, co, cw.winograd != NULL, cm.winograd != NULL);
+  /* scratch as an embed call sizes it: with the pool current (Winograd's chunked layers take
+   * one chunk per thread) */
   size_t sf = clipdb__conv2d_scratch_floats(&cw, h, w), si = clipdb__conv2d_scratch_floats(&cm, h, w);
-  float *scratch = malloc(sizeof(float) * ((sf > si ? sf : si) + 1));
+  void *was = clipdb__threadpool_swap(pool);
+  const size_t st = clipdb__conv2d_scratch_floats(&cw, h, w);
+  clipdb__threadpool_swap(was);
+  float *scratch1 = malloc(sizeof(float) * ((sf > si ? sf : si) + 1));
+  float *scratch2 = malloc(sizeof(float) * (st + 1));
   const int residual = (s->flags & CLIPDB__GEMM_RESIDUAL) != 0;
   memcpy(y_w, old, sizeof(float) * h * w * co);
   memcpy(y_i, old, sizeof(float) * h * w * co);
   memcpy(y_t, old, sizeof(float) * h * w * co);
-  clipdb__conv2d_run(&cw, h, w, x, y_w, scratch, s->flags);
-  clipdb__conv2d_run(&cm, h, w, x, y_i, scratch, s->flags);
+  clipdb__conv2d_run(&cw, h, w, x, y_w, scratch1, s->flags);
+  clipdb__conv2d_run(&cm, h, w, x, y_i, scratch1, s->flags);
   void *prev = clipdb__threadpool_swap(pool);
-  clipdb__conv2d_run(&cw, h, w, x, y_t, scratch, s->flags);
+  clipdb__conv2d_run(&cw, h, w, x, y_t, scratch2, s->flags);
   clipdb__threadpool_swap(prev);
   CHECK(memcmp(y_w, y_t, sizeof(float) * h * w * co) == 0,
         "%zux%zu %zu->%zu flags %u: Winograd differs on 2 threads", h, w, ci, co, s->flags);
@@ -118,7 +125,7 @@ static double check_shape(const shape *s, void *pool) {
   clipdb__conv2d_free(&cw);
   clipdb__conv2d_free(&cm);
   free(wt), free(x), free(bias), free(old), free(g), free(be), free(mu), free(var);
-  free(y_w), free(y_i), free(y_t), free(scratch);
+  free(y_w), free(y_i), free(y_t), free(scratch1), free(scratch2);
   return worst_w;
 }
 
@@ -131,8 +138,10 @@ int main(void) {
       {9, 6, 33, 40, CLIPDB__GEMM_RESIDUAL},
       {13, 11, 64, 24, CLIPDB__GEMM_RELU},
       {14, 14, 96, 80, CLIPDB__GEMM_RELU},
-      /* 1,225 tiles of 64 + 64 channels: more than one Winograd block */
+      /* 1,225 tiles of 64 + 64 channels: many chunks (weights of 256 KiB: the chunked path) */
       {70, 70, 64, 64, CLIPDB__GEMM_RELU},
+      /* 676 tiles of 96 + 96 channels: two blocks (larger weights: the blocked path) */
+      {52, 52, 96, 96, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU},
   };
   size_t saved = clipdb__parallel_min_macs;
   clipdb__parallel_min_macs = 0; /* the pool splits every GEMM and transform it can */
