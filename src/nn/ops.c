@@ -415,7 +415,9 @@ static void im2col_rows(void *ctx, size_t t) {
  * V = Bᵀ d B with Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]; then
  * M_xi = V_xi · U_xiᵀ (one GEMM per xi over the block's tiles) and y = Aᵀ M A with
  * Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], then the epilogue (+ y's old value, activation).
- * Scratch: V [16][tiles][c_in], M [16][tiles][c_out], a zero row of c_in.
+ * Scratch: V [tiles][16][c_in], M [tiles][16][c_out] (each tile's 16 rows together, so the
+ * transforms read and write one contiguous run per tile; GEMM xi takes every 16th row), a zero
+ * row of c_in.
  */
 typedef struct winograd_job {
   const clipdb__conv2d *c;
@@ -435,44 +437,73 @@ typedef struct winograd_job {
  * contiguous channels, which compilers vectorise. */
 #define WINOGRAD_CHUNK 16
 
-static void winograd_in(void *ctx, size_t task) {
+/* Natively on x86-64 the transforms are compiled for AVX-512F, AVX2 and the baseline (SSE2),
+ * and the loader picks the widest the CPU runs (GCC/Clang function multi-versioning); a chunk
+ * of 16 channels is then one 512-bit vector. Elsewhere (wasm: SIMD128) as the build targets. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) /* its runtime is not up yet when the ifunc resolvers run */
+#define WINOGRAD_NO_CLONES
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define WINOGRAD_NO_CLONES
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(WINOGRAD_NO_CLONES)
+#define WINOGRAD_TARGETS __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WINOGRAD_TARGETS
+#endif
+
+/* The input transform of `n` channels (n <= WINOGRAD_CHUNK) from the 16 window pointers d (each
+ * already offset to the chunk) into V_0 at v0, V_xi `stride` floats further each. Inlined with
+ * n = WINOGRAD_CHUNK for whole chunks, so their loops have a constant trip count. */
+static inline void winograd_in_chunk(const float *const *d, size_t n, float *v0, size_t stride) {
+  float e[16][WINOGRAD_CHUNK]; /* Bᵀ d, row r at e[4r + q] */
+  for (size_t q = 0; q < 4; q++) {
+    const float *restrict d0 = d[q], *restrict d1 = d[4 + q];
+    const float *restrict d2 = d[8 + q], *restrict d3 = d[12 + q];
+    for (size_t i = 0; i < n; i++) {
+      e[q][i] = d0[i] - d2[i];
+      e[4 + q][i] = d1[i] + d2[i];
+      e[8 + q][i] = d2[i] - d1[i];
+      e[12 + q][i] = d1[i] - d3[i];
+    }
+  }
+  for (size_t r = 0; r < 4; r++) { /* (Bᵀ d) B */
+    float *restrict o0 = v0 + (r * 4) * stride, *restrict o1 = o0 + stride;
+    float *restrict o2 = o1 + stride, *restrict o3 = o2 + stride;
+    const float *e0 = e[4 * r], *e1 = e[4 * r + 1], *e2 = e[4 * r + 2], *e3 = e[4 * r + 3];
+    for (size_t i = 0; i < n; i++) {
+      o0[i] = e0[i] - e2[i];
+      o1[i] = e1[i] + e2[i];
+      o2[i] = e2[i] - e1[i];
+      o3[i] = e1[i] - e3[i];
+    }
+  }
+}
+
+WINOGRAD_TARGETS static void winograd_in(void *ctx, size_t task) {
   const winograd_job *j = ctx;
   const size_t ci = j->c->c_in, a = task * j->run;
   const size_t b = a + j->run < j->n_tiles ? a + j->run : j->n_tiles;
-  const size_t stride = j->n_tiles * ci; /* from V_xi to V_xi+1 */
+  const size_t stride = ci; /* from V_xi to V_xi+1 within a tile's row */
   for (size_t t = a; t < b; t++) {
     const size_t ty = (j->t0 + t) / j->tw, tx = (j->t0 + t) % j->tw;
-    const float *d[16];
+    const float *d[16], *di[16];
     for (size_t r = 0; r < 4; r++)
       for (size_t q = 0; q < 4; q++) {
         const ptrdiff_t iy = (ptrdiff_t)(2 * ty + r) - 1, ix = (ptrdiff_t)(2 * tx + q) - 1;
         d[r * 4 + q] = in_image(iy, ix, j->h, j->w) ? j->x + ((size_t)iy * j->w + (size_t)ix) * ci
                                                     : j->zero;
       }
-    for (size_t i0 = 0; i0 < ci; i0 += WINOGRAD_CHUNK) {
-      const size_t n = ci - i0 < WINOGRAD_CHUNK ? ci - i0 : WINOGRAD_CHUNK;
-      float e[16][WINOGRAD_CHUNK]; /* Bᵀ d, row r at e[4r + q] */
-      for (size_t q = 0; q < 4; q++) {
-        const float *restrict d0 = d[q] + i0, *restrict d1 = d[4 + q] + i0;
-        const float *restrict d2 = d[8 + q] + i0, *restrict d3 = d[12 + q] + i0;
-        for (size_t i = 0; i < n; i++) {
-          e[q][i] = d0[i] - d2[i];
-          e[4 + q][i] = d1[i] + d2[i];
-          e[8 + q][i] = d2[i] - d1[i];
-          e[12 + q][i] = d1[i] - d3[i];
-        }
-      }
-      for (size_t r = 0; r < 4; r++) { /* (Bᵀ d) B */
-        float *restrict v0 = j->v + (r * 4) * stride + t * ci + i0;
-        float *restrict v1 = v0 + stride, *restrict v2 = v1 + stride, *restrict v3 = v2 + stride;
-        const float *e0 = e[4 * r], *e1 = e[4 * r + 1], *e2 = e[4 * r + 2], *e3 = e[4 * r + 3];
-        for (size_t i = 0; i < n; i++) {
-          v0[i] = e0[i] - e2[i];
-          v1[i] = e1[i] + e2[i];
-          v2[i] = e2[i] - e1[i];
-          v3[i] = e1[i] - e3[i];
-        }
-      }
+    size_t i0 = 0;
+    for (; i0 + WINOGRAD_CHUNK <= ci; i0 += WINOGRAD_CHUNK) {
+      for (size_t k = 0; k < 16; k++) di[k] = d[k] + i0;
+      winograd_in_chunk(di, WINOGRAD_CHUNK, j->v + t * 16 * ci + i0, stride);
+    }
+    if (i0 < ci) {
+      for (size_t k = 0; k < 16; k++) di[k] = d[k] + i0;
+      winograd_in_chunk(di, ci - i0, j->v + t * 16 * ci + i0, stride);
     }
   }
 }
@@ -482,50 +513,63 @@ static void winograd_gemm(void *ctx, size_t xi) {
   const winograd_job *j = ctx;
   const size_t ci = j->c->c_in, co = j->c->c_out, n = j->n_tiles;
   void *pool = clipdb__threadpool_swap(NULL);
-  clipdb__linear_run(&j->c->winograd[xi], n, j->v + xi * n * ci, ci, j->m + xi * n * co, co, 0);
+  clipdb__linear_run(&j->c->winograd[xi], n, j->v + xi * ci, 16 * ci, j->m + xi * co, 16 * co, 0);
   clipdb__threadpool_swap(pool);
 }
 
-static void winograd_out(void *ctx, size_t task) {
+/* The output transform of `n` channels (n <= WINOGRAD_CHUNK) of one tile, from M_0 at m0 (M_xi
+ * `stride` floats further each) into out[p] for the tile's outputs p = 2r + q. */
+static inline void winograd_out_chunk(const float *m0, size_t stride, size_t n,
+                                      float out[4][WINOGRAD_CHUNK]) {
+  float u[8][WINOGRAD_CHUNK]; /* Aᵀ M, row r at u[4r + q] */
+  for (size_t q = 0; q < 4; q++) {
+    const float *restrict a0 = m0 + q * stride, *restrict a1 = a0 + 4 * stride;
+    const float *restrict a2 = a1 + 4 * stride, *restrict a3 = a2 + 4 * stride;
+    for (size_t o = 0; o < n; o++) {
+      u[q][o] = a0[o] + a1[o] + a2[o];
+      u[4 + q][o] = a1[o] - a2[o] - a3[o];
+    }
+  }
+  for (size_t r = 0; r < 2; r++)
+    for (size_t o = 0; o < n; o++) {
+      out[2 * r][o] = u[4 * r][o] + u[4 * r + 1][o] + u[4 * r + 2][o];
+      out[2 * r + 1][o] = u[4 * r + 1][o] - u[4 * r + 2][o] - u[4 * r + 3][o];
+    }
+}
+
+/* y = epilogue(src) for n channels: + y's old value (residual), then the activation. */
+static inline void winograd_store(float *restrict dst, const float *src, size_t n, uint32_t flags) {
+  if (flags & CLIPDB__GEMM_RESIDUAL)
+    for (size_t o = 0; o < n; o++) dst[o] += src[o];
+  else
+    for (size_t o = 0; o < n; o++) dst[o] = src[o];
+  if (flags & CLIPDB__GEMM_RELU)
+    for (size_t o = 0; o < n; o++) dst[o] = dst[o] > 0.0f ? dst[o] : 0.0f;
+  if (flags & CLIPDB__GEMM_QUICKGELU)
+    for (size_t o = 0; o < n; o++) dst[o] = dst[o] / (1.0f + expf(-1.702f * dst[o]));
+}
+
+WINOGRAD_TARGETS static void winograd_out(void *ctx, size_t task) {
   const winograd_job *j = ctx;
   const size_t co = j->c->c_out, a = task * j->run, n = j->n_tiles;
   const size_t b = a + j->run < n ? a + j->run : n;
-  const size_t stride = n * co; /* from M_xi to M_xi+1 */
-  const int residual = (j->flags & CLIPDB__GEMM_RESIDUAL) != 0;
-  const int relu = (j->flags & CLIPDB__GEMM_RELU) != 0, gelu = (j->flags & CLIPDB__GEMM_QUICKGELU) != 0;
+  const size_t stride = co; /* from M_xi to M_xi+1 within a tile's row */
+  float out[4][WINOGRAD_CHUNK];
   for (size_t t = a; t < b; t++) {
     const size_t ty = (j->t0 + t) / j->tw, tx = (j->t0 + t) % j->tw;
+    float *dst[4] = {NULL, NULL, NULL, NULL}; /* NULL: past the map's edge */
+    for (size_t p = 0; p < 4; p++) {
+      const size_t oy = 2 * ty + p / 2, ox = 2 * tx + p % 2;
+      if (oy < j->h && ox < j->w) dst[p] = j->y + (oy * j->w + ox) * co;
+    }
     for (size_t o0 = 0; o0 < co; o0 += WINOGRAD_CHUNK) {
       const size_t nc = co - o0 < WINOGRAD_CHUNK ? co - o0 : WINOGRAD_CHUNK;
-      float u[8][WINOGRAD_CHUNK], out[4][WINOGRAD_CHUNK]; /* Aᵀ M: row r at u[4r + q]; y */
-      for (size_t q = 0; q < 4; q++) {
-        const float *restrict m0 = j->m + q * stride + t * co + o0;
-        const float *restrict m1 = m0 + 4 * stride, *restrict m2 = m1 + 4 * stride;
-        const float *restrict m3 = m2 + 4 * stride;
-        for (size_t o = 0; o < nc; o++) {
-          u[q][o] = m0[o] + m1[o] + m2[o];
-          u[4 + q][o] = m1[o] - m2[o] - m3[o];
-        }
-      }
-      for (size_t r = 0; r < 2; r++)
-        for (size_t o = 0; o < nc; o++) {
-          out[2 * r][o] = u[4 * r][o] + u[4 * r + 1][o] + u[4 * r + 2][o];
-          out[2 * r + 1][o] = u[4 * r + 1][o] - u[4 * r + 2][o] - u[4 * r + 3][o];
-        }
-      for (size_t p = 0; p < 4; p++) {
-        const size_t oy = 2 * ty + p / 2, ox = 2 * tx + p % 2;
-        if (oy >= j->h || ox >= j->w) continue;
-        float *restrict dst = j->y + (oy * j->w + ox) * co + o0;
-        const float *src = out[p];
-        if (residual)
-          for (size_t o = 0; o < nc; o++) dst[o] += src[o];
-        else
-          for (size_t o = 0; o < nc; o++) dst[o] = src[o];
-        if (relu)
-          for (size_t o = 0; o < nc; o++) dst[o] = dst[o] > 0.0f ? dst[o] : 0.0f;
-        if (gelu)
-          for (size_t o = 0; o < nc; o++) dst[o] = dst[o] / (1.0f + expf(-1.702f * dst[o]));
-      }
+      if (nc == WINOGRAD_CHUNK)
+        winograd_out_chunk(j->m + t * 16 * co + o0, stride, WINOGRAD_CHUNK, out);
+      else
+        winograd_out_chunk(j->m + t * 16 * co + o0, stride, nc, out);
+      for (size_t p = 0; p < 4; p++)
+        if (dst[p] != NULL) winograd_store(dst[p] + o0, out[p], nc, j->flags);
     }
   }
 }
@@ -549,7 +593,8 @@ static void winograd_lane(void *ctx, size_t lane) {
     part.m = scratch + 16 * n * ci;
     winograd_in(&part, 0);
     for (size_t xi = 0; xi < 16; xi++)
-      clipdb__linear_run(&c->winograd[xi], n, part.v + xi * n * ci, ci, part.m + xi * n * co, co, 0);
+      clipdb__linear_run(&c->winograd[xi], n, part.v + xi * ci, 16 * ci, part.m + xi * co, 16 * co,
+                         0);
     winograd_out(&part, 0);
   }
   clipdb__threadpool_swap(pool);
@@ -590,7 +635,8 @@ static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, con
       clipdb__parallel_for(16, winograd_gemm, &job);
     else
       for (size_t xi = 0; xi < 16; xi++)
-        clipdb__linear_run(&c->winograd[xi], n, job.v + xi * n * ci, ci, job.m + xi * n * co, co, 0);
+        clipdb__linear_run(&c->winograd[xi], n, job.v + xi * ci, 16 * ci, job.m + xi * co, 16 * co,
+                           0);
     job.run = winograd_run_tiles(n, co, threads);
     clipdb__parallel_for((n + job.run - 1) / job.run, winograd_out, &job);
   }
