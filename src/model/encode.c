@@ -328,7 +328,9 @@ static clipdb_status encode_resnet(clipdb_session_t *s, const float *pixels, flo
       clipdb__avg_pool2d(side, side, planes, st, b, a);
       mid = a;
     }
-    /* identity (or downsample: avg-pool(stride), 1×1 conv, BN) into o, then conv3 + residual + ReLU */
+    /* conv3 + residual + ReLU onto the downsampled identity (avg-pool(stride), 1×1 conv, BN)
+     * in o, or straight onto the identity x itself (the GEMM reads each element of C before
+     * writing it, and conv3 reads only mid) */
     if (bl->has_down) {
       const float *src = x;
       if (st > 1) {
@@ -336,13 +338,13 @@ static clipdb_status encode_resnet(clipdb_session_t *s, const float *pixels, flo
         src = b == mid ? a : b;
       }
       clipdb__conv2d_run(&bl->down, os, os, src, o, col, 0);
+      clipdb__conv2d_run(&bl->conv3, os, os, mid, o, col, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU);
+      float *t = x;
+      x = o;
+      o = t;
     } else {
-      memcpy(o, x, os * os * ch * sizeof(float));
+      clipdb__conv2d_run(&bl->conv3, os, os, mid, x, col, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU);
     }
-    clipdb__conv2d_run(&bl->conv3, os, os, mid, o, col, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU);
-    float *t = x;
-    x = o;
-    o = t;
     side = os;
     ch = bl->conv3.c_out;
     if (i + 1 == m->stage_end[stage]) {

@@ -766,20 +766,41 @@ void clipdb__attention_portable(size_t n_q, size_t n_kv, size_t heads, size_t he
   }
 }
 
-void clipdb__avg_pool2d(size_t h, size_t w, size_t c, size_t s, const float *x, float *y) {
-  size_t oh = h / s, ow = w / s;
-  float inv = 1.0f / (float)(s * s);
-  for (size_t oy = 0; oy < oh; oy++)
+/* Output rows [t·run, (t + 1)·run) of an average pool (one task of the row split). */
+typedef struct pool_job {
+  size_t h, w, c, s, run;
+  const float *x;
+  float *y;
+} pool_job;
+
+static void avg_pool_rows(void *ctx, size_t t) {
+  const pool_job *j = ctx;
+  const size_t s = j->s, c = j->c, oh = j->h / s, ow = j->w / s;
+  const size_t a = t * j->run, b = a + j->run < oh ? a + j->run : oh;
+  const float inv = 1.0f / (float)(s * s);
+  for (size_t oy = a; oy < b; oy++)
     for (size_t ox = 0; ox < ow; ox++) {
-      float *dst = y + (oy * ow + ox) * c;
+      float *restrict dst = j->y + (oy * ow + ox) * c;
       for (size_t ch = 0; ch < c; ch++) dst[ch] = 0.0f;
       for (size_t ky = 0; ky < s; ky++)
         for (size_t kx = 0; kx < s; kx++) {
-          const float *src = x + ((oy * s + ky) * w + (ox * s + kx)) * c;
+          const float *restrict src = j->x + ((oy * s + ky) * j->w + (ox * s + kx)) * c;
           for (size_t ch = 0; ch < c; ch++) dst[ch] += src[ch];
         }
       for (size_t ch = 0; ch < c; ch++) dst[ch] *= inv;
     }
+}
+
+void clipdb__avg_pool2d(size_t h, size_t w, size_t c, size_t s, const float *x, float *y) {
+  const size_t oh = h / s, threads = clipdb__threads_current();
+  pool_job job = {h, w, c, s, oh, x, y};
+  /* split by output rows (about two runs per thread) when the input is large enough to pay */
+  if (threads > 1 && oh >= 2 && h * w * c >= IM2COL_PARALLEL_FLOATS) {
+    job.run = (oh + 2 * threads - 1) / (2 * threads);
+    clipdb__parallel_for((oh + job.run - 1) / job.run, avg_pool_rows, &job);
+  } else {
+    avg_pool_rows(&job, 0);
+  }
 }
 
 void clipdb__mean_rows(size_t m, size_t n, const float *x, size_t ldx, float *y) {
