@@ -13,7 +13,7 @@
 // own float32 embedding (see int8Case below).
 // Appends one JSON object per case to bench/results.jsonl. bench/run prepares the files.
 import { fork, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -32,16 +32,50 @@ const only = opt('--cases', '') ? opt('--cases', '').split(',') : null;
 // numThreads / intraOpNumThreads). bench/run runs every case at 1 and at 2 threads.
 const threads = Number(opt('--threads', 1));
 if (!Number.isInteger(threads) || threads < 1 || threads > 16) throw new Error(`--threads must be 1..16, got ${opt('--threads')}`);
-// Idle time before every timed run (and warm-up run), so each run starts on a quiet machine:
-// after a run both runtimes' pools keep their threads spinning for a while (measured here at 2
-// threads after a ViT-B/32 image: onnxruntime-node about 35-45 ms of CPU over the next ~50 ms,
-// clipdb's pthreadpool about 20 ms), and without a pause those spinning threads take cores
-// from the other runtime's run that follows (clipdb ViT-B/32 at 2 threads: 54 ms right after
-// an onnxruntime-node run, 33 ms after 100 ms idle). A user runs one of them, not both; a run
-// after a pause also pays for waking its own threads, as a search box's query does.
-const gapMs = Number(opt('--gap-ms', 150));
+// Before every timed run (and warm-up run) the bench waits until both runtimes' processes are
+// quiet: their threads' CPU time (/proc/<pid>/task/*/schedstat, ns) grew by less than 0.5 ms
+// over the last 5 ms (at most 1 s). After a run both runtimes' pools keep their threads spinning
+// for a while (measured here at 2 threads after a ViT-B/32 image: onnxruntime-node about 35-45
+// ms of CPU over the next ~50 ms, clipdb's pthreadpool about 20 ms), and without the wait those
+// threads took cores from the other runtime's run that follows (clipdb ViT-B/32 at 2 threads:
+// 54 ms right after an onnxruntime-node run, 33 ms after 100 ms idle). A fixed idle time also
+// works but makes short runs pay for waking from idle (a 77-token text in wasm at 1 thread:
+// 0.82-0.90 of the peer after 150 ms idle against 0.65-0.77 back to back), which the quiet wait
+// mostly avoids. `--gap-ms N` adds N ms of idle on top (default 0). Where /proc is not there,
+// the wait is a fixed 150 ms.
+const gapMs = Number(opt('--gap-ms', 0));
 if (!(gapMs >= 0)) throw new Error(`--gap-ms must be >= 0, got ${opt('--gap-ms')}`);
-const idle = () => new Promise((r) => setTimeout(r, gapMs));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function cpuNs(pids) {
+  let ns = 0;
+  for (const pid of pids) {
+    let tasks = [];
+    try { tasks = readdirSync(`/proc/${pid}/task`); } catch { return null; }
+    for (const t of tasks) {
+      try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+    }
+  }
+  return ns;
+}
+const quietWaits = [];
+process.on('exit', () => {
+  const q = [...quietWaits].sort((x, y) => x - y);
+  if (q.length) console.log(`waits for quiet before runs: median ${q[q.length >> 1].toFixed(1)} ms, max ${q[q.length - 1].toFixed(1)} ms`);
+});
+async function idle(...workers) {
+  if (gapMs > 0) await sleep(gapMs);
+  const pids = workers.map((w) => w.child.pid);
+  const t0 = performance.now();
+  let before = cpuNs(pids);
+  if (before === null) return sleep(150);
+  while (performance.now() - t0 < 1000) {
+    await sleep(5);
+    const now = cpuNs(pids);
+    if (now - before < 0.5e6) break;
+    before = now;
+  }
+  quietWaits.push(performance.now() - t0);
+}
 const arch = JSON.parse(readFileSync(path.join(root, '..', 'shared', 'golden', 'architectures.json'), 'utf8')).models;
 
 // Tokens: start-of-text 49406, end-of-text 49407 (the largest id); ids in between are random
@@ -157,7 +191,7 @@ const peerName = native ? 'onnxruntime-node' : 'onnxruntime-web';
 const peerVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', peerName, 'package.json'), 'utf8')).version;
 console.log(`clipdb (${native ? `native, ${nativeBackend} backend` : 'wasm SIMD128'}) vs ${peerName} ${peerVersion}, ${threads} thread${threads > 1 ? 's' : ''} each, Node ${process.version}`);
 console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`median of ${runs} alternating runs after warm-up, ${gapMs} ms idle before each\n`);
+console.log(`median of ${runs} alternating runs after warm-up, each once both processes are quiet${gapMs ? ` and ${gapMs} ms idle` : ''}\n`);
 console.log('case                                   clipdb ms    peer ms   ratio  clipdb MB  peer MB   cosine  cpu ratio');
 
 // Cosine per tower (a 'both' embedding is the image's then the text's), and the worst of them.
@@ -209,12 +243,12 @@ async function int8Case(c) {
       return;
     }
     const all = [q, ...peers.map((p) => p.w)];
-    for (let i = 0; i < 2; i++) for (const w of all) await idle(), await w.call({ cmd: 'run' }); // warm-up
+    for (let i = 0; i < 2; i++) for (const w of all) await idle(...all), await w.call({ cmd: 'run' }); // warm-up
     const t = all.map(() => []), cpu = all.map(() => []);
     for (let i = 0; i < runs; i++) {
       for (let j = 0; j < all.length; j++) {
         const k = (i + j) % all.length;
-        await idle();
+        await idle(...all);
         const r = await all[k].call({ cmd: 'run' });
         t[k].push(r.ms);
         cpu[k].push(r.cpu_ms);
@@ -283,12 +317,12 @@ for (const c of cases) {
     appendFileSync(path.join(here, 'results.jsonl'), JSON.stringify({ case: c.case, threads, error: 'embeddings differ', cosine: cmp.cos }) + '\n');
     continue;
   }
-  for (let i = 0; i < 2; i++) await idle(), await a.call({ cmd: 'run' }), await idle(), await b.call({ cmd: 'run' }); // warm-up
+  for (let i = 0; i < 2; i++) await idle(a, b), await a.call({ cmd: 'run' }), await idle(a, b), await b.call({ cmd: 'run' }); // warm-up
   const ta = [], tb = [], ca = [], cb = [];
   for (let i = 0; i < runs; i++) {
     const order = i % 2 ? [[b, tb, cb], [a, ta, ca]] : [[a, ta, ca], [b, tb, cb]];
     for (const [w, t, cpu] of order) {
-      await idle();
+      await idle(a, b);
       const r = await w.call({ cmd: 'run' });
       t.push(r.ms);
       cpu.push(r.cpu_ms);
