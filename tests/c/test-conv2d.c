@@ -140,8 +140,10 @@ int main(void) {
       {14, 14, 96, 80, CLIPDB__GEMM_RELU},
       /* 1,225 tiles of 64 + 64 channels: many chunks (weights of 256 KiB: the chunked path) */
       {70, 70, 64, 64, CLIPDB__GEMM_RELU},
-      /* 676 tiles of 96 + 96 channels: two blocks (larger weights: the blocked path) */
-      {52, 52, 96, 96, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU},
+      /* 96 + 96 channels: weights of 576 KiB, still chunked */
+      {30, 26, 96, 96, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU},
+      /* 625 tiles of 128 + 136 channels: weights over 1 MiB (the blocked path), two blocks */
+      {50, 50, 128, 136, CLIPDB__GEMM_RELU},
   };
   size_t saved = clipdb__parallel_min_macs;
   clipdb__parallel_min_macs = 0; /* the pool splits every GEMM and transform it can */
