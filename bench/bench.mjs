@@ -113,6 +113,8 @@ const cases = [
     ['vit-b-32-image-int8', 'image', vit, {}, 'vit-b-32-image'],
     ['rn50-image-int8', 'image', rn50, {}, 'rn50-image'],
     ['vit-b-32-text-77-int8', 'text', vit, { tokens: tok77 }, 'vit-b-32-text77'],
+    // the search-box case in int8: the 7-token query against the peers' 77-position graphs
+    ['vit-b-32-text-7-query-vs-peer-77-int8', 'text', vit, { tokens: tok7, ortTokens: pad77(tok7) }, 'vit-b-32-text77'],
     ['vit-b-32-both-towers-int8', 'both', vit, { tokens: tok7, ortTokens: pad77(tok7) }, 'vit-b-32-image', 'vit-b-32-text77'],
   ].map(([name, kind, m, inputs, peerImage, peerText]) => ({
     case: name, kind, ...m, ...inputs, int8: true, wasmOnly: true,
