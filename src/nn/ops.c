@@ -13,6 +13,10 @@
 
 int clipdb__conv2d_float_im2col = 0;
 
+/* Items per task when n items are split over `threads` threads: about two tasks per thread, so
+ * one slow thread holds up at most half its share. */
+static size_t per_task(size_t n, size_t threads) { return (n + 2 * threads - 1) / (2 * threads); }
+
 clipdb_status clipdb__linear_init_dtype(clipdb__linear *l, clipdb__weight_dtype dtype, size_t n_out,
                                         size_t n_in, const float *w, size_t stride_n,
                                         size_t stride_k, const float *bias, const char *what,
@@ -99,8 +103,7 @@ static void qs8_run_quantized(const clipdb__linear *l, size_t m, const void *scr
   const size_t threads = clipdb__threads_current();
   size_t slice = n;
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
-    slice = (n + 2 * threads - 1) / (2 * threads);
-    slice = (slice + 7) / 8 * 8;
+    slice = (per_task(n, threads) + 7) / 8 * 8;
   }
   qs8_job job = {clipdb__qs8_gemm_default(), l->q8, scratch, m, n, slice, ldy, y, flags};
   if (slice < n) clipdb__parallel_for((n + slice - 1) / slice, qs8_slice, &job);
@@ -233,8 +236,6 @@ clipdb_status clipdb__conv2d_init_ex(clipdb__conv2d *c, clipdb__weight_dtype dty
   clipdb_status status;
   if (winograd && clipdb__conv2d_winograd && dtype == CLIPDB__WEIGHTS_F32 && kernel == 3 &&
       stride == 1 && pad == 1) {
-    c->gemm.n_in = k;
-    c->gemm.n_out = c_out;
     status = winograd_init(c, wt, b, what, errbuf);
   } else {
     status = clipdb__linear_init_dtype(&c->gemm, dtype, c_out, k, wt, k, 1, b, what, errbuf);
@@ -513,12 +514,18 @@ WINOGRAD_TARGETS static void winograd_in(void *ctx, size_t task) {
   }
 }
 
+/* M_xi = V_xi · U_xiᵀ over n tiles: row t of V_xi is V's row 16t + xi, likewise for M. */
+static void winograd_gemm_xi(const clipdb__conv2d *c, size_t n, const float *v, float *m,
+                             size_t xi) {
+  const size_t ci = c->c_in, co = c->c_out;
+  clipdb__linear_run(&c->winograd[xi], n, v + xi * ci, 16 * ci, m + xi * co, 16 * co, 0);
+}
+
 /* GEMM xi of a block, on the calling thread alone (a task of the pool: no nested split). */
 static void winograd_gemm(void *ctx, size_t xi) {
   const winograd_job *j = ctx;
-  const size_t ci = j->c->c_in, co = j->c->c_out, n = j->n_tiles;
   void *pool = clipdb__threadpool_swap(NULL);
-  clipdb__linear_run(&j->c->winograd[xi], n, j->v + xi * ci, 16 * ci, j->m + xi * co, 16 * co, 0);
+  winograd_gemm_xi(j->c, j->n_tiles, j->v, j->m, xi);
   clipdb__threadpool_swap(pool);
 }
 
@@ -597,9 +604,7 @@ static void winograd_lane(void *ctx, size_t lane) {
     const size_t n = part.n_tiles;
     part.m = scratch + 16 * n * ci;
     winograd_in(&part, 0);
-    for (size_t xi = 0; xi < 16; xi++)
-      clipdb__linear_run(&c->winograd[xi], n, part.v + xi * ci, 16 * ci, part.m + xi * co, 16 * co,
-                         0);
+    for (size_t xi = 0; xi < 16; xi++) winograd_gemm_xi(c, n, part.v, part.m, xi);
     winograd_out(&part, 0);
   }
   clipdb__threadpool_swap(pool);
@@ -609,7 +614,7 @@ static void winograd_lane(void *ctx, size_t lane) {
  * block's transform is too small to be worth waking the pool. */
 static size_t winograd_run_tiles(size_t n_tiles, size_t channels, size_t threads) {
   if (threads <= 1 || n_tiles * channels * 16 < IM2COL_PARALLEL_FLOATS) return n_tiles;
-  return (n_tiles + 2 * threads - 1) / (2 * threads);
+  return per_task(n_tiles, threads);
 }
 
 static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, const float *x,
@@ -639,9 +644,7 @@ static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, con
     if (threads > 1 && 16 * n * ci * co >= clipdb__parallel_min_macs)
       clipdb__parallel_for(16, winograd_gemm, &job);
     else
-      for (size_t xi = 0; xi < 16; xi++)
-        clipdb__linear_run(&c->winograd[xi], n, job.v + xi * ci, 16 * ci, job.m + xi * co, 16 * co,
-                           0);
+      for (size_t xi = 0; xi < 16; xi++) winograd_gemm_xi(c, n, job.v, job.m, xi);
     job.run = winograd_run_tiles(n, co, threads);
     clipdb__parallel_for((n + job.run - 1) / job.run, winograd_out, &job);
   }
@@ -670,7 +673,7 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
     const size_t p1 = p0 + block < n_pix ? p0 + block : n_pix;
     im2col_job job = {c, h, w, ow, k, p0, p1, p1 - p0, x, scratch};
     if (threads > 1 && (p1 - p0) * k >= IM2COL_PARALLEL_FLOATS) {
-      job.run = (p1 - p0 + 2 * threads - 1) / (2 * threads);
+      job.run = per_task(p1 - p0, threads);
       clipdb__parallel_for((p1 - p0 + job.run - 1) / job.run, im2col_rows, &job);
     } else {
       im2col_rows(&job, 0);
@@ -717,7 +720,7 @@ void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const fl
    * few operations per element: counted as 16 multiply-adds each against the GEMM threshold).
    * Each row is computed by one thread in the same order, so results do not change. */
   if (threads > 1 && m >= 2 && 16 * m * n >= clipdb__parallel_min_macs) {
-    job.run = (m + 2 * threads - 1) / (2 * threads);
+    job.run = per_task(m, threads);
     clipdb__parallel_for((m + job.run - 1) / job.run, ln_rows, &job);
   } else if (m > 0) {
     ln_rows(&job, 0);
@@ -801,7 +804,7 @@ void clipdb__avg_pool2d(size_t h, size_t w, size_t c, size_t s, const float *x, 
   pool_job job = {h, w, c, s, oh, x, y};
   /* split by output rows (about two runs per thread) when the input is large enough to pay */
   if (threads > 1 && oh >= 2 && h * w * c >= IM2COL_PARALLEL_FLOATS) {
-    job.run = (oh + 2 * threads - 1) / (2 * threads);
+    job.run = per_task(oh, threads);
     clipdb__parallel_for((oh + job.run - 1) / job.run, avg_pool_rows, &job);
   } else {
     avg_pool_rows(&job, 0);
