@@ -45,26 +45,26 @@ void *clipdb__threadpool_current(void) { return current; }
 
 #elif defined(CLIPDB_HAVE_PTHREADS)
 /*
- * The threaded wasm build (Emscripten pthreads, CLIPDB_WASM_THREADS): pthreadpool is not
- * available there, so a small pool of our own. A parallel_for publishes its job (task, ctx, n)
- * under a new generation number in one atomic word, `claim` (generation, n and the next index),
- * and every thread, the caller included, claims indices from it by compare-and-swap until none
- * is left; the caller then waits until all n tasks are done, not until every thread has looked:
- * a thread that is slow to wake (a sleeping core of a virtual machine can take milliseconds)
- * finds the job taken and costs nothing. A claim only succeeds while its generation is current
- * and the task and context are read after it, so a late thread never runs an old job's task on
- * a new job's indices. Between jobs the threads spin for about SPIN_NS before they sleep on a
- * condition variable, so the jobs of one embed call (tens to hundreds, tens of microseconds
- * apart) find them awake; making a pool current (the start of an embed call) wakes sleeping
- * threads, so they wake while the caller does its first serial steps. Which thread runs an index
- * does not change what it computes (the tasks write disjoint outputs), so results do not depend
- * on the thread count. In Emscripten a thread can only start from a Worker created in advance
+ * The threaded wasm build (Emscripten pthreads, CLIPDB_WASM_THREADS): pthreadpool is not available
+ * there, so a small pool of our own. A parallel_for publishes its job (task, ctx, n) under a new
+ * generation number in one atomic word, `claim` (generation, n and the next index), and every
+ * thread, the caller included, claims indices from it by compare-and-swap until none is left; the
+ * caller then waits until all n tasks are done, not until every thread has looked: a thread that is
+ * slow to wake (a sleeping core of a virtual machine can take milliseconds) takes what is left of
+ * the job, or nothing, and holds no one up. A claim only succeeds while its generation is current
+ * and the task and context are read after it, so a late thread never runs an old job's task on a
+ * new job's indices. Between jobs the threads spin for about SPIN_NS before they sleep on a
+ * condition variable, so the jobs of one embed call (tens to hundreds, tens of microseconds apart)
+ * find them awake; making a pool current (the start of an embed call) wakes sleeping threads, so
+ * they wake while the caller does its first serial steps. Which thread runs an index does not
+ * change what it computes (the tasks write disjoint outputs), so results do not depend on the
+ * thread count. In Emscripten a thread can only start from a Worker created in advance
  * (PTHREAD_POOL_SIZE, set by the JS loader: threads - 1); pthread_create fails with EAGAIN past
- * that, and the pool then keeps the threads it got (at least the caller). So that a second model
- * in the same module (the Worker loads the next model before freeing the previous one) is not
- * left without threads, the module has one pool, shared by reference count: the first model
- * sizes it. Native builds without pthreadpool (or with CLIPDB_OWN_THREADPOOL) give each model
- * its own pool. Calls from several threads are serialised (call_lock), as pthreadpool does.
+ * that, and the pool then keeps the threads it got (at least the caller). So that a second model in
+ * the same module (the Worker loads the next model before freeing the previous one) is not left
+ * without threads, the module has one pool, shared by reference count: the first model sizes it.
+ * Native builds without pthreadpool (or with CLIPDB_OWN_THREADPOOL) give each model its own pool.
+ * Calls from several threads are serialised (call_lock), as pthreadpool does.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -145,7 +145,8 @@ static void *worker_main(void *arg) {
     /* spin, then sleep, until a new generation (or a poke, which restarts the spin) */
     uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
     const uint64_t t0 = now_ns();
-    for (unsigned s = 1; CLAIM_GEN(c) == seen && !atomic_load_explicit(&p->stop, memory_order_relaxed); s++) {
+    for (unsigned s = 1;
+         CLAIM_GEN(c) == seen && !atomic_load_explicit(&p->stop, memory_order_relaxed); s++) {
       if ((s & 255) == 0 && now_ns() - t0 > SPIN_NS) break;
       c = atomic_load_explicit(&p->claim, memory_order_acquire);
     }
