@@ -140,7 +140,13 @@ test(`demo over ${N} photos: restored from a backup, searched, scrolled to the l
   // Restore the library: every photo, the shipped model's vectors, nothing embedded here.
   const t0 = Date.now();
   await page.setInputFiles('#restore', backup);
-  await page.waitForFunction(() => /^Restore(d| failed)/.test(document.getElementById('results-status').textContent), null, { timeout: 600000 });
+  try {
+    await page.waitForFunction(() => /^Restore(d| failed)/.test(document.getElementById('results-status').textContent), null, { timeout: 600000 });
+  } catch (e) {
+    // say where it stopped: the status line (import progress, or the grid after it) and page errors
+    const status = await page.textContent('#results-status').catch((err) => `(unreadable: ${err.message})`);
+    throw new Error(`restore did not finish: status '${status}', page errors ${JSON.stringify(errors)}: ${e.message}`);
+  }
   assert.equal(await page.textContent('#results-status'), `Restored ${N} photos (0 already here).`);
   console.log(`# restored ${N} photos in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   assert.equal(await page.evaluate(() => document.body.dataset.count), String(N));
