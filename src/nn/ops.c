@@ -13,10 +13,6 @@
 
 int clipdb__conv2d_float_im2col = 0;
 
-/* Items per task when n items are split over `threads` threads: about two tasks per thread, so
- * one slow thread holds up at most half its share. */
-static size_t per_task(size_t n, size_t threads) { return (n + 2 * threads - 1) / (2 * threads); }
-
 clipdb_status clipdb__linear_init_dtype(clipdb__linear *l, clipdb__weight_dtype dtype, size_t n_out,
                                         size_t n_in, const float *w, size_t stride_n,
                                         size_t stride_k, const float *bias, const char *what,
@@ -103,7 +99,7 @@ static void qs8_run_quantized(const clipdb__linear *l, size_t m, const void *scr
   const size_t threads = clipdb__threads_current();
   size_t slice = n;
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
-    slice = (per_task(n, threads) + 7) / 8 * 8;
+    slice = (clipdb__per_task(n, threads) + 7) / 8 * 8;
   }
   qs8_job job = {clipdb__qs8_gemm_default(), l->q8, scratch, m, n, slice, ldy, y, flags};
   if (slice < n) clipdb__parallel_for((n + slice - 1) / slice, qs8_slice, &job);
@@ -614,7 +610,7 @@ static void winograd_lane(void *ctx, size_t lane) {
  * block's transform is too small to be worth waking the pool. */
 static size_t winograd_run_tiles(size_t n_tiles, size_t channels, size_t threads) {
   if (threads <= 1 || n_tiles * channels * 16 < IM2COL_PARALLEL_FLOATS) return n_tiles;
-  return per_task(n_tiles, threads);
+  return clipdb__per_task(n_tiles, threads);
 }
 
 static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, const float *x,
@@ -673,7 +669,7 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
     const size_t p1 = p0 + block < n_pix ? p0 + block : n_pix;
     im2col_job job = {c, h, w, ow, k, p0, p1, p1 - p0, x, scratch};
     if (threads > 1 && (p1 - p0) * k >= IM2COL_PARALLEL_FLOATS) {
-      job.run = per_task(p1 - p0, threads);
+      job.run = clipdb__per_task(p1 - p0, threads);
       clipdb__parallel_for((p1 - p0 + job.run - 1) / job.run, im2col_rows, &job);
     } else {
       im2col_rows(&job, 0);
@@ -720,7 +716,7 @@ void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const fl
    * few operations per element: counted as 16 multiply-adds each against the GEMM threshold).
    * Each row is computed by one thread in the same order, so results do not change. */
   if (threads > 1 && m >= 2 && 16 * m * n >= clipdb__parallel_min_macs) {
-    job.run = per_task(m, threads);
+    job.run = clipdb__per_task(m, threads);
     clipdb__parallel_for((m + job.run - 1) / job.run, ln_rows, &job);
   } else if (m > 0) {
     ln_rows(&job, 0);
@@ -804,7 +800,7 @@ void clipdb__avg_pool2d(size_t h, size_t w, size_t c, size_t s, const float *x, 
   pool_job job = {h, w, c, s, oh, x, y};
   /* split by output rows (about two runs per thread) when the input is large enough to pay */
   if (threads > 1 && oh >= 2 && h * w * c >= IM2COL_PARALLEL_FLOATS) {
-    job.run = per_task(oh, threads);
+    job.run = clipdb__per_task(oh, threads);
     clipdb__parallel_for((oh + job.run - 1) / job.run, avg_pool_rows, &job);
   } else {
     avg_pool_rows(&job, 0);

@@ -29,6 +29,12 @@ size_t clipdb__threads_current(void);
 /* Threads of `pool` (1 for NULL): what clipdb_model_config_json reports as "threads". */
 size_t clipdb__threadpool_threads(const void *pool);
 
+/* Items per task when n items are split over `threads` threads: about two tasks per thread, so
+ * one slow thread holds up at most half its share (every split of the ops and backends). */
+static inline size_t clipdb__per_task(size_t n, size_t threads) {
+  return (n + 2 * threads - 1) / (2 * threads);
+}
+
 /* GEMMs with fewer multiply-adds than this run on the calling thread alone (1 Mi by default;
  * tests lower it to exercise the split on small models). */
 extern size_t clipdb__parallel_min_macs;

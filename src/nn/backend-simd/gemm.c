@@ -66,7 +66,7 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
     /* A tall GEMM (a ResNet convolution's im2col: thousands of output pixels, 32 to 256
      * channels): about two row slices per thread, so each thread reads only its rows of A
      * (column slices would each read all of A, and too few columns leave threads idle). */
-    size_t slice = (m + 2 * threads - 1) / (2 * threads);
+    size_t slice = clipdb__per_task(m, threads);
     slice = (slice + kern->mr - 1) / kern->mr * kern->mr;
     gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, r, c, act};
     clipdb__parallel_for((m + slice - 1) / slice, gemm_rows, &job);
@@ -77,7 +77,7 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
      * 16), so no slice but the last ends in a partial pass: whole panels for NR = 8 and for
      * the 16- and 32-column kernels alike */
     const size_t step = kern->nr > 16 ? kern->nr : 16;
-    size_t slice = (n + 2 * threads - 1) / (2 * threads);
+    size_t slice = clipdb__per_task(n, threads);
     slice = (slice + step - 1) / step * step;
     if (slice < n) {
       gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, r, c, act};
