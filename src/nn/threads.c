@@ -78,6 +78,7 @@ void *clipdb__threadpool_current(void) { return current; }
 #define CLAIM_BITS 20
 #define CLAIM_MASK ((UINT64_C(1) << CLAIM_BITS) - 1)
 #define MAX_JOB ((size_t)CLAIM_MASK)
+#define CLAIM_GEN_MASK ((UINT32_C(1) << (64 - 2 * CLAIM_BITS)) - 1)
 #define CLAIM_GEN(c) ((uint32_t)((c) >> (2 * CLAIM_BITS)))
 #define CLAIM_N(c) ((size_t)(((c) >> CLAIM_BITS) & CLAIM_MASK))
 #define CLAIM_NEXT(c) ((size_t)((c) & CLAIM_MASK))
@@ -114,6 +115,10 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A spin that started at t0 is over: checked every 256th step (s counts from 1), since reading
+ * the clock costs more than a load. */
+static int spin_over(unsigned s, uint64_t t0) { return (s & 255) == 0 && now_ns() - t0 > SPIN_NS; }
+
 /* Claim and run indices of generation `gen` until none is left (or the job is no longer
  * current); each task run is counted in `done`, and whoever finishes the job's last task
  * wakes the caller if it sleeps. */
@@ -147,7 +152,7 @@ static void *worker_main(void *arg) {
     const uint64_t t0 = now_ns();
     for (unsigned s = 1;
          CLAIM_GEN(c) == seen && !atomic_load_explicit(&p->stop, memory_order_relaxed); s++) {
-      if ((s & 255) == 0 && now_ns() - t0 > SPIN_NS) break;
+      if (spin_over(s, t0)) break;
       c = atomic_load_explicit(&p->claim, memory_order_acquire);
     }
     if (CLAIM_GEN(c) == seen && !atomic_load(&p->stop)) {
@@ -267,7 +272,8 @@ void *clipdb__threadpool_swap(void *handle) {
 void clipdb__parallel_for(size_t n, clipdb__task_fn task, void *ctx) {
   pool *p = current;
   if (p == NULL || n <= 1 || n > MAX_JOB || inside || p->started == 0) {
-    /* a task's own parallel_for runs inline */
+    /* inline: no pool or no thread of it started, one task, more tasks than the claim word
+     * counts, or a task's own parallel_for */
     for (size_t i = 0; i < n; i++) task(ctx, i);
     return;
   }
@@ -276,7 +282,7 @@ void clipdb__parallel_for(size_t n, clipdb__task_fn task, void *ctx) {
   atomic_store_explicit(&p->task, task, memory_order_relaxed);
   atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
   atomic_store_explicit(&p->done, 0, memory_order_relaxed);
-  const uint32_t gen = (CLAIM_GEN(atomic_load(&p->claim)) + 1) & 0xFFFFFF;
+  const uint32_t gen = (CLAIM_GEN(atomic_load(&p->claim)) + 1) & CLAIM_GEN_MASK;
   atomic_store(&p->claim, (uint64_t)gen << (2 * CLAIM_BITS) | (uint64_t)n << CLAIM_BITS);
   wake_sleepers(p);
   inside = 1;
@@ -285,7 +291,7 @@ void clipdb__parallel_for(size_t n, clipdb__task_fn task, void *ctx) {
   /* every index is claimed; wait for the ones other threads run */
   const uint64_t t0 = now_ns();
   for (unsigned s = 1; atomic_load_explicit(&p->done, memory_order_acquire) != n; s++)
-    if ((s & 255) == 0 && now_ns() - t0 > SPIN_NS) {
+    if (spin_over(s, t0)) {
       pthread_mutex_lock(&p->lock);
       atomic_store(&p->caller_asleep, 1);
       while (atomic_load(&p->done) != n) pthread_cond_wait(&p->idle, &p->lock);
