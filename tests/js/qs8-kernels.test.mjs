@@ -30,6 +30,10 @@ describe('qs8 GEMM: wasmsimd kernels vs scalar twins', { skip }, () => {
     assert.ok(names.includes('qs8_gemm_4x8c4__wasmsimd_dot16'), names.join(', '));
     assert.ok(names.includes('qs8_gemm_2x8c4__wasmsimd_dot16_wide'), names.join(', '));
     assert.equal(M.UTF8ToString(M._clipdb__wasm_test_qs8_default()), 'qs8_gemm_2x8c4__wasmsimd_dot16_wide');
+    // the default's first-tile form (it widens each int8 panel while computing the panel's
+    // first tile) is checked with it below
+    const wide = kernels().find(([, name]) => name === 'qs8_gemm_2x8c4__wasmsimd_dot16_wide')[0];
+    assert.equal(M._clipdb__wasm_test_qs8_kernel_widens(wide), 1);
   });
 
   it('gives the same int32 sums as the twin and the reference', () => {

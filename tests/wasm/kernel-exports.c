@@ -74,6 +74,8 @@ CLIPDB_API void clipdb__wasm_test_softmax(int which, size_t n, float scale, floa
 CLIPDB_API int clipdb__wasm_test_qs8_kernel_count(void) { return (int)clipdb__qs8_gemm_kernel_count; }
 CLIPDB_API const char *clipdb__wasm_test_qs8_kernel_name(int i) { return clipdb__qs8_gemm_kernels[i].name; }
 CLIPDB_API const char *clipdb__wasm_test_qs8_default(void) { return clipdb__qs8_gemm_default()->name; }
+/* 1 when kernel i has a first-tile form that widens the int8 panel as it goes */
+CLIPDB_API int clipdb__wasm_test_qs8_kernel_widens(int i) { return clipdb__qs8_gemm_kernels[i].widen_ukernel != NULL; }
 /* The per-row activation quantizer as the int8 layers run it (its SIMD128 path here). */
 CLIPDB_API float clipdb__wasm_test_qs8_quantize_row(size_t k, size_t kpad, const float *x, int8_t *q) {
   return clipdb__qs8_quantize_row(k, kpad, x, q);
@@ -100,7 +102,8 @@ CLIPDB_API int clipdb__wasm_test_qs8_check(int i, size_t m, size_t n, size_t k, 
   const int8_t *qa = CLIPDB__QS8_SCRATCH_ROWS(scratch, m);
   /* a wide kernel gets the same values as int16: A's rows and the panel (past its header) */
   int16_t *qa16 = clipdb__malloc(m * kpad * 2 + 16), *panel16 = clipdb__malloc(kg * 64 + 16);
-  if (qa16 == NULL || panel16 == NULL) return -1;
+  int16_t *widened = clipdb__malloc(kg * 64 + 16); /* what a first-tile kernel writes */
+  if (qa16 == NULL || panel16 == NULL || widened == NULL) return -1;
   clipdb__qs8_widen(m * kpad, qa, qa16);
   int bad = 0;
   for (size_t j0 = 0; j0 < n; j0 += 8) {
@@ -109,6 +112,14 @@ CLIPDB_API int clipdb__wasm_test_qs8_check(int i, size_t m, size_t n, size_t k, 
     for (size_t i0 = 0; i0 < m; i0 += kern->mr) {
       const size_t rows = m - i0 < kern->mr ? m - i0 : kern->mr;
       int32_t acc[CLIPDB_QS8_GEMM_MAX_MR * 8], tacc[CLIPDB_QS8_GEMM_MAX_MR * 8];
+      int32_t wacc[CLIPDB_QS8_GEMM_MAX_MR * 8];
+      if (kern->widen_ukernel != NULL) {
+        /* the first-tile form on every tile: the same sums, and the int16 panel it writes on
+         * the way equals clipdb__qs8_widen's */
+        memset(widened, 0x5a, kg * 64);
+        kern->widen_ukernel(rows, kg, (const int8_t *)(qa16 + i0 * kpad), kpad * 2, panel, wacc, widened);
+        bad += memcmp(widened, panel16, kg * 64) != 0;
+      }
       if (kern->wide)
         kern->ukernel(rows, kg, (const int8_t *)(qa16 + i0 * kpad), kpad * 2, (const int8_t *)panel16, acc);
       else
@@ -122,11 +133,12 @@ CLIPDB_API int clipdb__wasm_test_qs8_check(int i, size_t m, size_t n, size_t k, 
           int32_t ref = 0;
           for (size_t q = 0; q < k; q++)
             ref += (int32_t)qa[(i0 + r) * kpad + q] * (int32_t)panel[32 + (q / 4) * 32 + j * 4 + q % 4];
-          bad += acc[r * 8 + j] != ref || tacc[r * 8 + j] != ref;
+          bad += acc[r * 8 + j] != ref || tacc[r * 8 + j] != ref ||
+                 (kern->widen_ukernel != NULL && wacc[r * 8 + j] != ref);
         }
     }
   }
-  clipdb__free(qa16), clipdb__free(panel16);
+  clipdb__free(qa16), clipdb__free(panel16), clipdb__free(widened);
   clipdb__free(scratch);
   clipdb__qs8_free(p);
   clipdb__free(a), clipdb__free(w);

@@ -18,16 +18,17 @@
 #define NR CLIPDB_QS8_GEMM_NR
 
 const clipdb_qs8_gemm_kernel clipdb__qs8_gemm_kernels[] = {
-    {"qs8_gemm_1x8c4__scalar", clipdb_qs8_gemm_ukernel_1x8c4__scalar, 1, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 0},
-    {"qs8_gemm_4x8c4__scalar", clipdb_qs8_gemm_ukernel_4x8c4__scalar, 4, 1, CLIPDB_QS8_GEMM_ISA_BASELINE, 0},
+    {"qs8_gemm_1x8c4__scalar", clipdb_qs8_gemm_ukernel_1x8c4__scalar, 1, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 0, NULL},
+    {"qs8_gemm_4x8c4__scalar", clipdb_qs8_gemm_ukernel_4x8c4__scalar, 4, 1, CLIPDB_QS8_GEMM_ISA_BASELINE, 0, NULL},
 #if defined(CLIPDB_WASM_SIMD)
-    {"qs8_gemm_2x8c4__wasmsimd_dot16", clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16, 2, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 0},
-    {"qs8_gemm_4x8c4__wasmsimd_dot16", clipdb_qs8_gemm_ukernel_4x8c4__wasmsimd_dot16, 4, 1, CLIPDB_QS8_GEMM_ISA_BASELINE, 0},
-    {"qs8_gemm_2x8c4__wasmsimd_dot16_wide", clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16_wide, 2, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 1},
+    {"qs8_gemm_2x8c4__wasmsimd_dot16", clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16, 2, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 0, NULL},
+    {"qs8_gemm_4x8c4__wasmsimd_dot16", clipdb_qs8_gemm_ukernel_4x8c4__wasmsimd_dot16, 4, 1, CLIPDB_QS8_GEMM_ISA_BASELINE, 0, NULL},
+    {"qs8_gemm_2x8c4__wasmsimd_dot16_wide", clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16_wide, 2, 0, CLIPDB_QS8_GEMM_ISA_BASELINE, 1,
+     clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16_widen},
 #endif
 #if defined(CLIPDB_X86_KERNELS)
-    {"qs8_gemm_4x8c4__avx2", clipdb_qs8_gemm_ukernel_4x8c4__avx2, 4, 1, CLIPDB_QS8_GEMM_ISA_X86_AVX2, 0},
-    {"qs8_gemm_4x8c4__avx512vnni", clipdb_qs8_gemm_ukernel_4x8c4__avx512vnni, 4, 1, CLIPDB_QS8_GEMM_ISA_X86_AVX512VNNI, 0},
+    {"qs8_gemm_4x8c4__avx2", clipdb_qs8_gemm_ukernel_4x8c4__avx2, 4, 1, CLIPDB_QS8_GEMM_ISA_X86_AVX2, 0, NULL},
+    {"qs8_gemm_4x8c4__avx512vnni", clipdb_qs8_gemm_ukernel_4x8c4__avx512vnni, 4, 1, CLIPDB_QS8_GEMM_ISA_X86_AVX512VNNI, 0, NULL},
 #endif
 };
 const size_t clipdb__qs8_gemm_kernel_count =
@@ -263,15 +264,20 @@ static void gemm_block(const clipdb_qs8_gemm_kernel *kern, const clipdb__qs8_pac
   int32_t acc[CLIPDB_QS8_GEMM_MAX_MR * NR];
   for (size_t j0 = n0; j0 < n1; j0 += NR) {
     const int8_t *panel = w->panels + (j0 / NR) * panel_bytes;
+    const int8_t *packed = panel;
     if (kern->wide) {
-      clipdb__qs8_widen(32 * kg, panel + 32, wide_panel);
+      /* the first tile widens the panel as it goes (widen_ukernel), or a pass before it does */
+      if (kern->widen_ukernel == NULL) clipdb__qs8_widen(32 * kg, panel + 32, wide_panel);
       panel = (const int8_t *)wide_panel;
     }
     const size_t cols = n1 - j0 < NR ? n1 - j0 : NR;
     const float *cs = w->col_scale + j0, *b = w->bias + j0;
     for (size_t i0 = i_begin; i0 < i_end; i0 += mr) {
       const size_t rows = i_end - i0 < mr ? i_end - i0 : mr;
-      kern->ukernel(rows, kg, a + (i0 - i_begin) * a_stride, a_stride, panel, acc);
+      if (kern->widen_ukernel != NULL && i0 == i_begin)
+        kern->widen_ukernel(rows, kg, a, a_stride, packed, acc, wide_panel);
+      else
+        kern->ukernel(rows, kg, a + (i0 - i_begin) * a_stride, a_stride, panel, acc);
 #if defined(CLIPDB_WASM_SIMD)
       if (cols == NR) {
         for (size_t i = 0; i < rows; i++)

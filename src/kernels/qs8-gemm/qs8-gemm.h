@@ -50,6 +50,23 @@ typedef void (*clipdb_qs8_gemm_ukernel_fn)(size_t mr, size_t kg, const int8_t *a
 #define CLIPDB__DECLARE_QS8_GEMM_UKERNEL(name)                                                  \
   void name(size_t mr, size_t kg, const int8_t *a, size_t a_stride, const int8_t *w, int32_t *acc)
 
+/*
+ * A wide kernel's first-tile form: the same sums as the wide kernel for rows 0..mr-1 of the
+ * int16 `a`, but `w` is the packed int8 panel (header included, as a narrow kernel takes it);
+ * it sign-extends each group as it goes and also writes the panel's int16 groups to `w16_out`
+ * (kg·32 int16, exactly what clipdb__qs8_widen writes), which the wide kernel then reads for
+ * the panel's other row tiles. The driver calls it for each panel's first tile, so reading the
+ * int8 panel from memory (what bounds a small-M GEMM such as a short query's) overlaps the
+ * multiply-adds instead of coming before them in a separate widening pass.
+ */
+typedef void (*clipdb_qs8_gemm_widen_ukernel_fn)(size_t mr, size_t kg, const int8_t *a,
+                                                 size_t a_stride, const int8_t *w, int32_t *acc,
+                                                 int16_t *w16_out);
+
+#define CLIPDB__DECLARE_QS8_GEMM_WIDEN_UKERNEL(name)                                            \
+  void name(size_t mr, size_t kg, const int8_t *a, size_t a_stride, const int8_t *w, int32_t *acc, \
+            int16_t *w16_out)
+
 CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_1x8c4__scalar);
 CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_4x8c4__scalar);
 #if defined(CLIPDB_WASM_SIMD)
@@ -58,6 +75,8 @@ CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16);
 CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_4x8c4__wasmsimd_dot16);
 /* wide: int16 A and panel, v128.load64_splat of A's 4 values, i32x4.dot_i16x8_s. */
 CLIPDB__DECLARE_QS8_GEMM_UKERNEL(clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16_wide);
+/* its first-tile form (see clipdb_qs8_gemm_widen_ukernel_fn) */
+CLIPDB__DECLARE_QS8_GEMM_WIDEN_UKERNEL(clipdb_qs8_gemm_ukernel_2x8c4__wasmsimd_dot16_widen);
 #endif
 #if defined(CLIPDB_X86_KERNELS)
 /* avx.c: AVX2 vpmaddubsw(|a|, sign(w, a)) + vpmaddwd; AVX-512 VNNI vpdpbusd on 256-bit vectors. */
@@ -79,6 +98,8 @@ typedef struct clipdb_qs8_gemm_kernel {
   int twin; /* index of the scalar twin in the table */
   clipdb_qs8_gemm_isa isa;
   int wide; /* 1: takes int16 A rows and int16 panels (see the microkernel contract) */
+  /* a wide kernel's first-tile form, or NULL (the driver then widens each panel first) */
+  clipdb_qs8_gemm_widen_ukernel_fn widen_ukernel;
 } clipdb_qs8_gemm_kernel;
 
 extern const clipdb_qs8_gemm_kernel clipdb__qs8_gemm_kernels[];
