@@ -7,7 +7,8 @@
  * number instead. A linear-probing hash table (backward-shift deletion, no tombstones) maps
  * keys to slots.
  *
- * Search: scores are computed block by block with the f32-dot kernel from the config table,
+ * Search: scores are computed block by block with the f32-dot kernel of the kernel configuration
+ * (src/kernels/config.h) current when the index was made,
  * and the best min(k, searched) are kept in a bounded heap that lives directly in the
  * caller's output arrays, so search allocates nothing that depends on k (only the normalised
  * query, and for candidate sets one bit per stored vector). Cosine similarity of unit vectors
@@ -34,7 +35,7 @@
 #include <string.h>
 
 #include "../clipdb-impl.h"
-#include "index-config.h"
+#include "../kernels/config.h"
 
 #define SCORE_BLOCK 256
 /* The candidate pass is used from this many searched rows on, for k up to PREFILTER_MAX_K. */
@@ -58,7 +59,7 @@ struct clipdb_index {
   uint64_t next_seq;
   uint32_t *table;    /* [table_size]: slot + 1, 0 = empty */
   size_t table_size;  /* power of two, >= 2 * count */
-  const clipdb__index_config *config;
+  const clipdb_kernel_config *config; /* its dot kernels: the configuration current when it was made */
   char error[CLIPDB__ERROR_SIZE];
 };
 
@@ -286,7 +287,7 @@ clipdb_status clipdb_index_init(int32_t dim, clipdb_index_t **out) {
     return clipdb__error(NULL, CLIPDB_STATUS_OUT_OF_MEMORY, "failed to create index: out of memory");
   ix->dim = dim;
   ix->prefilter = 1;
-  ix->config = clipdb__index_get_config();
+  ix->config = clipdb__kernels();
   *out = ix;
   return CLIPDB_STATUS_SUCCESS;
 }
@@ -310,7 +311,7 @@ int32_t clipdb_index_dim(const clipdb_index_t *ix) { return ix ? ix->dim : 0; }
 
 size_t clipdb_index_count(const clipdb_index_t *ix) { return ix ? ix->count : 0; }
 
-const char *clipdb_index_kernel_name(void) { return clipdb__index_get_config()->dot_name; }
+const char *clipdb_index_kernel_name(void) { return clipdb__kernels()->f32_dot_name; }
 
 void clipdb__index_set_prefilter(clipdb_index_t *ix, int on) {
   if (ix != NULL) ix->prefilter = on != 0;
@@ -636,7 +637,7 @@ static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, co
   int32_t acc[SCORE_BLOCK];
   for (size_t b = 0; b < n; b += SCORE_BLOCK) {
     size_t rows = n - b < SCORE_BLOCK ? n - b : SCORE_BLOCK;
-    ix->config->qdot(rows, dim, q16, ix->codes + b * dim, dim, acc);
+    ix->config->qs8_dot(rows, dim, q16, ix->codes + b * dim, dim, acc);
     for (size_t r = 0; r < rows; r++) {
       size_t slot = b + r;
       if (!row_searched(seen, slot)) continue;
@@ -649,7 +650,7 @@ static int prefilter_scan(const clipdb_index_t *ix, const float *qn, heap *h, co
     }
   }
   const double threshold = kn == k ? (double)kh[0] : -INFINITY;
-  const clipdb_f32_dot_ukernel_fn dot = ix->config->dot;
+  const clipdb_f32_dot_ukernel_fn dot = ix->config->f32_dot;
   for (size_t slot = 0; slot < n; slot++) {
     if (!row_searched(seen, slot)) continue;
     double bd = qnorm * ix->code_err[slot] + eq * (rn + ix->code_err[slot]) + slack;
@@ -725,7 +726,7 @@ clipdb_status clipdb_index_search(const clipdb_index_t *ix, const float *queries
       n_cand_slots++;
     }
   }
-  const clipdb_f32_dot_ukernel_fn dot = ix->config->dot;
+  const clipdb_f32_dot_ukernel_fn dot = ix->config->f32_dot;
   const size_t searched = candidates != NULL ? n_cand_slots : ix->count;
   const size_t kk = k < searched ? k : searched;
   for (size_t q = 0; q < n_queries; q++) {

@@ -13,8 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../kernels/f32-gemm/f32-gemm.h"
-#include "../kernels/f32-softmax/f32-softmax.h"
+#include "../kernels/config.h"
 #include "threads.h"
 
 /* One lane's scratch: K_h and V_h packed, one head's scores; rounded up to 64 bytes. */
@@ -41,8 +40,9 @@ typedef struct {
  * head's arithmetic does not depend on its lane, so results do not depend on the thread count. */
 static void attention_lane(void *ctx, size_t lane) {
   const attention_job *j = ctx;
-  const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_default();
-  const clipdb_f32_softmax_ukernel_fn softmax = clipdb__f32_softmax_default();
+  const clipdb_kernel_config *cfg = clipdb__kernels();
+  const clipdb_f32_gemm_kernel *kern = cfg->f32_gemm;
+  const clipdb_f32_softmax_ukernel_fn softmax = cfg->f32_softmax;
   const size_t n_q = j->n_q, n_kv = j->n_kv, head_dim = j->head_dim;
   const float scale = 1.0f / sqrtf((float)head_dim);
   float *kpack = j->scratch + lane * lane_floats(n_q, n_kv, head_dim);

@@ -49,13 +49,4 @@ void clipdb__gemm_release(float *packed);
 void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
                       const float *packed, float *c, size_t ldc, uint32_t flags);
 
-/* The portable implementation (src/nn/gemm-portable.c): panels of 8 output columns, each
- * [bias[8], W[p][8] for p < k]. Backends without their own GEMM forward to it. */
-#define CLIPDB__GEMM_PORTABLE_NR 8
-size_t clipdb__gemm_packed_floats_portable(size_t n, size_t k);
-void clipdb__gemm_pack_portable(size_t n, size_t k, const float *w, size_t stride_n,
-                                size_t stride_k, const float *bias, float *packed);
-void clipdb__gemm_run_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                               const float *packed, float *c, size_t ldc, uint32_t flags);
-
 #endif

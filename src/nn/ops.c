@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "../kernels/config.h"
 #include "threads.h"
 
 /* Bytes of a stack buffer that int8 layers quantize one row of A into when the int8 copy of
@@ -101,7 +102,7 @@ static void qs8_run_quantized(const clipdb__linear *l, size_t m, const void *scr
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
     slice = (clipdb__per_task(n, threads) + 7) / 8 * 8;
   }
-  qs8_job job = {clipdb__qs8_gemm_default(), l->q8, scratch, m, n, slice, ldy, y, flags};
+  qs8_job job = {clipdb__kernels()->qs8_gemm, l->q8, scratch, m, n, slice, ldy, y, flags};
   if (slice < n) clipdb__parallel_for((n + slice - 1) / slice, qs8_slice, &job);
   else qs8_slice(&job, 0);
 }
@@ -118,7 +119,7 @@ static void qs8_run(const clipdb__linear *l, size_t m, const float *x, size_t ld
     clipdb__free(scratch);
     return;
   }
-  const clipdb_qs8_gemm_kernel *kern = clipdb__qs8_gemm_default();
+  const clipdb_qs8_gemm_kernel *kern = clipdb__kernels()->qs8_gemm;
   _Alignas(64) uint8_t buf[QS8_FALLBACK_BYTES];
   for (size_t i = 0; i < m; i++) { /* one row fits: clipdb__linear_init_dtype checks n_in */
     clipdb__qs8_gemm_quantize_a(1, k, x + i * ldx, ldx, buf);

@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "model/model-impl.h"
 #include "model/safetensors.h"
+#include "kernels/config.h"
 #include "nn/threads.h"
 
 #include "check.h"
@@ -327,9 +328,33 @@ static void run_model(const char *label, const char *dir, const char *hf_subdir)
 int main(void) {
   golden_require("README.md");
   printf("backend: %s\n", clipdb_backend_name());
-  run_model("tiny-vit", "tiny-vit", NULL);
-  run_model("vit-hf", "tiny-vit", "hf");
-  run_model("tiny-rn", "tiny-rn", NULL);
+  /* Every kernel configuration this build and CPU run, one after another in this process
+   * (src/kernels/config.h): the scalar twins, and each instruction set's kernels. */
+  const char *def = clipdb__kernels()->name;
+  printf("default kernels: %s\n", def);
+  if (getenv("CLIPDB_KERNELS") == NULL)
+    CHECK(strcmp(def, strcmp(clipdb_backend_name(), "scalar") == 0 ? "scalar" : "auto") == 0,
+          "the %s backend starts on kernels %s", clipdb_backend_name(), def);
+  int configs = 0;
+  for (size_t c = 0; clipdb__kernel_config_names[c] != NULL; c++) {
+    const char *name = clipdb__kernel_config_names[c];
+    int err = 0;
+    if (clipdb__kernels_find(name, &err) == NULL) {
+      CHECK(err == CLIPDB__KERNELS_UNSUPPORTED, "kernels %s: error %d", name, err);
+      printf("kernels %s: not on this CPU\n", name);
+      continue;
+    }
+    CHECK(clipdb__kernels_select(name) == 0 && strcmp(clipdb__kernels()->name, name) == 0,
+          "kernels %s: not selected", name);
+    printf("kernels %s: f32 GEMM %s, qs8 GEMM %s, dot %s\n", name, clipdb__kernels()->f32_gemm->name,
+           clipdb__kernels()->qs8_gemm->name, clipdb__kernels()->f32_dot_name);
+    run_model("tiny-vit", "tiny-vit", NULL);
+    run_model("vit-hf", "tiny-vit", "hf");
+    run_model("tiny-rn", "tiny-rn", NULL);
+    configs++;
+  }
+  CHECK(configs >= 2, "%d kernel configurations ran (auto and scalar at least)", configs);
+  CHECK(clipdb__kernels_select("no-such-kernels") == CLIPDB__KERNELS_UNKNOWN, "unknown name");
   if (failures) {
     printf("%d failure(s)\n", failures);
     return 1;

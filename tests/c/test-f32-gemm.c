@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clipdb-impl.h"
+#include "kernels/config.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 
 static unsigned long long rng = 0x9E3779B97F4A7C15ull;
@@ -267,10 +268,11 @@ int main(void) {
   cases += check_fused_twins_vit();
   /* the per-M choice: always a kernel this CPU runs; with AVX-512F, 10x32 for the ViT-B/32
    * image's 50 tokens, 7x32 for RN50's pixel counts, a 77-token text and im2col blocks */
+  const clipdb_kernel_config *cfg = clipdb__kernels_find("auto", NULL);
   for (size_t m = 1; m <= 5000; m++) {
-    const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_for_rows(m);
+    const clipdb_f32_gemm_kernel *kern = clipdb__kernels_f32_gemm_for_rows(cfg, m);
     if (kern == NULL || !clipdb__f32_gemm_kernel_usable(kern)) {
-      fprintf(stderr, "FAIL: clipdb__f32_gemm_for_rows(%zu) is not a usable kernel\n", m);
+      fprintf(stderr, "FAIL: for_rows(%zu) is not a usable kernel\n", m);
       failures++;
       break;
     }
@@ -279,9 +281,9 @@ int main(void) {
     static const size_t rows[][2] = {{50, 10}, {49, 7}, {77, 7}, {196, 7}, {3136, 7}, {3600, 7},
                                      {20, 10}, {1, 7}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-      const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_for_rows(rows[i][0]);
+      const clipdb_f32_gemm_kernel *kern = clipdb__kernels_f32_gemm_for_rows(cfg, rows[i][0]);
       if (kern->mr != rows[i][1] || kern->isa != CLIPDB_F32_GEMM_ISA_X86_AVX512F) {
-        fprintf(stderr, "FAIL: clipdb__f32_gemm_for_rows(%zu) = %s, expected MR %zu\n",
+        fprintf(stderr, "FAIL: for_rows(%zu) = %s, expected MR %zu\n",
                 rows[i][0], kern->name, rows[i][1]);
         failures++;
       }

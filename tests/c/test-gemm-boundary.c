@@ -1,6 +1,6 @@
 /*
  * The GEMM boundary (src/nn/gemm.h) of this build's backend against the portable reference
- * (src/nn/gemm-portable.c): random shapes 1..65 and the ViT-B/32 shapes, both weight
+ * (gemm-reference.c): random shapes 1..65 and the ViT-B/32 shapes, both weight
  * layouts, row strides, every epilogue flag; then clipdb__gemm_release must leave no
  * allocation behind. Runs on whichever backend CMake selected (scalar, simd, xnnpack).
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "clipdb-impl.h"
-#include "nn/gemm.h"
+#include "gemm-reference.h"
 
 static unsigned long long rng = 0x2545F4914F6CDD1Dull;
 static float frand(void) {

@@ -10,7 +10,7 @@
  * The scalar kernel is the reference; every other ISA variant is tested against it
  * (tests/c/test-index.c natively, tests/js/index.test.mjs for wasm SIMD128).
  * Operators never name a kernel directly: they take it from the config table
- * (src/index/index-config.c), filled once at init.
+ * (src/kernels/config.h).
  */
 #ifndef CLIPDB_KERNELS_F32_DOT_H
 #define CLIPDB_KERNELS_F32_DOT_H

@@ -97,7 +97,7 @@ int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern) {
 /* Native x86-64: the first of these the CPU can run (bench/gemm-native.c, single thread, on an
  * AMD EPYC with AVX-512; figures, machine and load in README.md Performance):
  *   10x32 AVX-512F  ~200 GFLOP/s on the ViT-B/32 shapes, ~190 on RN50's (5x32..14x32: 170-200;
- *                   MR = 10 tiles M = 50 exactly; clipdb__f32_gemm_for_rows picks 7x32 for
+ *                   MR = 10 tiles M = 50 exactly; the "auto" kernel configuration (src/kernels/config.c) picks 7x32 for
  *                   other row counts);
  *   6x16 FMA        ~100 (equal to AVX 5x16 on this CPU; preferred where there is no AVX-512
  *                   because it issues half the arithmetic instructions: not measured here);
@@ -121,34 +121,6 @@ const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void) {
   return &clipdb__f32_gemm_kernels[DEFAULT_KERNEL];
 }
 
-#if defined(CLIPDB_X86_KERNELS)
-static const clipdb_f32_gemm_kernel *find_usable(clipdb_f32_gemm_ukernel_fn fn) {
-  for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
-    if (clipdb__f32_gemm_kernels[i].ukernel == fn)
-      return clipdb__f32_gemm_kernel_usable(&clipdb__f32_gemm_kernels[i]) ? &clipdb__f32_gemm_kernels[i]
-                                                                          : NULL;
-  return NULL;
-}
-#endif
-
-const clipdb_f32_gemm_kernel *clipdb__f32_gemm_for_rows(size_t m) {
-  const clipdb_f32_gemm_kernel *def = clipdb__f32_gemm_default();
-#if defined(CLIPDB_X86_KERNELS)
-  /* AVX-512F: 7x32 unless 10x32 pads M to fewer rows by more than 1%. Every M of RN50 at 224
-   * (112², 56², 28², 14², 7²) and of a 77-token text is a multiple of 7; the ViT-B/32 image's
-   * 50 tokens is 10x32's. bench/gemm-native.c here: 7x32 ~207-215 against 10x32 ~188-205
-   * GFLOP/s on the RN50 shapes; end to end (bench.mjs --native, RN50 image, two A/B runs, load
-   * 4.5-4.8) clipdb / onnxruntime-node CPU time was 1.07 and 1.05 with 7x32 for every GEMM,
-   * 1.17 and 1.18 with 10x32. */
-  if (def->ukernel == clipdb_f32_gemm_ukernel_10x32__avx512f) {
-    const clipdb_f32_gemm_kernel *k7 = find_usable(clipdb_f32_gemm_ukernel_7x32__avx512f);
-    const size_t pad10 = (m + 9) / 10 * 10, pad7 = (m + 6) / 7 * 7;
-    if (k7 != NULL && !(pad10 * 101 < pad7 * 100)) return k7;
-  }
-#endif
-  (void)m;
-  return def;
-}
 
 size_t clipdb__f32_gemm_packed_size(size_t n, size_t k) {
   return (n + NR - 1) / NR * NR * (k + 1);

@@ -141,10 +141,6 @@ extern const size_t clipdb__f32_gemm_kernel_count;
 /* The kernel operators use: the fastest measured for this ISA that the CPU can run (config.c). */
 const clipdb_f32_gemm_kernel *clipdb__f32_gemm_default(void);
 
-/* The kernel for a GEMM of m rows of A: the default, or a kernel of the same instruction set
- * whose MR pads m to fewer rows where that was measured to be faster (config.c). Never NULL;
- * always one the CPU can run. */
-const clipdb_f32_gemm_kernel *clipdb__f32_gemm_for_rows(size_t m);
 
 /* Floats needed for the packed form of an N-column, K-deep weight: ceil(N/NR)*NR*(K+1). */
 size_t clipdb__f32_gemm_packed_size(size_t n, size_t k);

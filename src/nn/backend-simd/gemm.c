@@ -2,14 +2,14 @@
  * Backend "simd": the GEMM boundary (src/nn/gemm.h) on our register-tiled microkernels
  * (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten; natively x86 AVX-512F, AVX2+FMA or
  * AVX, the best the CPU has, else their scalar twins. The kernel table decides
- * (clipdb__f32_gemm_for_rows), operators never name a kernel; W is packed at load into 8-wide panels,
+ * (the current kernel configuration, src/kernels/config.h), operators never name a kernel; W is packed at load into 8-wide panels,
  * bias first; the epilogue (residual add, ReLU, QuickGELU) is fused into the microkernel.
  * With a model thread pool, large GEMMs are split by output columns (gemm_slice), tall ones
  * (m >= 4n: a ResNet's convolutions) by rows (gemm_rows).
  */
 #include "../gemm.h"
 
-#include "../../kernels/f32-gemm/f32-gemm.h"
+#include "../../kernels/config.h"
 #include "../threads.h"
 
 size_t clipdb__gemm_packed_floats(size_t n, size_t k) { return clipdb__f32_gemm_packed_size(n, k); }
@@ -59,7 +59,7 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
   /* RESIDUAL adds C's old value: the residual operand is C itself (the kernel reads each
    * element before it writes it). */
   const float *r = (flags & CLIPDB__GEMM_RESIDUAL) ? c : NULL;
-  const clipdb_f32_gemm_kernel *kern = clipdb__f32_gemm_for_rows(m);
+  const clipdb_f32_gemm_kernel *kern = clipdb__kernels_f32_gemm_for_rows(clipdb__kernels(), m);
   const size_t threads = clipdb__threads_current();
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs && m >= 4 * n &&
       m >= 4 * threads * kern->mr) {

@@ -1,9 +1,9 @@
-/* Portable GEMM behind src/nn/gemm.h: packed panels of NR = 8 columns, plain float32
- * accumulation in k order. The reference that faster kernels are tested against. */
+/* The tests' reference GEMM (gemm-reference.h): packed panels of NR = 8 columns, plain float32
+ * accumulation in k order. */
 #include <math.h>
 #include <string.h>
 
-#include "gemm.h"
+#include "gemm-reference.h"
 
 #define NR CLIPDB__GEMM_PORTABLE_NR
 
