@@ -37,12 +37,7 @@ clipdb_status clipdb__linear_init_dtype(clipdb__linear *l, clipdb__weight_dtype 
 
 size_t clipdb__linear_bytes(const clipdb__linear *l) {
   if (l->q8 != NULL) return clipdb__qs8_bytes(l->q8);
-  if (l->packed == NULL) return 0;
-  /* a backend that keeps its packed copy elsewhere (xnnpack: inside its operator) still holds
-   * at least the float32 weights and bias */
-  const size_t ours = clipdb__gemm_packed_floats(l->n_out, l->n_in) * sizeof(float);
-  const size_t logical = (l->n_out * l->n_in + l->n_out) * sizeof(float);
-  return ours > logical ? ours : logical;
+  return clipdb__gemm_weights_bytes(l->packed);
 }
 
 clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, const float *w,
@@ -51,26 +46,17 @@ clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, 
   l->n_in = n_in;
   l->n_out = n_out;
   l->q8 = NULL;
-  size_t floats = clipdb__gemm_packed_floats(n_out, n_in);
-  l->packed = clipdb__malloc(floats * sizeof(float));
+  l->packed = clipdb__gemm_pack(n_out, n_in, w, stride_n, stride_k, bias);
   if (l->packed == NULL)
     return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
-                         "failed to allocate %zu bytes for packed weights of %s",
-                         floats * sizeof(float), what);
-  if (clipdb__gemm_pack(n_out, n_in, w, stride_n, stride_k, bias, l->packed) != 0) {
-    clipdb__free(l->packed);
-    l->packed = NULL;
-    return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
-                         "the %s backend could not prepare %s (%zu x %zu)", CLIPDB_BACKEND_NAME,
-                         what, n_out, n_in);
-  }
+                         "failed to pack the weights of %s (%zu x %zu) for the %s backend: out of memory",
+                         what, n_out, n_in, CLIPDB_BACKEND_NAME);
   return CLIPDB_STATUS_SUCCESS;
 }
 
 void clipdb__linear_free(clipdb__linear *l) {
   if (l == NULL) return;
-  if (l->packed != NULL) clipdb__gemm_release(l->packed);
-  clipdb__free(l->packed);
+  clipdb__gemm_free(l->packed);
   l->packed = NULL;
   clipdb__qs8_free(l->q8);
   l->q8 = NULL;

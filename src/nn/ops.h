@@ -31,7 +31,7 @@ typedef enum clipdb__weight_dtype {
  * clipdb__gemm_run (float32) or as qs8 panels. Exactly one of packed / q8 is set. */
 typedef struct clipdb__linear {
   size_t n_in, n_out;
-  float *packed;           /* clipdb__gemm_packed_floats(n_out, n_in), owned; NULL when q8 */
+  clipdb__gemm_weights *packed; /* the backend's packed form (gemm.h), owned; NULL when q8 */
   clipdb__qs8_packed *q8;  /* owned; NULL for float32 layers */
 } clipdb__linear;
 

@@ -1,7 +1,7 @@
 /*
  * The GEMM boundary (src/nn/gemm.h) of this build's backend against the portable reference
  * (gemm-reference.c): random shapes 1..65 and the ViT-B/32 shapes, both weight
- * layouts, row strides, every epilogue flag; then clipdb__gemm_release must leave no
+ * layouts, row strides, every epilogue flag; then clipdb__gemm_free must leave no
  * allocation behind. Runs on whichever backend CMake selected (scalar, simd, xnnpack).
  */
 #include <math.h>
@@ -34,15 +34,20 @@ static void check(size_t m, size_t n, size_t k, int transposed, uint32_t flags, 
   for (size_t i = 0; i < n; i++) bias[i] = frand();
   for (size_t i = 0; i < m * ldc; i++) c[i] = ref[i] = frand();
   const size_t sn = transposed ? 1 : k, sk = transposed ? n : 1;
-  float *packed = clipdb__malloc(sizeof(float) * clipdb__gemm_packed_floats(n, k));
+  clipdb__gemm_weights *packed = clipdb__gemm_pack(n, k, w, sn, sk, bias);
   float *pref = malloc(sizeof(float) * clipdb__gemm_packed_floats_portable(n, k));
-  if (clipdb__gemm_pack(n, k, w, sn, sk, bias, packed) != 0) {
+  if (packed == NULL) {
     fprintf(stderr, "FAIL pack %zu x %zu\n", n, k);
     failures++;
   } else {
     clipdb__gemm_pack_portable(n, k, w, sn, sk, bias, pref);
     clipdb__gemm_run(m, n, k, a, lda, packed, c, ldc, flags);
     clipdb__gemm_run_portable(m, n, k, a, lda, pref, ref, ldc, flags);
+    /* the weights it says it holds: at least W and bias in float32 */
+    if (clipdb__gemm_weights_bytes(packed) < (n * k + n) * sizeof(float)) {
+      fprintf(stderr, "FAIL weights_bytes %zu for %zu x %zu\n", clipdb__gemm_weights_bytes(packed), n, k);
+      failures++;
+    }
     double worst = 0.0;
     for (size_t i = 0; i < m; i++)
       for (size_t j = 0; j < ldc; j++) {
@@ -56,8 +61,7 @@ static void check(size_t m, size_t n, size_t k, int transposed, uint32_t flags, 
       failures++;
     }
   }
-  clipdb__gemm_release(packed);
-  clipdb__free(packed);
+  clipdb__gemm_free(packed);
   free(a), free(w), free(bias), free(c), free(ref), free(pref);
 }
 

@@ -9,18 +9,35 @@
  */
 #include "../gemm.h"
 
+#include "../../clipdb-impl.h"
 #include "../../kernels/config.h"
 #include "../threads.h"
 
-size_t clipdb__gemm_packed_floats(size_t n, size_t k) { return clipdb__f32_gemm_packed_size(n, k); }
+/* The packed form: clipdb__f32_gemm_packed_size(n, k) floats of panels after a 64-byte header,
+ * in one clipdb__malloc block. */
+struct clipdb__gemm_weights {
+  size_t n, k;
+  float *panels;
+};
+#define HEADER_BYTES 64
 
-int clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n, size_t stride_k,
-                      const float *bias, float *packed) {
-  clipdb__f32_gemm_pack(n, k, w, stride_n, stride_k, bias, packed);
-  return 0;
+clipdb__gemm_weights *clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n,
+                                        size_t stride_k, const float *bias) {
+  _Static_assert(sizeof(clipdb__gemm_weights) <= HEADER_BYTES, "header");
+  clipdb__gemm_weights *p =
+      clipdb__malloc(HEADER_BYTES + clipdb__f32_gemm_packed_size(n, k) * sizeof(float));
+  if (p == NULL) return NULL;
+  p->n = n, p->k = k;
+  p->panels = (float *)((char *)p + HEADER_BYTES);
+  clipdb__f32_gemm_pack(n, k, w, stride_n, stride_k, bias, p->panels);
+  return p;
 }
 
-void clipdb__gemm_release(float *packed) { (void)packed; }
+void clipdb__gemm_free(clipdb__gemm_weights *w) { clipdb__free(w); }
+
+size_t clipdb__gemm_weights_bytes(const clipdb__gemm_weights *w) {
+  return w != NULL ? clipdb__f32_gemm_packed_size(w->n, w->k) * sizeof(float) : 0;
+}
 
 /* With a thread pool (src/nn/threads.h), the output columns are cut into slices of whole
  * panels, one task each; every element is computed exactly as without threads. */
@@ -52,7 +69,8 @@ static void gemm_slice(void *ctx, size_t t) {
 }
 
 void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                      const float *packed, float *c, size_t ldc, uint32_t flags) {
+                      const clipdb__gemm_weights *w, float *c, size_t ldc, uint32_t flags) {
+  const float *packed = w->panels;
   const clipdb_f32_act act = (flags & CLIPDB__GEMM_QUICKGELU) ? CLIPDB_F32_ACT_QUICK_GELU
                              : (flags & CLIPDB__GEMM_RELU)    ? CLIPDB_F32_ACT_RELU
                                                               : CLIPDB_F32_ACT_NONE;

@@ -4,9 +4,9 @@
  *
  * XNNPACK's phases kept apart, so nothing is packed per call: the operator is created (and XNNPACK packs W + bias
  * into its own panels) once, in clipdb__gemm_pack at model load; each run only sets up the
- * batch size and pointers (xnn_setup_fully_connected_nc_f32) and runs it. The buffer the ops
- * layer allocates for "packed" weights holds just our small handle (below); XNNPACK owns the
- * packed weights, and clipdb__gemm_release deletes the operator.
+ * batch size and pointers (xnn_setup_fully_connected_nc_f32) and runs it. Our
+ * clipdb__gemm_weights is a small handle (below); XNNPACK owns the packed weights, and
+ * clipdb__gemm_free deletes the operator.
  *
  * What the operator lacks is done here, on the output rows: the residual add (the operator
  * writes into a scratch block that is then added to C), QuickGELU, and row strides other
@@ -28,42 +28,39 @@
 #include "../../clipdb-impl.h"
 #include "../threads.h"
 
-#define HANDLE_MAGIC 0x786e6e70u /* "xnnp" */
-
-typedef struct handle {
-  uint32_t magic;
+struct clipdb__gemm_weights {
   xnn_operator_t op;
   size_t n, k;
-  float *scratch; /* grown on demand (clipdb__malloc), freed by release */
+  float *scratch; /* grown on demand (clipdb__malloc), freed with the handle */
   size_t scratch_floats;
   pthread_mutex_t lock;
-} handle;
+};
+typedef clipdb__gemm_weights handle;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static enum xnn_status init_status = xnn_status_uninitialized;
 static void init_xnnpack(void) { init_status = xnn_initialize(NULL); }
 
-size_t clipdb__gemm_packed_floats(size_t n, size_t k) {
-  (void)n, (void)k;
-  return (sizeof(handle) + sizeof(float) - 1) / sizeof(float);
-}
-
-int clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n, size_t stride_k,
-                      const float *bias, float *packed) {
-  handle *h = (handle *)packed;
-  memset(h, 0, sizeof *h);
+clipdb__gemm_weights *clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n,
+                                        size_t stride_k, const float *bias) {
   pthread_once(&init_once, init_xnnpack);
   if (init_status != xnn_status_success) {
     clipdb__log(CLIPDB_LOG_LEVEL_ERROR, "xnn_initialize failed (status %d)", (int)init_status);
-    return -1;
+    return NULL;
   }
+  handle *h = clipdb__malloc(sizeof *h);
+  if (h == NULL) return NULL;
+  memset(h, 0, sizeof *h);
   /* XNNPACK reads W as [n][k] (output channels, then input channels): make that copy when
    * the caller's strides differ (CLIP's x @ P projections). */
   const float *wk = w;
   float *copy = NULL;
   if (stride_n != k || stride_k != 1) {
     copy = clipdb__malloc(n * k * sizeof(float));
-    if (copy == NULL) return -1;
+    if (copy == NULL) {
+      clipdb__free(h);
+      return NULL;
+    }
     for (size_t j = 0; j < n; j++)
       for (size_t p = 0; p < k; p++) copy[j * k + p] = w[j * stride_n + p * stride_k];
     wk = copy;
@@ -74,23 +71,26 @@ int clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n, size_
   if (s != xnn_status_success) {
     clipdb__log(CLIPDB_LOG_LEVEL_ERROR, "xnn_create_fully_connected_nc_f32(%zu x %zu) failed (status %d)",
                 n, k, (int)s);
-    h->op = NULL;
-    return -1;
+    clipdb__free(h);
+    return NULL;
   }
-  h->magic = HANDLE_MAGIC;
   h->n = n;
   h->k = k;
   pthread_mutex_init(&h->lock, NULL);
-  return 0;
+  return h;
 }
 
-void clipdb__gemm_release(float *packed) {
-  handle *h = (handle *)packed;
-  if (h == NULL || h->magic != HANDLE_MAGIC) return;
+void clipdb__gemm_free(clipdb__gemm_weights *h) {
+  if (h == NULL) return;
   xnn_delete_operator(h->op);
   clipdb__free(h->scratch);
   pthread_mutex_destroy(&h->lock);
-  memset(h, 0, sizeof *h);
+  clipdb__free(h);
+}
+
+size_t clipdb__gemm_weights_bytes(const clipdb__gemm_weights *h) {
+  /* XNNPACK's packed copy is not ours to measure: at least the float32 W and bias */
+  return h != NULL ? (h->n * h->k + h->n) * sizeof(float) : 0;
 }
 
 /* exp(t) for t <= 0, branch-free so gcc vectorises the epilogue loop: 2^n · p(r) with
@@ -133,8 +133,8 @@ static void epilogue_row(float *c, const float *y, size_t n, uint32_t flags) {
 }
 
 void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                      const float *packed, float *c, size_t ldc, uint32_t flags) {
-  handle *h = (handle *)packed; /* our handle: mutable state behind the const API */
+                      const clipdb__gemm_weights *w, float *c, size_t ldc, uint32_t flags) {
+  handle *h = (handle *)w; /* our handle: its scratch and lock are mutable state behind the const API */
   pthread_mutex_lock(&h->lock);
   const int compact_a = lda != k;
   const int direct = !(flags & CLIPDB__GEMM_RESIDUAL) && ldc == n;
