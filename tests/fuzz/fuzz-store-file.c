@@ -5,10 +5,10 @@
  * store (same bytes once in canonical order). To get past the checksum, the
  * last input byte, when odd, re-seals the input with a correct FNV-1a before decoding, so the
  * field checks behind the checksum are reached too. Built only when asked (tests/fuzz/README.md
- * gives the cmake line); seeds in tests/fuzz/corpus-store-file/ (a version-1 and a version-2 store):
+ * gives the cmake line); seeds in tests/fuzz/corpus/store-file/ (a version-1 and a version-2 store):
  *
  *     cmake --build build/fuzz --target fuzz-store-file -j2
- *     mkdir -p build/fuzz/corpus-store && cp -r tests/fuzz/corpus-store-file/. build/fuzz/corpus-store/
+ *     mkdir -p build/fuzz/corpus-store && cp -r tests/fuzz/corpus/store-file/. build/fuzz/corpus-store/
  *     build/fuzz/tests/fuzz/fuzz-store-file build/fuzz/corpus-store -max_len=4096 -max_total_time=60
  */
 #include <stddef.h>
