@@ -1,6 +1,6 @@
 /*
  * clipdb__attention of this build's backend against the portable reference
- * (clipdb__attention_portable), and the f32 softmax kernel against a double-precision
+ * (clipdb__attention_portable, attention-reference.c), and the f32 softmax kernel against a double-precision
  * softmax: random shapes (n_q = 1 as in attention pooling, n_q = n_kv, causal and not),
  * q/k/v interleaved in one qkv buffer as the encoders lay them out.
  */
@@ -10,7 +10,7 @@
 
 #include "clipdb-impl.h"
 #include "kernels/f32-softmax/f32-softmax.h"
-#include "nn/ops.h"
+#include "attention-reference.h"
 
 static unsigned long long rng = 0x1234567887654321ull;
 static float frand(void) {
