@@ -24,9 +24,21 @@ const char *const clipdb__kernel_config_names[] = {
 
 static const clipdb_f32_gemm_kernel *f32_by_fn(clipdb_f32_gemm_ukernel_fn fn) {
   for (size_t i = 0; i < clipdb__f32_gemm_kernel_count; i++)
-    if (clipdb__f32_gemm_kernels[i].ukernel == fn)
-      return clipdb__f32_gemm_kernel_usable(&clipdb__f32_gemm_kernels[i]) ? &clipdb__f32_gemm_kernels[i]
-                                                                          : NULL;
+    if (clipdb__f32_gemm_kernels[i].ukernel == fn) {
+      const clipdb_f32_gemm_kernel *k = &clipdb__f32_gemm_kernels[i];
+      return clipdb__f32_gemm_kernel_usable(k) ? k : NULL;
+    }
+  return NULL;
+}
+
+/* The kernel beside `k` for row counts it does not pad clearly better (config.h): 7x32 beside
+ * 10x32 with AVX-512F; NULL for every other kernel. */
+static const clipdb_f32_gemm_kernel *f32_rows_partner(const clipdb_f32_gemm_kernel *k) {
+#if defined(CLIPDB_X86_KERNELS)
+  if (k != NULL && k->ukernel == clipdb_f32_gemm_ukernel_10x32__avx512f)
+    return f32_by_fn(clipdb_f32_gemm_ukernel_7x32__avx512f);
+#endif
+  (void)k;
   return NULL;
 }
 
@@ -50,11 +62,7 @@ static int resolve(const char *name, clipdb_kernel_config *c) {
     c->f32_gemm = clipdb__f32_gemm_default();
     c->qs8_gemm = clipdb__qs8_gemm_default();
     c->f32_softmax = clipdb__f32_softmax_default();
-#if defined(CLIPDB_X86_KERNELS)
-    /* AVX-512F: 7x32 for every GEMM whose rows 10x32 does not clearly pad better (config.h) */
-    if (c->f32_gemm->ukernel == clipdb_f32_gemm_ukernel_10x32__avx512f)
-      c->f32_gemm_rows = f32_by_fn(clipdb_f32_gemm_ukernel_7x32__avx512f);
-#endif
+    c->f32_gemm_rows = f32_rows_partner(c->f32_gemm);
 #if defined(CLIPDB_WASM_SIMD)
     c->f32_dot = clipdb_f32_dot_ukernel__wasmsimd_u16;
     c->f32_dot_name = "clipdb_f32_dot_ukernel__wasmsimd_u16";
@@ -75,7 +83,7 @@ static int resolve(const char *name, clipdb_kernel_config *c) {
   }
   if (strcmp(name, "avx512") == 0) {
     c->f32_gemm = f32_by_fn(clipdb_f32_gemm_ukernel_10x32__avx512f);
-    c->f32_gemm_rows = f32_by_fn(clipdb_f32_gemm_ukernel_7x32__avx512f);
+    c->f32_gemm_rows = f32_rows_partner(c->f32_gemm);
     c->qs8_gemm = qs8_by_name("qs8_gemm_4x8c4__avx512vnni");
     if (c->qs8_gemm == NULL) c->qs8_gemm = qs8_by_name("qs8_gemm_4x8c4__avx2");
     return c->f32_gemm != NULL && c->f32_gemm_rows != NULL && c->qs8_gemm != NULL
@@ -96,12 +104,9 @@ static int index_of(const char *name) {
   return -1;
 }
 
-const clipdb_kernel_config *clipdb__kernels_find(const char *name, int *err) {
-  const int i = index_of(name);
-  if (i < 0) {
-    if (err != NULL) *err = CLIPDB__KERNELS_UNKNOWN;
-    return NULL;
-  }
+/* Configuration i (an index into the names), resolved on first use; NULL with *err set when
+ * this CPU cannot run it. */
+static const clipdb_kernel_config *find_index(int i, int *err) {
   int s = atomic_load_explicit(&states[i], memory_order_acquire);
   if (s < 2) {
     int expected = 0;
@@ -121,22 +126,33 @@ const clipdb_kernel_config *clipdb__kernels_find(const char *name, int *err) {
   return &configs[i];
 }
 
+const clipdb_kernel_config *clipdb__kernels_find(const char *name, int *err) {
+  const int i = index_of(name);
+  if (i < 0) {
+    if (err != NULL) *err = CLIPDB__KERNELS_UNKNOWN;
+    return NULL;
+  }
+  return find_index(i, err);
+}
+
+/* The current configuration's index: set once from the default (or CLIPDB_KERNELS) on first
+ * use, then only by clipdb__kernels_select, which accepts only configurations this CPU runs. */
 static atomic_int current = -1;
 
 const clipdb_kernel_config *clipdb__kernels(void) {
   int i = atomic_load_explicit(&current, memory_order_acquire);
   if (i < 0) {
+    /* the build's default ("auto" or "scalar": every CPU runs both) */
     int def = index_of(CLIPDB_DEFAULT_KERNELS);
 #if !defined(__EMSCRIPTEN__)
     const char *env = getenv("CLIPDB_KERNELS");
-    if (env != NULL && index_of(env) >= 0 && clipdb__kernels_find(env, NULL) != NULL) def = index_of(env);
+    if (clipdb__kernels_find(env, NULL) != NULL) def = index_of(env);
 #endif
-    if (def < 0) def = 0;
     int expected = -1;
     i = atomic_compare_exchange_strong(&current, &expected, def) ? def : expected;
   }
-  const clipdb_kernel_config *c = clipdb__kernels_find(clipdb__kernel_config_names[i], NULL);
-  return c != NULL ? c : clipdb__kernels_find("scalar", NULL);
+  /* a lookup by index, not by name: this runs for every GEMM */
+  return find_index(i, NULL);
 }
 
 int clipdb__kernels_select(const char *name) {

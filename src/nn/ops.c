@@ -49,7 +49,8 @@ clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, 
   l->packed = clipdb__gemm_pack(n_out, n_in, w, stride_n, stride_k, bias);
   if (l->packed == NULL)
     return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
-                         "failed to pack the weights of %s (%zu x %zu) for the %s backend: out of memory",
+                         "failed to pack the weights of %s (%zu x %zu) for the %s backend: out of "
+                         "memory",
                          what, n_out, n_in, CLIPDB_BACKEND_NAME);
   return CLIPDB_STATUS_SUCCESS;
 }

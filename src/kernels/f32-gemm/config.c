@@ -97,8 +97,8 @@ int clipdb__f32_gemm_kernel_usable(const clipdb_f32_gemm_kernel *kern) {
 /* Native x86-64: the first of these the CPU can run (bench/gemm-native.c, single thread, on an
  * AMD EPYC with AVX-512; figures, machine and load in README.md Performance):
  *   10x32 AVX-512F  ~200 GFLOP/s on the ViT-B/32 shapes, ~190 on RN50's (5x32..14x32: 170-200;
- *                   MR = 10 tiles M = 50 exactly; the "auto" kernel configuration (src/kernels/config.c) picks 7x32 for
- *                   other row counts);
+ *                   MR = 10 tiles M = 50 exactly; the "auto" kernel configuration
+ *                   (src/kernels/config.c) picks 7x32 for other row counts);
  *   6x16 FMA        ~100 (equal to AVX 5x16 on this CPU; preferred where there is no AVX-512
  *                   because it issues half the arithmetic instructions: not measured here);
  *   5x16 AVX        87-100 (vs 75 for 4x16, 62 for 6x8, <= 56 for the others). */

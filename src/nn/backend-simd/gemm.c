@@ -1,9 +1,10 @@
 /*
  * Backend "simd": the GEMM boundary (src/nn/gemm.h) on our register-tiled microkernels
  * (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten; natively x86 AVX-512F, AVX2+FMA or
- * AVX, the best the CPU has, else their scalar twins. The kernel table decides
- * (the current kernel configuration, src/kernels/config.h), operators never name a kernel; W is packed at load into 8-wide panels,
- * bias first; the epilogue (residual add, ReLU, QuickGELU) is fused into the microkernel.
+ * AVX, the best the CPU has, else their scalar twins (the scalar backend is this engine on
+ * the "scalar" configuration). The current kernel configuration (src/kernels/config.h)
+ * decides, operators never name a kernel; W is packed at load into 8-wide panels, bias
+ * first; the epilogue (residual add, ReLU, QuickGELU) is fused into the microkernel.
  * With a model thread pool, large GEMMs are split by output columns (gemm_slice), tall ones
  * (m >= 4n: a ResNet's convolutions) by rows (gemm_rows).
  */

@@ -134,7 +134,8 @@ static void epilogue_row(float *c, const float *y, size_t n, uint32_t flags) {
 
 void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
                       const clipdb__gemm_weights *w, float *c, size_t ldc, uint32_t flags) {
-  handle *h = (handle *)w; /* our handle: its scratch and lock are mutable state behind the const API */
+  /* our handle: its scratch and lock are mutable state behind the const API */
+  handle *h = (handle *)w;
   pthread_mutex_lock(&h->lock);
   const int compact_a = lda != k;
   const int direct = !(flags & CLIPDB__GEMM_RESIDUAL) && ldc == n;
