@@ -127,8 +127,9 @@ test(`demo over ${N} photos: restored from a backup, searched, scrolled to the l
   const context = await chromium.launchPersistentContext(path.join(work, 'profile'), { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1100, height: 900 } });
   t.after(() => context.close().catch(() => {}));
   const page = context.pages()[0] ?? await context.newPage();
-  const errors = [];
+  const errors = [], consoleLines = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'warning' || m.type() === 'error') consoleLines.push(`${m.type()}: ${m.text()}`); });
   await page.addInitScript(() => {
     window.__longTasks = [];
     new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration }); })
@@ -144,8 +145,13 @@ test(`demo over ${N} photos: restored from a backup, searched, scrolled to the l
     await page.waitForFunction(() => /^Restore(d| failed)/.test(document.getElementById('results-status').textContent), null, { timeout: 600000 });
   } catch (e) {
     // say where it stopped: the status line (import progress, or the grid after it) and page errors
+    // where the page's restore handler is, and the calls the clipdb Worker is running
     const status = await page.textContent('#results-status').catch((err) => `(unreadable: ${err.message})`);
-    throw new Error(`restore did not finish: status '${status}', page errors ${JSON.stringify(errors)}: ${e.message}`);
+    const step = await page.evaluate(() => document.body.dataset.restore).catch((err) => `(unreadable: ${err.message})`);
+    const calls = [];
+    for (const w of page.workers()) calls.push(await w.evaluate(() => JSON.stringify(globalThis.clipdbCalls?.() ?? 'not the store Worker')).catch((err) => `(unreadable: ${err.message})`));
+    throw new Error(`restore did not finish: status '${status}', restore step '${step}', Worker calls ${calls.join('; ') || '(no Worker)'}, ` +
+      `page errors ${JSON.stringify(errors)}, console ${JSON.stringify(consoleLines.slice(-20))}: ${e.message}`);
   }
   assert.equal(await page.textContent('#results-status'), `Restored ${N} photos (0 already here).`);
   console.log(`# restored ${N} photos in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -393,14 +393,21 @@ function wire() {
     e.target.value = '';
     if (!file) return;
     $('results-status').textContent = `Restoring ${file.name}…`;
+    // Where a restore is (for tests and bug reports): importing, counting, models, grid, done.
+    const step = (s) => { document.body.dataset.restore = s; };
     try {
-      const r = await client.importData(file, { onProgress: (p) => { $('results-status').textContent = `Restoring ${file.name}: ${p.documents} photos…`; } });
+      step('importing');
+      const r = await client.importData(file, { onProgress: (p) => { if (p.phase === 'import') $('results-status').textContent = `Restoring ${file.name}: ${p.documents} photos…`; } });
+      step('counting');
       await updateCount();
+      step('models');
       await showModels();
+      step('grid');
       await showAll();
+      step('done');
       // Said once the grid shows the restored library.
       $('results-status').textContent = `Restored ${r.documents} photos (${r.skipped} already here).`;
-    } catch (err) { $('results-status').textContent = `Restore failed: ${err.message}`; }
+    } catch (err) { step('failed'); $('results-status').textContent = `Restore failed: ${err.message}`; }
   });
   $('clear').addEventListener('click', async () => {
     if (!confirm('Delete every stored photo from this browser?')) return;

@@ -882,7 +882,9 @@ export type WorkerProgress =
   | { phase: 'load' }
   | { phase: 'workers'; workers: number }
   | { phase: 'index'; done: number; total: number; id: string }
-  | { phase: 'insert'; done: number; total: number; id?: string };
+  | { phase: 'insert'; done: number; total: number; id?: string }
+  /** importData: documents and vectors stored so far, documents skipped (already present). */
+  | { phase: 'import'; documents: number; vectors: number; skipped: number };
 
 /**
  * The page side of clipdb's Web Worker (web/src/worker.mjs), which runs the CLIP engine and the

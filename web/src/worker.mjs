@@ -38,7 +38,15 @@ const state = {
 // thumbnails and vectors of the next GROUPS_AHEAD groups (an abort waits for none of them).
 const INSERT_GROUP = 32;
 const GROUPS_AHEAD = 3;
-const running = new Map(); // call id → AbortController
+const running = new Map(); // call id → {ac: AbortController, op, since, progress}
+
+/**
+ * The calls this Worker is running now: [{id, op, ms, step, progress}] (`ms` since the call
+ * arrived, `step` where a long op is (a few ops name theirs), `progress` the last progress it
+ * reported). For devtools consoles and tests that must say
+ * where a call stands when it has not finished (evaluate `clipdbCalls()` in this Worker).
+ */
+globalThis.clipdbCalls = () => [...running].map(([id, c]) => ({ id, op: c.op, ms: Math.round(performance.now() - c.since), step: c.step, progress: c.progress }));
 
 const log = (message) => postMessage({ type: 'log', message });
 
@@ -416,12 +424,19 @@ const ops = {
   },
 
   /** Load an export container: args {file: Blob|File, onConflict?: 'error'|'skip'} → {documents, vectors, skipped}. */
-  async importData({ file, onConflict = 'skip' } = {}, { signal, progress }) {
+  async importData({ file, onConflict = 'skip' } = {}, { signal, progress, step }) {
     const db = needDb();
     if (!(file instanceof Blob)) throw new ClipdbError('INVALID_ARGUMENT', 'importData needs {file: Blob}');
+    step('importing');
     const r = await db.importData(file, { onConflict, signal, onProgress: (p) => progress({ phase: 'import', ...p }) });
     // Vectors of the loaded model's index came with the file: re-add it so they are searchable.
-    if (state.models) { await db.removeVectorIndex(state.index); await addIndex({ signal, progress }); }
+    if (state.models) {
+      step('taking the index out');
+      await db.removeVectorIndex(state.index);
+      step('adding the index again');
+      await addIndex({ signal, progress });
+    }
+    step('done');
     return { ...r, info: dbInfo() };
   },
 
@@ -451,16 +466,17 @@ const isEngine = self.name === ENGINE_NAME;
 if (isEngine) runEngine(lib);
 else self.onmessage = async (event) => {
   const msg = event.data;
-  if (msg?.type === 'abort') { running.get(msg.id)?.abort(msg.reason); return; }
+  if (msg?.type === 'abort') { running.get(msg.id)?.ac.abort(msg.reason); return; }
   if (msg?.type !== 'call') return;
   const { id, op, args } = msg;
   const ac = new AbortController();
-  running.set(id, ac);
-  const progress = (p) => postMessage({ type: 'progress', id, progress: p });
+  const call = { ac, op, since: performance.now(), step: null, progress: null };
+  running.set(id, call);
+  const progress = (p) => { call.progress = p; postMessage({ type: 'progress', id, progress: p }); };
   try {
     const fn = Object.hasOwn(ops, op) ? ops[op] : null;
     if (!fn) throw new ClipdbError('INVALID_ARGUMENT', `unknown worker op '${op}' (known: ${Object.keys(ops).join(', ')})`);
-    const result = await fn(args ?? {}, { signal: ac.signal, progress });
+    const result = await fn(args ?? {}, { signal: ac.signal, progress, step: (s) => { call.step = s; } });
     postMessage({ type: 'result', id, result });
   } catch (e) {
     postMessage({ type: 'error', id, error: toWire(e) });
