@@ -81,7 +81,8 @@ int main(int argc, char **argv) {
     for (int rep = -2; rep < REPS; rep++)
       for (size_t ki = 0; ki < nk; ki++) {
         const double t0 = now_ms();
-        clipdb__f32_gemm(kerns[ki], m, n, k, a, k, packed, c, n, NULL, 0, CLIPDB_F32_ACT_NONE);
+        clipdb__f32_gemm(kerns[ki], m, n, k, a, k, packed, c, n,
+                         clipdb_epilogue_act(CLIPDB_ACT_NONE));
         if (rep >= 0) t[ki][rep] = now_ms() - t0;
       }
     for (size_t ki = 0; ki < nk; ki++) {

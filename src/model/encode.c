@@ -69,7 +69,7 @@ static void transformer_run(clipdb_session_t *s, const clipdb__transformer *t, f
   for (int i = 0; i < t->layers; i++) {
     const clipdb__block *b = &t->blocks[i];
     clipdb__layer_norm(rows, W, x, W, b->ln1.gamma, b->ln1.beta, eps, h, W);
-    clipdb__linear_run(&b->qkv, rows, h, W, qkv, lqkv, 0);
+    clipdb__linear_run(&b->qkv, rows, h, W, qkv, lqkv, clipdb_epilogue_act(CLIPDB_ACT_NONE));
     if (i + 1 == t->layers && s->debug == NULL) {
       float *xr = h, *h2 = qkv; /* both free once attention has read qkv */
       for (size_t q = 0; q < n_seq; q++) {
@@ -80,10 +80,13 @@ static void transformer_run(clipdb_session_t *s, const clipdb__transformer *t, f
       }
       for (size_t q = 0; q < n_seq; q++)
         memcpy(xr + q * W, x + (q * n + keep[q]) * W, W * sizeof(float));
-      clipdb__linear_run(&b->out, n_seq, tmp, W, xr, W, CLIPDB__GEMM_RESIDUAL);
+      clipdb__linear_run(&b->out, n_seq, tmp, W, xr, W,
+                         clipdb_epilogue_residual(xr, W, CLIPDB_ACT_NONE));
       clipdb__layer_norm(n_seq, W, xr, W, b->ln2.gamma, b->ln2.beta, eps, h2, W);
-      clipdb__linear_run(&b->fc, n_seq, h2, W, tmp, (size_t)t->hidden, CLIPDB__GEMM_QUICKGELU);
-      clipdb__linear_run(&b->proj, n_seq, tmp, (size_t)t->hidden, xr, W, CLIPDB__GEMM_RESIDUAL);
+      clipdb__linear_run(&b->fc, n_seq, h2, W, tmp, (size_t)t->hidden,
+                         clipdb_epilogue_act(CLIPDB_ACT_QUICK_GELU));
+      clipdb__linear_run(&b->proj, n_seq, tmp, (size_t)t->hidden, xr, W,
+                         clipdb_epilogue_residual(xr, W, CLIPDB_ACT_NONE));
       for (size_t q = 0; q < n_seq; q++)
         memcpy(x + (q * n + keep[q]) * W, xr + q * W, W * sizeof(float));
       break;
@@ -93,10 +96,13 @@ static void transformer_run(clipdb_session_t *s, const clipdb__transformer *t, f
       clipdb__attention(n, n, (size_t)t->heads, hd, sq, lqkv, sq + W, lqkv, sq + 2 * W, lqkv,
                         causal, tmp + q * n * W, W, sc);
     }
-    clipdb__linear_run(&b->out, rows, tmp, W, x, W, CLIPDB__GEMM_RESIDUAL);
+    clipdb__linear_run(&b->out, rows, tmp, W, x, W,
+                       clipdb_epilogue_residual(x, W, CLIPDB_ACT_NONE));
     clipdb__layer_norm(rows, W, x, W, b->ln2.gamma, b->ln2.beta, eps, h, W);
-    clipdb__linear_run(&b->fc, rows, h, W, tmp, (size_t)t->hidden, CLIPDB__GEMM_QUICKGELU);
-    clipdb__linear_run(&b->proj, rows, tmp, (size_t)t->hidden, x, W, CLIPDB__GEMM_RESIDUAL);
+    clipdb__linear_run(&b->fc, rows, h, W, tmp, (size_t)t->hidden,
+                       clipdb_epilogue_act(CLIPDB_ACT_QUICK_GELU));
+    clipdb__linear_run(&b->proj, rows, tmp, (size_t)t->hidden, x, W,
+                       clipdb_epilogue_residual(x, W, CLIPDB_ACT_NONE));
     if (s->debug) {
       char name[96];
       snprintf(name, sizeof name, "%s%d", debug_prefix, i);
@@ -164,7 +170,7 @@ static clipdb_status encode_text_group(clipdb_session_t *s, const int32_t *token
       clipdb__layer_norm(1, W, x + (q * n + keep[q]) * W, W, m->ln_final.gamma, m->ln_final.beta,
                          m->ln_eps, h + q * W, W);
   }
-  clipdb__linear_run(&m->text_proj, n_seq, h, W, proj, E, 0);
+  clipdb__linear_run(&m->text_proj, n_seq, h, W, proj, E, clipdb_epilogue_act(CLIPDB_ACT_NONE));
   for (size_t q = 0; q < n_seq; q++) memcpy(out + order[q] * E, proj + q * E, E * sizeof(float));
   return CLIPDB_STATUS_SUCCESS;
 }
@@ -245,7 +251,7 @@ static clipdb_status encode_vit(clipdb_session_t *s, const float *pixels, float 
   for (size_t ch = 0; ch < 3; ch++)
     for (size_t i = 0; i < R * R; i++) hwc[i * 3 + ch] = pixels[ch * R * R + i];
   /* patch embedding into rows 1..G*G (row-major grid), class token in row 0 */
-  clipdb__conv2d_run(&m->patch, R, R, hwc, x + W, s->buf[6], 0);
+  clipdb__conv2d_run(&m->patch, R, R, hwc, x + W, s->buf[6], clipdb_epilogue_act(CLIPDB_ACT_NONE));
   debug3(s, "visual.conv1", x + W, G, G, W);
   memcpy(x, m->class_embedding, W * sizeof(float));
   for (size_t i = 0; i < n * W; i++) x[i] += m->vis_pos[i];
@@ -259,7 +265,8 @@ static clipdb_status encode_vit(clipdb_session_t *s, const float *pixels, float 
     size_t shape[1] = {W};
     s->debug(s->debug_user, "visual.ln_post", h, 1, shape);
   }
-  clipdb__linear_run(&m->vis_proj, 1, h, W, out, (size_t)c->embed_dim, 0);
+  clipdb__linear_run(&m->vis_proj, 1, h, W, out, (size_t)c->embed_dim,
+                     clipdb_epilogue_act(CLIPDB_ACT_NONE));
   return CLIPDB_STATUS_SUCCESS;
 }
 
@@ -309,10 +316,10 @@ static clipdb_status encode_resnet(clipdb_session_t *s, const float *pixels, flo
     for (size_t i = 0; i < R * R; i++) x[i * 3 + ch] = pixels[ch * R * R + i];
   /* stem: 3 × (conv, BN, ReLU), then 2×2 average pool */
   size_t side = R;
-  clipdb__conv2d_run(&m->stem[0], side, side, x, a, col, CLIPDB__GEMM_RELU);
+  clipdb__conv2d_run(&m->stem[0], side, side, x, a, col, clipdb_epilogue_act(CLIPDB_ACT_RELU));
   side = clipdb__conv2d_out_size(&m->stem[0], side);
-  clipdb__conv2d_run(&m->stem[1], side, side, a, b, col, CLIPDB__GEMM_RELU);
-  clipdb__conv2d_run(&m->stem[2], side, side, b, a, col, CLIPDB__GEMM_RELU);
+  clipdb__conv2d_run(&m->stem[1], side, side, a, b, col, clipdb_epilogue_act(CLIPDB_ACT_RELU));
+  clipdb__conv2d_run(&m->stem[2], side, side, b, a, col, clipdb_epilogue_act(CLIPDB_ACT_RELU));
   size_t ch = m->stem[2].c_out;
   clipdb__avg_pool2d(side, side, ch, 2, a, x);
   side /= 2;
@@ -321,8 +328,8 @@ static clipdb_status encode_resnet(clipdb_session_t *s, const float *pixels, flo
   for (int i = 0; i < m->n_blocks; i++) {
     const clipdb__bottleneck *bl = &m->blocks[i];
     size_t st = (size_t)bl->stride, planes = bl->conv1.c_out, os = side / st;
-    clipdb__conv2d_run(&bl->conv1, side, side, x, a, col, CLIPDB__GEMM_RELU);
-    clipdb__conv2d_run(&bl->conv2, side, side, a, b, col, CLIPDB__GEMM_RELU);
+    clipdb__conv2d_run(&bl->conv1, side, side, x, a, col, clipdb_epilogue_act(CLIPDB_ACT_RELU));
+    clipdb__conv2d_run(&bl->conv2, side, side, a, b, col, clipdb_epilogue_act(CLIPDB_ACT_RELU));
     float *mid = b;
     if (st > 1) {
       clipdb__avg_pool2d(side, side, planes, st, b, a);
@@ -337,13 +344,15 @@ static clipdb_status encode_resnet(clipdb_session_t *s, const float *pixels, flo
         clipdb__avg_pool2d(side, side, ch, st, x, b == mid ? a : b);
         src = b == mid ? a : b;
       }
-      clipdb__conv2d_run(&bl->down, os, os, src, o, col, 0);
-      clipdb__conv2d_run(&bl->conv3, os, os, mid, o, col, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU);
+      clipdb__conv2d_run(&bl->down, os, os, src, o, col, clipdb_epilogue_act(CLIPDB_ACT_NONE));
+      clipdb__conv2d_run(&bl->conv3, os, os, mid, o, col,
+                         clipdb_epilogue_residual(o, bl->conv3.c_out, CLIPDB_ACT_RELU));
       float *t = x;
       x = o;
       o = t;
     } else {
-      clipdb__conv2d_run(&bl->conv3, os, os, mid, x, col, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU);
+      clipdb__conv2d_run(&bl->conv3, os, os, mid, x, col,
+                         clipdb_epilogue_residual(x, bl->conv3.c_out, CLIPDB_ACT_RELU));
     }
     side = os;
     ch = bl->conv3.c_out;
@@ -368,12 +377,13 @@ static clipdb_status encode_resnet(clipdb_session_t *s, const float *pixels, flo
   memcpy(tok + C, x, hw * C * sizeof(float));
   for (size_t i = 0; i < n * C; i++) tok[i] += m->ap_pos[i];
   float *q = s->buf[5], *att = q + C, *sc = att + C;
-  clipdb__linear_run(&m->ap_q, 1, tok, C, q, C, 0);
-  clipdb__linear_run(&m->ap_k, n, tok, C, kb, C, 0);
-  clipdb__linear_run(&m->ap_v, n, tok, C, vb, C, 0);
+  clipdb__linear_run(&m->ap_q, 1, tok, C, q, C, clipdb_epilogue_act(CLIPDB_ACT_NONE));
+  clipdb__linear_run(&m->ap_k, n, tok, C, kb, C, clipdb_epilogue_act(CLIPDB_ACT_NONE));
+  clipdb__linear_run(&m->ap_v, n, tok, C, vb, C, clipdb_epilogue_act(CLIPDB_ACT_NONE));
   size_t heads = (size_t)c->vision_heads;
   clipdb__attention(1, n, heads, C / heads, q, C, kb, C, vb, C, 0, att, C, sc);
-  clipdb__linear_run(&m->ap_c, 1, att, C, out, (size_t)c->embed_dim, 0);
+  clipdb__linear_run(&m->ap_c, 1, att, C, out, (size_t)c->embed_dim,
+                     clipdb_epilogue_act(CLIPDB_ACT_NONE));
   if (s->debug) {
     size_t shape[1] = {(size_t)c->embed_dim};
     s->debug(s->debug_user, "visual.attnpool", out, 1, shape);

@@ -52,16 +52,16 @@ static void attention_lane(void *ctx, size_t lane) {
   for (size_t h = h0; h < h1; h++) {
     const size_t off = h * head_dim;
     clipdb__f32_gemm_pack(n_kv, head_dim, j->k + off, j->ldk, 1, NULL, kpack);
-    clipdb__f32_gemm(kern, n_q, n_kv, head_dim, j->q + off, j->ldq, kpack, s, n_kv, NULL, 0,
-                     CLIPDB_F32_ACT_NONE);
+    clipdb__f32_gemm(kern, n_q, n_kv, head_dim, j->q + off, j->ldq, kpack, s, n_kv,
+                     clipdb_epilogue_act(CLIPDB_ACT_NONE));
     for (size_t i = 0; i < n_q; i++) {
       const size_t n = j->causal ? (i + 1 < n_kv ? i + 1 : n_kv) : n_kv;
       softmax(n, scale, s + i * n_kv);
       if (n < n_kv) memset(s + i * n_kv + n, 0, (n_kv - n) * sizeof(float));
     }
     clipdb__f32_gemm_pack(head_dim, n_kv, j->v + off, 1, j->ldv, NULL, vpack);
-    clipdb__f32_gemm(kern, n_q, head_dim, n_kv, s, n_kv, vpack, j->out + off, j->ldo, NULL, 0,
-                     CLIPDB_F32_ACT_NONE);
+    clipdb__f32_gemm(kern, n_q, head_dim, n_kv, s, n_kv, vpack, j->out + off, j->ldo,
+                     clipdb_epilogue_act(CLIPDB_ACT_NONE));
   }
 }
 

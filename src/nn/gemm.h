@@ -5,6 +5,9 @@
  *
  *   C[m, n] = epilogue(A[m, k] · W[n, k]ᵀ + bias[n])
  *
+ * with the epilogue (residual add, activation) of src/kernels/epilogue.h, the one type every
+ * GEMM of clipdb takes.
+ *
  * W is packed once at model load (clipdb__gemm_pack) into the backend's own form, an opaque
  * clipdb__gemm_weights (the simd backend: 8-column panels for its microkernels; xnnpack: an
  * XNNPACK operator, which holds its own packed copy); clipdb__gemm_run multiplies with it. All
@@ -16,11 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Epilogue flags, applied per element in this order: + bias, + old C (RESIDUAL), then one
- * activation (RELU or QUICKGELU). */
-#define CLIPDB__GEMM_RESIDUAL 1u  /* C = C_old + (A·Wᵀ + bias) */
-#define CLIPDB__GEMM_RELU 2u      /* max(0, v) */
-#define CLIPDB__GEMM_QUICKGELU 4u /* v · sigmoid(1.702 v), CLIP's MLP activation */
+#include "../kernels/epilogue.h"
 
 /* One layer's packed W and bias, defined by the backend (opaque above the boundary). */
 typedef struct clipdb__gemm_weights clipdb__gemm_weights;
@@ -45,9 +44,10 @@ size_t clipdb__gemm_weights_bytes(const clipdb__gemm_weights *w);
 
 /*
  * C = epilogue(A · Wᵀ + bias) with `w` from clipdb__gemm_pack(n, k, ...). A: [m, k] rows `lda`
- * apart; C: [m, n] rows `ldc` apart. A and C must not overlap. m >= 1.
+ * apart; C: [m, n] rows `ldc` apart. A and C must not overlap; the epilogue's residual may be C
+ * itself (ep.residual = c, ep.residual_stride = ldc: an in-place add). m >= 1.
  */
 void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                      const clipdb__gemm_weights *w, float *c, size_t ldc, uint32_t flags);
+                      const clipdb__gemm_weights *w, float *c, size_t ldc, clipdb_epilogue ep);
 
 #endif

@@ -69,40 +69,40 @@ typedef struct qs8_job {
   const void *scratch;
   size_t m, n, slice, ldc;
   float *c;
-  uint32_t flags;
+  clipdb_epilogue ep;
 } qs8_job;
 
 static void qs8_slice(void *ctx, size_t t) {
   const qs8_job *j = ctx;
   const size_t n0 = t * j->slice, n1 = n0 + j->slice < j->n ? n0 + j->slice : j->n;
-  clipdb__qs8_gemm_columns(j->kern, j->m, j->w, j->scratch, n0, n1, j->c, j->ldc, j->flags);
+  clipdb__qs8_gemm_columns(j->kern, j->m, j->w, j->scratch, n0, n1, j->c, j->ldc, j->ep);
 }
 
 /* The int8 GEMM of an int8 layer over `scratch` already holding A's row scales and int8 rows
  * (clipdb__qs8_gemm_quantize_a's layout for m rows), split by columns over the model's thread
  * pool. */
 static void qs8_run_quantized(const clipdb__linear *l, size_t m, const void *scratch, float *y,
-                              size_t ldy, uint32_t flags) {
+                              size_t ldy, clipdb_epilogue ep) {
   const size_t k = l->n_in, n = l->n_out;
   const size_t threads = clipdb__threads_current();
   size_t slice = n;
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs) {
     slice = (clipdb__per_task(n, threads) + 7) / 8 * 8;
   }
-  qs8_job job = {clipdb__kernels()->qs8_gemm, l->q8, scratch, m, n, slice, ldy, y, flags};
+  qs8_job job = {clipdb__kernels()->qs8_gemm, l->q8, scratch, m, n, slice, ldy, y, ep};
   if (slice < n) clipdb__parallel_for((n + slice - 1) / slice, qs8_slice, &job);
   else qs8_slice(&job, 0);
 }
 
 static void qs8_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
-                    size_t ldy, uint32_t flags) {
+                    size_t ldy, clipdb_epilogue ep) {
   const size_t k = l->n_in, n = l->n_out;
   /* The int8 copy of all of A (so every weight panel is read once); under memory pressure,
    * row blocks through a stack buffer instead (slower, same results). */
   void *scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(m, k));
   if (scratch != NULL) {
     clipdb__qs8_gemm_quantize_a(m, k, x, ldx, scratch);
-    qs8_run_quantized(l, m, scratch, y, ldy, flags);
+    qs8_run_quantized(l, m, scratch, y, ldy, ep);
     clipdb__free(scratch);
     return;
   }
@@ -110,17 +110,18 @@ static void qs8_run(const clipdb__linear *l, size_t m, const float *x, size_t ld
   _Alignas(64) uint8_t buf[QS8_FALLBACK_BYTES];
   for (size_t i = 0; i < m; i++) { /* one row fits: clipdb__linear_init_dtype checks n_in */
     clipdb__qs8_gemm_quantize_a(1, k, x + i * ldx, ldx, buf);
-    clipdb__qs8_gemm_columns(kern, 1, l->q8, buf, 0, n, y + i * ldy, ldy, flags);
+    clipdb__qs8_gemm_columns(kern, 1, l->q8, buf, 0, n, y + i * ldy, ldy,
+                             clipdb_epilogue_at(ep, i, 0));
   }
 }
 
 void clipdb__linear_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
-                        size_t ldy, uint32_t flags) {
+                        size_t ldy, clipdb_epilogue ep) {
   if (l->q8 != NULL) {
-    qs8_run(l, m, x, ldx, y, ldy, flags);
+    qs8_run(l, m, x, ldx, y, ldy, ep);
     return;
   }
-  clipdb__gemm_run(m, l->n_out, l->n_in, x, ldx, l->packed, y, ldy, flags);
+  clipdb__gemm_run(m, l->n_out, l->n_in, x, ldx, l->packed, y, ldy, ep);
 }
 
 clipdb_status clipdb__conv2d_init(clipdb__conv2d *c, size_t c_in, size_t c_out, size_t kernel,
@@ -312,7 +313,7 @@ static inline int in_image(ptrdiff_t iy, ptrdiff_t ix, size_t h, size_t w) {
  * im2col row (zero padding changes no maximum), without writing and re-reading that row as
  * floats. Returns 0 when its buffers cannot be allocated (the caller takes the float path). */
 static int conv2d_run_q8(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
-                         uint32_t flags) {
+                         clipdb_epilogue ep) {
   const size_t oh = clipdb__conv2d_out_size(c, h), ow = clipdb__conv2d_out_size(c, w);
   const size_t kk = c->kernel, ci = c->c_in, k = kk * kk * ci, kpad = (k + 3) / 4 * 4;
   const size_t n_pix = oh * ow, block = im2col_block_rows(k, n_pix);
@@ -359,7 +360,8 @@ static int conv2d_run_q8(const clipdb__conv2d *c, size_t h, size_t w, const floa
       }
       memset(row + k, 0, kpad - k);
     }
-    qs8_run_quantized(&c->gemm, rows, scratch, y + p0 * c->c_out, c->c_out, flags);
+    qs8_run_quantized(&c->gemm, rows, scratch, y + p0 * c->c_out, c->c_out,
+                      clipdb_epilogue_at(ep, p0, 0));
   }
   clipdb__free(amax);
   clipdb__free(scratch);
@@ -416,7 +418,7 @@ typedef struct winograd_job {
   float *v, *m;
   const float *zero;
   float *y;
-  uint32_t flags;
+  clipdb_epilogue ep; /* residual indexed like y: [pixel, channel] */
   /* chunked layers: chunks of `chunk` tiles out of `tiles`, taken in turn by the lanes */
   size_t tiles, chunk;
   atomic_size_t next_chunk;
@@ -502,7 +504,8 @@ WINOGRAD_TARGETS static void winograd_in(void *ctx, size_t task) {
 static void winograd_gemm_xi(const clipdb__conv2d *c, size_t n, const float *v, float *m,
                              size_t xi) {
   const size_t ci = c->c_in, co = c->c_out;
-  clipdb__linear_run(&c->winograd[xi], n, v + xi * ci, 16 * ci, m + xi * co, 16 * co, 0);
+  clipdb__linear_run(&c->winograd[xi], n, v + xi * ci, 16 * ci, m + xi * co, 16 * co,
+                     clipdb_epilogue_act(CLIPDB_ACT_NONE));
 }
 
 /* GEMM xi of a block, on the calling thread alone (a task of the pool: no nested split). */
@@ -533,15 +536,19 @@ static inline void winograd_out_chunk(const float *m0, size_t stride, size_t n,
     }
 }
 
-/* y = epilogue(src) for n channels: + y's old value (residual), then the activation. */
-static inline void winograd_store(float *restrict dst, const float *src, size_t n, uint32_t flags) {
-  if (flags & CLIPDB__GEMM_RESIDUAL)
+/* dst = act(src + res) for n channels (res: the epilogue's residual there, NULL for none; it
+ * may be dst itself, the usual in-place add). */
+static inline void winograd_store(float *restrict dst, const float *src, const float *res,
+                                  size_t n, clipdb_act act) {
+  if (res == dst)
     for (size_t o = 0; o < n; o++) dst[o] += src[o];
+  else if (res != NULL)
+    for (size_t o = 0; o < n; o++) dst[o] = res[o] + src[o];
   else
     for (size_t o = 0; o < n; o++) dst[o] = src[o];
-  if (flags & CLIPDB__GEMM_RELU)
+  if (act == CLIPDB_ACT_RELU)
     for (size_t o = 0; o < n; o++) dst[o] = dst[o] > 0.0f ? dst[o] : 0.0f;
-  if (flags & CLIPDB__GEMM_QUICKGELU)
+  if (act == CLIPDB_ACT_QUICK_GELU)
     for (size_t o = 0; o < n; o++) dst[o] = dst[o] / (1.0f + expf(-1.702f * dst[o]));
 }
 
@@ -554,9 +561,12 @@ WINOGRAD_TARGETS static void winograd_out(void *ctx, size_t task) {
   for (size_t t = a; t < b; t++) {
     const size_t ty = (j->t0 + t) / j->tw, tx = (j->t0 + t) % j->tw;
     float *dst[4] = {NULL, NULL, NULL, NULL}; /* NULL: past the map's edge */
+    const float *res[4] = {NULL, NULL, NULL, NULL};
     for (size_t p = 0; p < 4; p++) {
       const size_t oy = 2 * ty + p / 2, ox = 2 * tx + p % 2;
-      if (oy < j->h && ox < j->w) dst[p] = j->y + (oy * j->w + ox) * co;
+      if (oy >= j->h || ox >= j->w) continue;
+      dst[p] = j->y + (oy * j->w + ox) * co;
+      res[p] = clipdb_epilogue_at(j->ep, oy * j->w + ox, 0).residual;
     }
     for (size_t o0 = 0; o0 < co; o0 += WINOGRAD_CHUNK) {
       const size_t nc = co - o0 < WINOGRAD_CHUNK ? co - o0 : WINOGRAD_CHUNK;
@@ -565,7 +575,8 @@ WINOGRAD_TARGETS static void winograd_out(void *ctx, size_t task) {
       else
         winograd_out_chunk(j->m + t * 16 * co + o0, stride, nc, out);
       for (size_t p = 0; p < 4; p++)
-        if (dst[p] != NULL) winograd_store(dst[p] + o0, out[p], nc, j->flags);
+        if (dst[p] != NULL)
+          winograd_store(dst[p] + o0, out[p], res[p] != NULL ? res[p] + o0 : NULL, nc, j->ep.act);
     }
   }
 }
@@ -583,7 +594,7 @@ static void winograd_lane(void *ctx, size_t lane) {
     const size_t k = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
     if (k * j->chunk >= j->tiles) break;
     winograd_job part = {c, j->h, j->w, j->tw, k * j->chunk, 0, 0, j->x, scratch, NULL, j->zero,
-                         j->y, j->flags, 0, 0, 0, NULL};
+                         j->y, j->ep, 0, 0, 0, NULL};
     part.n_tiles = part.run = j->tiles - part.t0 < j->chunk ? j->tiles - part.t0 : j->chunk;
     const size_t n = part.n_tiles;
     part.m = scratch + 16 * n * ci;
@@ -602,14 +613,14 @@ static size_t winograd_run_tiles(size_t n_tiles, size_t channels, size_t threads
 }
 
 static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, const float *x,
-                                float *y, float *scratch, uint32_t flags) {
+                                float *y, float *scratch, clipdb_epilogue ep) {
   const size_t ci = c->c_in, co = c->c_out, tw = (w + 1) / 2, tiles = ((h + 1) / 2) * tw;
   const size_t block = winograd_block_tiles(c, tiles), threads = clipdb__threads_current();
   float *zero = scratch;
   memset(zero, 0, ci * sizeof(float));
   scratch += ci;
   if (winograd_chunked(c)) {
-    winograd_job job = {c, h, w, tw, 0, 0, 0, x, NULL, NULL, zero, y, flags, tiles, block, 0, scratch};
+    winograd_job job = {c, h, w, tw, 0, 0, 0, x, NULL, NULL, zero, y, ep, tiles, block, 0, scratch};
     atomic_init(&job.next_chunk, 0);
     const size_t chunks = (tiles + block - 1) / block;
     const size_t lanes = threads < chunks ? threads : chunks;
@@ -621,7 +632,7 @@ static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, con
   }
   for (size_t t0 = 0; t0 < tiles; t0 += block) {
     const size_t n = tiles - t0 < block ? tiles - t0 : block;
-    winograd_job job = {c, h, w, tw, t0, n, 0, x, scratch, scratch + 16 * n * ci, zero, y, flags,
+    winograd_job job = {c, h, w, tw, t0, n, 0, x, scratch, scratch + 16 * n * ci, zero, y, ep,
                         0, 0, 0, NULL};
     job.run = winograd_run_tiles(n, ci, threads);
     clipdb__parallel_for((n + job.run - 1) / job.run, winograd_in, &job);
@@ -635,18 +646,18 @@ static void conv2d_run_winograd(const clipdb__conv2d *c, size_t h, size_t w, con
 }
 
 void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
-                        float *scratch, uint32_t flags) {
+                        float *scratch, clipdb_epilogue ep) {
   if (c->winograd != NULL) {
-    conv2d_run_winograd(c, h, w, x, y, scratch, flags);
+    conv2d_run_winograd(c, h, w, x, y, scratch, ep);
     return;
   }
   size_t oh = clipdb__conv2d_out_size(c, h), ow = clipdb__conv2d_out_size(c, w);
   size_t kk = c->kernel, ci = c->c_in, k = kk * kk * ci;
   if (kk == 1 && c->stride == 1 && c->pad == 0) {
-    clipdb__linear_run(&c->gemm, h * w, x, ci, y, c->c_out, flags);
+    clipdb__linear_run(&c->gemm, h * w, x, ci, y, c->c_out, ep);
     return;
   }
-  if (c->gemm.q8 != NULL && !clipdb__conv2d_float_im2col && conv2d_run_q8(c, h, w, x, y, flags))
+  if (c->gemm.q8 != NULL && !clipdb__conv2d_float_im2col && conv2d_run_q8(c, h, w, x, y, ep))
     return;
   /* im2col, block by block: one row per output pixel, (ky, kx, ci) order, zeros outside the
    * image (split over the model's threads in runs of pixels); then the block's rows of the
@@ -662,7 +673,8 @@ void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float
     } else {
       im2col_rows(&job, 0);
     }
-    clipdb__linear_run(&c->gemm, p1 - p0, scratch, k, y + p0 * c->c_out, c->c_out, flags);
+    clipdb__linear_run(&c->gemm, p1 - p0, scratch, k, y + p0 * c->c_out, c->c_out,
+                       clipdb_epilogue_at(ep, p0, 0));
   }
 }
 

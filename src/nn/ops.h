@@ -52,9 +52,10 @@ void clipdb__linear_free(clipdb__linear *l);
 /* Bytes of packed weights the layer holds. */
 size_t clipdb__linear_bytes(const clipdb__linear *l);
 
-/* y[m, n_out] = epilogue(x[m, n_in] · Wᵀ + b); rows ldx / ldy apart; flags: gemm.h. */
+/* y[m, n_out] = epilogue(x[m, n_in] · Wᵀ + b); rows ldx / ldy apart; the epilogue
+ * (src/kernels/epilogue.h) indexes its residual like y (it may be y itself). */
 void clipdb__linear_run(const clipdb__linear *l, size_t m, const float *x, size_t ldx, float *y,
-                        size_t ldy, uint32_t flags);
+                        size_t ldy, clipdb_epilogue ep);
 
 /* 2-D convolution on NHWC maps (square kernel, symmetric zero padding), optional
  * BatchNorm folded at init: w' = w·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε) (+ b·γ/√(σ²+ε)). */
@@ -114,9 +115,11 @@ size_t clipdb__conv2d_scratch_floats(const clipdb__conv2d *c, size_t h, size_t w
  * the same bytes, which tests/c/test-quantize.c checks. */
 extern int clipdb__conv2d_float_im2col;
 
-/* y [oh, ow, c_out] = epilogue(conv(x [h, w, c_in])). RESIDUAL adds y's old contents. */
+/* y [oh, ow, c_out] = epilogue(conv(x [h, w, c_in])); the epilogue's residual is indexed like y
+ * as [oh·ow, c_out] rows (residual_stride >= c_out; ep.residual = y, stride c_out adds y's old
+ * contents). */
 void clipdb__conv2d_run(const clipdb__conv2d *c, size_t h, size_t w, const float *x, float *y,
-                        float *scratch, uint32_t flags);
+                        float *scratch, clipdb_epilogue ep);
 
 /* LayerNorm over the last dimension: y = (x − mean)/√(var + eps)·γ + β, per row of n. */
 void clipdb__layer_norm(size_t m, size_t n, const float *x, size_t ldx, const float *gamma,

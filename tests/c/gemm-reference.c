@@ -25,15 +25,16 @@ void clipdb__gemm_pack_portable(size_t n, size_t k, const float *w, size_t strid
   }
 }
 
-static inline float epilogue(float v, float old, uint32_t flags) {
-  if (flags & CLIPDB__GEMM_RESIDUAL) v += old;
-  if (flags & CLIPDB__GEMM_RELU) v = v > 0.0f ? v : 0.0f;
-  if (flags & CLIPDB__GEMM_QUICKGELU) v = v / (1.0f + expf(-1.702f * v));
+/* act(v + *r) (r: the residual element, or NULL) */
+static inline float epilogue(float v, const float *r, clipdb_act act) {
+  if (r != NULL) v += *r;
+  if (act == CLIPDB_ACT_RELU) v = v > 0.0f ? v : 0.0f;
+  if (act == CLIPDB_ACT_QUICK_GELU) v = v / (1.0f + expf(-1.702f * v));
   return v;
 }
 
 void clipdb__gemm_run_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                               const float *packed, float *c, size_t ldc, uint32_t flags) {
+                               const float *packed, float *c, size_t ldc, clipdb_epilogue ep) {
   for (size_t j0 = 0; j0 < n; j0 += NR) {
     const float *panel = packed + (j0 / NR) * NR * (k + 1);
     size_t nc = n - j0 < NR ? n - j0 : NR;
@@ -52,9 +53,11 @@ void clipdb__gemm_run_portable(size_t m, size_t n, size_t k, const float *a, siz
         }
       }
       float *c0 = c + i * ldc + j0, *c1 = c0 + ldc;
+      const float *r0 = clipdb_epilogue_at(ep, i, j0).residual;
+      const float *r1 = clipdb_epilogue_at(ep, i + 1, j0).residual;
       for (size_t jj = 0; jj < nc; jj++) {
-        c0[jj] = epilogue(acc0[jj], c0[jj], flags);
-        c1[jj] = epilogue(acc1[jj], c1[jj], flags);
+        c0[jj] = epilogue(acc0[jj], r0 != NULL ? r0 + jj : NULL, ep.act);
+        c1[jj] = epilogue(acc1[jj], r1 != NULL ? r1 + jj : NULL, ep.act);
       }
     }
     for (; i < m; i++) {
@@ -67,7 +70,9 @@ void clipdb__gemm_run_portable(size_t m, size_t n, size_t k, const float *a, siz
         for (size_t jj = 0; jj < NR; jj++) acc0[jj] += x0 * wp[jj];
       }
       float *c0 = c + i * ldc + j0;
-      for (size_t jj = 0; jj < nc; jj++) c0[jj] = epilogue(acc0[jj], c0[jj], flags);
+      const float *r0 = clipdb_epilogue_at(ep, i, j0).residual;
+      for (size_t jj = 0; jj < nc; jj++)
+        c0[jj] = epilogue(acc0[jj], r0 != NULL ? r0 + jj : NULL, ep.act);
     }
   }
 }

@@ -29,16 +29,25 @@ static float frand(void) { /* uniform in [-1, 1) */
   return (float)((double)(rng >> 8) / 8388608.0 - 1.0);
 }
 
-static double act(double v, uint32_t flags) {
-  if (flags & CLIPDB__GEMM_RELU) v = v > 0 ? v : 0;
-  if (flags & CLIPDB__GEMM_QUICKGELU) v = v / (1.0 + exp(-1.702 * v));
+static double act(double v, clipdb_act a) {
+  if (a == CLIPDB_ACT_RELU) v = v > 0 ? v : 0;
+  if (a == CLIPDB_ACT_QUICK_GELU) v = v / (1.0 + exp(-1.702 * v));
   return v;
 }
 
+enum { NO_RESIDUAL, IN_PLACE, SEPARATE }; /* the residual: none, y's old contents, another buffer */
+
 typedef struct shape {
   size_t h, w, ci, co;
-  uint32_t flags;
+  int residual;
+  clipdb_act act;
 } shape;
+
+/* The shape's epilogue for output y (rows of co): the residual y itself or `old`. */
+static clipdb_epilogue epilogue_for(const shape *s, float *y, const float *old) {
+  if (s->residual == NO_RESIDUAL) return clipdb_epilogue_act(s->act);
+  return clipdb_epilogue_residual(s->residual == IN_PLACE ? y : old, s->co, s->act);
+}
 
 /* Runs one convolution both ways (and Winograd on 2 threads); returns the worst error seen as
  * a multiple of u·(Σ|w'·x| + |b'| + |y_old|). */
@@ -75,17 +84,19 @@ static double check_shape(const shape *s, void *pool) {
   clipdb__threadpool_swap(was);
   float *scratch1 = malloc(sizeof(float) * ((sf > si ? sf : si) + 1));
   float *scratch2 = malloc(sizeof(float) * (st + 1));
-  const int residual = (s->flags & CLIPDB__GEMM_RESIDUAL) != 0;
-  memcpy(y_w, old, sizeof(float) * h * w * co);
-  memcpy(y_i, old, sizeof(float) * h * w * co);
-  memcpy(y_t, old, sizeof(float) * h * w * co);
-  clipdb__conv2d_run(&cw, h, w, x, y_w, scratch1, s->flags);
-  clipdb__conv2d_run(&cm, h, w, x, y_i, scratch1, s->flags);
+  const int residual = s->residual != NO_RESIDUAL;
+  /* in place: y starts as the residual; otherwise y starts as NaN, which must not be read */
+  for (size_t i = 0; i < h * w * co; i++) y_w[i] = s->residual == IN_PLACE ? old[i] : NAN;
+  memcpy(y_i, y_w, sizeof(float) * h * w * co);
+  memcpy(y_t, y_w, sizeof(float) * h * w * co);
+  clipdb__conv2d_run(&cw, h, w, x, y_w, scratch1, epilogue_for(s, y_w, old));
+  clipdb__conv2d_run(&cm, h, w, x, y_i, scratch1, epilogue_for(s, y_i, old));
   void *prev = clipdb__threadpool_swap(pool);
-  clipdb__conv2d_run(&cw, h, w, x, y_t, scratch2, s->flags);
+  clipdb__conv2d_run(&cw, h, w, x, y_t, scratch2, epilogue_for(s, y_t, old));
   clipdb__threadpool_swap(prev);
   CHECK(memcmp(y_w, y_t, sizeof(float) * h * w * co) == 0,
-        "%zux%zu %zu->%zu flags %u: Winograd differs on 2 threads", h, w, ci, co, s->flags);
+        "%zux%zu %zu->%zu residual %d act %d: Winograd differs on 2 threads", h, w, ci, co,
+        s->residual, (int)s->act);
   double worst_w = 0, worst_i = 0;
   const double u = ldexp(1.0, -24), tol = 32.0;
   for (size_t oy = 0; oy < h; oy++)
@@ -107,21 +118,24 @@ static double check_shape(const shape *s, void *pool) {
           }
         const size_t at = (oy * w + ox) * co + o;
         if (residual) sum += old[at], mag += fabs(old[at]);
-        const double ref = act(sum, s->flags);
+        const double ref = act(sum, s->act);
         /* QuickGELU's slope is at most ~1.1; its float evaluation adds a relative 1e-6 */
-        const double bound = u * mag * ((s->flags & CLIPDB__GEMM_QUICKGELU) ? 1.1 : 1.0);
-        const double slack = (s->flags & CLIPDB__GEMM_QUICKGELU) ? 1e-6 * fabs(ref) : 0.0;
+        const int gelu = s->act == CLIPDB_ACT_QUICK_GELU;
+        const double bound = u * mag * (gelu ? 1.1 : 1.0), slack = gelu ? 1e-6 * fabs(ref) : 0.0;
+        /* (a NaN, a y element read before it was written, fails through the !(<=) below) */
         const double ew = fmax(fabs(y_w[at] - ref) - slack, 0) / bound;
         const double ei = fmax(fabs(y_i[at] - ref) - slack, 0) / bound;
+        CHECK(y_w[at] == y_w[at] && y_i[at] == y_i[at], "%zux%zu %zu->%zu residual %d: NaN at %zu",
+              h, w, ci, co, s->residual, at);
         if (ew > worst_w) worst_w = ew;
         if (ei > worst_i) worst_i = ei;
       }
-  CHECK(worst_w <= tol, "%zux%zu %zu->%zu flags %u: Winograd off by %.1f u (bound %.0f)", h, w, ci,
-        co, s->flags, worst_w, tol);
-  CHECK(worst_i <= tol, "%zux%zu %zu->%zu flags %u: im2col off by %.1f u (bound %.0f)", h, w, ci,
-        co, s->flags, worst_i, tol);
-  printf("%3zux%-3zu %3zu->%-3zu flags %u: worst error %.2f u·Σ|terms| (Winograd), %.2f (im2col), "
-         "bound %.0f\n", h, w, ci, co, s->flags, worst_w, worst_i, tol);
+  CHECK(worst_w <= tol, "%zux%zu %zu->%zu residual %d act %d: Winograd off by %.1f u (bound %.0f)",
+        h, w, ci, co, s->residual, (int)s->act, worst_w, tol);
+  CHECK(worst_i <= tol, "%zux%zu %zu->%zu residual %d act %d: im2col off by %.1f u (bound %.0f)",
+        h, w, ci, co, s->residual, (int)s->act, worst_i, tol);
+  printf("%3zux%-3zu %3zu->%-3zu residual %d act %d: worst error %.2f u·Σ|terms| (Winograd), "
+         "%.2f (im2col), bound %.0f\n", h, w, ci, co, s->residual, (int)s->act, worst_w, worst_i, tol);
   clipdb__conv2d_free(&cw);
   clipdb__conv2d_free(&cm);
   free(wt), free(x), free(bias), free(old), free(g), free(be), free(mu), free(var);
@@ -131,19 +145,22 @@ static double check_shape(const shape *s, void *pool) {
 
 int main(void) {
   const shape shapes[] = {
-      {1, 1, 1, 1, 0},
-      {2, 3, 3, 5, CLIPDB__GEMM_RELU},
-      {5, 7, 17, 9, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU},
-      {8, 8, 16, 32, CLIPDB__GEMM_QUICKGELU},
-      {9, 6, 33, 40, CLIPDB__GEMM_RESIDUAL},
-      {13, 11, 64, 24, CLIPDB__GEMM_RELU},
-      {14, 14, 96, 80, CLIPDB__GEMM_RELU},
+      {1, 1, 1, 1, NO_RESIDUAL, CLIPDB_ACT_NONE},
+      {2, 3, 3, 5, NO_RESIDUAL, CLIPDB_ACT_RELU},
+      {5, 7, 17, 9, IN_PLACE, CLIPDB_ACT_RELU},
+      {7, 5, 17, 9, SEPARATE, CLIPDB_ACT_RELU},
+      {8, 8, 16, 32, NO_RESIDUAL, CLIPDB_ACT_QUICK_GELU},
+      {9, 6, 33, 40, IN_PLACE, CLIPDB_ACT_NONE},
+      {13, 11, 64, 24, NO_RESIDUAL, CLIPDB_ACT_RELU},
+      {14, 14, 96, 80, NO_RESIDUAL, CLIPDB_ACT_RELU},
       /* 1,225 tiles of 64 + 64 channels: many chunks (weights of 256 KiB: the chunked path) */
-      {70, 70, 64, 64, CLIPDB__GEMM_RELU},
+      {70, 70, 64, 64, NO_RESIDUAL, CLIPDB_ACT_RELU},
       /* 96 + 96 channels: weights of 576 KiB, still chunked */
-      {30, 26, 96, 96, CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU},
+      {30, 26, 96, 96, IN_PLACE, CLIPDB_ACT_RELU},
+      {26, 30, 96, 96, SEPARATE, CLIPDB_ACT_NONE},
       /* 625 tiles of 128 + 136 channels: weights over 1 MiB (the blocked path), two blocks */
-      {50, 50, 128, 136, CLIPDB__GEMM_RELU},
+      {50, 50, 128, 136, NO_RESIDUAL, CLIPDB_ACT_RELU},
+      {50, 50, 128, 136, SEPARATE, CLIPDB_ACT_RELU},
   };
   size_t saved = clipdb__parallel_min_macs;
   clipdb__parallel_min_macs = 0; /* the pool splits every GEMM and transform it can */

@@ -28,15 +28,15 @@ static size_t irand(size_t lo, size_t hi) {
 
 static int failures;
 
-static double act_ref(double y, clipdb_f32_act act) {
-  if (act == CLIPDB_F32_ACT_RELU) return y > 0 ? y : 0;
-  if (act == CLIPDB_F32_ACT_QUICK_GELU) return y / (1.0 + exp(-1.702 * y));
+static double act_ref(double y, clipdb_act act) {
+  if (act == CLIPDB_ACT_RELU) return y > 0 ? y : 0;
+  if (act == CLIPDB_ACT_QUICK_GELU) return y / (1.0 + exp(-1.702 * y));
   return y;
 }
 
 /* One case: returns the worst error relative to the reference's scale. */
 static void check(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
-                  int transposed, int use_bias, int residual_mode, clipdb_f32_act act) {
+                  int transposed, int use_bias, int residual_mode, clipdb_act act) {
   const size_t lda = k + (irand(0, 1) ? 3 : 0), ldc = n + (irand(0, 1) ? 5 : 0);
   float *a = malloc(sizeof(float) * m * lda);
   float *wt = malloc(sizeof(float) * n * k); /* [N][K] or [K][N] */
@@ -65,7 +65,8 @@ static void check(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t
     }
   /* residual_mode: 0 none, 1 separate buffer, 2 in place (R aliases C) */
   const float *r = residual_mode == 1 ? res : residual_mode == 2 ? c : NULL;
-  clipdb__f32_gemm(kern, m, n, k, a, lda, packed, c, ldc, r, ldc, act);
+  clipdb__f32_gemm(kern, m, n, k, a, lda, packed, c, ldc,
+                   clipdb_epilogue_residual(r, ldc, act));
   double worst = 0.0;
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < n; j++) {
@@ -99,23 +100,23 @@ static int fused(const clipdb_f32_gemm_kernel *kern) {
  * any wrong operand, missed k step or misplaced column is off by about one |a_k w_k|, which
  * is far above it for the K of the twin cases (at K = 65, 2 * gamma_67 = 8e-6).
  */
-static double fused_tolerance(size_t k, double mag, float twin_value, clipdb_f32_act act) {
+static double fused_tolerance(size_t k, double mag, float twin_value, clipdb_act act) {
   const double u = 1.0 / 16777216.0, n = (double)k + 2.0;
   const double gamma = n * u / (1.0 - n * u);
-  if (act == CLIPDB_F32_ACT_QUICK_GELU) return 1.1 * 2.0 * gamma * mag + 1e-6 * (1.0 + fabsf(twin_value));
+  if (act == CLIPDB_ACT_QUICK_GELU) return 1.1 * 2.0 * gamma * mag + 1e-6 * (1.0 + fabsf(twin_value));
   return 2.0 * gamma * mag;
 }
 
 /* Compare kernel output c1 with its twin's c2 (m×n, row stride n); mag: per element (NULL for
  * bit-exact kernels). Returns 0 on the first mismatch (reported). */
 static int same_as_twin(const clipdb_f32_gemm_kernel *kern, const float *c1, const float *c2,
-                        const double *mag, size_t m, size_t n, size_t k, clipdb_f32_act act,
+                        const double *mag, size_t m, size_t n, size_t k, clipdb_act act,
                         int residual) {
   for (size_t i = 0; i < m * n; i++) {
     int same;
     if (mag != NULL)
       same = fabs((double)c1[i] - c2[i]) <= fused_tolerance(k, mag[i], c2[i], act);
-    else if (act == CLIPDB_F32_ACT_QUICK_GELU)
+    else if (act == CLIPDB_ACT_QUICK_GELU)
       same = fabsf(c1[i] - c2[i]) <= 1e-6f * (1.0f + fabsf(c2[i]));
     else
       same = memcmp(&c1[i], &c2[i], sizeof(float)) == 0;
@@ -171,12 +172,14 @@ static void case_free(gemm_case *g) {
  * with and without residual) and within the activation's rounding for QuickGELU, except fused
  * kernels, which are held to fused_tolerance(). */
 static void check_twin(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
-                       clipdb_f32_act act, int residual) {
+                       clipdb_act act, int residual) {
   const clipdb_f32_gemm_kernel *twin = &clipdb__f32_gemm_kernels[kern->twin];
   gemm_case g = case_new(m, n, k);
   const float *res = residual ? g.r : NULL;
-  clipdb__f32_gemm(kern, m, n, k, g.a, k, g.packed, g.c1, n, res, n, act);
-  clipdb__f32_gemm(twin, m, n, k, g.a, k, g.packed, g.c2, n, res, n, act);
+  clipdb__f32_gemm(kern, m, n, k, g.a, k, g.packed, g.c1, n,
+                   clipdb_epilogue_residual(res, n, act));
+  clipdb__f32_gemm(twin, m, n, k, g.a, k, g.packed, g.c2, n,
+                   clipdb_epilogue_residual(res, n, act));
   double *mag = fused(kern) ? magnitudes(m, n, k, g.a, g.wt, g.bias, res) : NULL;
   same_as_twin(kern, g.c1, g.c2, mag, m, n, k, act, residual);
   free(mag);
@@ -187,15 +190,15 @@ static void check_twin(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, s
  * twins compute the same bits: one summation order). Data and magnitudes are made once per
  * shape. Returns the number of cases. */
 static int check_fused_twins_vit(void) {
-  static const struct { size_t m, n, k; clipdb_f32_act act; int residual; } shapes[] = {
-      {50, 768, 768, CLIPDB_F32_ACT_NONE, 1},      /* attention out-projection + residual */
-      {50, 3072, 768, CLIPDB_F32_ACT_QUICK_GELU, 0}, /* c_fc */
-      {50, 768, 3072, CLIPDB_F32_ACT_NONE, 1},     /* c_proj + residual */
+  static const struct { size_t m, n, k; clipdb_act act; int residual; } shapes[] = {
+      {50, 768, 768, CLIPDB_ACT_NONE, 1},      /* attention out-projection + residual */
+      {50, 3072, 768, CLIPDB_ACT_QUICK_GELU, 0}, /* c_fc */
+      {50, 768, 3072, CLIPDB_ACT_NONE, 1},     /* c_proj + residual */
   };
   int cases = 0;
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const size_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k;
-    const clipdb_f32_act act = shapes[s].act;
+    const clipdb_act act = shapes[s].act;
     gemm_case g = case_new(m, n, k);
     const float *res = shapes[s].residual ? g.r : NULL;
     double *mag = magnitudes(m, n, k, g.a, g.wt, g.bias, res);
@@ -204,11 +207,13 @@ static int check_fused_twins_vit(void) {
       fprintf(stderr, "FAIL: table entry 3 (%s) is not a scalar kernel\n", scalar->name);
       failures++;
     }
-    clipdb__f32_gemm(scalar, m, n, k, g.a, k, g.packed, g.c2, n, res, n, act);
+    clipdb__f32_gemm(scalar, m, n, k, g.a, k, g.packed, g.c2, n,
+                     clipdb_epilogue_residual(res, n, act));
     for (size_t ki = 0; ki < clipdb__f32_gemm_kernel_count; ki++) {
       const clipdb_f32_gemm_kernel *kern = &clipdb__f32_gemm_kernels[ki];
       if (!fused(kern) || !clipdb__f32_gemm_kernel_usable(kern)) continue;
-      clipdb__f32_gemm(kern, m, n, k, g.a, k, g.packed, g.c1, n, res, n, act);
+      clipdb__f32_gemm(kern, m, n, k, g.a, k, g.packed, g.c1, n,
+                       clipdb_epilogue_residual(res, n, act));
       same_as_twin(kern, g.c1, g.c2, mag, m, n, k, act, shapes[s].residual);
       cases++;
     }
@@ -229,17 +234,17 @@ int main(void) {
     if (kern->twin != (int)ki) {
       for (size_t m = 1; m <= 2 * kern->mr + 1; m++)
         for (size_t n = 1; n <= 17; n += 4) {
-          check_twin(kern, m, n, irand(1, 33), (clipdb_f32_act)irand(0, 2), (int)(m & 1));
+          check_twin(kern, m, n, irand(1, 33), (clipdb_act)irand(0, 2), (int)(m & 1));
           cases++;
         }
       /* columns past the widest tile (32: AVX-512 MR×32 passes and every tail after one) */
       for (size_t n = 18; n <= 65; n++) {
-        check_twin(kern, irand(1, 2 * kern->mr + 1), n, irand(1, 65), (clipdb_f32_act)irand(0, 2),
+        check_twin(kern, irand(1, 2 * kern->mr + 1), n, irand(1, 65), (clipdb_act)irand(0, 2),
                    (int)(n & 1));
         cases++;
       }
       for (int t = 0; t < 60; t++) {
-        check_twin(kern, irand(1, 65), irand(1, 65), irand(1, 65), (clipdb_f32_act)irand(0, 2),
+        check_twin(kern, irand(1, 65), irand(1, 65), irand(1, 65), (clipdb_act)irand(0, 2),
                    (int)irand(0, 1));
         cases++;
       }
@@ -247,12 +252,12 @@ int main(void) {
     /* every M in 1..2*MR+1 and N around the panel width, with small K */
     for (size_t m = 1; m <= 2 * kern->mr + 1; m++)
       for (size_t n = 1; n <= 17; n++) {
-        check(kern, m, n, irand(1, 9), (int)(n & 1), 1, 0, CLIPDB_F32_ACT_NONE);
+        check(kern, m, n, irand(1, 9), (int)(n & 1), 1, 0, CLIPDB_ACT_NONE);
         cases++;
       }
     for (int t = 0; t < 200; t++) {
       check(kern, irand(1, 65), irand(1, 65), irand(1, 65), (int)irand(0, 1), (int)irand(0, 1),
-            (int)irand(0, 2), (clipdb_f32_act)irand(0, 2));
+            (int)irand(0, 2), (clipdb_act)irand(0, 2));
       cases++;
     }
   }
@@ -262,7 +267,7 @@ int main(void) {
                                   {787, 24, 576}};
   for (size_t i = 0; i < sizeof vit / sizeof vit[0]; i++) {
     check(def, vit[i][0], vit[i][1], vit[i][2], 0, 1, i == 2 ? 2 : 0,
-          i == 1 ? CLIPDB_F32_ACT_QUICK_GELU : CLIPDB_F32_ACT_NONE);
+          i == 1 ? CLIPDB_ACT_QUICK_GELU : CLIPDB_ACT_NONE);
     cases++;
   }
   cases += check_fused_twins_vit();

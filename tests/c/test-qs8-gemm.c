@@ -103,15 +103,21 @@ static void check_kernels(size_t m, size_t n, size_t k) {
   free(a), free(wt);
 }
 
-static void check_driver(size_t m, size_t n, size_t k, uint32_t flags) {
-  const size_t lda = k + 3, ldc = n + 2;
+/* residual: 0 none, 1 C's old value (in place), 2 another buffer */
+static void check_driver(size_t m, size_t n, size_t k, int residual, clipdb_act act) {
+  const size_t lda = k + 3, ldc = n + 2, ldr = n + 5;
   float *a = malloc(sizeof(float) * m * lda), *wt = malloc(sizeof(float) * n * k);
   float *bias = malloc(sizeof(float) * n), *c = malloc(sizeof(float) * m * ldc);
-  float *c0 = malloc(sizeof(float) * m * ldc);
+  float *c0 = malloc(sizeof(float) * m * ldc), *res = malloc(sizeof(float) * m * ldr);
   for (size_t i = 0; i < m * lda; i++) a[i] = frand();
   for (size_t i = 0; i < n * k; i++) wt[i] = frand();
   for (size_t i = 0; i < n; i++) bias[i] = frand();
   for (size_t i = 0; i < m * ldc; i++) c0[i] = frand();
+  for (size_t i = 0; i < m * ldr; i++) res[i] = frand();
+  const clipdb_epilogue ep = residual == 1 ? clipdb_epilogue_residual(c, ldc, act)
+                             : residual == 2 ? clipdb_epilogue_residual(res, ldr, act)
+                                             : clipdb_epilogue_act(act);
+  const int plain = residual == 0 && act == CLIPDB_ACT_NONE;
   /* weights given as [K][N] (a projection's layout) */
   clipdb__qs8_packed *w = clipdb__qs8_pack_f32(n, k, wt, 1, n, bias);
   void *scratch = clipdb__malloc(clipdb__qs8_scratch_bytes(m, k));
@@ -124,22 +130,23 @@ static void check_driver(size_t m, size_t n, size_t k, uint32_t flags) {
     memcpy(c, c0, sizeof(float) * m * ldc);
     /* two column slices, as the threaded split does */
     const size_t cut = n > 8 ? (n / 2) / 8 * 8 : n;
-    clipdb__qs8_gemm_columns(kern, m, w, scratch, 0, cut, c, ldc, flags);
-    if (cut < n) clipdb__qs8_gemm_columns(kern, m, w, scratch, cut, n, c, ldc, flags);
+    clipdb__qs8_gemm_columns(kern, m, w, scratch, 0, cut, c, ldc, ep);
+    if (cut < n) clipdb__qs8_gemm_columns(kern, m, w, scratch, cut, n, c, ldc, ep);
     double worst = 0.0;
     for (size_t i = 0; i < m; i++)
       for (size_t j = 0; j < n; j++) {
         double y = 0.0;
         for (size_t p = 0; p < k; p++) y += (double)qa[i * (w->kg * 4) + p] * wq(w, j, p);
         y = y * rs[i] * w->col_scale[j] + bias[j];
-        if (flags & CLIPDB__GEMM_RESIDUAL) y += c0[i * ldc + j];
-        if (flags & CLIPDB__GEMM_RELU) y = y > 0 ? y : 0;
-        if (flags & CLIPDB__GEMM_QUICKGELU) y = y / (1.0 + exp(-1.702 * y));
+        if (residual == 1) y += c0[i * ldc + j];
+        if (residual == 2) y += res[i * ldr + j];
+        if (act == CLIPDB_ACT_RELU) y = y > 0 ? y : 0;
+        if (act == CLIPDB_ACT_QUICK_GELU) y = y / (1.0 + exp(-1.702 * y));
         const double e = fabs(y - c[i * ldc + j]) / (1.0 + fabs(y));
         if (e > worst) worst = e;
       }
-    CHECK(worst < 1e-5, "%s driver m=%zu n=%zu k=%zu flags=%u: error %.3g", kern->name, m, n, k,
-          flags, worst);
+    CHECK(worst < 1e-5, "%s driver m=%zu n=%zu k=%zu residual %d act %d: error %.3g", kern->name,
+          m, n, k, residual, (int)act, worst);
     /* the padding between rows is untouched */
     for (size_t i = 0; i < m; i++)
       CHECK(c[i * ldc + n] == c0[i * ldc + n], "%s wrote past column n", kern->name);
@@ -147,16 +154,16 @@ static void check_driver(size_t m, size_t n, size_t k, uint32_t flags) {
   /* and the float result stays close to the unquantized product */
   double num = 0.0, den = 0.0;
   for (size_t i = 0; i < m; i++)
-    for (size_t j = 0; j < n && flags == 0; j++) {
+    for (size_t j = 0; j < n && plain; j++) {
       double y = bias[j];
       for (size_t p = 0; p < k; p++) y += (double)a[i * lda + p] * wt[p * n + j];
       num += (y - c[i * ldc + j]) * (y - c[i * ldc + j]);
       den += y * y;
     }
-  if (flags == 0) CHECK(sqrt(num / den) < 0.02, "relative RMS error to float %.4f", sqrt(num / den));
+  if (plain) CHECK(sqrt(num / den) < 0.02, "relative RMS error to float %.4f", sqrt(num / den));
   clipdb__free(scratch);
   clipdb__qs8_free(w);
-  free(a), free(wt), free(bias), free(c), free(c0);
+  free(a), free(wt), free(bias), free(c), free(c0), free(res);
 }
 
 int main(void) {
@@ -164,10 +171,10 @@ int main(void) {
   for (int it = 0; it < 300; it++) check_kernels(irand(1, 13), irand(1, 37), irand(1, 77));
   check_kernels(50, 24, 768);
   check_kernels(7, 9, 4608); /* RN50's deepest im2col K */
-  const uint32_t flags[5] = {0, CLIPDB__GEMM_RESIDUAL, CLIPDB__GEMM_RELU,
-                             CLIPDB__GEMM_RESIDUAL | CLIPDB__GEMM_RELU, CLIPDB__GEMM_QUICKGELU};
-  for (int it = 0; it < 40; it++) check_driver(irand(1, 11), irand(1, 41), irand(1, 70), flags[it % 5]);
-  check_driver(50, 72, 768, 0);
+  /* every residual form (none, in place, another buffer) with every activation */
+  for (int it = 0; it < 45; it++)
+    check_driver(irand(1, 11), irand(1, 41), irand(1, 70), it % 3, (clipdb_act)(it / 3 % 3));
+  check_driver(50, 72, 768, 0, CLIPDB_ACT_NONE);
   size_t usable = 0;
   for (size_t t = 0; t < clipdb__qs8_gemm_kernel_count; t++) {
     usable += clipdb__qs8_gemm_kernel_usable(&clipdb__qs8_gemm_kernels[t]) != 0;

@@ -36,8 +36,8 @@ CLIPDB_API void clipdb__wasm_test_gemm_run(int i, size_t m, size_t n, size_t k, 
                                            size_t lda, const float *packed, float *c, size_t ldc,
                                            const float *r, size_t ldr, int act, int reps) {
   for (int t = 0; t < reps; t++)
-    clipdb__f32_gemm(&clipdb__f32_gemm_kernels[i], m, n, k, a, lda, packed, c, ldc, r, ldr,
-                     (clipdb_f32_act)act);
+    clipdb__f32_gemm(&clipdb__f32_gemm_kernels[i], m, n, k, a, lda, packed, c, ldc,
+                     clipdb_epilogue_residual(r, ldr, (clipdb_act)act));
 }
 
 /* f32-dot (vector index scoring): isa 0 = scalar, 1 = wasmsimd_u16. */
@@ -179,6 +179,6 @@ CLIPDB_API void clipdb__wasm_test_qs8_bench_run(void *handle, int i, int reps) {
   for (int r = 0; r < reps; r++) {
     clipdb__qs8_gemm_quantize_a(b->m, b->k, b->a, b->k, b->scratch);
     clipdb__qs8_gemm_columns(&clipdb__qs8_gemm_kernels[i], b->m, b->w, b->scratch, 0, b->n, b->c,
-                             b->n, 0);
+                             b->n, clipdb_epilogue_act(CLIPDB_ACT_NONE));
   }
 }

@@ -55,17 +55,17 @@ static inline AVX __m256 quick_gelu(__m256 y) {
 
 /* ReLU matches the scalar `y > 0 ? y : 0` (maxps returns its second operand, +0, for NaN
  * and -0). */
-static inline AVX __m256 activate(__m256 y, clipdb_f32_act act) {
+static inline AVX __m256 activate(__m256 y, clipdb_act act) {
   switch (act) {
-  case CLIPDB_F32_ACT_RELU: return _mm256_max_ps(y, _mm256_setzero_ps());
-  case CLIPDB_F32_ACT_QUICK_GELU: return quick_gelu(y);
+  case CLIPDB_ACT_RELU: return _mm256_max_ps(y, _mm256_setzero_ps());
+  case CLIPDB_ACT_QUICK_GELU: return quick_gelu(y);
   default: return y;
   }
 }
 
 /* Residual, activation and store of one row (partial when ncols < NR). */
 static inline AVX void store_row(float *c, const float *r, __m256 v, size_t ncols,
-                                 clipdb_f32_act act) {
+                                 clipdb_act act) {
   if (ncols == NR) {
     if (r != NULL) v = _mm256_add_ps(v, _mm256_loadu_ps(r));
     _mm256_storeu_ps(c, activate(v, act));
@@ -83,8 +83,10 @@ static inline AVX void store_row(float *c, const float *r, __m256 v, size_t ncol
 #define DEFINE_AVX_UKERNEL(MR)                                                                   \
   AVX void clipdb_f32_gemm_ukernel_##MR##x8__avx(size_t mr, size_t nc, size_t kc, const float *a,\
                                                  size_t a_stride, const float *w, float *c,     \
-                                                 size_t c_stride, const float *r,                \
-                                                 size_t r_stride, clipdb_f32_act act) {          \
+                                                 size_t c_stride, clipdb_epilogue ep) {          \
+    const float *r = ep.residual;                                                                \
+    const size_t r_stride = ep.residual_stride;                                                  \
+    const clipdb_act act = ep.act;                                                               \
     const float *ap[MR];                                                                         \
     for (size_t i = 0; i < MR; i++) ap[i] = a + (i < mr ? i : mr - 1) * a_stride;               \
     for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                     \
@@ -121,8 +123,10 @@ DEFINE_AVX_UKERNEL(12)
   AVX void clipdb_f32_gemm_ukernel_##MR##x16__avx(size_t mr, size_t nc, size_t kc,              \
                                                   const float *a, size_t a_stride,               \
                                                   const float *w, float *c, size_t c_stride,     \
-                                                  const float *r, size_t r_stride,               \
-                                                  clipdb_f32_act act) {                          \
+                                                  clipdb_epilogue ep) {                          \
+    const float *r = ep.residual;                                                                \
+    const size_t r_stride = ep.residual_stride;                                                  \
+    const clipdb_act act = ep.act;                                                               \
     const float *ap[MR];                                                                         \
     for (size_t i = 0; i < MR; i++) ap[i] = a + (i < mr ? i : mr - 1) * a_stride;               \
     const size_t panel = NR * (kc + 1);                                                          \
@@ -155,7 +159,7 @@ DEFINE_AVX_UKERNEL(12)
         w += 2 * panel;                                                                          \
       } else { /* the last, odd panel */                                                       \
         clipdb_f32_gemm_ukernel_##MR##x8__avx(mr, left, kc, a, a_stride, w, c + n0, c_stride,   \
-                                               r != NULL ? r + n0 : NULL, r_stride, act);       \
+                                               clipdb_epilogue_at(ep, 0, n0));                   \
         w += panel;                                                                              \
       }                                                                                          \
     }                                                                                            \

@@ -48,10 +48,10 @@ static ALWAYS_INLINE __m512 quick_gelu(__m512 y) {
 }
 
 /* ReLU as the scalar `y > 0 ? y : 0` (vmaxps returns its second operand, +0, for NaN, -0). */
-static ALWAYS_INLINE __m512 activate(__m512 y, clipdb_f32_act act) {
+static ALWAYS_INLINE __m512 activate(__m512 y, clipdb_act act) {
   switch (act) {
-  case CLIPDB_F32_ACT_RELU: return _mm512_max_ps(y, _mm512_setzero_ps());
-  case CLIPDB_F32_ACT_QUICK_GELU: return quick_gelu(y);
+  case CLIPDB_ACT_RELU: return _mm512_max_ps(y, _mm512_setzero_ps());
+  case CLIPDB_ACT_QUICK_GELU: return quick_gelu(y);
   default: return y;
   }
 }
@@ -71,7 +71,7 @@ static ALWAYS_INLINE __m512 load_pair(const float *lo, const float *hi) {
 static ALWAYS_INLINE void tile(const size_t MR, const size_t V, const size_t np, size_t mr,
                                size_t ncols, size_t kc, const float *const *ap, const float *w,
                                size_t panel, float *c, size_t c_stride, const float *r,
-                               size_t r_stride, clipdb_f32_act act) {
+                               size_t r_stride, clipdb_act act) {
   __m512 acc[14][2];
   const float *wp[4];
   _Pragma("GCC unroll 4") for (size_t j = 0; j < 4; j++) wp[j] = j < np ? w + j * panel : NULL;
@@ -117,8 +117,10 @@ static ALWAYS_INLINE void tile(const size_t MR, const size_t V, const size_t np,
   void clipdb_f32_gemm_ukernel_##MR##x32__avx512f(size_t mr, size_t nc, size_t kc,               \
                                                   const float *a, size_t a_stride,               \
                                                   const float *w, float *c, size_t c_stride,     \
-                                                  const float *r, size_t r_stride,               \
-                                                  clipdb_f32_act act) {                          \
+                                                  clipdb_epilogue ep) {                          \
+    const float *r = ep.residual;                                                                \
+    const size_t r_stride = ep.residual_stride;                                                  \
+    const clipdb_act act = ep.act;                                                               \
     SETUP_ROWS(MR);                                                                              \
     for (; nc >= 32; nc -= 32) {                                                                 \
       tile(MR, 2, 4, mr, 32, kc, ap, w, panel, c, c_stride, r, r_stride, act);                  \
@@ -138,8 +140,10 @@ static ALWAYS_INLINE void tile(const size_t MR, const size_t V, const size_t np,
   void clipdb_f32_gemm_ukernel_##MR##x16__avx512f(size_t mr, size_t nc, size_t kc,               \
                                                   const float *a, size_t a_stride,               \
                                                   const float *w, float *c, size_t c_stride,     \
-                                                  const float *r, size_t r_stride,               \
-                                                  clipdb_f32_act act) {                          \
+                                                  clipdb_epilogue ep) {                          \
+    const float *r = ep.residual;                                                                \
+    const size_t r_stride = ep.residual_stride;                                                  \
+    const clipdb_act act = ep.act;                                                               \
     SETUP_ROWS(MR);                                                                              \
     for (; nc >= 16; nc -= 16) {                                                                 \
       tile(MR, 1, 2, mr, 16, kc, ap, w, panel, c, c_stride, r, r_stride, act);                  \

@@ -152,7 +152,7 @@ void clipdb__f32_gemm_pack(size_t n, size_t k, const float *weight, size_t n_str
 
 void clipdb__f32_gemm(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
                       const float *a, size_t lda, const float *packed, float *c, size_t ldc,
-                      const float *r, size_t ldr, clipdb_f32_act act) {
+                      clipdb_epilogue ep) {
   const size_t mr = kern->mr;
   const size_t panel = NR * (k + 1);
   size_t mc = m;
@@ -168,7 +168,7 @@ void clipdb__f32_gemm(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, si
       for (size_t m0 = mb; m0 < mend; m0 += mr) {
         const size_t rows = mend - m0 < mr ? mend - m0 : mr;
         kern->ukernel(rows, nc, k, a + m0 * lda, lda, w, c + m0 * ldc + n0, ldc,
-                      r != NULL ? r + m0 * ldr + n0 : NULL, ldr, act);
+                      clipdb_epilogue_at(ep, m0, n0));
       }
     }
   }

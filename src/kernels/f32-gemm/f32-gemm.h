@@ -9,12 +9,9 @@
  *     never branches on mr inside the K loop;
  *   - one kernel is selected once (the config table in config.c), operators never name one.
  *
- * Epilogue, fused in the microkernel, in this order:
- *   y = A·W + bias;  if R: y += R;  y = act(y).
- * CLIP's attention/MLP residual adds use R with act = NONE; its c_fc uses act = QUICK_GELU
- * (y·sigmoid(1.702·y), OpenAI clip/model.py QuickGELU); the ResNet's bottleneck output uses
- * R plus RELU (torchvision-style `relu(bn3(conv3(x)) + identity)` in clip/model.py Bottleneck).
- * R may alias C (in-place residual add); A must not alias C.
+ * Epilogue (../epilogue.h, the one every GEMM of clipdb takes), fused in the microkernel:
+ *   y = A·W + bias;  y += residual (if any);  y = act(y).
+ * The residual may be C itself (in-place add); A must not alias C.
  *
  * All strides and sizes are in elements (floats), not bytes.
  */
@@ -23,32 +20,28 @@
 
 #include <stddef.h>
 
+#include "../epilogue.h"
+
 /* Panel width shared by every f32 GEMM microkernel (two 128-bit vectors). */
 #define CLIPDB_F32_GEMM_NR 8
 
-typedef enum clipdb_f32_act {
-  CLIPDB_F32_ACT_NONE = 0,
-  CLIPDB_F32_ACT_RELU = 1,       /* max(y, 0) */
-  CLIPDB_F32_ACT_QUICK_GELU = 2, /* y * sigmoid(1.702 * y) */
-} clipdb_f32_act;
 
 /*
  * Microkernel. Computes rows 0..mr-1 (1 <= mr <= the kernel's MR) and columns 0..nc-1 (nc >= 1):
  *   a   mr rows of kc floats, row i at a + i*a_stride
  *   w   packed panels (see clipdb__f32_gemm_pack); the kernel reads ceil(nc/NR) panels
  *   c   output, row i at c + i*c_stride
- *   r   residual (NULL: none), row i at r + i*r_stride
+ *   ep  epilogue, its residual row i at ep.residual + i*ep.residual_stride
  * The summation order is fixed (bias, then k = 0, 1, ... with a separate multiply and add), so
  * a SIMD kernel and its scalar twin agree bit for bit before the activation.
  */
 typedef void (*clipdb_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a,
                                            size_t a_stride, const float *w, float *c,
-                                           size_t c_stride, const float *r, size_t r_stride,
-                                           clipdb_f32_act act);
+                                           size_t c_stride, clipdb_epilogue ep);
 
 #define CLIPDB__DECLARE_F32_GEMM_UKERNEL(name)                                                   \
   void name(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *w,   \
-            float *c, size_t c_stride, const float *r, size_t r_stride, clipdb_f32_act act)
+            float *c, size_t c_stride, clipdb_epilogue ep)
 
 /* scalar.c: portable twins (also the native `simd` backend's kernels). */
 CLIPDB__DECLARE_F32_GEMM_UKERNEL(clipdb_f32_gemm_ukernel_1x8__scalar);
@@ -155,13 +148,13 @@ void clipdb__f32_gemm_pack(size_t n, size_t k, const float *weight, size_t n_str
                            size_t k_stride, const float *bias, float *packed);
 
 /*
- * The full GEMM with `kern`: C[m×n] = act(A[m×k] · W + bias [+ R]). Walks N panel by panel
+ * The full GEMM with `kern`: C[m×n] = epilogue(A[m×k] · W + bias). Walks N panel by panel
  * (outer) and M in MR-row tiles (inner), so each weight panel is read from memory once and
  * stays in cache while all of A's tiles pass over it; a large A (over 1 MiB) is first cut into
- * row blocks of about 256 KiB. lda/ldc/ldr are row strides (elements).
+ * row blocks of about 256 KiB. lda/ldc are row strides (elements).
  */
 void clipdb__f32_gemm(const clipdb_f32_gemm_kernel *kern, size_t m, size_t n, size_t k,
                       const float *a, size_t lda, const float *packed, float *c, size_t ldc,
-                      const float *r, size_t ldr, clipdb_f32_act act);
+                      clipdb_epilogue ep);
 
 #endif /* CLIPDB_KERNELS_F32_GEMM_H */

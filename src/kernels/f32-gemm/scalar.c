@@ -4,27 +4,18 @@
  * f32-gemm.h. The summation order (bias, then k ascending, multiply then add) matches the SIMD
  * kernels exactly; keep it that way, the twin tests compare them bit for bit.
  */
-#include <math.h>
 #include <string.h>
 
 #include "f32-gemm.h"
 
 #define NR CLIPDB_F32_GEMM_NR
 
-static inline float activate(float y, clipdb_f32_act act) {
-  switch (act) {
-  case CLIPDB_F32_ACT_RELU: return y > 0.0f ? y : 0.0f;
-  case CLIPDB_F32_ACT_QUICK_GELU: return y / (1.0f + expf(-1.702f * y));
-  default: return y;
-  }
-}
-
 /* One MR×NR tile per panel; rows past mr alias the last valid row (computed, never stored). */
 #define DEFINE_SCALAR_UKERNEL(MR)                                                                \
   void clipdb_f32_gemm_ukernel_##MR##x8__scalar(size_t mr, size_t nc, size_t kc, const float *a, \
                                                 size_t a_stride, const float *w, float *c,      \
-                                                size_t c_stride, const float *r,                 \
-                                                size_t r_stride, clipdb_f32_act act) {           \
+                                                size_t c_stride, clipdb_epilogue ep) {           \
+    const float *r = ep.residual;                                                                \
     const float *arow[MR];                                                                       \
     for (size_t i = 0; i < MR; i++) arow[i] = a + (i < mr ? i : mr - 1) * a_stride;             \
     for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                     \
@@ -45,11 +36,11 @@ static inline float activate(float y, clipdb_f32_act act) {
       const size_t ncols = nc - n0 < NR ? nc - n0 : NR;                                          \
       for (size_t i = 0; i < mr; i++) {                                                          \
         float *crow = c + i * c_stride + n0;                                                     \
-        const float *rrow = r != NULL ? r + i * r_stride + n0 : NULL;                            \
+        const float *rrow = r != NULL ? r + i * ep.residual_stride + n0 : NULL;                  \
         for (size_t j = 0; j < ncols; j++) {                                                     \
           float y = acc[i][j];                                                                   \
           if (rrow != NULL) y += rrow[j];                                                        \
-          crow[j] = activate(y, act);                                                            \
+          crow[j] = clipdb_act_scalar(y, ep.act);                                                \
         }                                                                                        \
       }                                                                                          \
     }                                                                                            \

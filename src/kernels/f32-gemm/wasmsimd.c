@@ -16,17 +16,17 @@
 
 #define NR CLIPDB_F32_GEMM_NR
 
-static inline v128_t activate(v128_t y, clipdb_f32_act act) {
+static inline v128_t activate(v128_t y, clipdb_act act) {
   switch (act) {
-  case CLIPDB_F32_ACT_RELU: return wasm_f32x4_pmax(y, wasm_f32x4_splat(0.0f));
-  case CLIPDB_F32_ACT_QUICK_GELU: return clipdb__wasmsimd_quick_gelu(y);
+  case CLIPDB_ACT_RELU: return wasm_f32x4_pmax(y, wasm_f32x4_splat(0.0f));
+  case CLIPDB_ACT_QUICK_GELU: return clipdb__wasmsimd_quick_gelu(y);
   default: return y;
   }
 }
 
 /* Epilogue for one row of the tile: residual, activation, store (partial when ncols < NR). */
 static inline void store_row(float *c, const float *r, v128_t v0, v128_t v1, size_t ncols,
-                             clipdb_f32_act act) {
+                             clipdb_act act) {
   if (ncols == NR) {
     if (r != NULL) {
       v0 = wasm_f32x4_add(v0, wasm_v128_load(r));
@@ -85,7 +85,10 @@ static inline void store_row(float *c, const float *r, v128_t v0, v128_t v1, siz
 #define DEFINE_LOADSPLAT(MR)                                                                    \
   void clipdb_f32_gemm_ukernel_##MR##x8__wasmsimd_loadsplat(                                   \
       size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *w,        \
-      float *c, size_t c_stride, const float *r, size_t r_stride, clipdb_f32_act act) {        \
+      float *c, size_t c_stride, clipdb_epilogue ep) {                                         \
+    const float *r = ep.residual;                                                              \
+    const size_t r_stride = ep.residual_stride;                                                \
+    const clipdb_act act = ep.act;                                                             \
     TILE_PROLOGUE(MR)                                                                          \
     for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                   \
       TILE_INIT(MR)                                                                            \
@@ -108,7 +111,10 @@ static inline void store_row(float *c, const float *r, v128_t v0, v128_t v1, siz
 #define DEFINE_SPLAT(MR)                                                                        \
   void clipdb_f32_gemm_ukernel_##MR##x8__wasmsimd_splat(                                       \
       size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *w,        \
-      float *c, size_t c_stride, const float *r, size_t r_stride, clipdb_f32_act act) {        \
+      float *c, size_t c_stride, clipdb_epilogue ep) {                                         \
+    const float *r = ep.residual;                                                              \
+    const size_t r_stride = ep.residual_stride;                                                \
+    const clipdb_act act = ep.act;                                                             \
     TILE_PROLOGUE(MR)                                                                          \
     for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                   \
       TILE_INIT(MR)                                                                            \
@@ -137,7 +143,10 @@ DEFINE_SPLAT(6)
 #define DEFINE_LOADSPLAT_U4(MR)                                                                 \
   void clipdb_f32_gemm_ukernel_##MR##x8__wasmsimd_loadsplat_u4(                                \
       size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *w,        \
-      float *c, size_t c_stride, const float *r, size_t r_stride, clipdb_f32_act act) {        \
+      float *c, size_t c_stride, clipdb_epilogue ep) {                                         \
+    const float *r = ep.residual;                                                              \
+    const size_t r_stride = ep.residual_stride;                                                \
+    const clipdb_act act = ep.act;                                                             \
     TILE_PROLOGUE(MR)                                                                          \
     for (size_t n0 = 0; n0 < nc; n0 += NR) {                                                   \
       TILE_INIT(MR)                                                                            \

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "../../clipdb-impl.h"
-#include "../../nn/gemm.h"
 #include "qs8-gemm.h"
 
 #if defined(CLIPDB_WASM_SIMD)
@@ -220,25 +219,19 @@ void clipdb__qs8_gemm_quantize_a(size_t m, size_t k, const float *a, size_t lda,
   for (size_t i = 0; i < m; i++) rs[i] = clipdb__qs8_quantize_row(k, kpad, a + i * lda, q + i * kpad);
 }
 
-static inline float activate(float y, uint32_t flags) {
-  if (flags & CLIPDB__GEMM_QUICKGELU) return y / (1.0f + expf(-1.702f * y));
-  if (flags & CLIPDB__GEMM_RELU) return y > 0.0f ? y : 0.0f;
-  return y;
-}
-
 #if defined(CLIPDB_WASM_SIMD)
 /* The epilogue of one full row of a tile (8 columns) in two f32x4 halves: the same operations
  * in the same order as the scalar loop, QuickGELU through the vector exp. */
 static inline void epilogue_simd(const int32_t *acc, float r, const float *cs, const float *b,
-                                 float *crow, uint32_t flags) {
+                                 const float *rrow, clipdb_act act, float *crow) {
   const v128_t vr = wasm_f32x4_splat(r);
   for (size_t h = 0; h < NR; h += 4) {
     v128_t v = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_v128_load(acc + h)),
                               wasm_f32x4_mul(vr, wasm_v128_load(cs + h)));
     v = wasm_f32x4_add(v, wasm_v128_load(b + h));
-    if (flags & CLIPDB__GEMM_RESIDUAL) v = wasm_f32x4_add(wasm_v128_load(crow + h), v);
-    if (flags & CLIPDB__GEMM_QUICKGELU) v = clipdb__wasmsimd_quick_gelu(v);
-    else if (flags & CLIPDB__GEMM_RELU) v = wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v); /* NaN -> 0 as below */
+    if (rrow != NULL) v = wasm_f32x4_add(wasm_v128_load(rrow + h), v);
+    if (act == CLIPDB_ACT_QUICK_GELU) v = clipdb__wasmsimd_quick_gelu(v);
+    else if (act == CLIPDB_ACT_RELU) v = wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v); /* NaN -> 0 */
     wasm_v128_store(crow + h, v);
   }
 }
@@ -262,7 +255,7 @@ void clipdb__qs8_widen(size_t n, const int8_t *src, int16_t *dst) {
 static void gemm_block(const clipdb_qs8_gemm_kernel *kern, const clipdb__qs8_packed *w,
                        const float *rs, const int8_t *a, size_t a_stride, int16_t *wide_panel,
                        size_t i_begin, size_t i_end, size_t n0, size_t n1, float *c, size_t ldc,
-                       uint32_t flags) {
+                       clipdb_epilogue ep) {
   const size_t kg = w->kg, mr = kern->mr;
   const size_t panel_bytes = 32 + 32 * kg;
   int32_t acc[CLIPDB_QS8_GEMM_MAX_MR * NR];
@@ -284,19 +277,23 @@ static void gemm_block(const clipdb_qs8_gemm_kernel *kern, const clipdb__qs8_pac
         kern->ukernel(rows, kg, a + (i0 - i_begin) * a_stride, a_stride, panel, acc);
 #if defined(CLIPDB_WASM_SIMD)
       if (cols == NR) {
-        for (size_t i = 0; i < rows; i++)
-          epilogue_simd(acc + i * NR, rs[i0 + i], cs, b, c + (i0 + i) * ldc + j0, flags);
+        for (size_t i = 0; i < rows; i++) {
+          const clipdb_epilogue e = clipdb_epilogue_at(ep, i0 + i, j0);
+          epilogue_simd(acc + i * NR, rs[i0 + i], cs, b, e.residual, e.act,
+                        c + (i0 + i) * ldc + j0);
+        }
         continue;
       }
 #endif
       for (size_t i = 0; i < rows; i++) {
         const float r = rs[i0 + i];
         float *crow = c + (i0 + i) * ldc + j0;
+        const float *rrow = clipdb_epilogue_at(ep, i0 + i, j0).residual;
         for (size_t j = 0; j < cols; j++) {
           float v = (float)acc[i * NR + j] * (r * cs[j]);
           v = v + b[j];
-          if (flags & CLIPDB__GEMM_RESIDUAL) v = crow[j] + v;
-          crow[j] = activate(v, flags);
+          if (rrow != NULL) v = rrow[j] + v;
+          crow[j] = clipdb_act_scalar(v, ep.act);
         }
       }
     }
@@ -305,7 +302,7 @@ static void gemm_block(const clipdb_qs8_gemm_kernel *kern, const clipdb__qs8_pac
 
 void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
                               const clipdb__qs8_packed *w, const void *scratch, size_t n0,
-                              size_t n1, float *c, size_t ldc, uint32_t flags) {
+                              size_t n1, float *c, size_t ldc, clipdb_epilogue ep) {
   const size_t kpad = w->kg * 4;
   const float *rs = scratch;
   const int8_t *q = CLIPDB__QS8_SCRATCH_ROWS(scratch, m);
@@ -329,9 +326,9 @@ void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
     if (wide != NULL) {
       clipdb__qs8_widen((mend - mb) * kpad, q + mb * kpad, wide);
       gemm_block(kern, w, rs, (const int8_t *)wide, row_bytes, wide + (mend - mb) * kpad, mb,
-                 mend, n0, n1, c, ldc, flags);
+                 mend, n0, n1, c, ldc, ep);
     } else {
-      gemm_block(kern, w, rs, q + mb * kpad, kpad, NULL, mb, mend, n0, n1, c, ldc, flags);
+      gemm_block(kern, w, rs, q + mb * kpad, kpad, NULL, mb, mend, n0, n1, c, ldc, ep);
     }
   }
   clipdb__free(wide);

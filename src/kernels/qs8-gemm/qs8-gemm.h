@@ -18,16 +18,18 @@
  * group g holds, for each of the 8 columns in turn, qw[j, 4g..4g+3].
  *
  * The epilogue (shared by every kernel of a build, so outputs agree exactly too) applies, per
- * element and in this order: v = (float)acc · (row_scale · col_scale); v = v + bias;
- * RESIDUAL: v = C_old + v; then RELU or QUICKGELU (flags of src/nn/gemm.h). The wasm SIMD128
- * build computes it four columns at a time with the vector exp of ../wasmsimd-exp.h for
- * QuickGELU (as its f32 GEMM does), native builds with expf.
+ * element and in this order: v = (float)acc · (row_scale · col_scale); v = v + bias; then the
+ * residual add and activation of ../epilogue.h (the clipdb_epilogue every GEMM takes). The
+ * wasm SIMD128 build computes it four columns at a time with the vector exp of
+ * ../wasmsimd-exp.h for QuickGELU (as its f32 GEMM does), native builds with expf.
  */
 #ifndef CLIPDB_KERNELS_QS8_GEMM_H
 #define CLIPDB_KERNELS_QS8_GEMM_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "../epilogue.h"
 
 #define CLIPDB_QS8_GEMM_NR 8
 /* Largest MR of any kernel (the driver's accumulator tile). */
@@ -154,13 +156,13 @@ size_t clipdb__qs8_scratch_bytes(size_t m, size_t k);
 
 /*
  * C[m, n] = epilogue(quantize(A) · Wᵀ) with `kern`; A [m, k] float rows `lda` apart, C rows
- * `ldc` apart (A and C must not overlap); flags: CLIPDB__GEMM_* of src/nn/gemm.h. `scratch`
- * holds clipdb__qs8_scratch_bytes(m, k) bytes. Columns [n0, n1) only (a thread's slice; whole
- * panels: n0 a multiple of 8).
+ * `ldc` apart (A and C must not overlap); `ep`'s residual is indexed like C (element (i, j) of
+ * the whole, not of the slice). `scratch` holds clipdb__qs8_scratch_bytes(m, k) bytes. Columns
+ * [n0, n1) only (a thread's slice; whole panels: n0 a multiple of 8).
  */
 void clipdb__qs8_gemm_quantize_a(size_t m, size_t k, const float *a, size_t lda, void *scratch);
 void clipdb__qs8_gemm_columns(const clipdb_qs8_gemm_kernel *kern, size_t m,
                               const clipdb__qs8_packed *w, const void *scratch, size_t n0,
-                              size_t n1, float *c, size_t ldc, uint32_t flags);
+                              size_t n1, float *c, size_t ldc, clipdb_epilogue ep);
 
 #endif

@@ -45,9 +45,9 @@ size_t clipdb__gemm_weights_bytes(const clipdb__gemm_weights *w) {
 typedef struct gemm_job {
   const clipdb_f32_gemm_kernel *kern;
   size_t m, n, k, lda, ldc, slice;
-  const float *a, *packed, *r;
+  const float *a, *packed;
   float *c;
-  clipdb_f32_act act;
+  clipdb_epilogue ep;
 } gemm_job;
 
 /* Rows [t·slice, ...) of a tall GEMM (slice a multiple of the kernel's MR, so the row tiles are
@@ -56,8 +56,7 @@ static void gemm_rows(void *ctx, size_t t) {
   const gemm_job *j = ctx;
   const size_t m0 = t * j->slice, mc = j->m - m0 < j->slice ? j->m - m0 : j->slice;
   clipdb__f32_gemm(j->kern, mc, j->n, j->k, j->a + m0 * j->lda, j->lda, j->packed,
-                   j->c + m0 * j->ldc, j->ldc, j->r != NULL ? j->r + m0 * j->ldc : NULL, j->ldc,
-                   j->act);
+                   j->c + m0 * j->ldc, j->ldc, clipdb_epilogue_at(j->ep, m0, 0));
 }
 
 static void gemm_slice(void *ctx, size_t t) {
@@ -66,18 +65,12 @@ static void gemm_slice(void *ctx, size_t t) {
   const size_t panel_floats = CLIPDB_F32_GEMM_NR * (j->k + 1);
   clipdb__f32_gemm(j->kern, j->m, nc, j->k, j->a, j->lda,
                    j->packed + n0 / CLIPDB_F32_GEMM_NR * panel_floats, j->c + n0, j->ldc,
-                   j->r != NULL ? j->r + n0 : NULL, j->ldc, j->act);
+                   clipdb_epilogue_at(j->ep, 0, n0));
 }
 
 void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                      const clipdb__gemm_weights *w, float *c, size_t ldc, uint32_t flags) {
+                      const clipdb__gemm_weights *w, float *c, size_t ldc, clipdb_epilogue ep) {
   const float *packed = w->panels;
-  const clipdb_f32_act act = (flags & CLIPDB__GEMM_QUICKGELU) ? CLIPDB_F32_ACT_QUICK_GELU
-                             : (flags & CLIPDB__GEMM_RELU)    ? CLIPDB_F32_ACT_RELU
-                                                              : CLIPDB_F32_ACT_NONE;
-  /* RESIDUAL adds C's old value: the residual operand is C itself (the kernel reads each
-   * element before it writes it). */
-  const float *r = (flags & CLIPDB__GEMM_RESIDUAL) ? c : NULL;
   const clipdb_f32_gemm_kernel *kern = clipdb__kernels_f32_gemm_for_rows(clipdb__kernels(), m);
   const size_t threads = clipdb__threads_current();
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs && m >= 4 * n &&
@@ -87,7 +80,7 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
      * (column slices would each read all of A, and too few columns leave threads idle). */
     size_t slice = clipdb__per_task(m, threads);
     slice = (slice + kern->mr - 1) / kern->mr * kern->mr;
-    gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, r, c, act};
+    gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, c, ep};
     clipdb__parallel_for((m + slice - 1) / slice, gemm_rows, &job);
     return;
   }
@@ -99,10 +92,10 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
     size_t slice = clipdb__per_task(n, threads);
     slice = (slice + step - 1) / step * step;
     if (slice < n) {
-      gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, r, c, act};
+      gemm_job job = {kern, m, n, k, lda, ldc, slice, a, packed, c, ep};
       clipdb__parallel_for((n + slice - 1) / slice, gemm_slice, &job);
       return;
     }
   }
-  clipdb__f32_gemm(kern, m, n, k, a, lda, packed, c, ldc, r, ldc, act);
+  clipdb__f32_gemm(kern, m, n, k, a, lda, packed, c, ldc, ep);
 }

@@ -11,7 +11,7 @@
  * What the operator lacks is done here, on the output rows: the residual add (the operator
  * writes into a scratch block that is then added to C), QuickGELU, and row strides other
  * than the ones the operator was created with (A is compacted, C copied out). ReLU is applied
- * here too, since one operator serves every call whatever its flags.
+ * here too, since one operator serves every call whatever its epilogue.
  *
  * An operator is not reentrant (setup writes into it), so each handle carries a mutex: two
  * sessions may share a model across threads. Runs use the model's thread pool when it has one
@@ -114,14 +114,15 @@ static inline float exp_nonpositive(float t) {
   return p * scale;
 }
 
-static void epilogue_row(float *c, const float *y, size_t n, uint32_t flags) {
-  if (flags & CLIPDB__GEMM_RESIDUAL)
-    for (size_t j = 0; j < n; j++) c[j] += y[j];
+/* c = act(y + r) for one row (r: the epilogue's residual row or NULL; it may be c itself). */
+static void epilogue_row(float *c, const float *y, const float *r, size_t n, clipdb_act act) {
+  if (r != NULL)
+    for (size_t j = 0; j < n; j++) c[j] = r[j] + y[j];
   else if (c != y)
     memcpy(c, y, n * sizeof(float));
-  if (flags & CLIPDB__GEMM_RELU)
+  if (act == CLIPDB_ACT_RELU)
     for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
-  if (flags & CLIPDB__GEMM_QUICKGELU)
+  if (act == CLIPDB_ACT_QUICK_GELU)
     for (size_t j = 0; j < n; j++) {
       /* sigmoid(z) = 1/(1+e) for z >= 0, e/(1+e) for z < 0, with e = exp(-|z|); written with
        * fabsf and a multiply by 0/1 instead of branches so gcc vectorises it */
@@ -133,12 +134,12 @@ static void epilogue_row(float *c, const float *y, size_t n, uint32_t flags) {
 }
 
 void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                      const clipdb__gemm_weights *w, float *c, size_t ldc, uint32_t flags) {
+                      const clipdb__gemm_weights *w, float *c, size_t ldc, clipdb_epilogue ep) {
   /* our handle: its scratch and lock are mutable state behind the const API */
   handle *h = (handle *)w;
   pthread_mutex_lock(&h->lock);
   const int compact_a = lda != k;
-  const int direct = !(flags & CLIPDB__GEMM_RESIDUAL) && ldc == n;
+  const int direct = ep.residual == NULL && ldc == n;
   const size_t need = (compact_a ? m * k : 0) + (direct ? 0 : m * n);
   if (need > h->scratch_floats) {
     float *grown = clipdb__malloc(need * sizeof(float));
@@ -167,10 +168,11 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
     for (size_t i = 0; i < m; i++)
       for (size_t j = 0; j < n; j++) c[i * ldc + j] = NAN;
   } else if (direct) {
-    if (flags & (CLIPDB__GEMM_RELU | CLIPDB__GEMM_QUICKGELU))
-      for (size_t i = 0; i < m; i++) epilogue_row(c + i * ldc, c + i * ldc, n, flags);
+    if (ep.act != CLIPDB_ACT_NONE)
+      for (size_t i = 0; i < m; i++) epilogue_row(c + i * ldc, c + i * ldc, NULL, n, ep.act);
   } else {
-    for (size_t i = 0; i < m; i++) epilogue_row(c + i * ldc, out + i * n, n, flags);
+    for (size_t i = 0; i < m; i++)
+      epilogue_row(c + i * ldc, out + i * n, clipdb_epilogue_at(ep, i, 0).residual, n, ep.act);
   }
   pthread_mutex_unlock(&h->lock);
 }
