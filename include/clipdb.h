@@ -103,7 +103,12 @@ CLIPDB_API void clipdb_log_set(clipdb_log_callback callback, void *user_data);
 /** Bytes currently allocated by the library (all handles, all threads). For leak checks. */
 CLIPDB_API size_t clipdb_allocated_bytes(void);
 
-/** Name of the compute backend compiled in: "scalar", "simd" (wasm SIMD128) or "xnnpack". */
+/**
+ * Name of the compute backend models are loaded on now (a static string, never NULL): the
+ * build's own, "scalar", "simd" (our kernels: wasm SIMD128, native x86 AVX/AVX2/AVX-512) or
+ * "xnnpack" (XNNPACK operators, native builds configured for it), or natively the build's other
+ * backend named by the environment variable CLIPDB_BACKEND ("simd" in an xnnpack build).
+ */
 CLIPDB_API const char *clipdb_backend_name(void);
 
 /* ------------------------------------------------------------------------------------------

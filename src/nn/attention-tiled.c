@@ -1,6 +1,6 @@
 /*
- * Attention on the f32-gemm microkernels (src/nn/ops.h, clipdb__attention_tiled): for each
- * head h, with K_h, V_h the head's column group,
+ * Attention on the f32-gemm microkernels (src/nn/ops.h, clipdb__attention; every backend's):
+ * for each head h, with K_h, V_h the head's column group,
  *   pack K_h as a GEMM weight (n = n_kv outputs, k = head_dim)   -> S = Q_h · K_hᵀ  [n_q, n_kv]
  *   softmax each row of S with the 1/√head_dim scale (causal rows: first i+1 keys, rest 0)
  *   pack V_h (n = head_dim outputs, k = n_kv)                      -> O_h = P · V_h  [n_q, hd]
@@ -25,7 +25,7 @@ static size_t lane_floats(size_t n_q, size_t n_kv, size_t head_dim) {
 
 /* Lanes: one per thread of the current pool (src/nn/threads.h), so each thread works on its
  * own heads with its own scratch. Sized inside the embed call, where the pool is current. */
-size_t clipdb__attention_tiled_scratch_floats(size_t n_q, size_t n_kv, size_t head_dim) {
+size_t clipdb__attention_scratch_floats(size_t n_q, size_t n_kv, size_t head_dim) {
   return lane_floats(n_q, n_kv, head_dim) * clipdb__threads_current();
 }
 
@@ -65,10 +65,9 @@ static void attention_lane(void *ctx, size_t lane) {
   }
 }
 
-void clipdb__attention_tiled(size_t n_q, size_t n_kv, size_t heads, size_t head_dim,
-                             const float *q, size_t ldq, const float *k, size_t ldk,
-                             const float *v, size_t ldv, int causal, float *out, size_t ldo,
-                             float *scratch) {
+void clipdb__attention(size_t n_q, size_t n_kv, size_t heads, size_t head_dim, const float *q,
+                       size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
+                       int causal, float *out, size_t ldo, float *scratch) {
   attention_job job = {n_q, n_kv, heads, head_dim, ldq, ldk, ldv, ldo, 1, q, k, v, causal, out, scratch};
   size_t lanes = clipdb__threads_current();
   if (lanes > heads) lanes = heads;

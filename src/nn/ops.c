@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../kernels/config.h"
+#include "backend.h"
 #include "threads.h"
 
 /* Bytes of a stack buffer that int8 layers quantize one row of A into when the int8 copy of
@@ -51,7 +52,7 @@ clipdb_status clipdb__linear_init(clipdb__linear *l, size_t n_out, size_t n_in, 
     return clipdb__error(errbuf, CLIPDB_STATUS_OUT_OF_MEMORY,
                          "failed to pack the weights of %s (%zu x %zu) for the %s backend: out of "
                          "memory",
-                         what, n_out, n_in, CLIPDB_BACKEND_NAME);
+                         what, n_out, n_in, clipdb__backend_current()->name);
   return CLIPDB_STATUS_SUCCESS;
 }
 

@@ -134,21 +134,15 @@ void clipdb__softmax(float *x, size_t n);
  * rows ldq/ldk/ldv apart; out [n_q, heads*head_dim] rows ldo apart. `causal`: query i sees
  * keys j <= i only (the text transformer's mask). `scratch`: at least
  * clipdb__attention_scratch_floats(n_q, n_kv, head_dim) floats. At most one head's scores are
- * held at a time. Each backend picks an implementation (src/nn/backend-<name>/attention.c);
- * both use the tiled one: per head, S = Q·Kᵀ and O = P·V on the f32-gemm microkernels of the
- * current kernel configuration with K and V packed into panels in scratch, the softmax kernel
- * in between. The plain-loop reference it is tested against is tests/c/attention-reference.c.
+ * held at a time. One implementation for every backend (attention-tiled.c): per head,
+ * S = Q·Kᵀ and O = P·V on the f32-gemm microkernels of the current kernel configuration with K
+ * and V packed into panels in scratch, the softmax kernel in between. The plain-loop
+ * reference it is tested against is tests/c/attention-reference.c.
  */
 void clipdb__attention(size_t n_q, size_t n_kv, size_t heads, size_t head_dim, const float *q,
                        size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
                        int causal, float *out, size_t ldo, float *scratch);
 size_t clipdb__attention_scratch_floats(size_t n_q, size_t n_kv, size_t head_dim);
-
-void clipdb__attention_tiled(size_t n_q, size_t n_kv, size_t heads, size_t head_dim,
-                             const float *q, size_t ldq, const float *k, size_t ldk,
-                             const float *v, size_t ldv, int causal, float *out, size_t ldo,
-                             float *scratch);
-size_t clipdb__attention_tiled_scratch_floats(size_t n_q, size_t n_kv, size_t head_dim);
 
 /* Average pooling, kernel = stride = s, no padding, NHWC: [h, w, c] -> [h/s, w/s, c]. */
 void clipdb__avg_pool2d(size_t h, size_t w, size_t c, size_t s, const float *x, float *y);

@@ -1,14 +1,14 @@
 /*
- * Backend "simd": the GEMM boundary (src/nn/gemm.h) on our register-tiled microkernels
- * (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten; natively x86 AVX-512F, AVX2+FMA or
- * AVX, the best the CPU has, else their scalar twins (the scalar backend is this engine on
- * the "scalar" configuration). The current kernel configuration (src/kernels/config.h)
+ * Backend "simd" (src/nn/backend.h): the GEMM boundary (src/nn/gemm.h) on our register-tiled
+ * microkernels (src/kernels/f32-gemm/): wasm SIMD128 under Emscripten; natively x86 AVX-512F,
+ * AVX2+FMA or AVX, the best the CPU has, else their scalar twins (the scalar build is this
+ * engine on the "scalar" configuration). The current kernel configuration (src/kernels/config.h)
  * decides, operators never name a kernel; W is packed at load into 8-wide panels, bias
  * first; the epilogue (residual add, ReLU, QuickGELU) is fused into the microkernel.
  * With a model thread pool, large GEMMs are split by output columns (gemm_slice), tall ones
  * (m >= 4n: a ResNet's convolutions) by rows (gemm_rows).
  */
-#include "../gemm.h"
+#include "../backend.h"
 
 #include "../../clipdb-impl.h"
 #include "../../kernels/config.h"
@@ -16,28 +16,30 @@
 
 /* The packed form: clipdb__f32_gemm_packed_size(n, k) floats of panels after a 64-byte header,
  * in one clipdb__malloc block. */
-struct clipdb__gemm_weights {
+typedef struct simd_weights {
+  clipdb__gemm_weights head; /* backend.h */
   size_t n, k;
   float *panels;
-};
+} simd_weights;
 #define HEADER_BYTES 64
 
-clipdb__gemm_weights *clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n,
-                                        size_t stride_k, const float *bias) {
-  _Static_assert(sizeof(clipdb__gemm_weights) <= HEADER_BYTES, "header");
-  clipdb__gemm_weights *p =
+static clipdb__gemm_weights *simd_pack(size_t n, size_t k, const float *w, size_t stride_n,
+                                       size_t stride_k, const float *bias) {
+  _Static_assert(sizeof(simd_weights) <= HEADER_BYTES, "header");
+  simd_weights *p =
       clipdb__malloc(HEADER_BYTES + clipdb__f32_gemm_packed_size(n, k) * sizeof(float));
   if (p == NULL) return NULL;
   p->n = n, p->k = k;
   p->panels = (float *)((char *)p + HEADER_BYTES);
   clipdb__f32_gemm_pack(n, k, w, stride_n, stride_k, bias, p->panels);
-  return p;
+  return &p->head;
 }
 
-void clipdb__gemm_free(clipdb__gemm_weights *w) { clipdb__free(w); }
+static void simd_free(clipdb__gemm_weights *w) { clipdb__free(w); }
 
-size_t clipdb__gemm_weights_bytes(const clipdb__gemm_weights *w) {
-  return w != NULL ? clipdb__f32_gemm_packed_size(w->n, w->k) * sizeof(float) : 0;
+static size_t simd_weights_bytes(const clipdb__gemm_weights *w) {
+  const simd_weights *p = (const simd_weights *)w;
+  return clipdb__f32_gemm_packed_size(p->n, p->k) * sizeof(float);
 }
 
 /* With a thread pool (src/nn/threads.h), the output columns are cut into slices of whole
@@ -68,9 +70,9 @@ static void gemm_slice(void *ctx, size_t t) {
                    clipdb_epilogue_at(j->ep, 0, n0));
 }
 
-void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                      const clipdb__gemm_weights *w, float *c, size_t ldc, clipdb_epilogue ep) {
-  const float *packed = w->panels;
+static void simd_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                     const clipdb__gemm_weights *w, float *c, size_t ldc, clipdb_epilogue ep) {
+  const float *packed = ((const simd_weights *)w)->panels;
   const clipdb_f32_gemm_kernel *kern = clipdb__kernels_f32_gemm_for_rows(clipdb__kernels(), m);
   const size_t threads = clipdb__threads_current();
   if (threads > 1 && m * n * k >= clipdb__parallel_min_macs && m >= 4 * n &&
@@ -99,3 +101,6 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
   }
   clipdb__f32_gemm(kern, m, n, k, a, lda, packed, c, ldc, ep);
 }
+
+const clipdb__backend clipdb__backend_simd = {"simd", simd_pack, simd_free, simd_weights_bytes,
+                                              simd_run};

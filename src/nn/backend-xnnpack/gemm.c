@@ -1,11 +1,12 @@
 /*
- * Backend "xnnpack": the GEMM boundary (src/nn/gemm.h) on XNNPACK's fully connected operator
- * (xnn_create_fully_connected_nc_f32; Debian libxnnpack-dev, XNNPACK ae108ef).
+ * Backend "xnnpack" (src/nn/backend.h): the GEMM boundary (src/nn/gemm.h) on XNNPACK's fully
+ * connected operator (xnn_create_fully_connected_nc_f32; Debian libxnnpack-dev, XNNPACK
+ * ae108ef).
  *
- * XNNPACK's phases kept apart, so nothing is packed per call: the operator is created (and XNNPACK packs W + bias
- * into its own panels) once, in clipdb__gemm_pack at model load; each run only sets up the
- * batch size and pointers (xnn_setup_fully_connected_nc_f32) and runs it. Our
- * clipdb__gemm_weights is a small handle (below); XNNPACK owns the packed weights, and
+ * XNNPACK's phases kept apart, so nothing is packed per call: the operator is created (and
+ * XNNPACK packs W + bias into its own panels) once, in clipdb__gemm_pack at model load; each
+ * run only sets up the batch size and pointers (xnn_setup_fully_connected_nc_f32) and runs it.
+ * Our packed weights are a small handle (below); XNNPACK owns the packed copy, and
  * clipdb__gemm_free deletes the operator.
  *
  * What the operator lacks is done here, on the output rows: the residual add (the operator
@@ -18,7 +19,7 @@
  * (n_threads > 1, src/nn/threads.h), else the calling thread; XNNPACK picks its own
  * microkernels for the CPU (cpuinfo).
  */
-#include "../gemm.h"
+#include "../backend.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -28,21 +29,21 @@
 #include "../../clipdb-impl.h"
 #include "../threads.h"
 
-struct clipdb__gemm_weights {
+typedef struct handle {
+  clipdb__gemm_weights head; /* backend.h */
   xnn_operator_t op;
   size_t n, k;
   float *scratch; /* grown on demand (clipdb__malloc), freed with the handle */
   size_t scratch_floats;
   pthread_mutex_t lock;
-};
-typedef clipdb__gemm_weights handle;
+} handle;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static enum xnn_status init_status = xnn_status_uninitialized;
 static void init_xnnpack(void) { init_status = xnn_initialize(NULL); }
 
-clipdb__gemm_weights *clipdb__gemm_pack(size_t n, size_t k, const float *w, size_t stride_n,
-                                        size_t stride_k, const float *bias) {
+static clipdb__gemm_weights *xnnpack_pack(size_t n, size_t k, const float *w, size_t stride_n,
+                                          size_t stride_k, const float *bias) {
   pthread_once(&init_once, init_xnnpack);
   if (init_status != xnn_status_success) {
     clipdb__log(CLIPDB_LOG_LEVEL_ERROR, "xnn_initialize failed (status %d)", (int)init_status);
@@ -77,20 +78,21 @@ clipdb__gemm_weights *clipdb__gemm_pack(size_t n, size_t k, const float *w, size
   h->n = n;
   h->k = k;
   pthread_mutex_init(&h->lock, NULL);
-  return h;
+  return &h->head;
 }
 
-void clipdb__gemm_free(clipdb__gemm_weights *h) {
-  if (h == NULL) return;
+static void xnnpack_free(clipdb__gemm_weights *w) {
+  handle *h = (handle *)w;
   xnn_delete_operator(h->op);
   clipdb__free(h->scratch);
   pthread_mutex_destroy(&h->lock);
   clipdb__free(h);
 }
 
-size_t clipdb__gemm_weights_bytes(const clipdb__gemm_weights *h) {
+static size_t xnnpack_weights_bytes(const clipdb__gemm_weights *w) {
   /* XNNPACK's packed copy is not ours to measure: at least the float32 W and bias */
-  return h != NULL ? (h->n * h->k + h->n) * sizeof(float) : 0;
+  const handle *h = (const handle *)w;
+  return (h->n * h->k + h->n) * sizeof(float);
 }
 
 /* exp(t) for t <= 0, branch-free so gcc vectorises the epilogue loop: 2^n · p(r) with
@@ -133,8 +135,8 @@ static void epilogue_row(float *c, const float *y, const float *r, size_t n, cli
     }
 }
 
-void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                      const clipdb__gemm_weights *w, float *c, size_t ldc, clipdb_epilogue ep) {
+static void xnnpack_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                        const clipdb__gemm_weights *w, float *c, size_t ldc, clipdb_epilogue ep) {
   /* our handle: its scratch and lock are mutable state behind the const API */
   handle *h = (handle *)w;
   pthread_mutex_lock(&h->lock);
@@ -176,3 +178,6 @@ void clipdb__gemm_run(size_t m, size_t n, size_t k, const float *a, size_t lda,
   }
   pthread_mutex_unlock(&h->lock);
 }
+
+const clipdb__backend clipdb__backend_xnnpack = {"xnnpack", xnnpack_pack, xnnpack_free,
+                                                 xnnpack_weights_bytes, xnnpack_run};
