@@ -148,8 +148,13 @@ test(`demo over ${N} photos: restored from a backup, searched, scrolled to the l
     // where the page's restore handler is, and the calls the clipdb Worker is running
     const status = await page.textContent('#results-status').catch((err) => `(unreadable: ${err.message})`);
     const step = await page.evaluate(() => document.body.dataset.restore).catch((err) => `(unreadable: ${err.message})`);
+    // (a Worker blocked in synchronous work never answers: 10 s each)
     const calls = [];
-    for (const w of page.workers()) calls.push(await w.evaluate(() => JSON.stringify(globalThis.clipdbCalls?.() ?? 'not the store Worker')).catch((err) => `(unreadable: ${err.message})`));
+    const within = (p, ms) => Promise.race([p, new Promise((r) => setTimeout(() => r(`(no answer in ${ms / 1000} s: the Worker is blocked)`), ms))]);
+    for (const w of page.workers()) {
+      calls.push(await within(w.evaluate(() => JSON.stringify(globalThis.clipdbCalls?.() ?? 'not the store Worker')), 10000)
+        .catch((err) => `(unreadable: ${err.message})`));
+    }
     throw new Error(`restore did not finish: status '${status}', restore step '${step}', Worker calls ${calls.join('; ') || '(no Worker)'}, ` +
       `page errors ${JSON.stringify(errors)}, console ${JSON.stringify(consoleLines.slice(-20))}: ${e.message}`);
   }

@@ -114,9 +114,12 @@ function pooledVisual(visual, pool) {
   });
 }
 
-/** A Blob as a data: URL (base64). */
+/**
+ * A Blob as a data: URL (base64). Read asynchronously: this Worker answers every call of the
+ * page, and a synchronous read (FileReaderSync) of a photo stored in IndexedDB would hold all
+ * of them until the bytes arrive.
+ */
 async function dataURL(blob) {
-  if (typeof FileReaderSync === 'function') return new FileReaderSync().readAsDataURL(blob);
   const bytes = new Uint8Array(await blob.arrayBuffer());
   let bin = '';
   for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
