@@ -163,8 +163,11 @@ async function pageCheck(name) {
   }
   const answers = [];
   for (let q = 0; q < 20; q++) answers.push((await c.like({ vector: data.vectorFor(1e9 + q, dim) }, { vectorIndex: 'images', n: 10 }).find()).map((d) => [d._id, d.score]));
+  // the first of those queries again with n = every document: its first hits, for reports
+  const wide = await c.like({ vector: data.vectorFor(1e9, dim) }, { vectorIndex: 'images', n: found.length }).find();
+  const probe = { hits: wide.length, first: wide.slice(0, 3).map((d) => [d._id, d.score]), index: db.vectorIndexes()[0] };
   await db.close();
-  return { raw, problems: problems.slice(0, 20), ids: found.map((d) => d._id), added, encodes, pendingAfter: info.pending, vectors, answers };
+  return { raw, problems: problems.slice(0, 20), ids: found.map((d) => d._id), added, encodes, pendingAfter: info.pending, vectors, answers, probe };
 }
 
 /** The model switch's two models and the vector index over either. B is slow (a worker round trip). */
@@ -393,7 +396,16 @@ test(`Chromium SIGKILLed mid-importData (${KILLS} random kill points, seed ${see
       assert.equal(c.raw.pending, 0, `${what}: imported documents carry their vectors`);
       assert.ok(c.raw.documents === N_IMPORT || c.raw.documents % IMPORT_BATCH === 0, `${what}: whole batches only, got ${c.raw.documents}`);
       if (r.killed && c.raw.documents < N_IMPORT) kills++;
-      else { assert.deepEqual(c.answers, expected, `${what}: complete import answers as the original`); name = `imp${++generation}`; }
+      else {
+        // Not killed mid-import: the run finished (or the kill came just after it), so the store
+        // is complete. (A trial run once failed below with 20 empty answers, its counts unknown:
+        // these say which.)
+        const state = `killed ${r.killed}, store ${JSON.stringify(c.raw)}, last lines ${JSON.stringify(r.lines.slice(-3))}, ` +
+          `added ${JSON.stringify(c.added)}, first query with n = all ${JSON.stringify(c.probe)}`;
+        assert.equal(c.raw.documents, N_IMPORT, `${what}: not killed mid-import, yet the store is incomplete (${state})`);
+        assert.deepEqual(c.answers, expected, `${what}: complete import answers as the original (${state})`);
+        name = `imp${++generation}`;
+      }
     }
     assert.equal(kills, KILLS, `killed mid-import ${KILLS} times`);
     const r = await runAndKill(profile, args, pageImport, name, () => false, 0);
