@@ -14,16 +14,12 @@
 #define CLIPDB_BACKEND_NAME "simd"
 #endif
 
+/* XNNPACK is compiled in only by an xnnpack build (CMakeLists.txt), whose default it is. */
 const clipdb__backend *const clipdb__backends[] = {
-#if defined(CLIPDB_WITH_XNNPACK) && defined(CLIPDB_BACKEND_XNNPACK)
-    &clipdb__backend_xnnpack, /* the build's default first */
-    &clipdb__backend_simd,
-#else
-    &clipdb__backend_simd,
 #if defined(CLIPDB_WITH_XNNPACK)
     &clipdb__backend_xnnpack,
 #endif
-#endif
+    &clipdb__backend_simd,
     NULL,
 };
 
