@@ -32,6 +32,14 @@ from collections import OrderedDict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+# Debian's torch does its matrix products through the system BLAS: the reference libblas3 is
+# about 10x slower than OpenBLAS (a step of batch 128 here: 5.5 s against 0.55 s). A machine
+# that already had python3-torch may lack it: install it before torch is imported.
+if not os.path.isdir("/usr/lib/x86_64-linux-gnu/openblas-openmp") and os.path.isdir("/usr/lib/x86_64-linux-gnu/blas"):
+    print("train-emoji-clip: installing libopenblas0-openmp with apt (the reference BLAS is about 10x slower)", file=sys.stderr)
+    subprocess.check_call(([] if os.geteuid() == 0 else ["sudo"]) +
+                          ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "libopenblas0-openmp"])
+
 try:
     import torch  # noqa: F401
 except ImportError:  # a fresh machine: Debian's CPU build of PyTorch
