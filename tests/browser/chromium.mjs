@@ -32,6 +32,9 @@ export const NEEDS_WASM = [new URL('../../web/dist/clipdb.wasm', import.meta.url
 /** Requirement: the shipped model in models/clipdb-shapes (for chromiumSkip). */
 export const NEEDS_SHAPES_MODEL = [new URL('../../models/clipdb-shapes/model.safetensors', import.meta.url), 'the shipped model models/clipdb-shapes is missing'];
 
+/** Requirement: the default model in models/clipdb-emoji (for chromiumSkip). */
+export const NEEDS_EMOJI_MODEL = [new URL('../../models/clipdb-emoji/model.safetensors', import.meta.url), 'the default model models/clipdb-emoji is missing'];
+
 /** Debian's Python, which draws the demo tests' pictures (scripts/shapes.py: PIL and numpy). */
 export const PYTHON = '/usr/bin/python3';
 /** Why PYTHON cannot draw the pictures (a message for node:test's `skip`), or false. */

@@ -68,7 +68,7 @@ test('demo: not isolated without the headers but works; isolated offline (servic
   let ranking;
   try {
     await withDemo(async (page, context) => {
-      await page.goto(`${plain.url}web/demo/`);
+      await page.goto(`${plain.url}web/demo/?model=shapes`);
       await waitReady(page, 'without headers');
       assert.deepEqual(await isolated(page), [false, false], 'served without COOP/COEP: not isolated');
       assert.deepEqual(await addPhotos(page), { inserted: 12, skipped: 0, failed: 0 });
@@ -91,7 +91,7 @@ test('demo: not isolated without the headers but works; isolated offline (servic
   const coi = await serve({});
   try {
     await withDemo(async (page) => {
-      await page.goto(`${coi.url}web/demo/`);
+      await page.goto(`${coi.url}web/demo/?model=shapes`);
       await waitReady(page, 'with headers');
       assert.deepEqual(await isolated(page), [true, true], 'served by serve.mjs: isolated');
       assert.deepEqual(await addPhotos(page), { inserted: 12, skipped: 0, failed: 0 });

@@ -84,7 +84,7 @@ test(`demo: Chromium SIGKILLed while a folder of ${N} photos is added; the next 
   let context = await launch(profile);
   t.after(() => context.close().catch(() => {}));
   let page = context.pages()[0] ?? await context.newPage();
-  await page.goto(`${server.url}web/demo/`);
+  await page.goto(`${server.url}web/demo/?model=shapes`);
   await waitReady(page);
 
   // Add the folder; kill the browser once some photos are stored (the count shown is live).
@@ -99,7 +99,7 @@ test(`demo: Chromium SIGKILLed while a folder of ${N} photos is added; the next 
   page = context.pages()[0] ?? await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${server.url}web/demo/`);
+  await page.goto(`${server.url}web/demo/?model=shapes`);
   await waitReady(page);
   const kept = Number(await data(page, 'count'));
   console.log(`# killed with ${kept} of ${N} photos stored`);

@@ -135,7 +135,7 @@ test(`demo over ${N} photos: restored from a backup, searched, scrolled to the l
     new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration }); })
       .observe({ type: 'longtask', buffered: true });
   });
-  await page.goto(`${server.url}web/demo/`);
+  await page.goto(`${server.url}web/demo/?model=shapes`);
   await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 180000 });
 
   // Restore the library: every photo, the shipped model's vectors, nothing embedded here.

@@ -76,7 +76,7 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   try {
-    await page.goto(`${server.url}web/demo/`);
+    await page.goto(`${server.url}web/demo/?model=shapes`);
     await waitReady(page);
     assert.equal(await page.evaluate(() => document.body.dataset.model), 'clipdb-shapes');
     assert.equal(await page.isVisible('#scope'), true, 'the shipped model states its scope where results appear');
@@ -86,7 +86,7 @@ test('demo as a product: remembered model, guarded loads, resume, keyboard, undo
 
     // Keyboard: Tab order reaches every control, in document order, each with a visible focus.
     await page.focus('#model-choice');
-    const order = ['model-choice', 'model-load', 'drop', 'pick-folder-button', 'pick-files-button', 'query'];
+    const order = ['model-choice', 'model-load', 'drop', 'pick-folder-button', 'pick-files-button', 'samples', 'query'];
     const seen = ['model-choice'];
     for (let i = 0; i < 12 && seen.length < order.length; i++) {
       await page.keyboard.press('Tab');

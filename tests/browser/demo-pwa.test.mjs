@@ -78,7 +78,7 @@ test('demo PWA: Chromium finds it installable; an update of its files is picked 
   const version = /const VERSION = '([^']+)';/.exec(readFileSync(path.join(demo, 'sw.js'), 'utf8'))?.[1];
   assert.ok(version, 'sw.js names its VERSION');
 
-  await page.goto(`${server.url}web/demo/`);
+  await page.goto(`${server.url}web/demo/?model=shapes`);
   await waitReady(page);
   assert.deepEqual(await installability(context, page), { manifestErrors: [], errors: [] }, 'Chromium: installable');
   await page.waitForFunction((v) => document.body.dataset.version === v, version, { timeout: 30000 });
@@ -86,7 +86,7 @@ test('demo PWA: Chromium finds it installable; an update of its files is picked 
 
   const bad = await context.newPage();
   try {
-    await bad.goto(`${badServer.url}web/demo/`);
+    await bad.goto(`${badServer.url}web/demo/?model=shapes`);
     await waitReady(bad);
     const r = await installability(context, bad);
     assert.deepEqual(r.manifestErrors, []);

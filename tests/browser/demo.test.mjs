@@ -119,7 +119,7 @@ test('demo: index a folder in a Worker, search by text and by example, reload, o
   });
 
   // 1. First visit: the model comes from the network and goes into IndexedDB.
-  await page.goto(`${server.url}web/demo/`);
+  await page.goto(`${server.url}web/demo/?model=shapes`);
   await waitState(page, ['ready', 'error']);
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready', await page.textContent('#model-status'));
   assert.equal(await page.evaluate(() => document.body.dataset.modelSource), 'network');

@@ -4,14 +4,24 @@ import { ClipdbWorkerClient } from '../src/index.mjs';
 import { VirtualGrid } from './virtual-grid.mjs';
 
 const $ = (id) => document.getElementById(id);
-const DEFAULT_MODEL = {
+// The two models shipped in models/: clipdb-emoji (the default: about 1,600 everyday things,
+// trained on emoji pictures) and clipdb-shapes (coloured shapes only; smaller). `?model=shapes`
+// in the page address makes the second one the first visit's model.
+const builtIn = (name, scope) => ({
   builtIn: true,
-  label: 'clipdb-shapes',
+  label: name,
+  scope,
   urls: [
-    { name: 'model.safetensors', url: new URL('../../models/clipdb-shapes/model.safetensors', location.href).href },
-    { name: 'vocab.txt.gz', url: new URL('../../models/clipdb-shapes/vocab.txt.gz', location.href).href },
+    { name: 'model.safetensors', url: new URL(`../../models/${name}/model.safetensors`, location.href).href },
+    { name: 'vocab.txt.gz', url: new URL(`../../models/${name}/vocab.txt.gz`, location.href).href },
   ],
+});
+const BUILT_IN = {
+  emoji: builtIn('clipdb-emoji', 'The shipped model is small and was trained on emoji pictures, not photos, of about 1,600 everyday things (animals, food, plants, vehicles, objects, …): it finds drawings of those things and is not made for real photos.'),
+  shapes: builtIn('clipdb-shapes', 'This shipped model is small and knows only simple coloured shapes (circle, square, triangle, star, …): photos of other things get confident but meaningless scores.'),
 };
+const DEFAULT_KEY = new URLSearchParams(location.search).get('model') === 'shapes' ? 'shapes' : 'emoji';
+const DEFAULT_MODEL = BUILT_IN[DEFAULT_KEY];
 // Files a published CLIP folder may hold (OpenAI/open_clip or Hugging Face CLIPModel layout).
 const CANDIDATES = ['model.safetensors', 'open_clip_model.safetensors', 'config.json', 'vocab.json', 'merges.txt', 'bpe_simple_vocab_16e6.txt.gz', 'vocab.txt.gz'];
 const IMAGE_TYPES = /\.(png|jpe?g|gif|bmp)$/i;
@@ -66,7 +76,7 @@ async function showModels() {
 
 function modelSource() {
   const choice = $('model-choice').value;
-  if (choice === 'default') return DEFAULT_MODEL;
+  if (BUILT_IN[choice]) return BUILT_IN[choice];
   if (choice === 'url') {
     let base = $('model-url').value.trim();
     if (!base) throw new Error('enter the URL of a model folder');
@@ -156,7 +166,12 @@ async function loadModel({ source: given } = {}) {
     document.body.dataset.model = r.label;
     document.body.dataset.loaded = String(r.loaded);
     document.body.dataset.embedded = String(r.embedded);
-    $('scope').hidden = !source.builtIn; // the shipped model's small world is stated where results appear
+    // The shipped model's small world is stated where results appear.
+    const scope = Object.values(BUILT_IN).find((m) => m.label === r.label && source.builtIn)?.scope;
+    $('scope-text').textContent = scope ?? '';
+    $('scope').hidden = !scope;
+    const key = source.builtIn && Object.keys(BUILT_IN).find((k) => BUILT_IN[k].label === r.label);
+    if (key) $('model-choice').value = key; // the select names the shipped model in use
     showStorage(r.info);
     loadingModel = false; // before 'ready': photos picked from here on are added
     await showModels();
@@ -231,6 +246,30 @@ async function addFiles(fileList) {
     if (lastInsert) document.body.dataset.lastInsert = lastInsert;
     performance.mark('clipdb-insert-end');
   }
+}
+
+/**
+ * The sample pictures served beside the page (web/demo/samples: emoji drawn in a style the
+ * shipped model never saw, on photo-like backgrounds; index.json lists them), added like picked
+ * photos.
+ */
+async function addSamples() {
+  const status = $('add-status');
+  const base = new URL('samples/', location.href);
+  let files;
+  try {
+    const list = await fetch(new URL('index.json', base)).then((r) => { if (!r.ok) throw new Error(`HTTP ${r.status} for samples/index.json`); return r.json(); });
+    files = await Promise.all(list.images.map(async ({ file }) => {
+      const r = await fetch(new URL(file, base));
+      if (!r.ok) throw new Error(`HTTP ${r.status} for samples/${file}`);
+      const blob = await r.blob();
+      return new File([blob], file, { type: blob.type || (file.endsWith('.png') ? 'image/png' : 'image/jpeg') });
+    }));
+  } catch (e) {
+    status.textContent = `The sample pictures could not be fetched: ${e.message}`;
+    return;
+  }
+  await addFiles(files);
 }
 
 function figureFor(it, { scores }) {
@@ -343,6 +382,7 @@ async function showAll({ keep = false } = {}) {
 }
 
 function wire() {
+  $('model-choice').value = DEFAULT_KEY;
   $('model-choice').addEventListener('change', () => {
     $('model-url').hidden = $('model-choice').value !== 'url';
     $('model-folder').hidden = $('model-choice').value !== 'folder';
@@ -352,6 +392,7 @@ function wire() {
     $(id).addEventListener('change', (e) => { const files = [...e.target.files]; e.target.value = ''; addFiles(files); });
     $(`${id}-button`).addEventListener('click', () => $(id).click());
   }
+  $('samples').addEventListener('click', () => addSamples());
   $('resume').addEventListener('click', () => $('pick-folder').click());
   $('cancel').addEventListener('click', () => busy?.abort());
   const drop = $('drop');
