@@ -64,3 +64,15 @@ export async function openTestPage(page, server, file) {
   await page.goto(`${server.url}tests/browser/${file}`);
   await page.waitForFunction(() => window.ready === true);
 }
+
+/**
+ * Type `text` into the demo's search box and submit it; resolves once the page shows that
+ * query's results, with [id, cosine score] for each result in order.
+ */
+export async function demoSearch(page, text) {
+  await page.evaluate(() => { document.body.dataset.query = ''; });
+  await page.fill('#query', text);
+  await page.click('#search-form button[type=submit]');
+  await page.waitForFunction((t) => document.body.dataset.query === `text:${t}`, text);
+  return page.$$eval('#results figure', (fs) => fs.map((f) => [f.dataset.id, Number(f.dataset.score)]));
+}

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
-import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM, NEEDS_SHAPES_MODEL, PYTHON, pythonSkip } from './chromium.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM, NEEDS_SHAPES_MODEL, PYTHON, pythonSkip, demoSearch as search } from './chromium.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const skip = chromiumSkip([NEEDS_WASM, NEEDS_SHAPES_MODEL]) || pythonSkip();
@@ -35,14 +35,6 @@ const waitReady = async (page, what) => {
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready', `${what}: ${await page.textContent('#model-status')}`);
 };
 const isolated = (page) => page.evaluate(() => [self.crossOriginIsolated, typeof SharedArrayBuffer === 'function']);
-
-async function search(page, text) {
-  await page.evaluate(() => { document.body.dataset.query = ''; });
-  await page.fill('#query', text);
-  await page.click('#search-form button[type=submit]');
-  await page.waitForFunction((t) => document.body.dataset.query === `text:${t}`, text);
-  return page.$$eval('#results figure', (fs) => fs.map((f) => [f.dataset.id, Number(f.dataset.score)]));
-}
 
 /** A fresh profile; `body(page, context)` runs; the browser and profile go in any case. */
 async function withDemo(body) {

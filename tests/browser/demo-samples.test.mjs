@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../scripts/serve.mjs';
-import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM, NEEDS_EMOJI_MODEL } from './chromium.mjs';
+import { chromiumSkip, chromium, CHROMIUM, ARGS, NEEDS_WASM, NEEDS_EMOJI_MODEL, demoSearch as search } from './chromium.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const skip = chromiumSkip([NEEDS_WASM, NEEDS_EMOJI_MODEL]);
@@ -41,14 +41,6 @@ async function nodeRankings(texts) {
       .sort((a, b) => (b[1] - a[1]) || (a[0] < b[0] ? -1 : 1));
   }
   return out;
-}
-
-async function search(page, text) {
-  await page.evaluate(() => { document.body.dataset.query = ''; });
-  await page.fill('#query', text);
-  await page.click('#search-form button[type=submit]');
-  await page.waitForFunction((t) => document.body.dataset.query === `text:${t}`, text);
-  return page.$$eval('#results figure', (fs) => fs.map((f) => [f.dataset.id, Number(f.dataset.score)]));
 }
 
 test('demo: first visit loads clipdb-emoji; the sample pictures answer "mushroom"', { skip, timeout: 600000 }, async () => {

@@ -167,10 +167,9 @@ async function loadModel({ source: given } = {}) {
     document.body.dataset.loaded = String(r.loaded);
     document.body.dataset.embedded = String(r.embedded);
     // The shipped model's small world is stated where results appear.
-    const scope = Object.values(BUILT_IN).find((m) => m.label === r.label && source.builtIn)?.scope;
-    $('scope-text').textContent = scope ?? '';
-    $('scope').hidden = !scope;
     const key = source.builtIn && Object.keys(BUILT_IN).find((k) => BUILT_IN[k].label === r.label);
+    $('scope-text').textContent = key ? BUILT_IN[key].scope : '';
+    $('scope').hidden = !key;
     if (key) $('model-choice').value = key; // the select names the shipped model in use
     showStorage(r.info);
     loadingModel = false; // before 'ready': photos picked from here on are added
